@@ -1,0 +1,50 @@
+/**
+ * SHA-256, HMAC-SHA256 (RFC 2104) and HKDF-SHA256 (RFC 5869).
+ *
+ * HMAC is on the hot path (every request and response), so it uses the
+ * native implementation when one exists (Bun.CryptoHasher, else node:crypto)
+ * and @noble/hashes is kept as the reference; test/crypto checks all of them
+ * against RFC 4231 vectors and against each other.
+ * @module
+ */
+import { createHash, createHmac } from "node:crypto";
+import { hmac as nobleHmac } from "@noble/hashes/hmac.js";
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+import { hkdf as nobleHkdf } from "@noble/hashes/hkdf.js";
+
+type Input = Uint8Array | string;
+
+const BunHasher: any = (globalThis as any).Bun?.CryptoHasher;
+
+/** SHA-256 digest (32 bytes). */
+export function sha256(data: Input): Uint8Array {
+  if (BunHasher) return new Uint8Array(new BunHasher("sha256").update(data).digest().buffer);
+  return new Uint8Array(createHash("sha256").update(data).digest());
+}
+
+/** Lower-case hex SHA-256 (request/response body hashes, PROTOCOL.md §3). */
+export function sha256Hex(data: Input): string {
+  if (BunHasher) return new BunHasher("sha256").update(data).digest("hex");
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** HMAC-SHA256(key, data), 32 bytes, native implementation. */
+export function hmacSha256(key: Uint8Array, data: Input): Uint8Array {
+  if (BunHasher) return new Uint8Array(new BunHasher("sha256", key).update(data).digest().buffer);
+  return new Uint8Array(createHmac("sha256", key).update(data).digest());
+}
+
+/** Reference HMAC-SHA256 from @noble/hashes (used by tests and the Noise layer). */
+export function hmacSha256Noble(key: Uint8Array, data: Uint8Array): Uint8Array {
+  return nobleHmac(nobleSha256, key, data);
+}
+
+/** Reference SHA-256 from @noble/hashes. */
+export function sha256Noble(data: Uint8Array): Uint8Array {
+  return nobleSha256(data);
+}
+
+/** HKDF-SHA256 (RFC 5869): extract-then-expand to `length` bytes. */
+export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array | undefined, info: Uint8Array | string, length: number): Uint8Array {
+  return nobleHkdf(nobleSha256, ikm, salt, typeof info === "string" ? new TextEncoder().encode(info) : info, length);
+}

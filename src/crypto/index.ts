@@ -1,0 +1,10 @@
+/**
+ * The only module that imports crypto libraries (@noble/*, node:crypto).
+ * Everything else in hush calls these functions.
+ * @module
+ */
+export * from "./bytes.ts";
+export * from "./random.ts";
+export * from "./hash.ts";
+export * from "./x25519.ts";
+export * from "./aead.ts";

@@ -1,0 +1,42 @@
+/**
+ * The one error class of hush. Every layer throws `HushError` with a stable
+ * protocol code (PROTOCOL.md §1); only src/server maps codes to HTTP status.
+ * `message` is for humans and must never contain secret material.
+ * @module
+ */
+
+export const ERROR_CODES = [
+  "invalid_request",
+  "auth_failed",
+  "rekey_required",
+  "forbidden",
+  "not_found",
+  "conflict",
+  "too_large",
+  "ttl_required",
+  "invalid_ttl",
+  "max_items",
+  "rate_limited",
+  "busy",
+  "unavailable",
+  "internal",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class HushError extends Error {
+  override readonly name = "HushError";
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Extra machine-readable detail (never secret), e.g. `retryAfter` seconds. */
+    readonly detail: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** Type guard for HushError. */
+export function isHushError(e: unknown): e is HushError {
+  return e instanceof HushError;
+}
