@@ -1,0 +1,6 @@
+/**
+ * Key and token strings and key files.
+ * @module
+ */
+export * from "./strings.ts";
+export * from "./file.ts";
