@@ -1,0 +1,10 @@
+/**
+ * The broker's state layer: pure, in-memory, clock injected (DESIGN.md
+ * "src/broker"). The server imports from here only.
+ * @module
+ */
+export { MemoryStore } from "./store.ts";
+export type { Store, StoreOptions, StoreStats } from "./store.ts";
+export { DEFAULT_LIMITS, MAX_HOLDER_CHARS, resolveLimits, validateName } from "./limits.ts";
+export type { StoreLimits } from "./limits.ts";
+export * from "./registry.ts";

@@ -1,0 +1,212 @@
+/**
+ * Key/value table with per-key TTL and integer counters (PROTOCOL.md §8
+ * `/v1/kv`). A value is held as the raw UTF-8 bytes of its JSON text, so it
+ * can be zero-filled when dropped and spliced into a response as is.
+ *
+ * Buffer ownership: `set` takes ownership of the `Uint8Array` it is given (it
+ * is stored without a copy and zero-filled when overwritten, deleted, expired
+ * or wiped — the caller must not reuse it). `get` returns the stored buffer
+ * itself; it stays valid only until the next call that mutates the store, so
+ * copy or splice it synchronously.
+ *
+ * Expiry is checked on every access (an expired entry found is wiped and
+ * removed at once); the full scan lives in `sweep`, which the store only runs
+ * when something can have expired.
+ * @module
+ */
+import { HushError } from "../errors.ts";
+import { fromUtf8, utf8, wipe } from "../crypto/index.ts";
+import { showExpiry, type StoreContext } from "./context.ts";
+import { validateName, validatePrefix, validateTtl } from "./limits.ts";
+
+/** One stored value: bytes + expiry (`Infinity` = none). Kept small and monomorphic. */
+class KvEntry {
+  v: Uint8Array;
+  e: number;
+  constructor(v: Uint8Array, e: number) {
+    this.v = v;
+    this.e = e;
+  }
+}
+
+/** Longest JSON text we are willing to parse as a counter (a safe integer needs ≤ 17). */
+const MAX_COUNTER_TEXT = 64;
+
+export class KvTable {
+  private readonly _map = new Map<string, KvEntry>();
+  private _bytes = 0;
+
+  constructor(private readonly _ctx: StoreContext) {}
+
+  /** Stored entries (live, plus expired ones not yet swept). */
+  get size(): number {
+    return this._map.size;
+  }
+
+  /** Total bytes of stored values. */
+  get bytes(): number {
+    return this._bytes;
+  }
+
+  set(key: string, valueJson: Uint8Array, ttlMs?: number): { expires_at: number | null } {
+    const limits = this._ctx.limits;
+    validateName(key, limits);
+    _checkValue(valueJson, limits.maxValueBytes);
+    validateTtl(ttlMs, limits);
+    const now = this._ctx.now();
+    const entry = this._live(key, now);
+    const e = this._expiryFor(entry, ttlMs, now);
+    if (entry) {
+      this._replace(entry, valueJson, e);
+    } else {
+      this._ctx.reserveItem(now);
+      this._map.set(key, new KvEntry(valueJson, e));
+      this._bytes += valueJson.byteLength;
+    }
+    this._ctx.noteExpiry(e);
+    return { expires_at: showExpiry(e) };
+  }
+
+  get(key: string): { valueJson: Uint8Array; expires_at: number | null } {
+    validateName(key, this._ctx.limits);
+    const entry = this._live(key, this._ctx.now());
+    if (!entry) throw new HushError("not_found", "key not found");
+    return { valueJson: entry.v, expires_at: showExpiry(entry.e) };
+  }
+
+  del(key: string): { deleted: boolean } {
+    validateName(key, this._ctx.limits);
+    const entry = this._live(key, this._ctx.now());
+    if (!entry) return { deleted: false };
+    this._drop(key, entry);
+    return { deleted: true };
+  }
+
+  list(prefix: string): string[] {
+    validatePrefix(prefix, this._ctx.limits);
+    const now = this._ctx.now();
+    const out: string[] = [];
+    // Deleting the current entry while iterating a Map is well defined.
+    for (const [k, entry] of this._map) {
+      if (entry.e <= now) this._drop(k, entry);
+      else if (k.startsWith(prefix)) out.push(k);
+    }
+    return out.sort();
+  }
+
+  incr(key: string, by: number, ttlMs?: number): { value: number } {
+    const limits = this._ctx.limits;
+    validateName(key, limits);
+    if (typeof by !== "number" || !Number.isSafeInteger(by)) {
+      throw new HushError("invalid_request", "by must be a safe integer");
+    }
+    validateTtl(ttlMs, limits);
+    const now = this._ctx.now();
+    const entry = this._live(key, now);
+    const e = this._expiryFor(entry, ttlMs, now);
+    let value = by;
+    if (entry) {
+      const current = _parseCounter(entry.v);
+      if (current === null) throw new HushError("invalid_request", "value of key is not an integer");
+      value = current + by;
+      if (!Number.isSafeInteger(value)) {
+        throw new HushError("invalid_request", "incr result is outside the safe integer range");
+      }
+    }
+    const bytes = utf8(String(value));
+    if (bytes.byteLength > limits.maxValueBytes) {
+      throw new HushError("too_large", `value is larger than ${limits.maxValueBytes} bytes`);
+    }
+    if (entry) {
+      this._replace(entry, bytes, e);
+    } else {
+      this._ctx.reserveItem(now);
+      this._map.set(key, new KvEntry(bytes, e));
+      this._bytes += bytes.byteLength;
+    }
+    this._ctx.noteExpiry(e);
+    return { value };
+  }
+
+  /** Wipe and remove every expired entry; report survivors' expiries to the context. */
+  sweep(now: number): number {
+    let removed = 0;
+    for (const [k, entry] of this._map) {
+      if (entry.e <= now) {
+        this._drop(k, entry);
+        removed++;
+      } else {
+        this._ctx.noteExpiry(entry.e);
+      }
+    }
+    return removed;
+  }
+
+  /** Zero-fill every value and drop everything. */
+  wipe(): void {
+    for (const entry of this._map.values()) wipe(entry.v);
+    this._map.clear();
+    this._bytes = 0;
+  }
+
+  /** The entry if it is live; an expired one is wiped and removed on the way. */
+  private _live(key: string, now: number): KvEntry | undefined {
+    const entry = this._map.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.e <= now) {
+      this._drop(key, entry);
+      return undefined;
+    }
+    return entry;
+  }
+
+  /**
+   * Expiry of a write: the given TTL, else the live entry's current expiry,
+   * else none — or `ttl_required` for a new key when TTLs are required.
+   */
+  private _expiryFor(entry: KvEntry | undefined, ttlMs: number | undefined, now: number): number {
+    if (ttlMs !== undefined) return now + ttlMs;
+    if (entry) return entry.e;
+    if (this._ctx.limits.ttlRequired) throw new HushError("ttl_required", "ttl_ms is required for a new key");
+    return Infinity;
+  }
+
+  private _replace(entry: KvEntry, v: Uint8Array, e: number): void {
+    if (entry.v !== v) wipe(entry.v);
+    this._bytes += v.byteLength - entry.v.byteLength;
+    entry.v = v;
+    entry.e = e;
+  }
+
+  private _drop(key: string, entry: KvEntry): void {
+    this._bytes -= entry.v.byteLength;
+    wipe(entry.v);
+    this._map.delete(key);
+  }
+}
+
+function _checkValue(valueJson: Uint8Array, max: number): void {
+  if (!(valueJson instanceof Uint8Array)) throw new HushError("invalid_request", "value must be JSON bytes");
+  if (valueJson.byteLength === 0) throw new HushError("invalid_request", "value must not be empty");
+  if (valueJson.byteLength > max) throw new HushError("too_large", `value is larger than ${max} bytes`);
+}
+
+/**
+ * A stored value as a counter: a JSON number with a safe-integer value
+ * (`5`, `-3`, `1e3`), or null. Only short texts that start like a number are
+ * decoded, so a stored secret is never turned into a string here.
+ */
+function _parseCounter(v: Uint8Array): number | null {
+  if (v.byteLength > MAX_COUNTER_TEXT) return null;
+  let i = 0;
+  while (i < v.length && (v[i] === 0x20 || v[i] === 0x09 || v[i] === 0x0a || v[i] === 0x0d)) i++;
+  const c = v[i];
+  if (c === undefined || !(c === 0x2d || (c >= 0x30 && c <= 0x39))) return null;
+  let n: unknown;
+  try {
+    n = JSON.parse(fromUtf8(v));
+  } catch {
+    return null;
+  }
+  return typeof n === "number" && Number.isSafeInteger(n) ? n : null;
+}

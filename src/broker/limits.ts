@@ -1,0 +1,164 @@
+/**
+ * Store limits, their secure defaults, and the input checks shared by the
+ * KV, lock and pool tables (PROTOCOL.md §1 error codes, §8 name rules).
+ *
+ * Every check throws `HushError` with a message that names the field and the
+ * limit; none ever echoes a value (values may be secrets). Names are not
+ * secret and may be quoted by callers, but these checks do not need to.
+ * @module
+ */
+import { HushError } from "../errors.ts";
+
+export interface StoreLimits {
+  /** Live KV keys + held locks + pools with at least one live lease. */
+  maxItems: number;
+  /** Byte length of a value's JSON encoding. */
+  maxValueBytes: number;
+  /** UTF-8 byte length of a key, lock or pool name. */
+  maxKeyBytes: number;
+  /** A new KV key must come with a TTL. Locks and pool leases always need one. */
+  ttlRequired: boolean;
+  /** Upper bound of every `ttl_ms`. */
+  maxTtlMs: number;
+  /** Upper bound of a pool's `size`. */
+  maxPoolSize: number;
+}
+
+/** Secure defaults (the ephemeral-broker SECURITY limits). */
+export const DEFAULT_LIMITS: StoreLimits = Object.freeze({
+  maxItems: 10_000,
+  maxValueBytes: 256 * 1024,
+  maxKeyBytes: 256,
+  ttlRequired: true,
+  maxTtlMs: 30 * 24 * 3600_000,
+  maxPoolSize: 1024,
+});
+
+/** Longest holder string, in characters (code points). */
+export const MAX_HOLDER_CHARS = 256;
+
+/** Merge overrides into the defaults; fail fast on nonsense (queue-runtime: fail fast on bad config). */
+export function resolveLimits(overrides: Partial<StoreLimits> = {}): StoreLimits {
+  const l: StoreLimits = { ...DEFAULT_LIMITS };
+  for (const k of Object.keys(DEFAULT_LIMITS) as (keyof StoreLimits)[]) {
+    const v = overrides[k];
+    if (v !== undefined) (l as unknown as Record<string, unknown>)[k] = v;
+  }
+  for (const k of ["maxItems", "maxValueBytes", "maxKeyBytes", "maxTtlMs", "maxPoolSize"] as const) {
+    if (!Number.isSafeInteger(l[k]) || l[k] < 1) {
+      throw new HushError("invalid_request", `limits.${k} must be a positive integer`);
+    }
+  }
+  if (typeof l.ttlRequired !== "boolean") {
+    throw new HushError("invalid_request", "limits.ttlRequired must be a boolean");
+  }
+  return Object.freeze(l);
+}
+
+/** C0 controls, DEL and C1 controls: U+0000–U+001F, U+007F–U+009F. */
+function _isControl(c: number): boolean {
+  return c <= 0x1f || (c >= 0x7f && c <= 0x9f);
+}
+
+/**
+ * Scan a string once: UTF-8 byte length and code-point count, or null when it
+ * holds a control character or a lone surrogate (not encodable as UTF-8).
+ * Callers bound `s.length` first, so the scan is short.
+ */
+function _measure(s: string): { bytes: number; chars: number } | null {
+  let bytes = 0;
+  let chars = 0;
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    chars++;
+    if (c < 0x80) {
+      if (_isControl(c)) return null;
+      bytes += 1;
+    } else if (c < 0x800) {
+      if (_isControl(c)) return null;
+      bytes += 2;
+    } else if (c >= 0xd800 && c <= 0xdbff) {
+      const d = i + 1 < n ? s.charCodeAt(i + 1) : 0;
+      if (d < 0xdc00 || d > 0xdfff) return null;
+      i++;
+      bytes += 4;
+    } else if (c >= 0xdc00 && c <= 0xdfff) {
+      return null;
+    } else {
+      bytes += 3;
+    }
+  }
+  return { bytes, chars };
+}
+
+/**
+ * Check a key, lock or pool name (PROTOCOL.md §8): 1..maxKeyBytes bytes of
+ * UTF-8, no control characters. Empty, control characters, lone surrogates
+ * or a non-string -> `invalid_request`; too long -> `too_large`.
+ */
+export function validateName(name: string, limits: StoreLimits, what = "key"): void {
+  if (typeof name !== "string") throw new HushError("invalid_request", `${what} must be a string`);
+  if (name.length === 0) throw new HushError("invalid_request", `${what} must not be empty`);
+  const max = limits.maxKeyBytes;
+  // Every UTF-16 unit encodes to at least one byte: a cheap early reject for huge inputs.
+  if (name.length > max) throw new HushError("too_large", `${what} is longer than ${max} bytes`);
+  const m = _measure(name);
+  if (m === null) {
+    throw new HushError("invalid_request", `${what} must be valid UTF-8 without control characters`);
+  }
+  if (m.bytes > max) throw new HushError("too_large", `${what} is longer than ${max} bytes`);
+}
+
+/**
+ * Check a list prefix: like a name but may be empty. Control characters ->
+ * `invalid_request`; longer than maxKeyBytes -> `too_large`.
+ */
+export function validatePrefix(prefix: string, limits: StoreLimits): void {
+  if (typeof prefix !== "string") throw new HushError("invalid_request", "prefix must be a string");
+  if (prefix.length > 0) validateName(prefix, limits, "prefix");
+}
+
+/** Check an optional holder string: 1..256 characters, no control characters. */
+export function validateHolder(holder: string | undefined): void {
+  if (holder === undefined) return;
+  const m = typeof holder === "string" && holder.length > 0 && holder.length <= 2 * MAX_HOLDER_CHARS
+    ? _measure(holder)
+    : null;
+  if (m === null || m.chars > MAX_HOLDER_CHARS) {
+    throw new HushError(
+      "invalid_request",
+      `holder must be 1–${MAX_HOLDER_CHARS} characters without control characters`,
+    );
+  }
+}
+
+/**
+ * Check a TTL. `undefined` passes through (callers decide whether a TTL is
+ * required); anything else must be a positive safe integer ≤ maxTtlMs.
+ */
+export function validateTtl(ttlMs: number | undefined, limits: StoreLimits): void {
+  if (ttlMs === undefined) return;
+  if (typeof ttlMs !== "number" || !Number.isSafeInteger(ttlMs) || ttlMs <= 0 || ttlMs > limits.maxTtlMs) {
+    throw new HushError("invalid_ttl", `ttl_ms must be a positive integer ≤ ${limits.maxTtlMs}`);
+  }
+}
+
+/** `ttl_required` for a missing TTL. */
+export function requireTtl(ttlMs: number | undefined, what: string): asserts ttlMs is number {
+  if (ttlMs === undefined) throw new HushError("ttl_required", `ttl_ms is required for ${what}`);
+}
+
+/** Check a fencing/lease token: a positive safe integer. */
+export function validateToken(token: number): void {
+  if (typeof token !== "number" || !Number.isSafeInteger(token) || token <= 0) {
+    throw new HushError("invalid_request", "token must be a positive integer");
+  }
+}
+
+/** Check a pool size: an integer 1..maxPoolSize. */
+export function validatePoolSize(size: number, limits: StoreLimits): void {
+  if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 1 || size > limits.maxPoolSize) {
+    throw new HushError("invalid_request", `size must be an integer from 1 to ${limits.maxPoolSize}`);
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * The key registry: every worker and admin key the daemon accepts.
+ *
+ * Keys issued by an admin (`hush workers issue`) and keys made by a join
+ * handshake (PROTOCOL.md §5) are the same kind of record; only `via` differs,
+ * so the verifier never needs to know how a key came to be.
+ * Invariants: a revoked key is refused from the very next request; a key never
+ * outlives `expiresAt`; mac/enc keys are zero-filled when dropped.
+ * @module
+ */
+import { HushError } from "../errors.ts";
+import { formatKeyId, randomBytes, wipe } from "./_deps.ts";
+
+export const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
+export const TAG_RE = /^[A-Za-z0-9._:-]{1,64}$/;
+export const MAX_TAGS = 32;
+export const DEFAULT_KEY_TTL_MS = 24 * 3600_000;
+export const MAX_KEY_TTL_MS = 30 * 24 * 3600_000;
+
+export interface KeyRecord {
+  id: string;
+  kind: "worker" | "admin";
+  name: string;
+  tags: string[];
+  macKey: Uint8Array;
+  encKey: Uint8Array;
+  createdAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+  via: "issue" | "join" | "run";
+  tokenId?: string;
+  lastSeenAt: number | null;
+}
+
+/** What listings show: never a key. */
+export interface KeyInfo {
+  id: string;
+  kind: "worker" | "admin";
+  name: string;
+  tags: string[];
+  via: string;
+  token_id?: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  last_seen_at: number | null;
+  status: "active" | "revoked" | "expired";
+}
+
+export function validateWorkerName(name: unknown): string {
+  if (typeof name !== "string" || !NAME_RE.test(name)) {
+    throw new HushError("invalid_request", "name must be 1–64 characters of A-Z a-z 0-9 . _ -");
+  }
+  return name;
+}
+
+export function validateTags(tags: unknown): string[] {
+  if (tags === undefined) return [];
+  if (!Array.isArray(tags) || tags.length > MAX_TAGS || !tags.every((t) => typeof t === "string" && TAG_RE.test(t))) {
+    throw new HushError("invalid_request", `tags must be a list of at most ${MAX_TAGS} names of A-Z a-z 0-9 . _ : -`);
+  }
+  return [...new Set(tags as string[])].sort();
+}
+
+export function validateKeyTtl(ttlMs: unknown): number {
+  if (ttlMs === undefined) return DEFAULT_KEY_TTL_MS;
+  if (typeof ttlMs !== "number" || !Number.isSafeInteger(ttlMs) || ttlMs <= 0 || ttlMs > MAX_KEY_TTL_MS) {
+    throw new HushError("invalid_ttl", `ttl_ms must be a positive integer ≤ ${MAX_KEY_TTL_MS} (30 days)`);
+  }
+  return ttlMs;
+}
+
+export class KeyRegistry {
+  private readonly keys = new Map<string, KeyRecord>();
+
+  constructor(private readonly now: () => number) {}
+
+  /** Create a key. mac/enc keys are generated unless given (a join passes its handshake keys). */
+  create(opts: {
+    kind: "worker" | "admin";
+    name: unknown;
+    tags?: unknown;
+    ttlMs?: unknown;
+    via: KeyRecord["via"];
+    tokenId?: string;
+    macKey?: Uint8Array;
+    encKey?: Uint8Array;
+  }): KeyRecord {
+    const name = validateWorkerName(opts.name);
+    const tags = validateTags(opts.tags);
+    const ttl = validateKeyTtl(opts.ttlMs);
+    let id: string;
+    do id = formatKeyId(opts.kind, randomBytes(12));
+    while (this.keys.has(id));
+    const t = this.now();
+    const rec: KeyRecord = {
+      id,
+      kind: opts.kind,
+      name,
+      tags,
+      macKey: opts.macKey ?? randomBytes(32),
+      encKey: opts.encKey ?? randomBytes(32),
+      createdAt: t,
+      expiresAt: t + ttl,
+      revokedAt: null,
+      via: opts.via,
+      tokenId: opts.tokenId,
+      lastSeenAt: null,
+    };
+    this.keys.set(id, rec);
+    return rec;
+  }
+
+  get(id: string): KeyRecord | undefined {
+    return this.keys.get(id);
+  }
+
+  /** Revoke a key; its secrets are wiped at once (it can never be used again). */
+  revoke(id: string): KeyRecord {
+    const rec = this.keys.get(id);
+    if (!rec) throw new HushError("not_found", `no key with id ${id}`);
+    if (rec.revokedAt === null) {
+      rec.revokedAt = this.now();
+      wipe(rec.macKey, rec.encKey);
+    }
+    return rec;
+  }
+
+  info(rec: KeyRecord): KeyInfo {
+    const now = this.now();
+    return {
+      id: rec.id,
+      kind: rec.kind,
+      name: rec.name,
+      tags: rec.tags,
+      via: rec.via,
+      ...(rec.tokenId ? { token_id: rec.tokenId } : {}),
+      created_at: rec.createdAt,
+      expires_at: rec.expiresAt,
+      revoked_at: rec.revokedAt,
+      last_seen_at: rec.lastSeenAt,
+      status: rec.revokedAt !== null ? "revoked" : rec.expiresAt <= now ? "expired" : "active",
+    };
+  }
+
+  list(): KeyInfo[] {
+    return [...this.keys.values()].map((r) => this.info(r));
+  }
+
+  count(): { active: number; total: number } {
+    const now = this.now();
+    let active = 0;
+    for (const r of this.keys.values()) if (r.revokedAt === null && r.expiresAt > now) active++;
+    return { active, total: this.keys.size };
+  }
+
+  /** Wipe key material of expired keys (records stay for listings). */
+  sweep(): void {
+    const now = this.now();
+    for (const r of this.keys.values()) if (r.expiresAt <= now) wipe(r.macKey, r.encKey);
+  }
+
+  wipe(): void {
+    for (const r of this.keys.values()) wipe(r.macKey, r.encKey);
+    this.keys.clear();
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * `MemoryStore`: the broker's in-memory state — KV with TTL, locks with
+ * fencing tokens, lease pools — behind one synchronous API that the server
+ * layer calls. Pure: no I/O, no timers, no `Date.now`; time comes from the
+ * injected `now()`, and the server drives `sweep()` from its own timer.
+ *
+ * Every failure is a `HushError` with a stable code (PROTOCOL.md §1) and a
+ * message that names the field but never contains a stored value. A call
+ * that fails changes nothing visible (invariant 8); at most it removes
+ * entries that had already expired.
+ *
+ * Cost model: get/set/del/incr and lock calls are O(1) plus the name check;
+ * pool calls are O(pool size ≤ maxPoolSize); `list` is O(items). Expiry is
+ * checked lazily on every access. `sweep()` is a full scan, but it returns at
+ * once while nothing can have expired yet (the store keeps a lower bound of
+ * the earliest expiry), so a full store rejects new items in O(1) until an
+ * entry's time is up.
+ * @module
+ */
+import { HushError } from "../errors.ts";
+import type { StoreContext } from "./context.ts";
+import { KvTable } from "./kv.ts";
+import { resolveLimits, type StoreLimits } from "./limits.ts";
+import { LockTable } from "./locks.ts";
+import { PoolTable } from "./pools.ts";
+
+export interface StoreOptions {
+  /** Current time in Unix milliseconds (fractions are floored). */
+  now: () => number;
+  limits?: Partial<StoreLimits>;
+}
+
+export interface StoreStats {
+  /** kv + locks + pools: what counts towards `maxItems`. */
+  items: number;
+  kv: number;
+  locks: number;
+  pools: number;
+  leases: number;
+  /** Bytes of stored KV values. */
+  bytes: number;
+}
+
+/**
+ * The broker-state contract the server depends on, so that another backend
+ * (DESIGN.md "Multi-host and scale") can stand in for `MemoryStore`.
+ */
+export interface Store {
+  readonly limits: StoreLimits;
+  set(key: string, valueJson: Uint8Array, ttlMs?: number): { expires_at: number | null };
+  get(key: string): { valueJson: Uint8Array; expires_at: number | null };
+  del(key: string): { deleted: boolean };
+  list(prefix: string): string[];
+  incr(key: string, by: number, ttlMs?: number): { value: number };
+  acquireLock(name: string, ttlMs: number | undefined, holder?: string): { token: number; expires_at: number };
+  renewLock(name: string, token: number, ttlMs?: number): { expires_at: number };
+  releaseLock(name: string, token: number): { released: true };
+  leasePool(
+    name: string,
+    size: number,
+    ttlMs: number | undefined,
+    holder?: string,
+  ): { slot: number; token: number; expires_at: number };
+  releasePool(name: string, token: number): { released: true };
+  sweep(): number;
+  stats(): StoreStats;
+  wipe(): void;
+}
+
+export class MemoryStore implements Store {
+  readonly limits: StoreLimits;
+  private readonly _now: () => number;
+  private readonly _kv: KvTable;
+  private readonly _locks: LockTable;
+  private readonly _pools: PoolTable;
+  /** Last fencing/lease token handed out (store-wide, so never reused). */
+  private _lastToken = 0;
+  /** Lower bound of the earliest expiry of anything stored; `Infinity` when nothing expires. */
+  private _nextExpiry = Infinity;
+
+  constructor(opts: StoreOptions) {
+    if (typeof opts?.now !== "function") throw new HushError("invalid_request", "now must be a function");
+    this.limits = resolveLimits(opts.limits);
+    const clock = opts.now;
+    this._now = () => Math.floor(clock());
+    const ctx: StoreContext = {
+      limits: this.limits,
+      now: this._now,
+      issueToken: () => {
+        if (this._lastToken >= Number.MAX_SAFE_INTEGER) throw new HushError("internal", "token space exhausted");
+        return ++this._lastToken;
+      },
+      reserveItem: (now) => this._reserveItem(now),
+      noteExpiry: (e) => {
+        if (e < this._nextExpiry) this._nextExpiry = e;
+      },
+    };
+    this._kv = new KvTable(ctx);
+    this._locks = new LockTable(ctx);
+    this._pools = new PoolTable(ctx);
+  }
+
+  // ---- KV -------------------------------------------------------------------
+
+  /** Store `valueJson` (ownership passes to the store) under `key`. */
+  set(key: string, valueJson: Uint8Array, ttlMs?: number): { expires_at: number | null } {
+    return this._kv.set(key, valueJson, ttlMs);
+  }
+
+  /** The stored bytes (not a copy: splice them before the next mutating call). */
+  get(key: string): { valueJson: Uint8Array; expires_at: number | null } {
+    return this._kv.get(key);
+  }
+
+  del(key: string): { deleted: boolean } {
+    return this._kv.del(key);
+  }
+
+  list(prefix: string): string[] {
+    return this._kv.list(prefix);
+  }
+
+  incr(key: string, by: number, ttlMs?: number): { value: number } {
+    return this._kv.incr(key, by, ttlMs);
+  }
+
+  // ---- locks ----------------------------------------------------------------
+
+  acquireLock(name: string, ttlMs: number | undefined, holder?: string): { token: number; expires_at: number } {
+    return this._locks.acquire(name, ttlMs, holder);
+  }
+
+  renewLock(name: string, token: number, ttlMs?: number): { expires_at: number } {
+    return this._locks.renew(name, token, ttlMs);
+  }
+
+  releaseLock(name: string, token: number): { released: true } {
+    return this._locks.release(name, token);
+  }
+
+  // ---- pools ----------------------------------------------------------------
+
+  leasePool(
+    name: string,
+    size: number,
+    ttlMs: number | undefined,
+    holder?: string,
+  ): { slot: number; token: number; expires_at: number } {
+    return this._pools.lease(name, size, ttlMs, holder);
+  }
+
+  releasePool(name: string, token: number): { released: true } {
+    return this._pools.release(name, token);
+  }
+
+  // ---- housekeeping ---------------------------------------------------------
+
+  /** Wipe and remove everything expired; returns how many entries (KV keys, locks, leases) went. */
+  sweep(): number {
+    return this._sweepAt(this._now());
+  }
+
+  /** Counts of live state (expired entries are swept first). */
+  stats(): StoreStats {
+    this._sweepAt(this._now());
+    const kv = this._kv.size;
+    const locks = this._locks.size;
+    const pools = this._pools.size;
+    return { items: kv + locks + pools, kv, locks, pools, leases: this._pools.leases, bytes: this._kv.bytes };
+  }
+
+  /** Zero-fill every stored buffer and drop everything (daemon shutdown). Tokens are still never reused. */
+  wipe(): void {
+    this._kv.wipe();
+    this._locks.wipe();
+    this._pools.wipe();
+    this._nextExpiry = Infinity;
+  }
+
+  private _items(): number {
+    return this._kv.size + this._locks.size + this._pools.size;
+  }
+
+  private _sweepAt(now: number): number {
+    if (now < this._nextExpiry) return 0;
+    // The tables report every survivor's expiry, rebuilding the exact minimum.
+    this._nextExpiry = Infinity;
+    return this._kv.sweep(now) + this._locks.sweep(now) + this._pools.sweep(now);
+  }
+
+  private _reserveItem(now: number): void {
+    if (this._items() < this.limits.maxItems) return;
+    this._sweepAt(now);
+    if (this._items() >= this.limits.maxItems) {
+      throw new HushError("max_items", `store is full (${this.limits.maxItems} items)`);
+    }
+  }
+}
