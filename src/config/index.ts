@@ -1,0 +1,99 @@
+/**
+ * Flags + environment → one typed, validated daemon config. The table of
+ * secure defaults lives here; SECURITY.md quotes it.
+ * @module
+ */
+import { HushError } from "../errors.ts";
+
+export interface DaemonConfig {
+  /** Path of the worker socket (hush.sock); admin.sock sits beside it. */
+  socketPath: string;
+  /** Mode for hush.sock (default 0600). The admin socket is always 0600. */
+  socketMode: number;
+  /** Group that may connect to hush.sock (with socketMode 0660). */
+  socketGroup?: string;
+  limits: {
+    maxItems: number;
+    maxValueBytes: number;
+    maxKeyBytes: number;
+    maxBodyBytes: number;
+    ttlRequired: boolean;
+    maxTtlMs: number;
+  };
+  /** Accepted clock skew for signed requests. */
+  clockWindowMs: number;
+  nonceCacheMax: number;
+  maxInFlight: number;
+  requestTimeoutMs: number;
+  idleTimeoutS: number;
+  drainTimeoutMs: number;
+  sweepIntervalMs: number;
+  logLevel: "debug" | "info" | "warn" | "error";
+}
+
+/** The secure defaults. */
+export const DEFAULTS: Omit<DaemonConfig, "socketPath"> = {
+  socketMode: 0o600,
+  limits: {
+    maxItems: 10_000,
+    maxValueBytes: 256 * 1024,
+    maxKeyBytes: 256,
+    maxBodyBytes: 1024 * 1024,
+    ttlRequired: true,
+    maxTtlMs: 30 * 24 * 3600_000,
+  },
+  clockWindowMs: 60_000,
+  nonceCacheMax: 1_000_000,
+  maxInFlight: 512,
+  requestTimeoutMs: 5_000,
+  idleTimeoutS: 10,
+  drainTimeoutMs: 5_000,
+  sweepIntervalMs: 1_000,
+  logLevel: "info",
+};
+
+/** `--socket`, else `$XDG_RUNTIME_DIR/hush/hush.sock`, else `/tmp/hush-<uid>/hush.sock`. */
+export function defaultSocketPath(env: Record<string, string | undefined> = process.env): string {
+  if (env.HUSH_SOCKET) return env.HUSH_SOCKET;
+  if (env.XDG_RUNTIME_DIR) return `${env.XDG_RUNTIME_DIR}/hush/hush.sock`;
+  return `/tmp/hush-${process.getuid?.() ?? "user"}/hush.sock`;
+}
+
+/** The admin socket that sits beside a worker socket. */
+export function adminSocketPath(socketPath: string): string {
+  const i = socketPath.lastIndexOf("/");
+  return (i >= 0 ? socketPath.slice(0, i + 1) : "") + "admin.sock";
+}
+
+const DURATION_RE = /^(\d+)(ms|s|m|h|d)$/;
+const UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 };
+
+/** Parse `90s`, `15m`, `24h`, `7d`, `500ms` into milliseconds. */
+export function parseDuration(s: string, what = "duration"): number {
+  const m = DURATION_RE.exec(s.trim());
+  if (!m) throw new HushError("invalid_request", `${what}: expected a duration like 30s, 15m, 24h or 7d, got ${JSON.stringify(s)}`);
+  const v = Number(m[1]) * UNIT[m[2]];
+  if (!Number.isSafeInteger(v) || v <= 0) throw new HushError("invalid_request", `${what}: must be positive`);
+  return v;
+}
+
+/** Parse a socket mode: 0600 or 0660 only (owner, or owner + group). */
+export function parseSocketMode(s: string): number {
+  if (s === "0600" || s === "600") return 0o600;
+  if (s === "0660" || s === "660") return 0o660;
+  throw new HushError("invalid_request", `--socket-mode must be 0600 or 0660 (never world-accessible), got ${JSON.stringify(s)}`);
+}
+
+export function parsePositiveInt(s: string, what: string): number {
+  if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s)) || Number(s) <= 0) {
+    throw new HushError("invalid_request", `${what}: expected a positive integer, got ${JSON.stringify(s)}`);
+  }
+  return Number(s);
+}
+
+export function parseSize(s: string, what: string): number {
+  const m = /^(\d+)(|b|k|kib|m|mib)$/i.exec(s.trim());
+  if (!m) throw new HushError("invalid_request", `${what}: expected a size like 262144, 256k or 1m`);
+  const mult = { "": 1, b: 1, k: 1024, kib: 1024, m: 1 << 20, mib: 1 << 20 }[m[2].toLowerCase()]!;
+  return parsePositiveInt(String(Number(m[1]) * mult), what);
+}
