@@ -1,0 +1,187 @@
+/**
+ * The hush SDK: a `Client` that signs every request (PROTOCOL.md §3),
+ * verifies every response signature (§4) and throws `HushError` carrying the
+ * protocol error code. Works in Bun and in Node ≥ 20.
+ *
+ *   const hush = Client.fromEnv();          // HUSH_SOCKET + HUSH_CREDENTIAL
+ *   await hush.set("build/id", "42", { ttlMs: 60_000 });
+ *   const lock = await hush.lock("db-migrate", { ttlMs: 30_000 });
+ *   await lock.release();
+ * @module
+ */
+import { HushError, type ErrorCode, ERROR_CODES } from "../errors.ts";
+import { equalBytes, fromB64u } from "../crypto/index.ts";
+import { signRequest, signResponse } from "../auth/index.ts";
+import { decodeCredential, parseKeyFile, type Credential } from "../keys/index.ts";
+import { defaultSocketPath } from "../config/index.ts";
+import { createUnixTransport, type RawResponse, type Transport } from "./transport.ts";
+
+export interface ClientOptions {
+  /** Path of hush.sock. Default: HUSH_SOCKET, then the daemon's default path. */
+  socket?: string;
+  /** A `HUSH-WORKER-1…` string. Default: HUSH_CREDENTIAL. */
+  credential?: string;
+  /** Connection retries (never-connected errors only). Default 5. */
+  retries?: number;
+  timeoutMs?: number;
+}
+
+export interface Lock {
+  name: string;
+  token: number;
+  expiresAt: number;
+  renew(ttlMs?: number): Promise<number>;
+  release(): Promise<void>;
+}
+
+export interface Lease {
+  pool: string;
+  slot: number;
+  token: number;
+  expiresAt: number;
+  release(): Promise<void>;
+}
+
+const CODES = new Set<string>(ERROR_CODES);
+
+/** Throw the typed error an error answer carries. */
+export function raiseFromResponse(res: RawResponse): never {
+  let code: ErrorCode = "internal";
+  let message = `unexpected HTTP ${res.status}`;
+  try {
+    const b = JSON.parse(res.body);
+    if (typeof b?.error === "string" && CODES.has(b.error)) code = b.error;
+    if (typeof b?.message === "string") message = b.message;
+  } catch {}
+  throw new HushError(code, message, { status: res.status, retryAfter: res.header("retry-after") ?? undefined });
+}
+
+function checkName(name: string, what: string): string {
+  if (typeof name !== "string" || name.length === 0 || name === "." || name === "..") {
+    throw new HushError("invalid_request", `${what} must be a non-empty string other than "." and ".."`);
+  }
+  return encodeURIComponent(name);
+}
+
+export class Client {
+  readonly socket: string;
+  private readonly cred: Credential;
+  private readonly transport: Transport;
+
+  constructor(opts: ClientOptions = {}) {
+    const credential = opts.credential ?? process.env.HUSH_CREDENTIAL;
+    if (!credential) throw new HushError("invalid_request", "no credential: set HUSH_CREDENTIAL or pass { credential }");
+    // Accept a bare string or a whole key file (comment header lines are skipped).
+    this.cred = decodeCredential(parseKeyFile(credential));
+    this.socket = opts.socket ?? defaultSocketPath();
+    this.transport = createUnixTransport(this.socket, opts);
+  }
+
+  /** A client from HUSH_SOCKET and HUSH_CREDENTIAL. */
+  static fromEnv(opts: ClientOptions = {}): Client {
+    return new Client(opts);
+  }
+
+  get keyId(): string {
+    return this.cred.keyId;
+  }
+
+  /** Send a signed request; verify the signed answer; return its JSON. */
+  async call<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = new URL(path, "http://localhost");
+    const target = url.pathname + url.search;
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    const signed = signRequest(this.cred.macKey, this.cred.keyId, { method, target, body: text });
+    const headers: Record<string, string> = { authorization: signed.authorization };
+    if (text !== undefined) headers["content-type"] = "application/json";
+    const res = await this.transport.request(method, target, headers, text);
+    const sig = res.header("hush-signature");
+    if (sig === null) {
+      // Unsigned answers are accepted only as errors: they can make a call fail, never succeed.
+      if (res.status < 400) throw new HushError("auth_failed", "the daemon's answer carried no signature");
+      raiseFromResponse(res);
+    }
+    const want = signResponse(this.cred.macKey, signed.signature, res.status, res.body);
+    let good = false;
+    try {
+      good = equalBytes(fromB64u(sig), fromB64u(want));
+    } catch {}
+    if (!good) throw new HushError("auth_failed", "the daemon's answer has a bad signature (wrong server or tampered response)");
+    if (res.status >= 400) raiseFromResponse(res);
+    return JSON.parse(res.body) as T;
+  }
+
+  whoami(): Promise<{ id: string; name: string; tags: string[]; expires_at: number }> {
+    return this.call("GET", "/v1/whoami");
+  }
+
+  /** The stored value; throws HushError `not_found` when absent or expired. */
+  async get<T = unknown>(key: string): Promise<T> {
+    return (await this.call("GET", `/v1/kv/${checkName(key, "key")}`)).value;
+  }
+
+  async set(key: string, value: unknown, opts: { ttlMs?: number } = {}): Promise<{ expires_at: number | null }> {
+    return this.call("PUT", `/v1/kv/${checkName(key, "key")}`, { value, ttl_ms: opts.ttlMs });
+  }
+
+  async del(key: string): Promise<boolean> {
+    return (await this.call("DELETE", `/v1/kv/${checkName(key, "key")}`)).deleted;
+  }
+
+  async list(prefix = ""): Promise<string[]> {
+    return (await this.call("GET", `/v1/kv?prefix=${encodeURIComponent(prefix)}`)).keys;
+  }
+
+  async incr(key: string, by = 1, opts: { ttlMs?: number } = {}): Promise<number> {
+    return (await this.call("POST", `/v1/kv/${checkName(key, "key")}/incr`, { by, ttl_ms: opts.ttlMs })).value;
+  }
+
+  /** Acquire a lock; throws `conflict` when someone else holds it. */
+  async lock(name: string, opts: { ttlMs: number; holder?: string }): Promise<Lock> {
+    const path = `/v1/locks/${checkName(name, "lock name")}`;
+    const r = await this.call("POST", path, { ttl_ms: opts.ttlMs, holder: opts.holder });
+    const lock: Lock = {
+      name,
+      token: r.token,
+      expiresAt: r.expires_at,
+      renew: async (ttlMs?: number) => {
+        const x = await this.call("POST", `${path}/renew`, { token: r.token, ttl_ms: ttlMs });
+        lock.expiresAt = x.expires_at;
+        return x.expires_at;
+      },
+      release: async () => {
+        await this.call("POST", `${path}/release`, { token: r.token });
+      },
+    };
+    return lock;
+  }
+
+  /** Lease the smallest free slot of a pool of `size`; the same holder gets the same slot. */
+  async lease(pool: string, opts: { size: number; ttlMs: number; holder?: string }): Promise<Lease> {
+    const path = `/v1/pools/${checkName(pool, "pool name")}`;
+    const r = await this.call("POST", `${path}/lease`, { size: opts.size, ttl_ms: opts.ttlMs, holder: opts.holder });
+    return {
+      pool,
+      slot: r.slot,
+      token: r.token,
+      expiresAt: r.expires_at,
+      release: async () => {
+        await this.call("POST", `${path}/release`, { token: r.token });
+      },
+    };
+  }
+
+  /** Liveness (unauthenticated). */
+  async health(): Promise<{ ok: boolean; version: string }> {
+    const res = await this.transport.request("GET", "/v1/health", {});
+    if (res.status !== 200) raiseFromResponse(res);
+    return JSON.parse(res.body);
+  }
+
+  /** Drop pooled connections and wipe the key material held by this client. */
+  close(): void {
+    this.transport.close();
+    this.cred.macKey.fill(0);
+    this.cred.encKey.fill(0);
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The daemon: state, two unix listeners (hush.sock for signed worker
+ * requests, admin.sock for the owner), the sweeper, and an orderly stop
+ * that drains, wipes the store and unlinks the sockets (invariant 7).
+ * Used by `hush serve` and by `hush run`.
+ * @module
+ */
+import { dirname } from "node:path";
+import { MemoryStore } from "../broker/index.ts";
+import { KeyRegistry, type KeyRecord } from "../broker/index.ts";
+import { RequestVerifier } from "../auth/index.ts";
+import { generateX25519, wipe, type X25519KeyPair } from "../crypto/index.ts";
+import { Logger, Masker, Registry } from "../observe/index.ts";
+import { adminSocketPath, type DaemonConfig } from "../config/index.ts";
+import { createFetch } from "./app.ts";
+import type { State } from "./state.ts";
+import { createServerMetrics } from "./metrics.ts";
+import { lookupGroup, openToGroup, prepareSocketDir, reclaimSocket, unlinkQuiet, withPrivateUmask } from "./socket.ts";
+
+export interface Daemon {
+  state: State;
+  socketPath: string;
+  adminSocketPath: string;
+  /** Drain (≤ drainTimeoutMs), wipe everything, unlink sockets. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  version: string;
+  serverKey?: X25519KeyPair;
+  log?: Logger;
+}
+
+export async function startDaemon(config: DaemonConfig, opts: StartOptions): Promise<Daemon> {
+  const masker = opts.log?.masker ?? new Masker();
+  const log = opts.log ?? new Logger({ level: config.logLevel, masker });
+  const now = () => Date.now();
+  const registry = new KeyRegistry(now);
+  const st: State = {
+    config,
+    version: opts.version,
+    startedAt: Date.now(),
+    store: new MemoryStore({ now, limits: config.limits }),
+    registry,
+    verifier: new RequestVerifier<KeyRecord>({
+      lookup: (id) => registry.get(id),
+      now,
+      windowMs: config.clockWindowMs,
+      nonceCacheMax: config.nonceCacheMax,
+    }),
+    serverKey: opts.serverKey ?? generateX25519(),
+    log,
+    masker,
+    metrics: new Registry(),
+    inFlight: 0,
+    phase: "starting",
+  };
+  masker.add(st.serverKey.secretKey);
+
+  const sock = config.socketPath;
+  const adminSock = adminSocketPath(sock);
+  const gid = config.socketGroup !== undefined ? lookupGroup(config.socketGroup) : undefined;
+  prepareSocketDir(dirname(sock), gid !== undefined);
+  for (const p of [sock, adminSock]) {
+    if ((await reclaimSocket(p)) === "reclaimed") log.warn("reclaimed a stale socket", { path: p });
+  }
+
+  const metrics = createServerMetrics(st);
+  // Bun's types omit idleTimeout for unix listeners, but it applies (BUN-NOTES).
+  const common: any = {
+    maxRequestBodySize: config.limits.maxBodyBytes,
+    idleTimeout: config.idleTimeoutS,
+    development: false,
+    error: () => new Response('{"error":"internal","message":"internal error"}', { status: 500 }),
+  };
+  const workerFetch = createFetch(st, "worker", metrics);
+  const adminFetch = createFetch(st, "admin", metrics);
+  const servers = withPrivateUmask(() => [
+    Bun.serve({ ...common, unix: sock, fetch: workerFetch }),
+    Bun.serve({ ...common, unix: adminSock, fetch: adminFetch }),
+  ]);
+  if (gid !== undefined) openToGroup(sock, gid, config.socketMode);
+
+  const sweeper = setInterval(() => {
+    st.store.sweep();
+    st.registry.sweep();
+    st.verifier.nonces.purgeAll(Date.now());
+  }, config.sweepIntervalMs);
+  st.phase = "serving";
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      st.phase = "draining";
+      clearInterval(sweeper);
+      const graceful = Promise.all(servers.map((s) => s.stop(false)));
+      const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), config.drainTimeoutMs).unref?.());
+      if ((await Promise.race([graceful, timeout])) === "timeout") {
+        log.warn("drain timed out; closing remaining connections");
+        await Promise.all(servers.map((s) => s.stop(true)));
+      }
+      st.store.wipe();
+      st.registry.wipe();
+      st.verifier.nonces.clear();
+      wipe(st.serverKey.secretKey);
+      unlinkQuiet(sock);
+      unlinkQuiet(adminSock);
+    })());
+
+  return { state: st, socketPath: sock, adminSocketPath: adminSock, stop };
+}

@@ -1,0 +1,124 @@
+/**
+ * HTTP mapping: protocol error codes → status, JSON responses, body parsing.
+ * Only src/server knows HTTP (DESIGN.md).
+ * @module
+ */
+import { HushError, type ErrorCode } from "../errors.ts";
+
+export const STATUS: Record<ErrorCode, number> = {
+  invalid_request: 400,
+  auth_failed: 401,
+  rekey_required: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  ttl_required: 400,
+  invalid_ttl: 400,
+  max_items: 507,
+  rate_limited: 429,
+  busy: 503,
+  unavailable: 503,
+  internal: 500,
+};
+
+/** A finished answer before signing: status, body text, extra headers. */
+export interface Answer {
+  status: number;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+export function ok(data: unknown, status = 200): Answer {
+  return { status, body: JSON.stringify(data) };
+}
+
+export function fail(code: ErrorCode, message: string, corrId: string, headers?: Record<string, string>): Answer {
+  return { status: STATUS[code], body: JSON.stringify({ error: code, message, corr_id: corrId }), headers };
+}
+
+export function answerError(e: unknown, corrId: string): Answer {
+  if (e instanceof HushError) {
+    const h: Record<string, string> = {};
+    if (e.code === "rate_limited") h["Retry-After"] = String(e.detail.retryAfter ?? 1);
+    return fail(e.code, e.message, corrId, h);
+  }
+  return fail("internal", "internal error", corrId);
+}
+
+const MAX_DEPTH = 32;
+
+/** Parse a JSON object body; `{}` for an empty body. */
+export function parseObject(bytes: Uint8Array): Record<string, unknown> {
+  if (bytes.length === 0) return {};
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new HushError("invalid_request", "body is not valid UTF-8");
+  }
+  if (nestingDepth(text) > MAX_DEPTH) throw new HushError("invalid_request", `JSON nested deeper than ${MAX_DEPTH} levels`);
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new HushError("invalid_request", "body is not valid JSON");
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new HushError("invalid_request", "body must be a JSON object");
+  return v as Record<string, unknown>;
+}
+
+/** Upper bound on bracket nesting, ignoring brackets inside strings. */
+function nestingDepth(text: string): number {
+  let d = 0;
+  let max = 0;
+  let inStr = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inStr) {
+      if (c === 92) i++;
+      else if (c === 34) inStr = false;
+    } else if (c === 34) inStr = true;
+    else if (c === 123 || c === 91) {
+      if (++d > max) max = d;
+    } else if (c === 125 || c === 93) d--;
+  }
+  return max;
+}
+
+/** Field readers that name the field in their errors. */
+export function optInt(body: Record<string, unknown>, field: string): number | undefined {
+  const v = body[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "number" || !Number.isSafeInteger(v)) throw new HushError("invalid_request", `${field} must be an integer`);
+  return v;
+}
+
+export function reqInt(body: Record<string, unknown>, field: string): number {
+  const v = optInt(body, field);
+  if (v === undefined) throw new HushError("invalid_request", `${field} is required`);
+  return v;
+}
+
+export function optTtl(body: Record<string, unknown>): number | undefined {
+  const v = body.ttl_ms;
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) throw new HushError("invalid_ttl", "ttl_ms must be a positive integer");
+  return v;
+}
+
+export function optString(body: Record<string, unknown>, field: string): string | undefined {
+  const v = body[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string") throw new HushError("invalid_request", `${field} must be a string`);
+  return v;
+}
+
+/** Decode one percent-encoded path segment. */
+export function decodeSegment(s: string, what: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new HushError("invalid_request", `${what}: bad percent-encoding`);
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The daemon's metrics (names fixed by the hardening issue). Label values
+ * come from a closed vocabulary; no key name or value ever becomes a label.
+ * @module
+ */
+import type { Counter, Histogram } from "../observe/index.ts";
+import type { State } from "./state.ts";
+
+export interface ServerMetrics {
+  requests: Counter;
+  duration: Histogram;
+  rejected: Counter;
+  authFailures: Counter;
+}
+
+const cache = new WeakMap<State, ServerMetrics>();
+
+export function createServerMetrics(st: State): ServerMetrics {
+  const hit = cache.get(st);
+  if (hit) return hit;
+  const r = st.metrics;
+  const m: ServerMetrics = {
+    requests: r.counter("hush_requests_total", "Requests answered, by route and HTTP status."),
+    duration: r.histogram("hush_request_duration_seconds", "Time to answer a request.", [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5]),
+    rejected: r.counter("hush_rejected_total", "Requests rejected before routing, by reason."),
+    authFailures: r.counter("hush_auth_failures_total", "Failed request authentications, by reason."),
+  };
+  r.gauge("hush_items", "Items in the store (keys, locks, pools).", () => st.store.stats().items);
+  r.gauge("hush_workers", "Active worker keys.", () => st.registry.count().active);
+  r.gauge("hush_nonce_cache_entries", "Entries in the request replay cache.", () => st.verifier.nonces.size);
+  r.gauge("hush_in_flight", "Requests being answered now.", () => st.inFlight);
+  cache.set(st, m);
+  return m;
+}
+
+const KNOWN = new Set(["kv", "locks", "pools", "whoami", "health", "ready", "admin", "join", "rekey", "creds"]);
+
+const ADMIN_AREAS = new Set(["workers", "stats", "tokens", "creds", "audit", "server-key"]);
+
+/** A fixed-vocabulary route label for metrics. */
+export function routeLabel(parts: string[]): string {
+  if (parts[1] === "metrics" && parts.length === 2) return "metrics";
+  const a = parts[2];
+  if (parts[1] !== "v1" || !a || !KNOWN.has(a)) return "unknown";
+  if (a === "kv" && parts[4] === "incr") return "kv_incr";
+  if (a === "admin") return ADMIN_AREAS.has(parts[3]) ? `admin_${parts[3]}` : "admin";
+  return a;
+}

@@ -1,0 +1,96 @@
+/**
+ * Worker routes (PROTOCOL.md §8): KV, counters, locks, pools, whoami.
+ * Each route turns a parsed request into a store call and a JSON answer.
+ * @module
+ */
+import { HushError } from "../errors.ts";
+import { fromUtf8, utf8, wipe } from "../crypto/index.ts";
+import type { MemoryStore } from "../broker/index.ts";
+import type { KeyRecord } from "../broker/index.ts";
+import { type Answer, decodeSegment, ok, optInt, optString, optTtl, parseObject, reqInt } from "./http.ts";
+
+export interface WorkerContext {
+  store: MemoryStore;
+  key: KeyRecord;
+}
+
+const NOT_FOUND_ROUTE = new HushError("not_found", "no such route");
+
+function methodNotAllowed(): never {
+  throw new HushError("invalid_request", "method not allowed on this route");
+}
+
+/** Route a verified worker request. `parts` = pathname split on "/" (parts[0] = "", parts[1] = "v1"). */
+export function routeWorker(ctx: WorkerContext, method: string, parts: string[], search: string, body: Uint8Array): Answer {
+  const area = parts[2];
+  if (area === "kv") return routeKv(ctx, method, parts, search, body);
+  if (area === "locks") return routeLocks(ctx, method, parts, body);
+  if (area === "pools") return routePools(ctx, method, parts, body);
+  if (area === "whoami" && parts.length === 3) {
+    if (method !== "GET") methodNotAllowed();
+    const k = ctx.key;
+    return ok({ id: k.id, name: k.name, kind: k.kind, tags: k.tags, expires_at: k.expiresAt });
+  }
+  throw NOT_FOUND_ROUTE;
+}
+
+function routeKv(ctx: WorkerContext, method: string, parts: string[], search: string, body: Uint8Array): Answer {
+  const { store } = ctx;
+  if (parts.length === 3) {
+    if (method !== "GET") methodNotAllowed();
+    const q = new URLSearchParams(search);
+    return ok({ keys: store.list(q.get("prefix") ?? "") });
+  }
+  const key = decodeSegment(parts[3], "key");
+  if (parts.length === 4) {
+    if (method === "GET") {
+      const r = store.get(key);
+      // Splice the stored JSON bytes straight into the answer: no re-serialising.
+      return { status: 200, body: `{"value":${fromUtf8(r.valueJson)},"expires_at":${r.expires_at}}` };
+    }
+    if (method === "PUT") {
+      const b = parseObject(body);
+      if (!("value" in b) || b.value === undefined) throw new HushError("invalid_request", "value is required");
+      const ttl = optTtl(b);
+      const json = utf8(JSON.stringify(b.value));
+      try {
+        return ok(store.set(key, json, ttl));
+      } catch (e) {
+        wipe(json);
+        throw e;
+      }
+    }
+    if (method === "DELETE") return ok(store.del(key));
+    methodNotAllowed();
+  }
+  if (parts.length === 5 && parts[4] === "incr") {
+    if (method !== "POST") methodNotAllowed();
+    const b = parseObject(body);
+    return ok(store.incr(key, optInt(b, "by") ?? 1, optTtl(b)));
+  }
+  throw NOT_FOUND_ROUTE;
+}
+
+function routeLocks(ctx: WorkerContext, method: string, parts: string[], body: Uint8Array): Answer {
+  if (method !== "POST") methodNotAllowed();
+  if (parts.length < 4 || parts.length > 5) throw NOT_FOUND_ROUTE;
+  const name = decodeSegment(parts[3], "lock name");
+  const b = parseObject(body);
+  const op = parts[4];
+  if (op === undefined) return ok(ctx.store.acquireLock(name, optTtl(b), optString(b, "holder")));
+  if (op === "renew") return ok(ctx.store.renewLock(name, reqInt(b, "token"), optTtl(b)));
+  if (op === "release") return ok(ctx.store.releaseLock(name, reqInt(b, "token")));
+  throw NOT_FOUND_ROUTE;
+}
+
+function routePools(ctx: WorkerContext, method: string, parts: string[], body: Uint8Array): Answer {
+  if (method !== "POST") methodNotAllowed();
+  if (parts.length !== 5) throw NOT_FOUND_ROUTE;
+  const name = decodeSegment(parts[3], "pool name");
+  const b = parseObject(body);
+  if (parts[4] === "lease") {
+    return ok(ctx.store.leasePool(name, reqInt(b, "size"), optTtl(b), optString(b, "holder")));
+  }
+  if (parts[4] === "release") return ok(ctx.store.releasePool(name, reqInt(b, "token")));
+  throw NOT_FOUND_ROUTE;
+}
