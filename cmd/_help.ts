@@ -1,0 +1,29 @@
+/**
+ * Long help (details and examples) printed after the usage of each command.
+ * Kept apart so that command lists show one-line descriptions.
+ * @module
+ */
+export const HELP: Record<string, string> = {
+  "keygen secret":
+    "Examples:\n  hush keygen secret --out db.secret\n  hush keygen secret --bytes 16 --hex | hush kv set api/key --ttl 1h",
+  "kv get":
+    "Example:\n  hush kv get build/id",
+  "kv incr":
+    "Example:\n  hush kv incr builds --ttl 24h",
+  "kv list":
+    "Example:\n  hush kv list build/",
+  "kv set":
+    "Values are never taken from the command line, where other users could see them.\n\nExamples:\n  printf %s \"$TOKEN\" | hush kv set api/token --ttl 1h\n  echo '{\"port\": 5432}' | hush kv set db/config --json-value --ttl 10m",
+  "lock acquire":
+    "Example:\n  TOKEN=$(hush lock acquire db-migrate --ttl 30s)",
+  "pool lease":
+    "Example:\n  read SLOT TOKEN < <(hush pool lease accounts --size 8 --ttl 5m --holder \"$HOSTNAME\")",
+  "run":
+    "The command gets HUSH_SOCKET and HUSH_CREDENTIAL in its environment; parallel\ntest workers share the daemon's keys, counters, locks and pools.\n\nExamples:\n  hush run -- npm test\n  hush run --max-items 50000 -- node e2e.mjs",
+  "serve":
+    "Listens on hush.sock (signed worker requests) and admin.sock (admin commands,\nowner only) in a 0700 directory. Everything is held in memory and wiped on exit.\n\nExamples:\n  hush serve\n  hush serve --socket /run/hush/hush.sock --max-items 50000\n  hush serve --socket-group ci --socket-mode 0660",
+  "workers issue":
+    "Examples:\n  hush workers issue --name ci-runner --out ci.cred\n  hush workers issue --name build --tags ci,linux --ttl 8h > build.cred",
+  "workers revoke":
+    "Example:\n  hush workers revoke w_AbCdEfGhIjKlMnOp",
+};

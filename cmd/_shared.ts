@@ -1,0 +1,163 @@
+/**
+ * Shared argument groups, output helpers, error printing and exit codes for
+ * the hush CLI. Secrets never come from argv: credentials come from
+ * HUSH_CREDENTIAL or --credential-file, values from stdin.
+ * @module
+ */
+import { closeSync, openSync, readFileSync, statSync, writeSync, constants as fsc } from "node:fs";
+import { parseKeyFile } from "../src/keys/index.ts";
+import { HushError, type ErrorCode } from "../src/errors.ts";
+
+/** Exit codes (documented in README.md). */
+export const EXIT = {
+  ok: 0,
+  error: 1,
+  usage: 2,
+  notFound: 3,
+  conflict: 4,
+  auth: 5,
+  unavailable: 6,
+} as const;
+
+const CODE_EXIT: Partial<Record<ErrorCode, number>> = {
+  invalid_request: EXIT.usage,
+  ttl_required: EXIT.usage,
+  invalid_ttl: EXIT.usage,
+  too_large: EXIT.usage,
+  not_found: EXIT.notFound,
+  conflict: EXIT.conflict,
+  max_items: EXIT.conflict,
+  auth_failed: EXIT.auth,
+  rekey_required: EXIT.auth,
+  forbidden: EXIT.auth,
+  unavailable: EXIT.unavailable,
+  busy: EXIT.unavailable,
+  rate_limited: EXIT.unavailable,
+};
+
+export const socketArgs = {
+  socket: {
+    type: "string",
+    description: "path of the daemon's hush.sock (default: $HUSH_SOCKET, then $XDG_RUNTIME_DIR/hush/hush.sock, then /tmp/hush-<uid>/hush.sock)",
+    valueHint: "PATH",
+  },
+} as const;
+
+export const credentialArgs = {
+  ...socketArgs,
+  "credential-file": {
+    type: "string",
+    description: "file holding a HUSH-WORKER-1… credential (default: $HUSH_CREDENTIAL)",
+    valueHint: "FILE",
+  },
+} as const;
+
+export const jsonArgs = {
+  json: { type: "boolean", description: "print JSON for scripts" },
+} as const;
+
+/** The worker credential, from --credential-file or HUSH_CREDENTIAL. */
+export function loadCredential(file: string | undefined): string {
+  if (file) {
+    warnIfLoose(file);
+    try {
+      return parseKeyFile(readFileSync(file, "utf8"));
+    } catch (e: any) {
+      throw new HushError("invalid_request", `cannot read credential file ${file}: ${e?.code ?? e}`);
+    }
+  }
+  const env = process.env.HUSH_CREDENTIAL;
+  if (!env) throw new HushError("invalid_request", "no credential given");
+  return env;
+}
+
+/** Warn when a secret file is readable by group or others. */
+export function warnIfLoose(file: string): void {
+  try {
+    const m = statSync(file).mode & 0o077;
+    if (m) hint(`${file} is readable by other users (mode ${(statSync(file).mode & 0o777).toString(8)}); chmod 600 it`, "warning");
+  } catch {}
+}
+
+/** Read all of stdin as bytes. */
+export async function readStdin(): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of process.stdin as any) chunks.push(c as Uint8Array);
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+export function hint(msg: string, kind: "hint" | "warning" = "hint"): void {
+  process.stderr.write(`hush: ${kind}: ${msg}\n`);
+}
+
+export function printJson(v: unknown): void {
+  process.stdout.write(JSON.stringify(v) + "\n");
+}
+
+/** Print rows as a plain aligned table (no colour). */
+export function printTable(header: string[], rows: string[][]): void {
+  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join("  ");
+  process.stdout.write([line(header), ...rows.map(line)].join("\n") + "\n");
+}
+
+export function formatTime(ms: number | null | undefined): string {
+  return ms ? new Date(ms).toISOString().replace(/\.\d+Z$/, "Z") : "-";
+}
+
+const HINTS: Partial<Record<string, string>> = {
+  "no credential given": "set HUSH_CREDENTIAL or pass --credential-file FILE (from `hush workers issue`)",
+  ttl_required: "pass --ttl, e.g. --ttl 10m",
+  auth_failed: "the credential may be revoked, expired or for another daemon; issue a new one with `hush workers issue`",
+};
+
+/** Print `hush: error: …` (+ hint) and return the exit code. */
+export function reportError(e: unknown): number {
+  if (e instanceof HushError) {
+    process.stderr.write(`hush: error: ${e.message}\n`);
+    const h = HINTS[e.message] ?? HINTS[e.code];
+    if (e.detail.connect) hint("is `hush serve` running? pass --socket PATH or set HUSH_SOCKET");
+    else if (h) hint(h);
+    return CODE_EXIT[e.code] ?? EXIT.error;
+  }
+  const msg = (e as Error)?.message ?? String(e);
+  process.stderr.write(`hush: error: ${msg}\n`);
+  return EXIT.error;
+}
+
+/** Parse a --ttl flag (30s, 10m, 24h, 7d). */
+export { parseDuration } from "../src/config/index.ts";
+
+/**
+ * Write a secret file: exclusive create (never overwrite, never follow a
+ * symlink), mode 0600 (invariant 1).
+ */
+export function writeSecretFile(path: string, text: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+  } catch (e: any) {
+    if (e?.code === "EEXIST") throw new HushError("conflict", `${path} already exists; refusing to overwrite a key file`);
+    throw new HushError("invalid_request", `cannot create ${path}: ${e?.code ?? e}`);
+  }
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A signed worker client from the shared --socket / --credential-file args. */
+export async function workerClient(args: { socket?: string; "credential-file"?: string }) {
+  const { Client } = await import("../src/client/index.ts");
+  return new Client({ socket: args.socket || undefined, credential: loadCredential(args["credential-file"]) });
+}
+
+export const ttlArg = {
+  ttl: { type: "string", description: "time to live, e.g. 30s, 10m, 24h (required unless the daemon runs with --no-ttl-required)", valueHint: "DURATION" },
+} as const;
+
+export function optTtl(ttl: string | undefined): number | undefined {
+  return ttl ? parseDurationImpl(ttl, "--ttl") : undefined;
+}
+import { parseDuration as parseDurationImpl } from "../src/config/index.ts";

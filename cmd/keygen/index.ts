@@ -1,0 +1,9 @@
+/** `hush keygen`: generate secrets and keys. @module */
+import { defineCommand } from "citty";
+
+export default defineCommand({
+  meta: { name: "keygen", description: "Generate secrets and keys (written 0600, never overwritten)." },
+  subCommands: {
+    secret: () => import("./secret.ts").then((m) => m.default),
+  },
+});

@@ -1,0 +1,20 @@
+/** `hush lock release NAME --token N`. @module */
+import { defineCommand } from "citty";
+import { parsePositiveInt } from "../../src/config/index.ts";
+import { credentialArgs, jsonArgs, printJson, workerClient } from "../_shared.ts";
+
+export default defineCommand({
+  meta: { name: "release", description: "Release a lock you hold." },
+  args: {
+    name: { type: "positional", required: true, description: "lock name" },
+    token: { type: "string", required: true, description: "fencing token from acquire", valueHint: "N" },
+    ...credentialArgs,
+    ...jsonArgs,
+  },
+  async run({ args }) {
+    const c = await workerClient(args);
+    const r = await c.call("POST", `/v1/locks/${encodeURIComponent(args.name)}/release`, { token: parsePositiveInt(args.token, "--token") });
+    if (args.json) printJson(r);
+    return 0;
+  },
+});

@@ -1,0 +1,93 @@
+#!/usr/bin/env bun
+/**
+ * hush — the command-line entry point. Each subcommand is its own file,
+ * loaded only when it runs.
+ * @module
+ */
+import { defineCommand, runCommand, showUsage, type CommandDef } from "citty";
+import { EXIT, reportError } from "./_shared.ts";
+import { VERSION } from "./_version.ts";
+import { HELP } from "./_help.ts";
+
+const ROOT_HELP = `Examples:
+  hush serve                                   # start the daemon (owner-only socket)
+  hush workers issue --name ci --out ci.cred   # mint a worker credential
+  export HUSH_CREDENTIAL=$(grep -v '^#' ci.cred)
+  printf %s "$SECRET" | hush kv set api/token --ttl 1h
+  hush run -- npm test                         # private daemon for one command
+
+Exit codes: 0 ok, 1 error, 2 bad input or usage, 3 not found, 4 conflict
+(lock held, pool exhausted, already running), 5 authentication or permission
+refused, 6 daemon unreachable, busy or not ready. hush run passes through the
+command's exit code.`;
+
+const lazy = (load: () => Promise<{ default: CommandDef<any> }>) => () => load().then((m) => m.default);
+
+export const main = defineCommand({
+  meta: {
+    name: "hush",
+    version: VERSION,
+    description: "In-memory secrets and coordination state, handed only to workers that prove who they are.",
+  },
+  subCommands: {
+    serve: lazy(() => import("./serve.ts")),
+    run: lazy(() => import("./run.ts")),
+    kv: lazy(() => import("./kv/index.ts")),
+    lock: lazy(() => import("./lock/index.ts")),
+    pool: lazy(() => import("./pool/index.ts")),
+    workers: lazy(() => import("./workers/index.ts")),
+    keygen: lazy(() => import("./keygen/index.ts")),
+    stats: lazy(() => import("./stats.ts")),
+    health: lazy(() => import("./health.ts")),
+    version: lazy(() => import("./version.ts")),
+  },
+});
+
+/** Walk to the subcommand named in argv, for --help. */
+async function resolve(cmd: CommandDef<any>, args: string[]): Promise<[CommandDef<any>, CommandDef<any> | undefined]> {
+  let parent: CommandDef<any> | undefined;
+  for (const a of args) {
+    if (a.startsWith("-")) break;
+    const subs = typeof cmd.subCommands === "function" ? await (cmd.subCommands as any)() : await cmd.subCommands;
+    const next = subs?.[a];
+    if (!next) break;
+    parent = cmd;
+    cmd = typeof next === "function" ? await next() : await next;
+  }
+  return [cmd, parent];
+}
+
+async function runHush(argv: string[]): Promise<number> {
+  // Everything after `--` belongs to the child command (hush run / join / checkout).
+  const dd = argv.indexOf("--");
+  const own = dd >= 0 ? argv.slice(0, dd) : argv;
+  const passthrough = dd >= 0 ? argv.slice(dd + 1) : [];
+  if (own.length === 0 || own.includes("--help") || own.includes("-h") || own[own.length - 1] === "help") {
+    const words = own.filter((a) => a !== "help");
+    const [cmd, parent] = await resolve(main, words);
+    await showUsage(cmd, parent);
+    const path = words.filter((a) => !a.startsWith("-")).join(" ");
+    const extra = path ? HELP[path] : ROOT_HELP;
+    if (extra) process.stdout.write(extra + "\n");
+    return own.length === 0 ? EXIT.usage : EXIT.ok;
+  }
+  if (own.length === 1 && (own[0] === "--version" || own[0] === "-v")) {
+    process.stdout.write(VERSION + "\n");
+    return EXIT.ok;
+  }
+  try {
+    const { result } = await runCommand(main, { rawArgs: own, data: { passthrough } });
+    return typeof result === "number" ? result : EXIT.ok;
+  } catch (e: any) {
+    if (e?.name === "CLIError") {
+      process.stderr.write(`hush: error: ${e.message}\n`);
+      process.stderr.write("hush: hint: run `hush " + own.filter((a) => !a.startsWith("-")).slice(0, 2).join(" ") + " --help` for usage\n");
+      return EXIT.usage;
+    }
+    return reportError(e);
+  }
+}
+
+const code = await runHush(process.argv.slice(2));
+// serve and run keep the process alive themselves and exit on their own.
+if (code !== -1) process.exit(code);

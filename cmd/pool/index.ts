@@ -1,0 +1,10 @@
+/** `hush pool`: lease pools. @module */
+import { defineCommand } from "citty";
+
+export default defineCommand({
+  meta: { name: "pool", description: "Lease and release numbered slots of a pool (e.g. test accounts, ports)." },
+  subCommands: {
+    lease: () => import("./lease.ts").then((m) => m.default),
+    release: () => import("./release.ts").then((m) => m.default),
+  },
+});

@@ -1,0 +1,20 @@
+/** `hush pool release NAME --token N`. @module */
+import { defineCommand } from "citty";
+import { parsePositiveInt } from "../../src/config/index.ts";
+import { credentialArgs, jsonArgs, printJson, workerClient } from "../_shared.ts";
+
+export default defineCommand({
+  meta: { name: "release", description: "Give a leased slot back." },
+  args: {
+    name: { type: "positional", required: true, description: "pool name" },
+    token: { type: "string", required: true, description: "token from lease", valueHint: "N" },
+    ...credentialArgs,
+    ...jsonArgs,
+  },
+  async run({ args }) {
+    const c = await workerClient(args);
+    const r = await c.call("POST", `/v1/pools/${encodeURIComponent(args.name)}/release`, { token: parsePositiveInt(args.token, "--token") });
+    if (args.json) printJson(r);
+    return 0;
+  },
+});

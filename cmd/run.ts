@@ -1,0 +1,76 @@
+/**
+ * `hush run -- CMD ARGS…`: a private daemon for one command. A fresh 0700
+ * directory, a credential issued for the run, CMD started with HUSH_SOCKET
+ * and HUSH_CREDENTIAL, signals forwarded, the exit code passed through, and
+ * everything wiped when CMD ends.
+ * @module
+ */
+import { defineCommand } from "citty";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEFAULTS, parsePositiveInt } from "../src/config/index.ts";
+import { startDaemon } from "../src/server/daemon.ts";
+import { encodeCredential } from "../src/keys/index.ts";
+import { Logger } from "../src/observe/index.ts";
+import { HushError } from "../src/errors.ts";
+import { VERSION } from "./_version.ts";
+
+const SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
+
+export default defineCommand({
+  meta: {
+    name: "run",
+    description: "Run a command with a private hush daemon, wiped when it exits.",
+  },
+  args: {
+    name: { type: "string", description: "worker name of the run's credential (default: run)", valueHint: "NAME" },
+    "max-items": { type: "string", description: "most items in the store (default 10000)", valueHint: "N" },
+    "no-ttl-required": { type: "boolean", description: "allow keys without a TTL" },
+    verbose: { type: "boolean", description: "log the daemon's requests and events to stderr" },
+  },
+  async run({ args, data }) {
+    const cmd: string[] = data?.passthrough ?? [];
+    if (cmd.length === 0) throw new HushError("invalid_request", "nothing to run: hush run [flags] -- CMD ARGS…");
+    const base = process.env.XDG_RUNTIME_DIR || tmpdir();
+    const dir = mkdtempSync(join(base, "hush-run-"));
+    const log = new Logger({ level: args.verbose ? "debug" : "warn" });
+    const d = await startDaemon(
+      {
+        ...DEFAULTS,
+        socketPath: join(dir, "hush.sock"),
+        limits: {
+          ...DEFAULTS.limits,
+          maxItems: args["max-items"] ? parsePositiveInt(args["max-items"], "--max-items") : DEFAULTS.limits.maxItems,
+          ttlRequired: !args["no-ttl-required"],
+        },
+      },
+      { version: VERSION, log },
+    );
+    const st = d.state;
+    const rec = st.registry.create({ kind: "worker", name: args.name || "run", via: "run" });
+    const credential = encodeCredential({ kind: "worker", keyId: rec.id, macKey: rec.macKey, encKey: rec.encKey, serverPublic: st.serverKey.publicKey });
+    st.masker.add(credential);
+
+    let child;
+    try {
+      child = Bun.spawn(cmd, {
+        stdio: ["inherit", "inherit", "inherit"],
+        env: { ...process.env, HUSH_SOCKET: d.socketPath, HUSH_CREDENTIAL: credential },
+      });
+    } catch (e: any) {
+      await d.stop();
+      rmSync(dir, { recursive: true, force: true });
+      throw new HushError("invalid_request", `cannot start ${cmd[0]}: ${e?.code ?? e?.message ?? e}`);
+    }
+    const forward = (sig: keyof typeof SIGNALS) => () => child.kill(SIGNALS[sig]);
+    const handlers = (Object.keys(SIGNALS) as (keyof typeof SIGNALS)[]).map((s) => [s, forward(s)] as const);
+    for (const [s, h] of handlers) process.on(s, h);
+    const exit = await child.exited;
+    for (const [s, h] of handlers) process.off(s, h);
+    await d.stop();
+    rmSync(dir, { recursive: true, force: true });
+    if (child.signalCode) return 128 + (SIGNALS[child.signalCode as keyof typeof SIGNALS] ?? 1);
+    return exit;
+  },
+});

@@ -1,0 +1,19 @@
+/** `hush stats`: store and daemon counters (admin socket). @module */
+import { defineCommand } from "citty";
+import { AdminClient } from "../src/client/index.ts";
+import { jsonArgs, printJson, socketArgs } from "./_shared.ts";
+
+export default defineCommand({
+  meta: { name: "stats", description: "Show store and daemon statistics (admin socket)." },
+  args: { ...socketArgs, ...jsonArgs },
+  async run({ args }) {
+    const s = await new AdminClient({ socket: args.socket }).call("GET", "/v1/admin/stats");
+    if (args.json || !process.stdout.isTTY) return printJson(s), 0;
+    const st = s.store;
+    process.stdout.write(
+      `version      ${s.version}\nuptime       ${Math.round(s.uptime_ms / 1000)}s\nitems        ${st.items} (kv ${st.kv}, locks ${st.locks}, pools ${st.pools}, leases ${st.leases})\n` +
+        `bytes        ${st.bytes}\nworkers      ${s.workers.active} active, ${s.workers.total} known\nnonce cache  ${s.nonce_cache}\n`,
+    );
+    return 0;
+  },
+});

@@ -1,0 +1,40 @@
+/** `hush workers issue`: mint a worker credential. @module */
+import { defineCommand } from "citty";
+import { AdminClient } from "../../src/client/index.ts";
+import { formatKeyFile } from "../../src/keys/index.ts";
+import { hint, jsonArgs, parseDuration, printJson, socketArgs, writeSecretFile } from "../_shared.ts";
+
+export default defineCommand({
+  meta: {
+    name: "issue",
+    description: "Issue a worker credential (HUSH-WORKER-1\u2026). It is shown once.",
+  },
+  args: {
+    ...socketArgs,
+    ...jsonArgs,
+    name: { type: "string", description: "worker name (1–64 of A-Z a-z 0-9 . _ -)", required: true, valueHint: "NAME" },
+    tags: { type: "string", description: "comma-separated tags for policy", valueHint: "a,b" },
+    ttl: { type: "string", description: "lifetime of the key (default 24h, at most 30d)", valueHint: "DURATION" },
+    out: { type: "string", description: "write the credential to FILE (created 0600, never overwritten)", valueHint: "FILE" },
+  },
+  async run({ args }) {
+    const admin = new AdminClient({ socket: args.socket });
+    const r = await admin.call("POST", "/v1/admin/workers", {
+      name: args.name,
+      tags: args.tags ? args.tags.split(",").map((t) => t.trim()).filter(Boolean) : undefined,
+      ttl_ms: args.ttl ? parseDuration(args.ttl, "--ttl") : undefined,
+    });
+    const { credential, ...info } = r;
+    if (args.out) {
+      writeSecretFile(args.out, formatKeyFile(credential, { kind: "worker credential", note: `id: ${info.id} name: ${info.name}` }));
+      if (args.json) printJson(info);
+      else process.stderr.write(`hush: issued ${info.id} (${info.name}), expires ${new Date(info.expires_at).toISOString()}; credential written to ${args.out}\n`);
+    } else {
+      if (process.stdout.isTTY) hint("the credential is a secret; prefer --out FILE over printing it to a terminal", "warning");
+      if (args.json) printJson(r);
+      else process.stdout.write(credential + "\n");
+      process.stderr.write(`hush: issued ${info.id} (${info.name}), expires ${new Date(info.expires_at).toISOString()}\n`);
+    }
+    return 0;
+  },
+});

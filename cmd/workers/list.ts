@@ -1,0 +1,21 @@
+/** `hush workers list`: ids, names, tags, status — never keys. @module */
+import { defineCommand } from "citty";
+import { AdminClient } from "../../src/client/index.ts";
+import { formatTime, jsonArgs, printJson, printTable, socketArgs } from "../_shared.ts";
+
+export default defineCommand({
+  meta: { name: "list", description: "List worker keys (ids and metadata, never secrets)." },
+  args: { ...socketArgs, ...jsonArgs },
+  async run({ args }) {
+    const { workers } = await new AdminClient({ socket: args.socket }).call("GET", "/v1/admin/workers");
+    if (args.json || !process.stdout.isTTY) {
+      for (const w of workers) printJson(w);
+      return 0;
+    }
+    printTable(
+      ["ID", "NAME", "TAGS", "VIA", "STATUS", "EXPIRES", "LAST SEEN"],
+      workers.map((w: any) => [w.id, w.name, w.tags.join(",") || "-", w.via, w.status, formatTime(w.expires_at), formatTime(w.last_seen_at)]),
+    );
+    return 0;
+  },
+});
