@@ -43,18 +43,26 @@ export const main = defineCommand({
   },
 });
 
-/** Walk to the subcommand named in argv, for --help. */
-async function resolve(cmd: CommandDef<any>, args: string[]): Promise<[CommandDef<any>, CommandDef<any> | undefined]> {
+async function subCommandsOf(cmd: CommandDef<any>): Promise<Record<string, any> | undefined> {
+  return typeof cmd.subCommands === "function" ? await (cmd.subCommands as any)() : await cmd.subCommands;
+}
+
+/**
+ * Walk argv to the leaf command. citty's own dispatch drops a subcommand's
+ * return value and `data`, which hush needs for exit codes and `-- CMD`.
+ */
+async function resolve(cmd: CommandDef<any>, args: string[]) {
   let parent: CommandDef<any> | undefined;
-  for (const a of args) {
+  let i = 0;
+  for (; i < args.length; i++) {
+    const a = args[i];
     if (a.startsWith("-")) break;
-    const subs = typeof cmd.subCommands === "function" ? await (cmd.subCommands as any)() : await cmd.subCommands;
-    const next = subs?.[a];
+    const next = (await subCommandsOf(cmd))?.[a];
     if (!next) break;
     parent = cmd;
     cmd = typeof next === "function" ? await next() : await next;
   }
-  return [cmd, parent];
+  return { cmd, parent, rest: args.slice(i), path: args.slice(0, i).join(" ") };
 }
 
 async function runHush(argv: string[]): Promise<number> {
@@ -64,9 +72,8 @@ async function runHush(argv: string[]): Promise<number> {
   const passthrough = dd >= 0 ? argv.slice(dd + 1) : [];
   if (own.length === 0 || own.includes("--help") || own.includes("-h") || own[own.length - 1] === "help") {
     const words = own.filter((a) => a !== "help");
-    const [cmd, parent] = await resolve(main, words);
+    const { cmd, parent, path } = await resolve(main, words);
     await showUsage(cmd, parent);
-    const path = words.filter((a) => !a.startsWith("-")).join(" ");
     const extra = path ? HELP[path] : ROOT_HELP;
     if (extra) process.stdout.write(extra + "\n");
     return own.length === 0 ? EXIT.usage : EXIT.ok;
@@ -76,7 +83,14 @@ async function runHush(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   try {
-    const { result } = await runCommand(main, { rawArgs: own, data: { passthrough } });
+    const { cmd, parent, rest, path } = await resolve(main, own);
+    if (!cmd.run) {
+      await showUsage(cmd, parent);
+      const what = rest[0] && !rest[0].startsWith("-") ? `unknown command: ${["hush", path, rest[0]].filter(Boolean).join(" ")}` : `hush ${path} needs a subcommand`;
+      process.stderr.write(`hush: error: ${what}\n`);
+      return EXIT.usage;
+    }
+    const { result } = await runCommand(cmd, { rawArgs: rest, data: { passthrough } });
     return typeof result === "number" ? result : EXIT.ok;
   } catch (e: any) {
     if (e?.name === "CLIError") {

@@ -40,6 +40,46 @@ function toResponse(a: Answer, corrId: string, extra?: Record<string, string>): 
   return new Response(a.body, { status: a.status, headers });
 }
 
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Read the body, refusing it past `max` bytes before it is buffered: a
+ * declared Content-Length over the cap is refused unread, a chunked body is
+ * cut as soon as it passes the cap. `null` = too large.
+ */
+async function readBody(req: Request, max: number): Promise<Uint8Array | null> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null) {
+    const n = Number(declared);
+    if (!(n <= max)) return null;
+    if (n === 0) return EMPTY;
+    return new Uint8Array(await req.arrayBuffer());
+  }
+  if (!req.body) return EMPTY;
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = req.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > max) {
+      reader.cancel().catch(() => {});
+      for (const c of chunks) c.fill(0);
+      return null;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+    c.fill(0);
+  }
+  return out;
+}
+
 export function createFetch(st: State, role: Role, m: ServerMetrics = createServerMetrics(st)) {
   const maxBody = st.config.limits.maxBodyBytes;
 
@@ -75,18 +115,13 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
         answer = st.phase === "serving" ? ok({ ready: true }) : fail("unavailable", st.phase, corrId);
         return toResponse(answer, corrId);
       }
-      const len = Number(req.headers.get("content-length") ?? "0");
-      if (!(len <= maxBody)) {
+      const read = await readBody(req, maxBody);
+      if (read === null) {
         m.rejected.inc({ reason: "body_too_large" });
         answer = fail("too_large", `body over ${maxBody} bytes`, corrId);
         return toResponse(answer, corrId);
       }
-      body = new Uint8Array(await req.arrayBuffer());
-      if (body.length > maxBody) {
-        m.rejected.inc({ reason: "body_too_large" });
-        answer = fail("too_large", `body over ${maxBody} bytes`, corrId);
-        return toResponse(answer, corrId);
-      }
+      body = read;
       if (st.phase !== "serving") {
         answer = fail("unavailable", `daemon is ${st.phase}`, corrId);
         return toResponse(answer, corrId);
@@ -125,7 +160,7 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
       return toResponse(answer, corrId);
     } finally {
       st.inFlight--;
-      if (body) wipe(body);
+      if (body && body !== EMPTY) wipe(body);
       m.requests.inc({ route, code: String(answer!?.status ?? 500) });
       m.duration.observe((performance.now() - t0) / 1000);
     }

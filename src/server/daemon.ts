@@ -68,7 +68,9 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
   const metrics = createServerMetrics(st);
   // Bun's types omit idleTimeout for unix listeners, but it applies (BUN-NOTES).
   const common: any = {
-    maxRequestBodySize: config.limits.maxBodyBytes,
+    // Backstop only: the pipeline refuses bodies over maxBodyBytes itself
+    // (unbuffered, with a JSON error); Bun's own 413 has no JSON body.
+    maxRequestBodySize: Math.max(64 << 20, config.limits.maxBodyBytes * 4),
     idleTimeout: config.idleTimeoutS,
     development: false,
     error: () => new Response('{"error":"internal","message":"internal error"}', { status: 500 }),

@@ -1,0 +1,98 @@
+/**
+ * `hush run -- CMD`: a private daemon for one command, used from Node
+ * through the SDK bundle (dist/client.mjs), as jest/vitest/Playwright would.
+ */
+import { describe, expect, test } from "bun:test";
+import { existsSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { hush, tempDir } from "./_harness.ts";
+
+const SDK = resolve(import.meta.dir, "../../dist/client.mjs");
+const hasNode = Bun.which("node") !== null;
+
+describe.skipIf(!hasNode)("hush run with a Node script using the SDK", () => {
+  test("set, get, incr, lock, pool from parallel Node workers; the exit code comes back; everything is wiped", async () => {
+    const dir = tempDir();
+    const worker = join(dir, "worker.mjs");
+    writeFileSync(
+      worker,
+      `import { Client, HushError } from ${JSON.stringify(SDK)};
+const hush = Client.fromEnv();
+const id = process.argv[2];
+await hush.incr("workers", 1, { ttlMs: 60000 });
+const lease = await hush.lease("accounts", { size: 4, ttlMs: 60000, holder: "worker-" + id });
+// hold a lock around a read-modify-write: the counter must end exact
+for (let i = 0; i < 5; i++) {
+  let lock;
+  for (;;) {
+    try { lock = await hush.lock("critical", { ttlMs: 5000 }); break; }
+    catch (e) { if (e instanceof HushError && e.code === "conflict") { await new Promise(r => setTimeout(r, 2)); continue; } throw e; }
+  }
+  let v = 0;
+  try { v = await hush.get("shared"); } catch (e) { if (e.code !== "not_found") throw e; }
+  await hush.set("shared", v + 1, { ttlMs: 60000 });
+  await lock.release();
+}
+console.log(JSON.stringify({ id, slot: lease.slot }));
+hush.close();
+`,
+    );
+    const main = join(dir, "main.mjs");
+    writeFileSync(
+      main,
+      `import { Client, HushError } from ${JSON.stringify(SDK)};
+import { execFileSync, spawn } from "node:child_process";
+const hush = Client.fromEnv();
+const who = await hush.whoami();
+if (!who.id.startsWith("w_")) throw new Error("whoami");
+await hush.set("greeting", { hello: "world" }, { ttlMs: 60000 });
+const got = await hush.get("greeting");
+if (got.hello !== "world") throw new Error("get");
+try { await hush.get("missing"); throw new Error("expected not_found"); } catch (e) { if (!(e instanceof HushError) || e.code !== "not_found") throw e; }
+const runs = await Promise.all([0, 1, 2, 3].map((i) => new Promise((res, rej) => {
+  const p = spawn(process.execPath, [${JSON.stringify(worker)}, String(i)], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = ""; p.stdout.on("data", (d) => (out += d));
+  p.on("exit", (c) => (c === 0 ? res(JSON.parse(out)) : rej(new Error("worker exit " + c))));
+})));
+const slots = runs.map((r) => r.slot).sort();
+console.log("slots=" + slots.join(","));
+console.log("workers=" + (await hush.get("workers")));
+console.log("shared=" + (await hush.get("shared")));
+console.log("socket=" + process.env.HUSH_SOCKET);
+process.exit(7);
+`,
+    );
+    const r = await hush(["run", "--", "node", main]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(7);
+    expect(r.stdout).toContain("slots=0,1,2,3");
+    expect(r.stdout).toContain("workers=4");
+    expect(r.stdout).toContain("shared=20");
+    const socket = /socket=(.*)/.exec(r.stdout)![1];
+    expect(existsSync(socket)).toBe(false);
+    expect(existsSync(join(socket, ".."))).toBe(false);
+  });
+});
+
+describe("hush run", () => {
+  test("exit code and signal death pass through", async () => {
+    expect((await hush(["run", "--", "sh", "-c", "exit 3"])).code).toBe(3);
+    expect((await hush(["run", "--", "sh", "-c", "kill -TERM $$"])).code).toBe(143);
+  });
+  test("the child sees HUSH_SOCKET in a private 0700 directory and a credential", async () => {
+    const r = await hush(["run", "--", "sh", "-c", 'stat -c %a "$(dirname "$HUSH_SOCKET")"; stat -c %a "$HUSH_SOCKET"; echo "$HUSH_CREDENTIAL" | cut -c1-13']);
+    expect(r.stdout).toBe("700\n600\nHUSH-WORKER-1\n");
+  });
+  test("nothing to run is a usage error; a missing program is a clear error", async () => {
+    const a = await hush(["run"]);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toContain("nothing to run");
+    const b = await hush(["run", "--", "/nonexistent/prog"]);
+    expect(b.code).not.toBe(0);
+    expect(b.stderr).toContain("hush: error: cannot start /nonexistent/prog");
+  });
+  test("a `--help` after -- belongs to the child", async () => {
+    const r = await hush(["run", "--", "sh", "-c", 'echo "$1"', "x", "--help"]);
+    expect(r.stdout).toBe("--help\n");
+  });
+});
