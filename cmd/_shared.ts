@@ -52,6 +52,43 @@ export const credentialArgs = {
   },
 } as const;
 
+export const adminArgs = {
+  ...socketArgs,
+  "admin-credential-file": {
+    type: "string",
+    description: "sign admin requests with a HUSH-ADMIN-1… credential on hush.sock instead of using admin.sock (default: $HUSH_ADMIN_CREDENTIAL)",
+    valueHint: "FILE",
+  },
+} as const;
+
+/** What admin commands need: a call that returns the answer's JSON. */
+export interface AdminCaller {
+  call<T = any>(method: string, path: string, body?: unknown): Promise<T>;
+}
+
+/**
+ * The admin socket (the OS user is the admin), or signed requests with an
+ * admin credential when one is given.
+ */
+export async function adminClient(args: { socket?: string; "admin-credential-file"?: string }): Promise<AdminCaller> {
+  const file = args["admin-credential-file"];
+  const env = process.env.HUSH_ADMIN_CREDENTIAL;
+  const { AdminClient, Client } = await import("../src/client/index.ts");
+  if (file || env) {
+    let credential = env ?? "";
+    if (file) {
+      warnIfLoose(file);
+      try {
+        credential = readFileSync(file, "utf8");
+      } catch (e: any) {
+        throw new HushError("invalid_request", `cannot read admin credential file ${file}: ${e?.code ?? e}`);
+      }
+    }
+    return new Client({ socket: args.socket || undefined, credential, autoRekey: false });
+  }
+  return new AdminClient({ socket: args.socket || undefined });
+}
+
 export const jsonArgs = {
   json: { type: "boolean", description: "print JSON for scripts" },
 } as const;
@@ -115,7 +152,7 @@ const HINTS: Partial<Record<string, string>> = {
 export function reportError(e: unknown): number {
   if (e instanceof HushError) {
     process.stderr.write(`hush: error: ${e.message}\n`);
-    const h = HINTS[e.message] ?? HINTS[e.code];
+    const h = HINTS[e.message] ?? (e.message.startsWith("join refused") ? "ask the admin for a new token (`hush token create`)" : HINTS[e.code]);
     if (e.detail.connect) hint("is `hush serve` running? pass --socket PATH or set HUSH_SOCKET");
     else if (h) hint(h);
     return CODE_EXIT[e.code] ?? EXIT.error;
@@ -161,3 +198,27 @@ export function optTtl(ttl: string | undefined): number | undefined {
   return ttl ? parseDurationImpl(ttl, "--ttl") : undefined;
 }
 import { parseDuration as parseDurationImpl } from "../src/config/index.ts";
+
+const SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
+
+/**
+ * Run a child command with extra environment, forwarding SIGINT/SIGTERM/SIGHUP;
+ * resolves to its exit code (128 + signal number when a signal ended it).
+ */
+export async function runChild(cmd: string[], extraEnv: Record<string, string>): Promise<number> {
+  let child;
+  try {
+    child = Bun.spawn(cmd, { stdio: ["inherit", "inherit", "inherit"], env: { ...process.env, ...extraEnv } });
+  } catch (e: any) {
+    throw new HushError("invalid_request", `cannot start ${cmd[0]}: ${e?.code ?? e?.message ?? e}`);
+  }
+  const handlers = (Object.keys(SIGNALS) as (keyof typeof SIGNALS)[]).map((s) => [s, () => child.kill(SIGNALS[s])] as const);
+  for (const [s, h] of handlers) process.on(s, h);
+  try {
+    const code = await child.exited;
+    if (child.signalCode) return 128 + (SIGNALS[child.signalCode as keyof typeof SIGNALS] ?? 1);
+    return code;
+  } finally {
+    for (const [s, h] of handlers) process.off(s, h);
+  }
+}

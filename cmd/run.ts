@@ -11,12 +11,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULTS, parsePositiveInt } from "../src/config/index.ts";
 import { startDaemon } from "../src/server/daemon.ts";
-import { encodeCredential } from "../src/keys/index.ts";
+import { mintCredential } from "../src/server/routes-admin.ts";
 import { Logger } from "../src/observe/index.ts";
 import { HushError } from "../src/errors.ts";
 import { VERSION } from "./_version.ts";
+import { runChild } from "./_shared.ts";
 
-const SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
 
 export default defineCommand({
   meta: {
@@ -49,28 +49,13 @@ export default defineCommand({
     );
     const st = d.state;
     const rec = st.registry.create({ kind: "worker", name: args.name || "run", via: "run" });
-    const credential = encodeCredential({ kind: "worker", keyId: rec.id, macKey: rec.macKey, encKey: rec.encKey, serverPublic: st.serverKey.publicKey });
-    st.masker.add(credential);
+    const credential = mintCredential(st, rec);
 
-    let child;
     try {
-      child = Bun.spawn(cmd, {
-        stdio: ["inherit", "inherit", "inherit"],
-        env: { ...process.env, HUSH_SOCKET: d.socketPath, HUSH_CREDENTIAL: credential },
-      });
-    } catch (e: any) {
+      return await runChild(cmd, { HUSH_SOCKET: d.socketPath, HUSH_CREDENTIAL: credential });
+    } finally {
       await d.stop();
       rmSync(dir, { recursive: true, force: true });
-      throw new HushError("invalid_request", `cannot start ${cmd[0]}: ${e?.code ?? e?.message ?? e}`);
     }
-    const forward = (sig: keyof typeof SIGNALS) => () => child.kill(SIGNALS[sig]);
-    const handlers = (Object.keys(SIGNALS) as (keyof typeof SIGNALS)[]).map((s) => [s, forward(s)] as const);
-    for (const [s, h] of handlers) process.on(s, h);
-    const exit = await child.exited;
-    for (const [s, h] of handlers) process.off(s, h);
-    await d.stop();
-    rmSync(dir, { recursive: true, force: true });
-    if (child.signalCode) return 128 + (SIGNALS[child.signalCode as keyof typeof SIGNALS] ?? 1);
-    return exit;
   },
 });

@@ -6,8 +6,28 @@
 import { defineCommand } from "citty";
 import { DEFAULTS, defaultSocketPath, parseDuration, parsePositiveInt, parseSize, parseSocketMode, type DaemonConfig } from "../src/config/index.ts";
 import { startDaemon } from "../src/server/daemon.ts";
-import { socketArgs } from "./_shared.ts";
+import { socketArgs, warnIfLoose } from "./_shared.ts";
 import { VERSION } from "./_version.ts";
+import { readFileSync } from "node:fs";
+import { HushError } from "../src/errors.ts";
+import { decodeServerSecret, encodeServerPublic, parseKeyFile } from "../src/keys/index.ts";
+import { x25519PublicKey, type X25519KeyPair } from "../src/crypto/index.ts";
+
+/** The server key from --server-key-file or HUSH_SERVER_KEY (never argv). */
+function loadServerKey(file: string | undefined): X25519KeyPair | undefined {
+  let text = process.env.HUSH_SERVER_KEY;
+  if (file) {
+    warnIfLoose(file);
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e: any) {
+      throw new HushError("invalid_request", `cannot read server key file ${file}: ${e?.code ?? e}`);
+    }
+  }
+  if (!text) return undefined;
+  const secretKey = decodeServerSecret(parseKeyFile(text));
+  return { secretKey, publicKey: x25519PublicKey(secretKey) };
+}
 
 export default defineCommand({
   meta: {
@@ -23,6 +43,8 @@ export default defineCommand({
     "max-body": { type: "string", description: "largest request body, e.g. 1m (default 1 MiB)", valueHint: "SIZE" },
     "no-ttl-required": { type: "boolean", description: "allow keys without a TTL (off by default: every key must expire)" },
     "clock-window": { type: "string", description: "accepted clock skew of signed requests (default 60s)", valueHint: "DURATION" },
+    "server-key-file": { type: "string", description: "the server's X25519 key from `hush keygen server` (default: $HUSH_SERVER_KEY, else an ephemeral key)", valueHint: "FILE" },
+    "join-rate": { type: "string", description: "join handshakes per second from all sources (default 2000; per source 20)", valueHint: "N" },
     "log-level": { type: "string", description: "debug, info (default), warn or error", valueHint: "LEVEL" },
   },
   async run({ args }) {
@@ -45,15 +67,22 @@ export default defineCommand({
       throw new Error("--socket-mode 0660 needs --socket-group GROUP");
     }
     if (!["debug", "info", "warn", "error"].includes(config.logLevel)) throw new Error("--log-level must be debug, info, warn or error");
-    const d = await startDaemon(config, { version: VERSION });
+    if (args["join-rate"]) {
+      const n = parsePositiveInt(args["join-rate"], "--join-rate");
+      config.joinRate = { ...config.joinRate, global: n, globalBurst: 2 * n };
+    }
+    const serverKey = loadServerKey(args["server-key-file"]);
+    const d = await startDaemon(config, { version: VERSION, serverKey });
     const log = d.state.log;
     log.info("listening", { socket: d.socketPath, admin_socket: d.adminSocketPath, version: VERSION, pid: process.pid });
-    log.info("server key is ephemeral (made for this run)", {});
+    const pub = encodeServerPublic(d.state.serverKeys.active.publicKey);
+    if (serverKey) log.info("server key loaded", { server_key: pub });
+    else log.warn("no --server-key-file or HUSH_SERVER_KEY: using an ephemeral server key; join tokens die with this process", { server_key: pub });
     process.stderr.write(
       `hush: ready. Issue a worker credential and connect:\n` +
         `  export HUSH_SOCKET=${d.socketPath}\n` +
-        `  hush workers issue --name my-worker --out worker.cred\n` +
-        `  HUSH_CREDENTIAL=$(cat worker.cred) hush kv list\n`,
+        `  hush workers issue --name my-worker --out worker.cred      # or: hush token create --out join.token\n` +
+        `  HUSH_CREDENTIAL=$(cat worker.cred) hush kv list            #     hush join --token-file join.token --out worker.cred\n`,
     );
     await new Promise<void>((resolve) => {
       const onSignal = (sig: string) => {

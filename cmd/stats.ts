@@ -1,13 +1,12 @@
 /** `hush stats`: store and daemon counters (admin socket). @module */
 import { defineCommand } from "citty";
-import { AdminClient } from "../src/client/index.ts";
-import { jsonArgs, printJson, socketArgs } from "./_shared.ts";
+import { jsonArgs, printJson, adminArgs, adminClient } from "./_shared.ts";
 
 export default defineCommand({
   meta: { name: "stats", description: "Show store and daemon statistics (admin socket)." },
-  args: { ...socketArgs, ...jsonArgs },
+  args: { ...adminArgs, ...jsonArgs },
   async run({ args }) {
-    const s = await new AdminClient({ socket: args.socket }).call("GET", "/v1/admin/stats");
+    const s = await (await adminClient(args)).call("GET", "/v1/admin/stats");
     if (args.json || !process.stdout.isTTY) return printJson(s), 0;
     const st = s.store;
     process.stdout.write(

@@ -5,5 +5,7 @@ export default defineCommand({
   meta: { name: "keygen", description: "Generate secrets and keys (written 0600, never overwritten)." },
   subCommands: {
     secret: () => import("./secret.ts").then((m) => m.default),
+    server: () => import("./server.ts").then((m) => m.default),
+    admin: () => import("./admin.ts").then((m) => m.default),
   },
 });

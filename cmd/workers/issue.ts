@@ -1,8 +1,7 @@
 /** `hush workers issue`: mint a worker credential. @module */
 import { defineCommand } from "citty";
-import { AdminClient } from "../../src/client/index.ts";
 import { formatKeyFile } from "../../src/keys/index.ts";
-import { hint, jsonArgs, parseDuration, printJson, socketArgs, writeSecretFile } from "../_shared.ts";
+import { hint, jsonArgs, parseDuration, printJson, adminArgs, adminClient, writeSecretFile } from "../_shared.ts";
 
 export default defineCommand({
   meta: {
@@ -10,7 +9,7 @@ export default defineCommand({
     description: "Issue a worker credential (HUSH-WORKER-1\u2026). It is shown once.",
   },
   args: {
-    ...socketArgs,
+    ...adminArgs,
     ...jsonArgs,
     name: { type: "string", description: "worker name (1–64 of A-Z a-z 0-9 . _ -)", required: true, valueHint: "NAME" },
     tags: { type: "string", description: "comma-separated tags for policy", valueHint: "a,b" },
@@ -18,7 +17,7 @@ export default defineCommand({
     out: { type: "string", description: "write the credential to FILE (created 0600, never overwritten)", valueHint: "FILE" },
   },
   async run({ args }) {
-    const admin = new AdminClient({ socket: args.socket });
+    const admin = (await adminClient(args));
     const r = await admin.call("POST", "/v1/admin/workers", {
       name: args.name,
       tags: args.tags ? args.tags.split(",").map((t) => t.trim()).filter(Boolean) : undefined,

@@ -1,13 +1,12 @@
 /** `hush workers list`: ids, names, tags, status — never keys. @module */
 import { defineCommand } from "citty";
-import { AdminClient } from "../../src/client/index.ts";
-import { formatTime, jsonArgs, printJson, printTable, socketArgs } from "../_shared.ts";
+import { formatTime, jsonArgs, printJson, printTable, adminArgs, adminClient } from "../_shared.ts";
 
 export default defineCommand({
   meta: { name: "list", description: "List worker keys (ids and metadata, never secrets)." },
-  args: { ...socketArgs, ...jsonArgs },
+  args: { ...adminArgs, ...jsonArgs },
   async run({ args }) {
-    const { workers } = await new AdminClient({ socket: args.socket }).call("GET", "/v1/admin/workers");
+    const { workers } = await (await adminClient(args)).call("GET", "/v1/admin/workers");
     if (args.json || !process.stdout.isTTY) {
       for (const w of workers) printJson(w);
       return 0;

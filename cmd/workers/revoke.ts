@@ -1,13 +1,12 @@
 /** `hush workers revoke ID`: refused from the very next request. @module */
 import { defineCommand } from "citty";
-import { AdminClient } from "../../src/client/index.ts";
-import { jsonArgs, printJson, socketArgs } from "../_shared.ts";
+import { jsonArgs, printJson, adminArgs, adminClient } from "../_shared.ts";
 
 export default defineCommand({
   meta: { name: "revoke", description: "Revoke a worker key; its next request is refused." },
-  args: { id: { type: "positional", description: "worker key id (w_…)", required: true }, ...socketArgs, ...jsonArgs },
+  args: { id: { type: "positional", description: "worker key id (w_…)", required: true }, ...adminArgs, ...jsonArgs },
   async run({ args }) {
-    const r = await new AdminClient({ socket: args.socket }).call("POST", `/v1/admin/workers/${encodeURIComponent(args.id)}/revoke`);
+    const r = await (await adminClient(args)).call("POST", `/v1/admin/workers/${encodeURIComponent(args.id)}/revoke`);
     if (args.json) printJson(r);
     else process.stderr.write(`hush: revoked ${r.id} (${r.name})\n`);
     return 0;

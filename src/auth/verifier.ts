@@ -20,7 +20,8 @@ export type AuthReason =
   | "stale_timestamp"
   | "bad_signature"
   | "replayed_nonce"
-  | "nonce_cache_full";
+  | "nonce_cache_full"
+  | "retired_key";
 
 /** The part of a key record the verifier needs. */
 export interface VerifiableKey {
@@ -28,11 +29,19 @@ export interface VerifiableKey {
   macKey: Uint8Array;
   expiresAt: number;
   revokedAt: number | null;
+  /** The key replaced by the last rekey, valid until `prevUntil` (grace period). */
+  prevMacKey?: Uint8Array | null;
+  prevUntil?: number;
+  /** Keys rotated away: a valid signature under one of them means a copied credential. */
+  retiredMacKeys?: Uint8Array[];
 }
 
+/** Which of a worker's keys signed: the current one, the previous one (in grace), or a retired one. */
+export type KeyGeneration = "current" | "previous" | "retired";
+
 export type VerifyResult<K> =
-  | { ok: true; key: K; signature: string; keyId: string }
-  | { ok: false; reason: AuthReason; keyId?: string };
+  | { ok: true; key: K; signature: string; keyId: string; generation: KeyGeneration; macKey: Uint8Array }
+  | { ok: false; reason: AuthReason; keyId?: string; key?: K };
 
 export interface VerifierOptions<K extends VerifiableKey> {
   lookup: (id: string) => K | undefined;
@@ -63,11 +72,29 @@ export class RequestVerifier<K extends VerifiableKey> {
     const now = this.now();
     if (key.expiresAt <= now) return { ok: false, reason: "expired_key", keyId: p.keyId };
     if (Math.abs(now - p.timestamp) > this.windowMs) return { ok: false, reason: "stale_timestamp", keyId: p.keyId };
-    const expected = hmacSha256(key.macKey, buildStringToSign(method, target, p.timestamp, p.nonce, bodyHash));
-    if (!equalBytes(expected, fromB64u(p.signature))) return { ok: false, reason: "bad_signature", keyId: p.keyId };
+    const sts = buildStringToSign(method, target, p.timestamp, p.nonce, bodyHash);
+    const given = fromB64u(p.signature);
+    let generation: KeyGeneration = "current";
+    let macKey = key.macKey;
+    if (!equalBytes(hmacSha256(macKey, sts), given)) {
+      const found = this.matchOld(key, sts, given, now);
+      if (!found) return { ok: false, reason: "bad_signature", keyId: p.keyId };
+      [generation, macKey] = found;
+    }
     const r = this.nonces.remember(p.keyId, p.nonce, p.timestamp, now);
     if (r === "replay") return { ok: false, reason: "replayed_nonce", keyId: p.keyId };
     if (r === "full") return { ok: false, reason: "nonce_cache_full", keyId: p.keyId };
-    return { ok: true, key, signature: p.signature, keyId: p.keyId };
+    return { ok: true, key, signature: p.signature, keyId: p.keyId, generation, macKey };
+  }
+
+  /** Try the previous key (inside its grace period), then the retired ones. */
+  private matchOld(key: K, sts: string, given: Uint8Array, now: number): [KeyGeneration, Uint8Array] | null {
+    if (key.prevMacKey && (key.prevUntil ?? 0) >= now && equalBytes(hmacSha256(key.prevMacKey, sts), given)) {
+      return ["previous", key.prevMacKey];
+    }
+    for (const old of key.retiredMacKeys ?? []) {
+      if (equalBytes(hmacSha256(old, sts), given)) return ["retired", old];
+    }
+    return null;
   }
 }

@@ -8,3 +8,5 @@ export type { Store, StoreOptions, StoreStats } from "./store.ts";
 export { DEFAULT_LIMITS, MAX_HOLDER_CHARS, resolveLimits, validateName } from "./limits.ts";
 export type { StoreLimits } from "./limits.ts";
 export * from "./registry.ts";
+export * from "./tokens.ts";
+export * from "./serverkeys.ts";

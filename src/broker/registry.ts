@@ -30,6 +30,18 @@ export interface KeyRecord {
   via: "issue" | "join" | "run";
   tokenId?: string;
   lastSeenAt: number | null;
+  /** Lifetime of each key of this worker; a rekey starts a new one. */
+  ttlMs: number;
+  /** No key of this worker lives past this (first issue + 30 days). */
+  hardExpiresAt: number;
+  /** The key replaced by the last rekey, accepted until `prevUntil` (grace). */
+  prevMacKey: Uint8Array | null;
+  prevUntil: number;
+  /** Mac keys rotated away (newest first, a few kept) to recognise a copied credential. */
+  retiredMacKeys: Uint8Array[];
+  /** Set by `hush rotate worker`: every request but rekey/whoami answers rekey_required. */
+  rekeyRequired: boolean;
+  rekeys: number;
 }
 
 /** What listings show: never a key. */
@@ -44,8 +56,13 @@ export interface KeyInfo {
   expires_at: number;
   revoked_at: number | null;
   last_seen_at: number | null;
+  rekeys: number;
+  rekey_required: boolean;
   status: "active" | "revoked" | "expired";
 }
+
+/** How many rotated-away mac keys are remembered for clone detection. */
+export const RETIRED_KEYS_KEPT = 4;
 
 export function validateWorkerName(name: unknown): string {
   if (typeof name !== "string" || !NAME_RE.test(name)) {
@@ -85,13 +102,14 @@ export class KeyRegistry {
     tokenId?: string;
     macKey?: Uint8Array;
     encKey?: Uint8Array;
+    /** A pre-allocated id (from `allocateId`), when the id must be known before the keys. */
+    id?: string;
   }): KeyRecord {
     const name = validateWorkerName(opts.name);
     const tags = validateTags(opts.tags);
     const ttl = validateKeyTtl(opts.ttlMs);
-    let id: string;
-    do id = formatKeyId(opts.kind, randomBytes(12));
-    while (this.keys.has(id));
+    const id = opts.id ?? this.allocateId(opts.kind);
+    if (this.keys.has(id)) throw new HushError("conflict", "key id already in use");
     const t = this.now();
     const rec: KeyRecord = {
       id,
@@ -106,9 +124,44 @@ export class KeyRegistry {
       via: opts.via,
       tokenId: opts.tokenId,
       lastSeenAt: null,
+      ttlMs: ttl,
+      hardExpiresAt: t + MAX_KEY_TTL_MS,
+      prevMacKey: null,
+      prevUntil: 0,
+      retiredMacKeys: [],
+      rekeyRequired: false,
+      rekeys: 0,
     };
     this.keys.set(id, rec);
     return rec;
+  }
+
+  /** A fresh, unused key id. */
+  allocateId(kind: "worker" | "admin"): string {
+    let id: string;
+    do id = formatKeyId(kind, randomBytes(12));
+    while (this.keys.has(id));
+    return id;
+  }
+
+  /**
+   * Replace both keys (PROTOCOL.md §6). The old mac key stays valid for
+   * `graceMs` for requests already in flight and is remembered afterwards
+   * only to recognise a copied credential. The new key lives `ttlMs`, never
+   * past `hardExpiresAt`.
+   */
+  rekey(rec: KeyRecord, macKey: Uint8Array, encKey: Uint8Array, graceMs: number): void {
+    const now = this.now();
+    rec.retiredMacKeys.unshift(rec.macKey);
+    for (const old of rec.retiredMacKeys.splice(RETIRED_KEYS_KEPT)) wipe(old);
+    rec.prevMacKey = rec.macKey;
+    rec.prevUntil = now + graceMs;
+    wipe(rec.encKey);
+    rec.macKey = macKey;
+    rec.encKey = encKey;
+    rec.expiresAt = Math.min(now + rec.ttlMs, rec.hardExpiresAt);
+    rec.rekeyRequired = false;
+    rec.rekeys++;
   }
 
   get(id: string): KeyRecord | undefined {
@@ -121,7 +174,7 @@ export class KeyRegistry {
     if (!rec) throw new HushError("not_found", `no key with id ${id}`);
     if (rec.revokedAt === null) {
       rec.revokedAt = this.now();
-      wipe(rec.macKey, rec.encKey);
+      wipeKeys(rec);
     }
     return rec;
   }
@@ -139,6 +192,8 @@ export class KeyRegistry {
       expires_at: rec.expiresAt,
       revoked_at: rec.revokedAt,
       last_seen_at: rec.lastSeenAt,
+      rekeys: rec.rekeys,
+      rekey_required: rec.rekeyRequired,
       status: rec.revokedAt !== null ? "revoked" : rec.expiresAt <= now ? "expired" : "active",
     };
   }
@@ -157,11 +212,20 @@ export class KeyRegistry {
   /** Wipe key material of expired keys (records stay for listings). */
   sweep(): void {
     const now = this.now();
-    for (const r of this.keys.values()) if (r.expiresAt <= now) wipe(r.macKey, r.encKey);
+    for (const r of this.keys.values()) {
+      if (r.expiresAt <= now) wipeKeys(r);
+      else if (r.prevMacKey && r.prevUntil < now) r.prevMacKey = null; // still in retiredMacKeys
+    }
   }
 
   wipe(): void {
-    for (const r of this.keys.values()) wipe(r.macKey, r.encKey);
+    for (const r of this.keys.values()) wipeKeys(r);
     this.keys.clear();
   }
+}
+
+function wipeKeys(r: KeyRecord): void {
+  wipe(r.macKey, r.encKey, r.prevMacKey, ...r.retiredMacKeys);
+  r.prevMacKey = null;
+  r.retiredMacKeys = [];
 }

@@ -9,12 +9,16 @@
  *   await lock.release();
  * @module
  */
-import { HushError, type ErrorCode, ERROR_CODES } from "../errors.ts";
+import { HushError } from "../errors.ts";
 import { equalBytes, fromB64u } from "../crypto/index.ts";
 import { signRequest, signResponse } from "../auth/index.ts";
-import { decodeCredential, parseKeyFile, type Credential } from "../keys/index.ts";
+import { decodeCredential, decodeServerPublic, encodeCredential, parseKeyFile, type Credential } from "../keys/index.ts";
 import { defaultSocketPath } from "../config/index.ts";
-import { createUnixTransport, type RawResponse, type Transport } from "./transport.ts";
+import { createUnixTransport, type Transport } from "./transport.ts";
+import { raiseFromResponse } from "./errors.ts";
+import { startHandshake } from "./join.ts";
+
+export { raiseFromResponse };
 
 export interface ClientOptions {
   /** Path of hush.sock. Default: HUSH_SOCKET, then the daemon's default path. */
@@ -24,6 +28,13 @@ export interface ClientOptions {
   /** Connection retries (never-connected errors only). Default 5. */
   retries?: number;
   timeoutMs?: number;
+  /**
+   * Rotate the key by itself: at half of its lifetime and when the daemon
+   * answers rekey_required (default true).
+   */
+  autoRekey?: boolean;
+  /** Called with the new credential string after every rekey (e.g. to save it). */
+  onRekey?: (credential: string) => void;
 }
 
 export interface Lock {
@@ -42,20 +53,6 @@ export interface Lease {
   release(): Promise<void>;
 }
 
-const CODES = new Set<string>(ERROR_CODES);
-
-/** Throw the typed error an error answer carries. */
-export function raiseFromResponse(res: RawResponse): never {
-  let code: ErrorCode = "internal";
-  let message = `unexpected HTTP ${res.status}`;
-  try {
-    const b = JSON.parse(res.body);
-    if (typeof b?.error === "string" && CODES.has(b.error)) code = b.error;
-    if (typeof b?.message === "string") message = b.message;
-  } catch {}
-  throw new HushError(code, message, { status: res.status, retryAfter: res.header("retry-after") ?? undefined });
-}
-
 function checkName(name: string, what: string): string {
   if (typeof name !== "string" || name.length === 0 || name === "." || name === "..") {
     throw new HushError("invalid_request", `${what} must be a non-empty string other than "." and ".."`);
@@ -65,8 +62,12 @@ function checkName(name: string, what: string): string {
 
 export class Client {
   readonly socket: string;
-  private readonly cred: Credential;
+  private cred: Credential;
   private readonly transport: Transport;
+  private readonly autoRekey: boolean;
+  private readonly onRekey?: (credential: string) => void;
+  private rekeyAfter = Infinity;
+  private rekeying: Promise<void> | null = null;
 
   constructor(opts: ClientOptions = {}) {
     const credential = opts.credential ?? process.env.HUSH_CREDENTIAL;
@@ -75,6 +76,8 @@ export class Client {
     this.cred = decodeCredential(parseKeyFile(credential));
     this.socket = opts.socket ?? defaultSocketPath();
     this.transport = createUnixTransport(this.socket, opts);
+    this.autoRekey = opts.autoRekey ?? true;
+    this.onRekey = opts.onRekey;
   }
 
   /** A client from HUSH_SOCKET and HUSH_CREDENTIAL. */
@@ -86,12 +89,57 @@ export class Client {
     return this.cred.keyId;
   }
 
+  /** The current credential string (it changes after a rekey). */
+  get credential(): string {
+    return encodeCredential(this.cred);
+  }
+
   /** Send a signed request; verify the signed answer; return its JSON. */
   async call<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+    if (this.autoRekey && Date.now() >= this.rekeyAfter && path !== "/v1/rekey") await this.rekey();
+    try {
+      return await this.callOnce<T>(method, path, body);
+    } catch (e) {
+      if (this.autoRekey && e instanceof HushError && e.code === "rekey_required") {
+        await this.rekey();
+        return await this.callOnce<T>(method, path, body);
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Rotate this worker's keys (PROTOCOL.md §6): a Noise handshake keyed by
+   * the current mac key, addressed to the server's active key (learned from
+   * a signed whoami). Concurrent callers share one rotation.
+   */
+  rekey(): Promise<void> {
+    return (this.rekeying ??= (async () => {
+      try {
+        const who = await this.callOnce<{ server_public: string }>("GET", "/v1/whoami");
+        const serverPublic = decodeServerPublic(who.server_public);
+        const hs = startHandshake(serverPublic, this.cred.macKey, `hush/1 rekey\n${this.cred.keyId}`, { ts: Date.now() });
+        const r = await this.callOnce<{ msg: string }>("POST", "/v1/rekey", { msg: hs.msg });
+        const { macKey, encKey } = hs.finish(r.msg);
+        const old = this.cred;
+        this.cred = { ...old, macKey, encKey, serverPublic };
+        // Requests in flight still verify answers with the old key; wipe it after the grace period.
+        const t = setTimeout(() => (old.macKey.fill(0), old.encKey.fill(0)), 15_000);
+        (t as any).unref?.();
+        this.rekeyAfter = Infinity;
+        this.onRekey?.(encodeCredential(this.cred));
+      } finally {
+        this.rekeying = null;
+      }
+    })());
+  }
+
+  private async callOnce<T>(method: string, path: string, body?: unknown): Promise<T> {
     const url = new URL(path, "http://localhost");
     const target = url.pathname + url.search;
     const text = body === undefined ? undefined : JSON.stringify(body);
-    const signed = signRequest(this.cred.macKey, this.cred.keyId, { method, target, body: text });
+    const cred = this.cred; // a concurrent rekey must not change the key mid-request
+    const signed = signRequest(cred.macKey, cred.keyId, { method, target, body: text });
     const headers: Record<string, string> = { authorization: signed.authorization };
     if (text !== undefined) headers["content-type"] = "application/json";
     const res = await this.transport.request(method, target, headers, text);
@@ -101,12 +149,14 @@ export class Client {
       if (res.status < 400) throw new HushError("auth_failed", "the daemon's answer carried no signature");
       raiseFromResponse(res);
     }
-    const want = signResponse(this.cred.macKey, signed.signature, res.status, res.body);
+    const want = signResponse(cred.macKey, signed.signature, res.status, res.body);
     let good = false;
     try {
       good = equalBytes(fromB64u(sig), fromB64u(want));
     } catch {}
     if (!good) throw new HushError("auth_failed", "the daemon's answer has a bad signature (wrong server or tampered response)");
+    const after = Number(res.header("hush-rekey-after"));
+    if (after > 0 && cred === this.cred) this.rekeyAfter = after;
     if (res.status >= 400) raiseFromResponse(res);
     return JSON.parse(res.body) as T;
   }

@@ -5,3 +5,5 @@
 export { Client, type ClientOptions, type Lock, type Lease } from "./client.ts";
 export { AdminClient } from "./admin.ts";
 export { HushError, isHushError, type ErrorCode } from "../errors.ts";
+export { joinWithToken, type JoinResult } from "./join.ts";
+export { createUnixTransport, type Transport } from "./transport.ts";

@@ -29,6 +29,10 @@ export interface DaemonConfig {
   drainTimeoutMs: number;
   sweepIntervalMs: number;
   logLevel: "debug" | "info" | "warn" | "error";
+  /** How long a rotated-away key keeps working for requests in flight. */
+  rekeyGraceMs: number;
+  /** Join handshakes per second (and burst), for all sources together and per source. */
+  joinRate: { global: number; globalBurst: number; perSource: number; perSourceBurst: number };
 }
 
 /** The secure defaults. */
@@ -50,6 +54,8 @@ export const DEFAULTS: Omit<DaemonConfig, "socketPath"> = {
   drainTimeoutMs: 5_000,
   sweepIntervalMs: 1_000,
   logLevel: "info",
+  rekeyGraceMs: 10_000,
+  joinRate: { global: 2_000, globalBurst: 4_000, perSource: 20, perSourceBurst: 40 },
 };
 
 /** `--socket`, else `$XDG_RUNTIME_DIR/hush/hush.sock`, else `/tmp/hush-<uid>/hush.sock`. */

@@ -170,3 +170,41 @@ export function decodeServerSecret(s: string): Uint8Array {
   if (b.length !== 32) throw new HushError("invalid_request", "server secret key: wrong length");
   return b;
 }
+
+// ---- join tokens -------------------------------------------------------------
+
+export interface JoinToken {
+  tokenId: string;
+  psk: Uint8Array;
+  serverPublic: Uint8Array;
+  tlsPin?: Uint8Array;
+}
+
+/** token id (9) ‖ psk (32) ‖ server public (32) ‖ optional TLS SPKI SHA-256 (32). */
+export function encodeJoinToken(t: JoinToken): string {
+  const id = parseTokenIdBytes(t.tokenId);
+  if (t.psk.length !== 32 || t.serverPublic.length !== 32) throw new TypeError("psk and server public key must be 32 bytes");
+  const parts = [id, t.psk, t.serverPublic];
+  if (t.tlsPin) parts.push(t.tlsPin);
+  const raw = concatBytes(...parts);
+  try {
+    return encodeKeyString(HRP.join, raw);
+  } finally {
+    raw.fill(0);
+  }
+}
+
+export function decodeJoinToken(input: string): JoinToken {
+  const raw = decodeKeyString(HRP.join, input, "join token");
+  try {
+    if (raw.length !== 73 && raw.length !== 105) throw new HushError("invalid_request", "join token: wrong length");
+    return {
+      tokenId: formatTokenId(raw.slice(0, 9)),
+      psk: raw.slice(9, 41),
+      serverPublic: raw.slice(41, 73),
+      tlsPin: raw.length === 105 ? raw.slice(73, 105) : undefined,
+    };
+  } finally {
+    raw.fill(0);
+  }
+}

@@ -15,6 +15,7 @@ import type { State } from "./state.ts";
 import { type Answer, answerError, fail, ok } from "./http.ts";
 import { routeWorker } from "./routes-worker.ts";
 import { routeAdmin } from "./routes-admin.ts";
+import { handleJoin, handleRekey, JoinRefused } from "./routes-join.ts";
 import { createServerMetrics, routeLabel, type ServerMetrics } from "./metrics.ts";
 
 export type Role = "worker" | "admin";
@@ -82,8 +83,10 @@ async function readBody(req: Request, max: number): Promise<Uint8Array | null> {
 
 export function createFetch(st: State, role: Role, m: ServerMetrics = createServerMetrics(st)) {
   const maxBody = st.config.limits.maxBodyBytes;
+  const metricsResponse = (corrId: string) =>
+    new Response(st.metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4", "x-request-id": corrId } });
 
-  return async function fetch(req: Request): Promise<Response> {
+  return async function fetch(req: Request, server?: { requestIP(r: Request): { address: string } | null }): Promise<Response> {
     const t0 = performance.now();
     const corrId = corrIdOf(req);
     const method = req.method;
@@ -128,11 +131,28 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
       }
 
       if (role === "admin") {
-        if (path === "/metrics" && method === "GET") {
-          return new Response(st.metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4", "x-request-id": corrId } });
-        }
+        if (path === "/metrics" && method === "GET") return metricsResponse(corrId);
         if (parts[2] !== "admin") throw new HushError("not_found", "no such route on the admin socket");
-        answer = routeAdmin(st, method, parts, body);
+        answer = routeAdmin(st, method, parts, body, "admin-socket");
+        return toResponse(answer, corrId);
+      }
+
+      if (method === "POST" && path === "/v1/join") {
+        const source = server?.requestIP(req)?.address ?? "unix";
+        try {
+          answer = handleJoin(st, body, source);
+          m.joins.inc({ result: "ok" });
+        } catch (e) {
+          if (e instanceof JoinRefused) {
+            m.joins.inc({ result: "refused" });
+            m.authFailures.inc({ reason: e.reason });
+            st.log.warn("join refused", { corr_id: corrId, reason: e.reason, source });
+          } else if (e instanceof HushError && e.code === "rate_limited") {
+            m.joins.inc({ result: "rate_limited" });
+            m.rejected.inc({ reason: "join_rate" });
+          }
+          throw e;
+        }
         return toResponse(answer, corrId);
       }
 
@@ -145,14 +165,40 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
         answer = v.reason === "nonce_cache_full" ? fail("busy", "replay cache full, try again", corrId) : fail("auth_failed", "authentication failed", corrId);
         return toResponse(answer, corrId);
       }
-      v.key.lastSeenAt = Date.now();
+      const key = v.key;
+      // The key that signed the request signs the answer (a rekey replaces key.macKey).
+      const macKey = v.macKey;
+      if (v.generation === "retired" && route !== "rekey") {
+        m.authFailures.inc({ reason: "retired_key" });
+        st.log.warn("authentication failed", { corr_id: corrId, reason: "retired_key", key_id: key.id, route });
+        answer = fail("auth_failed", "authentication failed", corrId);
+        return toResponse(answer, corrId);
+      }
+      key.lastSeenAt = Date.now();
       try {
-        answer = routeWorker({ store: st.store, key: v.key }, method, parts, url.search, body);
+        if (route === "rekey") {
+          if (method !== "POST" || parts.length !== 3) throw new HushError("not_found", "no such route");
+          answer = handleRekey(st, key, v.generation, body);
+        } else if (key.rekeyRequired && route !== "whoami") {
+          answer = fail("rekey_required", "this key must be rotated (POST /v1/rekey) before further use", corrId);
+        } else if (parts[2] === "admin" || route === "metrics") {
+          if (key.kind !== "admin") throw new HushError("forbidden", "admin routes need an admin credential");
+          if (route === "metrics" && method === "GET") answer = { status: 200, body: st.metrics.render(), headers: { "content-type": "text/plain; version=0.0.4" } };
+          else answer = routeAdmin(st, method, parts, body, key.id);
+        } else {
+          if (key.kind !== "worker") throw new HushError("forbidden", "admin credentials are for admin routes only");
+          answer = routeWorker({ store: st.store, key, serverPublic: st.serverKeys.active.publicKey }, method, parts, url.search, body);
+        }
       } catch (e) {
+        if (e instanceof JoinRefused) {
+          m.authFailures.inc({ reason: e.reason });
+          st.log.warn("rekey refused", { corr_id: corrId, reason: e.reason, key_id: key.id });
+        }
         answer = answerError(e, corrId);
         if (answer.status === 500) st.log.error("internal error", { corr_id: corrId, route, err: String((e as Error)?.stack ?? e) });
       }
-      sigHeader = { "hush-signature": signResponse(v.key.macKey, v.signature, answer.status, answer.body) };
+      sigHeader = { "hush-signature": signResponse(macKey, v.signature, answer.status, answer.body) };
+      if (key.revokedAt === null) sigHeader["hush-rekey-after"] = String(key.expiresAt - Math.floor(key.ttlMs / 2));
       return toResponse(answer, corrId, sigHeader);
     } catch (e) {
       answer = answerError(e, corrId);

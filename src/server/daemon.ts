@@ -6,10 +6,10 @@
  * @module
  */
 import { dirname } from "node:path";
-import { MemoryStore } from "../broker/index.ts";
-import { KeyRegistry, type KeyRecord } from "../broker/index.ts";
-import { RequestVerifier } from "../auth/index.ts";
-import { generateX25519, wipe, type X25519KeyPair } from "../crypto/index.ts";
+import { KeyRegistry, MemoryStore, ServerKeys, TokenRegistry, type KeyRecord } from "../broker/index.ts";
+import { NonceCache, RequestVerifier } from "../auth/index.ts";
+import { RateLimiter } from "./ratelimit.ts";
+import { generateX25519, type X25519KeyPair } from "../crypto/index.ts";
 import { Logger, Masker, Registry } from "../observe/index.ts";
 import { adminSocketPath, type DaemonConfig } from "../config/index.ts";
 import { createFetch } from "./app.ts";
@@ -48,14 +48,20 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
       windowMs: config.clockWindowMs,
       nonceCacheMax: config.nonceCacheMax,
     }),
-    serverKey: opts.serverKey ?? generateX25519(),
+    serverKeys: new ServerKeys(opts.serverKey ?? generateX25519(), now),
+    tokens: new TokenRegistry(now),
+    handshakeReplay: new NonceCache(200_000, config.clockWindowMs),
+    joinLimits: {
+      global: new RateLimiter(config.joinRate.global, config.joinRate.globalBurst),
+      perSource: new RateLimiter(config.joinRate.perSource, config.joinRate.perSourceBurst),
+    },
     log,
     masker,
     metrics: new Registry(),
     inFlight: 0,
     phase: "starting",
   };
-  masker.add(st.serverKey.secretKey);
+  masker.add(st.serverKeys.active.secretKey);
 
   const sock = config.socketPath;
   const adminSock = adminSocketPath(sock);
@@ -86,6 +92,8 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
   const sweeper = setInterval(() => {
     st.store.sweep();
     st.registry.sweep();
+    st.tokens.sweep();
+    st.handshakeReplay.purgeAll(Date.now());
     st.verifier.nonces.purgeAll(Date.now());
   }, config.sweepIntervalMs);
   st.phase = "serving";
@@ -103,8 +111,9 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
       }
       st.store.wipe();
       st.registry.wipe();
+      st.tokens.wipe();
       st.verifier.nonces.clear();
-      wipe(st.serverKey.secretKey);
+      st.serverKeys.wipe();
       unlinkQuiet(sock);
       unlinkQuiet(adminSock);
     })());

@@ -11,6 +11,7 @@ export interface ServerMetrics {
   duration: Histogram;
   rejected: Counter;
   authFailures: Counter;
+  joins: Counter;
 }
 
 const cache = new WeakMap<State, ServerMetrics>();
@@ -24,9 +25,11 @@ export function createServerMetrics(st: State): ServerMetrics {
     duration: r.histogram("hush_request_duration_seconds", "Time to answer a request.", [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5]),
     rejected: r.counter("hush_rejected_total", "Requests rejected before routing, by reason."),
     authFailures: r.counter("hush_auth_failures_total", "Failed request authentications, by reason."),
+    joins: r.counter("hush_joins_total", "Join handshakes, by result."),
   };
   r.gauge("hush_items", "Items in the store (keys, locks, pools).", () => st.store.stats().items);
   r.gauge("hush_workers", "Active worker keys.", () => st.registry.count().active);
+  r.gauge("hush_tokens", "Usable join tokens.", () => st.tokens.count().active);
   r.gauge("hush_nonce_cache_entries", "Entries in the request replay cache.", () => st.verifier.nonces.size);
   r.gauge("hush_in_flight", "Requests being answered now.", () => st.inFlight);
   cache.set(st, m);

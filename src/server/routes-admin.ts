@@ -1,56 +1,84 @@
 /**
  * Admin routes (`/v1/admin/…`, PROTOCOL.md §8), reached through the
- * owner-only admin socket. Secrets (a new credential) are shown once, in the
- * answer to the request that made them, and never logged.
+ * owner-only admin socket or with a signed admin credential. Secrets (a new
+ * credential or join token) are shown once, in the answer to the request
+ * that made them, and never logged.
  * @module
  */
 import { HushError } from "../errors.ts";
-import { encodeCredential } from "../keys/index.ts";
+import { encodeCredential, encodeServerPublic } from "../keys/index.ts";
+import type { KeyRecord } from "../broker/index.ts";
 import type { State } from "./state.ts";
 import { type Answer, decodeSegment, ok, optInt, parseObject } from "./http.ts";
+import { routeServerKey, routeTokens } from "./routes-admin-keys.ts";
 
-export function routeAdmin(st: State, method: string, parts: string[], body: Uint8Array): Answer {
-  const area = parts[3];
-  if (area === "workers") return routeWorkers(st, method, parts, body);
-  if (area === "stats" && parts.length === 4 && method === "GET") return ok(collectStats(st));
-  throw new HushError("not_found", "no such route");
+const NO_ROUTE = () => new HushError("not_found", "no such admin route");
+
+/** The credential string for a key record (shown once; registered with the masker). */
+export function mintCredential(st: State, rec: KeyRecord): string {
+  const s = encodeCredential({
+    kind: rec.kind,
+    keyId: rec.id,
+    macKey: rec.macKey,
+    encKey: rec.encKey,
+    serverPublic: st.serverKeys.active.publicKey,
+    tlsPin: st.tlsPin,
+  });
+  st.masker.add(s);
+  return s;
 }
 
-function routeWorkers(st: State, method: string, parts: string[], body: Uint8Array): Answer {
+export function routeAdmin(st: State, method: string, parts: string[], body: Uint8Array, actor: string): Answer {
+  const area = parts[3];
+  if (area === "workers") return routeWorkers(st, method, parts, body, actor);
+  if (area === "tokens") return routeTokens(st, method, parts, body, actor);
+  if (area === "server-key") return routeServerKey(st, method, parts, actor);
+  if (area === "admins" && parts.length === 4 && method === "POST") {
+    const b = parseObject(body);
+    const rec = st.registry.create({ kind: "admin", name: b.name, ttlMs: optInt(b, "ttl_ms"), via: "issue" });
+    st.log.info("admin key issued", { admin: rec.id, name: rec.name, actor });
+    return ok({ ...st.registry.info(rec), credential: mintCredential(st, rec) }, 201);
+  }
+  if (area === "stats" && parts.length === 4 && method === "GET") return ok(collectStats(st));
+  throw NO_ROUTE();
+}
+
+function routeWorkers(st: State, method: string, parts: string[], body: Uint8Array, actor: string): Answer {
   if (parts.length === 4) {
-    if (method === "GET") return ok({ workers: st.registry.list() });
+    if (method === "GET") return ok({ workers: st.registry.list().filter((k) => k.kind === "worker") });
     if (method === "POST") {
       const b = parseObject(body);
       const rec = st.registry.create({ kind: "worker", name: b.name, tags: b.tags, ttlMs: optInt(b, "ttl_ms"), via: "issue" });
-      const credential = encodeCredential({
-        kind: "worker",
-        keyId: rec.id,
-        macKey: rec.macKey,
-        encKey: rec.encKey,
-        serverPublic: st.serverKey.publicKey,
-        tlsPin: st.tlsPin,
-      });
-      st.masker.add(credential);
-      st.log.info("worker key issued", { worker: rec.id, name: rec.name, via: "admin" });
-      return ok({ ...st.registry.info(rec), credential }, 201);
+      st.log.info("worker key issued", { worker: rec.id, name: rec.name, actor });
+      return ok({ ...st.registry.info(rec), credential: mintCredential(st, rec) }, 201);
     }
   }
-  if (parts.length === 6 && parts[5] === "revoke" && method === "POST") {
+  if (parts.length === 6 && method === "POST") {
     const id = decodeSegment(parts[4], "worker id");
-    const rec = st.registry.revoke(id);
-    st.log.info("worker key revoked", { worker: rec.id });
-    return ok(st.registry.info(rec));
+    if (parts[5] === "revoke") {
+      const rec = st.registry.revoke(id);
+      st.log.info("worker key revoked", { worker: rec.id, actor });
+      return ok(st.registry.info(rec));
+    }
+    if (parts[5] === "rotate") {
+      const rec = st.registry.get(id);
+      if (!rec || rec.revokedAt !== null) throw new HushError("not_found", `no active key with id ${id}`);
+      rec.rekeyRequired = true;
+      st.log.info("worker rekey demanded", { worker: rec.id, actor });
+      return ok(st.registry.info(rec));
+    }
   }
-  throw new HushError("not_found", "no such route");
+  throw NO_ROUTE();
 }
 
 export function collectStats(st: State) {
-  const keys = st.registry.count();
   return {
     version: st.version,
     uptime_ms: Date.now() - st.startedAt,
     store: st.store.stats(),
-    workers: keys,
+    workers: st.registry.count(),
+    tokens: st.tokens.count(),
+    server_key: encodeServerPublic(st.serverKeys.active.publicKey),
     nonce_cache: st.verifier.nonces.size,
     in_flight: st.inFlight,
   };

@@ -7,11 +7,14 @@ import { HushError } from "../errors.ts";
 import { fromUtf8, utf8, wipe } from "../crypto/index.ts";
 import type { MemoryStore } from "../broker/index.ts";
 import type { KeyRecord } from "../broker/index.ts";
+import { encodeServerPublic } from "../keys/index.ts";
 import { type Answer, decodeSegment, ok, optInt, optString, optTtl, parseObject, reqInt } from "./http.ts";
 
 export interface WorkerContext {
   store: MemoryStore;
   key: KeyRecord;
+  /** The server's active public key (a rekeying worker addresses it). */
+  serverPublic: Uint8Array;
 }
 
 const NOT_FOUND_ROUTE = new HushError("not_found", "no such route");
@@ -29,7 +32,15 @@ export function routeWorker(ctx: WorkerContext, method: string, parts: string[],
   if (area === "whoami" && parts.length === 3) {
     if (method !== "GET") methodNotAllowed();
     const k = ctx.key;
-    return ok({ id: k.id, name: k.name, kind: k.kind, tags: k.tags, expires_at: k.expiresAt });
+    return ok({
+      id: k.id,
+      name: k.name,
+      kind: k.kind,
+      tags: k.tags,
+      expires_at: k.expiresAt,
+      rekey_required: k.rekeyRequired,
+      server_public: encodeServerPublic(ctx.serverPublic),
+    });
   }
   throw NOT_FOUND_ROUTE;
 }

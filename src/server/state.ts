@@ -2,12 +2,11 @@
  * The daemon's shared state, handed to every route.
  * @module
  */
-import type { MemoryStore } from "../broker/index.ts";
-import type { KeyRecord, KeyRegistry } from "../broker/index.ts";
-import type { RequestVerifier } from "../auth/index.ts";
+import type { KeyRecord, KeyRegistry, MemoryStore, ServerKeys, TokenRegistry } from "../broker/index.ts";
+import type { NonceCache, RequestVerifier } from "../auth/index.ts";
+import type { RateLimiter } from "./ratelimit.ts";
 import type { Logger, Masker, Registry } from "../observe/index.ts";
 import type { DaemonConfig } from "../config/index.ts";
-import type { X25519KeyPair } from "../crypto/index.ts";
 
 export interface State {
   config: DaemonConfig;
@@ -16,7 +15,11 @@ export interface State {
   store: MemoryStore;
   registry: KeyRegistry;
   verifier: RequestVerifier<KeyRecord>;
-  serverKey: X25519KeyPair;
+  serverKeys: ServerKeys;
+  tokens: TokenRegistry;
+  /** Message-1 ephemeral keys seen inside the window (join and rekey replay protection). */
+  handshakeReplay: NonceCache;
+  joinLimits: { global: RateLimiter; perSource: RateLimiter };
   tlsPin?: Uint8Array;
   log: Logger;
   masker: Masker;

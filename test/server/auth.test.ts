@@ -26,7 +26,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "hush-auth-"));
   d = await startDaemon({ ...DEFAULTS, socketPath: join(dir, "s", "hush.sock") }, { version: "test", log: new Logger({ format: "json", write: (l) => logs.push(l) }) });
   rec = d.state.registry.create({ kind: "worker", name: "t", via: "issue" });
-  cred = encodeCredential({ kind: "worker", keyId: rec.id, macKey: rec.macKey, encKey: rec.encKey, serverPublic: d.state.serverKey.publicKey });
+  cred = encodeCredential({ kind: "worker", keyId: rec.id, macKey: rec.macKey, encKey: rec.encKey, serverPublic: d.state.serverKeys.active.publicKey });
 });
 afterAll(async () => {
   await d.stop();

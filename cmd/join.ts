@@ -1,0 +1,71 @@
+/**
+ * `hush join`: prove knowledge of a join token in a Noise NKpsk0 handshake
+ * and receive this worker's own keys. The token comes from a file or the
+ * environment, never argv.
+ * @module
+ */
+import { defineCommand } from "citty";
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { HushError } from "../src/errors.ts";
+import { formatKeyFile } from "../src/keys/index.ts";
+import { createUnixTransport, joinWithToken } from "../src/client/index.ts";
+import { defaultSocketPath } from "../src/config/index.ts";
+import { hint, jsonArgs, printJson, runChild, socketArgs, warnIfLoose, writeSecretFile } from "./_shared.ts";
+
+function defaultName(): string {
+  const n = hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 64);
+  return n || "worker";
+}
+
+export default defineCommand({
+  meta: { name: "join", description: "Join with a token and get this worker's credential (to a file, stdout, or a command's environment)." },
+  args: {
+    ...socketArgs,
+    url: { type: "string", description: "controller URL (https://HOST:PORT) instead of a local socket", valueHint: "URL" },
+    "token-file": { type: "string", description: "file holding the HUSH-JOIN-1… token (default: $HUSH_JOIN_TOKEN)", valueHint: "FILE" },
+    name: { type: "string", description: "this worker's name (default: the host name)", valueHint: "NAME" },
+    out: { type: "string", description: "write the credential to FILE (created 0600, never overwritten)", valueHint: "FILE" },
+    ...jsonArgs,
+  },
+  async run({ args, data }) {
+    let token = process.env.HUSH_JOIN_TOKEN ?? "";
+    if (args["token-file"]) {
+      warnIfLoose(args["token-file"]);
+      try {
+        token = readFileSync(args["token-file"], "utf8");
+      } catch (e: any) {
+        throw new HushError("invalid_request", `cannot read token file ${args["token-file"]}: ${e?.code ?? e}`);
+      }
+    }
+    if (!token.trim()) throw new HushError("invalid_request", "no join token: pass --token-file FILE or set HUSH_JOIN_TOKEN");
+    if (args.url) throw new HushError("invalid_request", "--url (joining over TLS) is not available in this version; use --socket");
+    const socket = args.socket || defaultSocketPath();
+    let r;
+    try {
+      r = await joinWithToken(createUnixTransport(socket), token, args.name || defaultName());
+    } catch (e) {
+      if (e instanceof HushError && e.code === "auth_failed") {
+        throw new HushError("auth_failed", "join refused: the token is unknown, expired, used up or revoked, or was made by another server", e.detail);
+      }
+      throw e;
+    }
+    const cmd: string[] = data?.passthrough ?? [];
+    const summary = `hush: joined as ${r.id}, tags [${r.tags.join(",")}], key expires ${new Date(r.expiresAt).toISOString()}`;
+    if (args.out) {
+      writeSecretFile(args.out, formatKeyFile(r.credential, { kind: "worker credential", note: `id: ${r.id}` }));
+      process.stderr.write(`${summary}; credential written to ${args.out}\n`);
+    }
+    if (cmd.length > 0) {
+      if (!args.out) process.stderr.write(summary + "\n");
+      return await runChild(cmd, { HUSH_SOCKET: socket, HUSH_CREDENTIAL: r.credential });
+    }
+    if (!args.out) {
+      if (process.stdout.isTTY) hint("the credential is a secret; prefer --out FILE or -- CMD", "warning");
+      if (args.json) printJson({ id: r.id, tags: r.tags, expires_at: r.expiresAt, credential: r.credential });
+      else process.stdout.write(r.credential + "\n");
+      process.stderr.write(summary + "\n");
+    }
+    return 0;
+  },
+});

@@ -1,0 +1,31 @@
+/** `hush keygen admin`: a HUSH-ADMIN-1… credential for remote administration. @module */
+import { defineCommand } from "citty";
+import { formatKeyFile } from "../../src/keys/index.ts";
+import { AdminClient } from "../../src/client/index.ts";
+import { hint, jsonArgs, parseDuration, printJson, socketArgs, writeSecretFile } from "../_shared.ts";
+
+export default defineCommand({
+  meta: { name: "admin", description: "Issue an admin credential (via the admin socket) for signed admin requests." },
+  args: {
+    name: { type: "string", description: "name of the admin key (default: admin)", valueHint: "NAME" },
+    ttl: { type: "string", description: "lifetime (default 24h, at most 30d)", valueHint: "DURATION" },
+    out: { type: "string", description: "write the credential to FILE (created 0600, never overwritten)", valueHint: "FILE" },
+    ...socketArgs,
+    ...jsonArgs,
+  },
+  async run({ args }) {
+    const r = await new AdminClient({ socket: args.socket || undefined }).call("POST", "/v1/admin/admins", {
+      name: args.name || "admin",
+      ttl_ms: args.ttl ? parseDuration(args.ttl, "--ttl") : undefined,
+    });
+    const { credential, ...info } = r;
+    if (args.out) writeSecretFile(args.out, formatKeyFile(credential, { kind: "admin credential", note: `id: ${info.id}` }));
+    else {
+      if (process.stdout.isTTY) hint("printing a secret to a terminal; prefer --out FILE", "warning");
+      process.stdout.write(credential + "\n");
+    }
+    if (args.json) printJson(info);
+    else process.stderr.write(`hush: admin key ${info.id} (${info.name}), expires ${new Date(info.expires_at).toISOString()}\n`);
+    return 0;
+  },
+});

@@ -1,0 +1,50 @@
+/** `hush token create`: mint a HUSH-JOIN-1… token, shown once. @module */
+import { defineCommand } from "citty";
+import { HushError } from "../../src/errors.ts";
+import { formatKeyFile } from "../../src/keys/index.ts";
+import { parsePositiveInt } from "../../src/config/index.ts";
+import { adminArgs, adminClient, hint, jsonArgs, parseDuration, printJson, writeSecretFile } from "../_shared.ts";
+
+/** Shared by `token create` and `rotate token`: print or write a fresh token. */
+export function emitToken(r: any, out: string | undefined, json: boolean | undefined): void {
+  const { token, ...info } = r;
+  const uses = info.uses_left === null ? "unlimited uses" : `${info.uses_left} use${info.uses_left === 1 ? "" : "s"}`;
+  const summary = `hush: token ${info.id}: ${uses}, expires ${new Date(info.expires_at).toISOString()}, tags [${info.tags.join(",")}], server ${info.server_key}`;
+  if (out) {
+    writeSecretFile(out, formatKeyFile(token, { kind: "join token", publicKey: info.server_key, note: `id: ${info.id}` }));
+    if (json) printJson(info);
+    else process.stderr.write(`${summary}\nhush: written to ${out}\n`);
+    return;
+  }
+  if (process.stdout.isTTY) hint("the token is a secret shown only once; prefer --out FILE", "warning");
+  if (json) printJson(r);
+  else process.stdout.write(token + "\n");
+  process.stderr.write(summary + "\n");
+}
+
+export default defineCommand({
+  meta: { name: "create", description: "Create a join token (one use, one hour by default)." },
+  args: {
+    ttl: { type: "string", description: "how long the token can be used (default 1h, at most 30d)", valueHint: "DURATION" },
+    uses: { type: "string", description: "number of joins, or `unlimited` (default 1)", valueHint: "N" },
+    tags: { type: "string", description: "comma-separated tags given to every worker that joins with it", valueHint: "a,b" },
+    "worker-ttl": { type: "string", description: "lifetime of each joined worker's key (default 24h, at most 30d)", valueHint: "DURATION" },
+    out: { type: "string", description: "write the token to FILE (created 0600, never overwritten)", valueHint: "FILE" },
+    ...adminArgs,
+    ...jsonArgs,
+  },
+  async run({ args }) {
+    let uses: number | "unlimited" = 1;
+    if (args.uses !== undefined) uses = args.uses === "unlimited" ? "unlimited" : parsePositiveInt(args.uses, "--uses");
+    if (uses !== 1) hint(`this token can be used ${uses === "unlimited" ? "any number of" : uses} times; anyone who holds it can join until it expires or is revoked`, "warning");
+    const r = await (await adminClient(args)).call("POST", "/v1/admin/tokens", {
+      ttl_ms: args.ttl ? parseDuration(args.ttl, "--ttl") : undefined,
+      uses,
+      tags: args.tags ? args.tags.split(",").map((t) => t.trim()).filter(Boolean) : undefined,
+      worker_ttl_ms: args["worker-ttl"] ? parseDuration(args["worker-ttl"], "--worker-ttl") : undefined,
+    });
+    if (!r.token) throw new HushError("internal", "the daemon returned no token");
+    emitToken(r, args.out, args.json);
+    return 0;
+  },
+});

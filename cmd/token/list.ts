@@ -1,0 +1,20 @@
+/** `hush token list`: ids, uses, expiry, tags — never the PSK. @module */
+import { defineCommand } from "citty";
+import { adminArgs, adminClient, formatTime, jsonArgs, printJson, printTable } from "../_shared.ts";
+
+export default defineCommand({
+  meta: { name: "list", description: "List join tokens (ids and metadata, never secrets)." },
+  args: { ...adminArgs, ...jsonArgs },
+  async run({ args }) {
+    const { tokens } = await (await adminClient(args)).call("GET", "/v1/admin/tokens");
+    if (args.json || !process.stdout.isTTY) {
+      for (const t of tokens) printJson(t);
+      return 0;
+    }
+    printTable(
+      ["ID", "STATUS", "USES LEFT", "USED", "EXPIRES", "TAGS"],
+      tokens.map((t: any) => [t.id, t.status, t.uses_left === null ? "unlimited" : String(t.uses_left), String(t.uses), formatTime(t.expires_at), t.tags.join(",") || "-"]),
+    );
+    return 0;
+  },
+});

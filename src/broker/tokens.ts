@@ -1,0 +1,185 @@
+/**
+ * Join tokens (PROTOCOL.md §5): an id, a 32-byte PSK, a use count, an expiry,
+ * the tags every worker joined with it receives, and the server key it was
+ * minted under.
+ *
+ * Invariants: the PSK is never listed; a use is spent only by a completed
+ * handshake (`spend`), never by a failed attempt; a revoked, expired or
+ * exhausted token is refused, and the refusal carries a precise reason for
+ * audit and metrics only.
+ * @module
+ */
+import { HushError } from "../errors.ts";
+import { randomBytes, wipe } from "./_deps.ts";
+import { formatTokenId } from "../keys/strings.ts";
+import { MAX_KEY_TTL_MS, validateKeyTtl, validateTags } from "./registry.ts";
+
+export const DEFAULT_TOKEN_TTL_MS = 3600_000;
+export const MAX_TOKEN_TTL_MS = 30 * 24 * 3600_000;
+export const MAX_TOKEN_USES = 1_000_000;
+
+export interface TokenRecord {
+  id: string;
+  psk: Uint8Array;
+  /** null = unlimited. */
+  usesLeft: number | null;
+  uses: number;
+  tags: string[];
+  workerTtlMs: number;
+  createdAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+  /** Which server key (by id) answers joins with this token. */
+  serverKeyId: string;
+}
+
+export type TokenRefusal = "unknown_token" | "expired_token" | "exhausted_token" | "revoked_token";
+
+export interface TokenInfo {
+  id: string;
+  uses_left: number | null;
+  uses: number;
+  tags: string[];
+  worker_ttl_ms: number;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  server_key_id: string;
+  status: "active" | "expired" | "exhausted" | "revoked";
+}
+
+export interface TokenSettings {
+  ttlMs?: unknown;
+  uses?: unknown;
+  tags?: unknown;
+  workerTtlMs?: unknown;
+}
+
+function validateUses(u: unknown): number | null {
+  if (u === undefined) return 1;
+  if (u === "unlimited" || u === null) return null;
+  if (typeof u !== "number" || !Number.isSafeInteger(u) || u < 1 || u > MAX_TOKEN_USES) {
+    throw new HushError("invalid_request", `uses must be an integer 1–${MAX_TOKEN_USES} or "unlimited"`);
+  }
+  return u;
+}
+
+function validateTokenTtl(t: unknown): number {
+  if (t === undefined) return DEFAULT_TOKEN_TTL_MS;
+  if (typeof t !== "number" || !Number.isSafeInteger(t) || t <= 0 || t > MAX_TOKEN_TTL_MS) {
+    throw new HushError("invalid_ttl", `ttl_ms must be a positive integer ≤ ${MAX_TOKEN_TTL_MS} (30 days)`);
+  }
+  return t;
+}
+
+export class TokenRegistry {
+  private readonly tokens = new Map<string, TokenRecord>();
+
+  constructor(private readonly now: () => number) {}
+
+  create(s: TokenSettings, serverKeyId: string): TokenRecord {
+    const ttl = validateTokenTtl(s.ttlMs);
+    const usesLeft = validateUses(s.uses);
+    const tags = validateTags(s.tags);
+    const workerTtlMs = s.workerTtlMs === undefined ? undefined : validateKeyTtl(s.workerTtlMs);
+    let id: string;
+    do id = formatTokenId(randomBytes(9));
+    while (this.tokens.has(id));
+    const t = this.now();
+    const rec: TokenRecord = {
+      id,
+      psk: randomBytes(32),
+      usesLeft,
+      uses: 0,
+      tags,
+      workerTtlMs: workerTtlMs ?? Math.min(24 * 3600_000, MAX_KEY_TTL_MS),
+      createdAt: t,
+      expiresAt: t + ttl,
+      revokedAt: null,
+      serverKeyId,
+    };
+    this.tokens.set(id, rec);
+    return rec;
+  }
+
+  get(id: string): TokenRecord | undefined {
+    return this.tokens.get(id);
+  }
+
+  /** The token if it may be used now, else the precise reason it may not. */
+  check(id: string): TokenRecord | TokenRefusal {
+    const t = this.tokens.get(id);
+    if (!t) return "unknown_token";
+    if (t.revokedAt !== null) return "revoked_token";
+    if (t.expiresAt <= this.now()) return "expired_token";
+    if (t.usesLeft !== null && t.usesLeft <= 0) return "exhausted_token";
+    return t;
+  }
+
+  /** Spend one use (only after a completed handshake). The PSK of a used-up token is wiped. */
+  spend(t: TokenRecord): void {
+    t.uses++;
+    if (t.usesLeft !== null) {
+      t.usesLeft--;
+      if (t.usesLeft === 0) wipe(t.psk);
+    }
+  }
+
+  revoke(id: string): TokenRecord {
+    const t = this.tokens.get(id);
+    if (!t) throw new HushError("not_found", `no token with id ${id}`);
+    if (t.revokedAt === null) {
+      t.revokedAt = this.now();
+      wipe(t.psk);
+    }
+    return t;
+  }
+
+  /** Refuse every token minted under a retired server key. */
+  revokeForServerKey(serverKeyId: string): number {
+    let n = 0;
+    for (const t of this.tokens.values()) {
+      if (t.serverKeyId === serverKeyId && t.revokedAt === null) {
+        this.revoke(t.id);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  info(t: TokenRecord): TokenInfo {
+    const c = this.check(t.id);
+    return {
+      id: t.id,
+      uses_left: t.usesLeft,
+      uses: t.uses,
+      tags: t.tags,
+      worker_ttl_ms: t.workerTtlMs,
+      created_at: t.createdAt,
+      expires_at: t.expiresAt,
+      revoked_at: t.revokedAt,
+      server_key_id: t.serverKeyId,
+      status: typeof c === "string" ? (c === "revoked_token" ? "revoked" : c === "expired_token" ? "expired" : "exhausted") : "active",
+    };
+  }
+
+  list(): TokenInfo[] {
+    return [...this.tokens.values()].map((t) => this.info(t));
+  }
+
+  count(): { active: number; total: number } {
+    let active = 0;
+    for (const t of this.tokens.values()) if (typeof this.check(t.id) !== "string") active++;
+    return { active, total: this.tokens.size };
+  }
+
+  /** Wipe PSKs of tokens that can no longer be used. */
+  sweep(): void {
+    for (const t of this.tokens.values()) if (typeof this.check(t.id) === "string") wipe(t.psk);
+  }
+
+  wipe(): void {
+    for (const t of this.tokens.values()) wipe(t.psk);
+    this.tokens.clear();
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * `POST /v1/join` (PROTOCOL.md §5) and `POST /v1/rekey` (§6): the Noise
+ * NKpsk0 responder. Any failure answers the generic `auth_failed`; the
+ * precise reason is returned to the caller for logs, metrics and audit.
+ *
+ * Invariants: tags come from the token, never from the worker; a token use
+ * is spent only by a completed handshake; a message-1 ephemeral key is
+ * accepted once inside the timestamp window; a rekey signed with a key that
+ * was already rotated away locks the worker (`clone_suspected`).
+ * @module
+ */
+import { HushError } from "../errors.ts";
+import { fromB64u, fromUtf8, toB64u, utf8 } from "../crypto/index.ts";
+import { createResponder } from "../noise/index.ts";
+import { validateWorkerName, type KeyRecord } from "../broker/index.ts";
+import type { KeyGeneration } from "../auth/index.ts";
+import type { State } from "./state.ts";
+import { ok, parseObject, type Answer } from "./http.ts";
+
+/** A refused handshake: the client sees auth_failed, logs see `reason`. */
+export class JoinRefused extends HushError {
+  constructor(readonly reason: string) {
+    super("auth_failed", "authentication failed");
+  }
+}
+
+const MAX_MSG_B64 = 1024;
+
+function readMessage(body: Uint8Array, withToken: boolean): { tokenId: string; msg: Uint8Array } {
+  const b = parseObject(body);
+  const tokenId = b.token_id;
+  if (withToken && (typeof tokenId !== "string" || !/^t_[A-Za-z0-9_-]{12}$/.test(tokenId))) {
+    throw new HushError("invalid_request", "token_id must look like t_XXXXXXXXXXXX");
+  }
+  if (typeof b.msg !== "string" || b.msg.length > MAX_MSG_B64) throw new HushError("invalid_request", "msg must be a base64url string");
+  let msg: Uint8Array;
+  try {
+    msg = fromB64u(b.msg);
+  } catch {
+    throw new HushError("invalid_request", "msg is not valid base64url");
+  }
+  return { tokenId: (tokenId as string) ?? "", msg };
+}
+
+/** Check message-1 payload freshness and that its ephemeral key is new. */
+function checkFresh(st: State, payload: Uint8Array, ephemeral: Uint8Array): Record<string, unknown> {
+  let p: any;
+  try {
+    p = JSON.parse(fromUtf8(payload));
+  } catch {
+    throw new JoinRefused("bad_payload");
+  }
+  if (typeof p !== "object" || p === null || typeof p.ts !== "number") throw new JoinRefused("bad_payload");
+  const now = Date.now();
+  if (Math.abs(now - p.ts) > st.config.clockWindowMs) throw new JoinRefused("stale_timestamp");
+  const r = st.handshakeReplay.remember("e", toB64u(ephemeral), p.ts, now);
+  if (r === "replay") throw new JoinRefused("replayed_message");
+  if (r === "full") throw new HushError("busy", "handshake replay cache full, try again");
+  return p;
+}
+
+export function handleJoin(st: State, body: Uint8Array, source: string): Answer {
+  const wait = Math.max(st.joinLimits.global.take("*"), st.joinLimits.perSource.take(source));
+  if (wait > 0) throw new HushError("rate_limited", "too many join attempts", { retryAfter: wait });
+  const { tokenId, msg } = readMessage(body, true);
+  const t = st.tokens.check(tokenId);
+  if (typeof t === "string") throw new JoinRefused(t);
+  const sk = st.serverKeys.byId(t.serverKeyId);
+  if (!sk) throw new JoinRefused("retired_server_key");
+  const responder = createResponder({ staticKey: sk, psk: t.psk, prologue: utf8(`hush/1 join\n${tokenId}`) });
+  let m1;
+  try {
+    m1 = responder.readMessage1(msg);
+  } catch {
+    throw new JoinRefused("handshake_failed");
+  }
+  const p = checkFresh(st, m1.payload, m1.remoteEphemeral);
+  let name: string;
+  try {
+    name = validateWorkerName(p.name);
+  } catch {
+    throw new JoinRefused("bad_payload");
+  }
+  const id = st.registry.allocateId("worker");
+  const now = Date.now();
+  const expiresAt = now + t.workerTtlMs;
+  // Tags come from the token only; anything else in the payload is ignored.
+  const reply = { id, expires_at: expiresAt, tags: t.tags, server_time: now };
+  const m2 = responder.writeMessage2(utf8(JSON.stringify(reply)));
+  const macKey = m2.c1.key;
+  const encKey = m2.c2.key;
+  m2.c1.wipe();
+  m2.c2.wipe();
+  st.registry.create({ kind: "worker", name, tags: t.tags, ttlMs: t.workerTtlMs, via: "join", tokenId, macKey, encKey, id });
+  st.tokens.spend(t);
+  st.log.info("worker joined", { worker: id, name, token_id: tokenId });
+  return ok({ msg: toB64u(m2.message) });
+}
+
+export function handleRekey(st: State, key: KeyRecord, generation: KeyGeneration, body: Uint8Array): Answer {
+  if (generation !== "current") {
+    // The credential was copied: someone else already rotated this key away.
+    st.registry.revoke(key.id);
+    st.log.warn("clone suspected: a rotated-away key tried to rekey; worker locked", { worker: key.id, event: "clone_suspected" });
+    throw new JoinRefused("clone_suspected");
+  }
+  const { msg } = readMessage(body, false);
+  const prologue = utf8(`hush/1 rekey\n${key.id}`);
+  // The worker addresses the active server key; a key joined under an older
+  // (still usable) one works too.
+  let responder: ReturnType<typeof createResponder> | undefined;
+  let m1: { payload: Uint8Array; remoteEphemeral: Uint8Array } | undefined;
+  for (const sk of st.serverKeys.usable()) {
+    const r = createResponder({ staticKey: sk, psk: key.macKey, prologue });
+    try {
+      m1 = r.readMessage1(msg);
+      responder = r;
+      break;
+    } catch {}
+  }
+  if (!responder || !m1) throw new JoinRefused("handshake_failed");
+  checkFresh(st, m1.payload, m1.remoteEphemeral);
+  const now = Date.now();
+  const expiresAt = Math.min(now + key.ttlMs, key.hardExpiresAt);
+  const m2 = responder.writeMessage2(utf8(JSON.stringify({ id: key.id, expires_at: expiresAt, tags: key.tags, server_time: now })));
+  const macKey = m2.c1.key;
+  const encKey = m2.c2.key;
+  m2.c1.wipe();
+  m2.c2.wipe();
+  st.registry.rekey(key, macKey, encKey, st.config.rekeyGraceMs);
+  st.log.info("worker rekeyed", { worker: key.id });
+  return ok({ msg: toB64u(m2.message) });
+}
