@@ -26,7 +26,7 @@ export default defineCommand({
   args: {
     name: { type: "string", description: "worker name of the run's credential (default: run)", valueHint: "NAME" },
     "max-items": { type: "string", description: "most items in the store (default 10000)", valueHint: "N" },
-    "no-ttl-required": { type: "boolean", description: "allow keys without a TTL" },
+    "ttl-required": { type: "boolean", default: true, description: "every key must have a TTL (on by default)", negativeDescription: "allow keys without a TTL" },
     verbose: { type: "boolean", description: "log the daemon's requests and events to stderr" },
   },
   async run({ args, data }) {
@@ -42,7 +42,7 @@ export default defineCommand({
         limits: {
           ...DEFAULTS.limits,
           maxItems: args["max-items"] ? parsePositiveInt(args["max-items"], "--max-items") : DEFAULTS.limits.maxItems,
-          ttlRequired: !args["no-ttl-required"],
+          ttlRequired: args["ttl-required"] !== false,
         },
       },
       { version: VERSION, log },

@@ -6,6 +6,7 @@
 import { defineCommand } from "citty";
 import { DEFAULTS, defaultSocketPath, parseDuration, parsePositiveInt, parseSize, parseSocketMode, type DaemonConfig } from "../src/config/index.ts";
 import { startDaemon } from "../src/server/daemon.ts";
+import { hardenProcess } from "../src/server/harden.ts";
 import { socketArgs, warnIfLoose } from "./_shared.ts";
 import { VERSION } from "./_version.ts";
 import { readFileSync } from "node:fs";
@@ -41,13 +42,26 @@ export default defineCommand({
     "max-items": { type: "string", description: "most items in the store (default 10000)", valueHint: "N" },
     "max-value": { type: "string", description: "largest value, e.g. 256k (default 256 KiB)", valueHint: "SIZE" },
     "max-body": { type: "string", description: "largest request body, e.g. 1m (default 1 MiB)", valueHint: "SIZE" },
-    "no-ttl-required": { type: "boolean", description: "allow keys without a TTL (off by default: every key must expire)" },
+    "ttl-required": {
+      type: "boolean",
+      default: true,
+      description: "every key must have a TTL (on by default)",
+      negativeDescription: "allow keys without a TTL",
+    },
+    mlock: {
+      type: "boolean",
+      default: true,
+      description: "lock memory with mlockall so secrets are not swapped out (on by default)",
+      negativeDescription: "do not lock memory (without CAP_IPC_LOCK or an unlimited memlock limit it cannot work anyway)",
+    },
     "clock-window": { type: "string", description: "accepted clock skew of signed requests (default 60s)", valueHint: "DURATION" },
     "server-key-file": { type: "string", description: "the server's X25519 key from `hush keygen server` (default: $HUSH_SERVER_KEY, else an ephemeral key)", valueHint: "FILE" },
     "join-rate": { type: "string", description: "join handshakes per second from all sources (default 2000; per source 20)", valueHint: "N" },
     "log-level": { type: "string", description: "debug, info (default), warn or error", valueHint: "LEVEL" },
   },
   async run({ args }) {
+    // First, before any secret (HUSH_SERVER_KEY, --server-key-file) is read into memory.
+    const hardening = hardenProcess({ mlock: args.mlock !== false });
     const config: DaemonConfig = {
       ...DEFAULTS,
       socketPath: args.socket || defaultSocketPath(),
@@ -58,7 +72,7 @@ export default defineCommand({
         maxItems: args["max-items"] ? parsePositiveInt(args["max-items"], "--max-items") : DEFAULTS.limits.maxItems,
         maxValueBytes: args["max-value"] ? parseSize(args["max-value"], "--max-value") : DEFAULTS.limits.maxValueBytes,
         maxBodyBytes: args["max-body"] ? parseSize(args["max-body"], "--max-body") : DEFAULTS.limits.maxBodyBytes,
-        ttlRequired: !args["no-ttl-required"],
+        ttlRequired: args["ttl-required"] !== false,
       },
       clockWindowMs: args["clock-window"] ? parseDuration(args["clock-window"], "--clock-window") : DEFAULTS.clockWindowMs,
       logLevel: (args["log-level"] as DaemonConfig["logLevel"]) || DEFAULTS.logLevel,
@@ -74,6 +88,7 @@ export default defineCommand({
     const serverKey = loadServerKey(args["server-key-file"]);
     const d = await startDaemon(config, { version: VERSION, serverKey });
     const log = d.state.log;
+    for (const w of hardening.warnings) log.warn(w);
     log.info("listening", { socket: d.socketPath, admin_socket: d.adminSocketPath, version: VERSION, pid: process.pid });
     const pub = encodeServerPublic(d.state.serverKeys.active.publicKey);
     if (serverKey) log.info("server key loaded", { server_key: pub });

@@ -91,6 +91,14 @@ describe("hush run", () => {
     expect(b.code).not.toBe(0);
     expect(b.stderr).toContain("hush: error: cannot start /nonexistent/prog");
   });
+  test("TTLs are required by default; --no-ttl-required allows keys without one", async () => {
+    const script = 'echo v | "$0" kv set k; echo "code=$?"';
+    const strict = await hush(["run", "--", "sh", "-c", script, (await import("./_harness.ts")).HUSH]);
+    expect(strict.stdout).toContain("code=2");
+    expect(strict.stderr).toContain("ttl");
+    const loose = await hush(["run", "--no-ttl-required", "--", "sh", "-c", script, (await import("./_harness.ts")).HUSH]);
+    expect(loose.stdout).toContain("code=0");
+  });
   test("a `--help` after -- belongs to the child", async () => {
     const r = await hush(["run", "--", "sh", "-c", 'echo "$1"', "x", "--help"]);
     expect(r.stdout).toBe("--help\n");
