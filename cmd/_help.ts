@@ -23,7 +23,7 @@ export const HELP: Record<string, string> = {
   "serve":
     "Listens on hush.sock (signed worker requests) and admin.sock (admin commands,\nowner only) in a 0700 directory. Everything is held in memory and wiped on exit.\n\nExamples:\n  hush serve\n  hush serve --socket /run/hush/hush.sock --max-items 50000\n  hush serve --socket-group ci --socket-mode 0660",
   "workers issue":
-    "Examples:\n  hush workers issue --name ci-runner --out ci.cred\n  hush workers issue --name build --tags ci,linux --ttl 8h > build.cred",
+    "Examples:\n  hush workers issue --name ci-runner --out ci.cred\n  HUSH_CREDENTIAL=$(hush workers issue --name build --tags ci,linux --ttl 8h) npm test",
   "workers revoke":
     "Example:\n  hush workers revoke w_AbCdEfGhIjKlMnOp",
 };

@@ -4,7 +4,8 @@
  * HUSH_CREDENTIAL or --credential-file, values from stdin.
  * @module
  */
-import { closeSync, openSync, readFileSync, statSync, writeSync, constants as fsc } from "node:fs";
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync, constants as fsc } from "node:fs";
+import { constants as osc } from "node:os";
 import { parseKeyFile } from "../src/keys/index.ts";
 import { HushError, type ErrorCode } from "../src/errors.ts";
 
@@ -165,11 +166,20 @@ export function reportError(e: unknown): number {
 /** Parse a --ttl flag (30s, 10m, 24h, 7d). */
 export { parseDuration } from "../src/config/index.ts";
 
+/** A secret file created exclusively (0600) but not yet written. */
+export interface SecretFile {
+  path: string;
+  write(text: string): void;
+  /** Remove the (still empty) file when the secret could not be made. */
+  discard(): void;
+}
+
 /**
- * Write a secret file: exclusive create (never overwrite, never follow a
- * symlink), mode 0600 (invariant 1).
+ * Create a secret file before the secret exists: exclusive create (never
+ * overwrite, never follow a symlink), mode 0600 (invariant 1). Opening it
+ * first means a refused path never leaves a minted key nobody holds.
  */
-export function writeSecretFile(path: string, text: string): void {
+export function createSecretFile(path: string): SecretFile {
   let fd: number;
   try {
     fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
@@ -177,11 +187,41 @@ export function writeSecretFile(path: string, text: string): void {
     if (e?.code === "EEXIST") throw new HushError("conflict", `${path} already exists; refusing to overwrite a key file`);
     throw new HushError("invalid_request", `cannot create ${path}: ${e?.code ?? e}`);
   }
+  let open = true;
+  return {
+    path,
+    write(text) {
+      try {
+        writeSync(fd, text);
+      } finally {
+        closeSync(fd);
+        open = false;
+      }
+    },
+    discard() {
+      if (open) closeSync(fd);
+      open = false;
+      try {
+        unlinkSync(path);
+      } catch {}
+    },
+  };
+}
+
+/** Run `make` with a secret file already created; remove the file if `make` fails. */
+export async function withSecretFile<T>(path: string | undefined, make: () => Promise<T>): Promise<[T, SecretFile | undefined]> {
+  const f = path ? createSecretFile(path) : undefined;
   try {
-    writeSync(fd, text);
-  } finally {
-    closeSync(fd);
+    return [await make(), f];
+  } catch (e) {
+    f?.discard();
+    throw e;
   }
+}
+
+/** Write a secret file at once (exclusive create, 0600). */
+export function writeSecretFile(path: string, text: string): void {
+  createSecretFile(path).write(text);
 }
 
 /** A signed worker client from the shared --socket / --credential-file args. */
@@ -216,7 +256,7 @@ export async function runChild(cmd: string[], extraEnv: Record<string, string>):
   for (const [s, h] of handlers) process.on(s, h);
   try {
     const code = await child.exited;
-    if (child.signalCode) return 128 + (SIGNALS[child.signalCode as keyof typeof SIGNALS] ?? 1);
+    if (child.signalCode) return 128 + ((osc.signals as Record<string, number>)[child.signalCode] ?? 1);
     return code;
   } finally {
     for (const [s, h] of handlers) process.off(s, h);

@@ -11,7 +11,7 @@ import { HushError } from "../src/errors.ts";
 import { formatKeyFile } from "../src/keys/index.ts";
 import { createUnixTransport, joinWithToken } from "../src/client/index.ts";
 import { defaultSocketPath } from "../src/config/index.ts";
-import { hint, jsonArgs, printJson, runChild, socketArgs, warnIfLoose, writeSecretFile } from "./_shared.ts";
+import { hint, jsonArgs, printJson, runChild, socketArgs, warnIfLoose, withSecretFile } from "./_shared.ts";
 
 function defaultName(): string {
   const n = hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 64);
@@ -41,9 +41,9 @@ export default defineCommand({
     if (!token.trim()) throw new HushError("invalid_request", "no join token: pass --token-file FILE or set HUSH_JOIN_TOKEN");
     if (args.url) throw new HushError("invalid_request", "--url (joining over TLS) is not available in this version; use --socket");
     const socket = args.socket || defaultSocketPath();
-    let r;
+    let r, file;
     try {
-      r = await joinWithToken(createUnixTransport(socket), token, args.name || defaultName());
+      [r, file] = await withSecretFile(args.out, () => joinWithToken(createUnixTransport(socket), token, args.name || defaultName()));
     } catch (e) {
       if (e instanceof HushError && e.code === "auth_failed") {
         throw new HushError("auth_failed", "join refused: the token is unknown, expired, used up or revoked, or was made by another server", e.detail);
@@ -52,8 +52,8 @@ export default defineCommand({
     }
     const cmd: string[] = data?.passthrough ?? [];
     const summary = `hush: joined as ${r.id}, tags [${r.tags.join(",")}], key expires ${new Date(r.expiresAt).toISOString()}`;
-    if (args.out) {
-      writeSecretFile(args.out, formatKeyFile(r.credential, { kind: "worker credential", note: `id: ${r.id}` }));
+    if (file) {
+      file.write(formatKeyFile(r.credential, { kind: "worker credential", note: `id: ${r.id}` }));
       process.stderr.write(`${summary}; credential written to ${args.out}\n`);
     }
     if (cmd.length > 0) {

@@ -27,7 +27,7 @@ export default defineCommand({
     name: { type: "string", description: "worker name of the run's credential (default: run)", valueHint: "NAME" },
     "max-items": { type: "string", description: "most items in the store (default 10000)", valueHint: "N" },
     "ttl-required": { type: "boolean", default: true, description: "every key must have a TTL (on by default)", negativeDescription: "allow keys without a TTL" },
-    verbose: { type: "boolean", description: "log the daemon's requests and events to stderr" },
+    verbose: { type: "boolean", description: "log the daemon's events (issued keys, authentication failures) to stderr" },
   },
   async run({ args, data }) {
     const cmd: string[] = data?.passthrough ?? [];

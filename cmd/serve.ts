@@ -78,9 +78,9 @@ export default defineCommand({
       logLevel: (args["log-level"] as DaemonConfig["logLevel"]) || DEFAULTS.logLevel,
     };
     if (config.socketMode !== 0o600 && !config.socketGroup) {
-      throw new Error("--socket-mode 0660 needs --socket-group GROUP");
+      throw new HushError("invalid_request", "--socket-mode 0660 needs --socket-group GROUP");
     }
-    if (!["debug", "info", "warn", "error"].includes(config.logLevel)) throw new Error("--log-level must be debug, info, warn or error");
+    if (!["debug", "info", "warn", "error"].includes(config.logLevel)) throw new HushError("invalid_request", "--log-level must be debug, info, warn or error");
     if (args["join-rate"]) {
       const n = parsePositiveInt(args["join-rate"], "--join-rate");
       config.joinRate = { ...config.joinRate, global: n, globalBurst: 2 * n };
@@ -106,6 +106,7 @@ export default defineCommand({
       };
       process.once("SIGINT", () => onSignal("SIGINT"));
       process.once("SIGTERM", () => onSignal("SIGTERM"));
+      process.once("SIGHUP", () => onSignal("SIGHUP"));
     });
     log.info("stopped; store wiped, sockets removed");
     return 0;

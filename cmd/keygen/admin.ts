@@ -2,7 +2,7 @@
 import { defineCommand } from "citty";
 import { formatKeyFile } from "../../src/keys/index.ts";
 import { AdminClient } from "../../src/client/index.ts";
-import { hint, jsonArgs, parseDuration, printJson, socketArgs, writeSecretFile } from "../_shared.ts";
+import { hint, jsonArgs, parseDuration, printJson, socketArgs, withSecretFile } from "../_shared.ts";
 
 export default defineCommand({
   meta: { name: "admin", description: "Issue an admin credential (via the admin socket) for signed admin requests." },
@@ -14,12 +14,11 @@ export default defineCommand({
     ...jsonArgs,
   },
   async run({ args }) {
-    const r = await new AdminClient({ socket: args.socket || undefined }).call("POST", "/v1/admin/admins", {
-      name: args.name || "admin",
-      ttl_ms: args.ttl ? parseDuration(args.ttl, "--ttl") : undefined,
-    });
+    const body = { name: args.name || "admin", ttl_ms: args.ttl ? parseDuration(args.ttl, "--ttl") : undefined };
+    const admin = new AdminClient({ socket: args.socket || undefined });
+    const [r, file] = await withSecretFile(args.out, () => admin.call("POST", "/v1/admin/admins", body));
     const { credential, ...info } = r;
-    if (args.out) writeSecretFile(args.out, formatKeyFile(credential, { kind: "admin credential", note: `id: ${info.id}` }));
+    if (file) file.write(formatKeyFile(credential, { kind: "admin credential", note: `id: ${info.id}` }));
     else {
       if (process.stdout.isTTY) hint("printing a secret to a terminal; prefer --out FILE", "warning");
       process.stdout.write(credential + "\n");

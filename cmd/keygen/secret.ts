@@ -3,6 +3,7 @@ import { defineCommand } from "citty";
 import { randomBytes, toB64u, toHex } from "../../src/crypto/index.ts";
 import { parsePositiveInt } from "../../src/config/index.ts";
 import { hint, writeSecretFile } from "../_shared.ts";
+import { HushError } from "../../src/errors.ts";
 
 export default defineCommand({
   meta: {
@@ -16,7 +17,7 @@ export default defineCommand({
   },
   run({ args }) {
     const n = args.bytes ? parsePositiveInt(args.bytes, "--bytes") : 32;
-    if (n > 1024) throw new Error("--bytes: at most 1024");
+    if (n > 1024) throw new HushError("invalid_request", "--bytes: at most 1024");
     const b = randomBytes(n);
     const s = args.hex ? toHex(b) : toB64u(b);
     b.fill(0);

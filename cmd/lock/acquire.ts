@@ -10,7 +10,7 @@ export default defineCommand({
   args: {
     name: { type: "positional", required: true, description: "lock name" },
     ...ttlArg,
-    holder: { type: "string", description: "holder label, shown in conflicts", valueHint: "NAME" },
+    holder: { type: "string", description: "holder label (recorded with the lock)", valueHint: "NAME" },
     ...credentialArgs,
     ...jsonArgs,
   },

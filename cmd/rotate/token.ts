@@ -1,6 +1,6 @@
 /** `hush rotate token ID`: a replacement with the same settings; the old one is revoked. @module */
 import { defineCommand } from "citty";
-import { adminArgs, adminClient, jsonArgs } from "../_shared.ts";
+import { adminArgs, adminClient, jsonArgs, withSecretFile } from "../_shared.ts";
 import { emitToken } from "../token/create.ts";
 
 export default defineCommand({
@@ -12,8 +12,9 @@ export default defineCommand({
     ...jsonArgs,
   },
   async run({ args }) {
-    const r = await (await adminClient(args)).call("POST", `/v1/admin/tokens/${encodeURIComponent(args.id)}/rotate`);
-    emitToken(r, args.out, args.json);
+    const admin = await adminClient(args);
+    const [r, file] = await withSecretFile(args.out, () => admin.call("POST", `/v1/admin/tokens/${encodeURIComponent(args.id)}/rotate`));
+    emitToken(r, file, args.json);
     if (!args.json) process.stderr.write(`hush: ${r.replaces} is revoked\n`);
     return 0;
   },

@@ -3,17 +3,17 @@ import { defineCommand } from "citty";
 import { HushError } from "../../src/errors.ts";
 import { formatKeyFile } from "../../src/keys/index.ts";
 import { parsePositiveInt } from "../../src/config/index.ts";
-import { adminArgs, adminClient, hint, jsonArgs, parseDuration, printJson, writeSecretFile } from "../_shared.ts";
+import { adminArgs, adminClient, hint, jsonArgs, parseDuration, printJson, withSecretFile, type SecretFile } from "../_shared.ts";
 
 /** Shared by `token create` and `rotate token`: print or write a fresh token. */
-export function emitToken(r: any, out: string | undefined, json: boolean | undefined): void {
+export function emitToken(r: any, out: SecretFile | undefined, json: boolean | undefined): void {
   const { token, ...info } = r;
   const uses = info.uses_left === null ? "unlimited uses" : `${info.uses_left} use${info.uses_left === 1 ? "" : "s"}`;
   const summary = `hush: token ${info.id}: ${uses}, expires ${new Date(info.expires_at).toISOString()}, tags [${info.tags.join(",")}], server ${info.server_key}`;
   if (out) {
-    writeSecretFile(out, formatKeyFile(token, { kind: "join token", publicKey: info.server_key, note: `id: ${info.id}` }));
+    out.write(formatKeyFile(token, { kind: "join token", publicKey: info.server_key, note: `id: ${info.id}` }));
     if (json) printJson(info);
-    else process.stderr.write(`${summary}\nhush: written to ${out}\n`);
+    else process.stderr.write(`${summary}\nhush: written to ${out.path}\n`);
     return;
   }
   if (process.stdout.isTTY) hint("the token is a secret shown only once; prefer --out FILE", "warning");
@@ -37,14 +37,16 @@ export default defineCommand({
     let uses: number | "unlimited" = 1;
     if (args.uses !== undefined) uses = args.uses === "unlimited" ? "unlimited" : parsePositiveInt(args.uses, "--uses");
     if (uses !== 1) hint(`this token can be used ${uses === "unlimited" ? "any number of" : uses} times; anyone who holds it can join until it expires or is revoked`, "warning");
-    const r = await (await adminClient(args)).call("POST", "/v1/admin/tokens", {
+    const body = {
       ttl_ms: args.ttl ? parseDuration(args.ttl, "--ttl") : undefined,
       uses,
       tags: args.tags ? args.tags.split(",").map((t) => t.trim()).filter(Boolean) : undefined,
       worker_ttl_ms: args["worker-ttl"] ? parseDuration(args["worker-ttl"], "--worker-ttl") : undefined,
-    });
+    };
+    const admin = await adminClient(args);
+    const [r, file] = await withSecretFile(args.out, () => admin.call("POST", "/v1/admin/tokens", body));
     if (!r.token) throw new HushError("internal", "the daemon returned no token");
-    emitToken(r, args.out, args.json);
+    emitToken(r, file, args.json);
     return 0;
   },
 });

@@ -1,7 +1,7 @@
 /** `hush workers issue`: mint a worker credential. @module */
 import { defineCommand } from "citty";
 import { formatKeyFile } from "../../src/keys/index.ts";
-import { hint, jsonArgs, parseDuration, printJson, adminArgs, adminClient, writeSecretFile } from "../_shared.ts";
+import { hint, jsonArgs, parseDuration, printJson, adminArgs, adminClient, withSecretFile } from "../_shared.ts";
 
 export default defineCommand({
   meta: {
@@ -17,15 +17,16 @@ export default defineCommand({
     out: { type: "string", description: "write the credential to FILE (created 0600, never overwritten)", valueHint: "FILE" },
   },
   async run({ args }) {
-    const admin = (await adminClient(args));
-    const r = await admin.call("POST", "/v1/admin/workers", {
+    const body = {
       name: args.name,
       tags: args.tags ? args.tags.split(",").map((t) => t.trim()).filter(Boolean) : undefined,
       ttl_ms: args.ttl ? parseDuration(args.ttl, "--ttl") : undefined,
-    });
+    };
+    const admin = await adminClient(args);
+    const [r, file] = await withSecretFile(args.out, () => admin.call("POST", "/v1/admin/workers", body));
     const { credential, ...info } = r;
-    if (args.out) {
-      writeSecretFile(args.out, formatKeyFile(credential, { kind: "worker credential", note: `id: ${info.id} name: ${info.name}` }));
+    if (file) {
+      file.write(formatKeyFile(credential, { kind: "worker credential", note: `id: ${info.id} name: ${info.name}` }));
       if (args.json) printJson(info);
       else process.stderr.write(`hush: issued ${info.id} (${info.name}), expires ${new Date(info.expires_at).toISOString()}; credential written to ${args.out}\n`);
     } else {

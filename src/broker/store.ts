@@ -28,6 +28,13 @@ export interface StoreOptions {
   /** Current time in Unix milliseconds (fractions are floored). */
   now: () => number;
   limits?: Partial<StoreLimits>;
+  /**
+   * Tokens start above this value. The daemon passes `Date.now() * 1000`
+   * so fencing tokens keep increasing across restarts (a holder of a token
+   * from an earlier run never outranks a new holder), assuming fewer than
+   * 1000 tokens per millisecond on average and a clock that does not go back.
+   */
+  tokenBase?: number;
 }
 
 export interface StoreStats {
@@ -82,6 +89,10 @@ export class MemoryStore implements Store {
     if (typeof opts?.now !== "function") throw new HushError("invalid_request", "now must be a function");
     this.limits = resolveLimits(opts.limits);
     const clock = opts.now;
+    if (opts.tokenBase !== undefined) {
+      if (!Number.isSafeInteger(opts.tokenBase) || opts.tokenBase < 0) throw new HushError("invalid_request", "tokenBase must be a safe integer ≥ 0");
+      this._lastToken = opts.tokenBase;
+    }
     this._now = () => Math.floor(clock());
     const ctx: StoreContext = {
       limits: this.limits,

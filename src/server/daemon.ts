@@ -40,7 +40,7 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
     config,
     version: opts.version,
     startedAt: Date.now(),
-    store: new MemoryStore({ now, limits: config.limits }),
+    store: new MemoryStore({ now, limits: config.limits, tokenBase: Date.now() * 1000 }),
     registry,
     verifier: new RequestVerifier<KeyRecord>({
       lookup: (id) => registry.get(id),

@@ -1,6 +1,7 @@
 import { describe, test, expect } from "bun:test";
 import fc from "fast-check";
 import { expectCode, makeStore, outcome, T0 } from "./_helpers.ts";
+import { MemoryStore } from "../../src/broker/index.ts";
 
 describe("locks: acquire / renew / release", () => {
   test("acquire returns a fencing token and expires_at; held -> conflict for anyone, holder too", () => {
@@ -211,5 +212,16 @@ describe("locks: property — exclusivity and fencing under many holders", () =>
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("token base", () => {
+  test("tokens start above tokenBase, so a restarted daemon never hands out a smaller fencing token", () => {
+    const base = 1_795_000_000_000_000;
+    const s = new MemoryStore({ now: () => 1000, tokenBase: base });
+    const a = s.acquireLock("x", 1000);
+    expect(a.token).toBeGreaterThan(base);
+    expect(s.leasePool("p", 2, 1000).token).toBeGreaterThan(a.token);
+    expect(() => new MemoryStore({ now: () => 0, tokenBase: -1 })).toThrow();
   });
 });

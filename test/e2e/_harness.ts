@@ -31,8 +31,16 @@ export async function hush(args: string[], opts: { env?: Record<string, string |
   return { code, stdout, stderr };
 }
 
+const made: string[] = [];
+process.on("exit", () => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh 0700 directory, removed when the test process exits. */
 export function tempDir(prefix = "hush-test-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
 }
 
 export interface Daemon {

@@ -103,6 +103,9 @@ describe("workers", () => {
     const again = await d.cli(["workers", "issue", "--name", "filed", "--out", out]);
     expect(again.code).toBe(4);
     expect(readFileSync(out, "utf8")).toBe(text);
+    // The refused path was checked before the daemon minted anything.
+    const names = (await d.cli(["workers", "list", "--json"])).stdout.trim().split("\n").map((l) => JSON.parse(l).name);
+    expect(names.filter((n) => n === "filed")).toHaveLength(1);
     // The whole key file works as --credential-file.
     expect((await d.cli(["kv", "list", "--credential-file", out])).code).toBe(0);
   });

@@ -98,7 +98,7 @@ describe("sockets", () => {
 });
 
 describe("shutdown", () => {
-  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+  for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
     test(`${sig}: exits 0, wipes, unlinks both sockets`, async () => {
       const d = await daemon();
       const cred = await d.issue("w");

@@ -78,6 +78,7 @@ describe("hush run", () => {
   test("exit code and signal death pass through", async () => {
     expect((await hush(["run", "--", "sh", "-c", "exit 3"])).code).toBe(3);
     expect((await hush(["run", "--", "sh", "-c", "kill -TERM $$"])).code).toBe(143);
+    expect((await hush(["run", "--", "sh", "-c", "kill -KILL $$"])).code).toBe(137);
   });
   test("the child sees HUSH_SOCKET in a private 0700 directory and a credential", async () => {
     const r = await hush(["run", "--", "sh", "-c", 'stat -c %a "$(dirname "$HUSH_SOCKET")"; stat -c %a "$HUSH_SOCKET"; echo "$HUSH_CREDENTIAL" | cut -c1-13']);
