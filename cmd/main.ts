@@ -37,6 +37,8 @@ export const main = defineCommand({
     pool: lazy(() => import("./pool/index.ts")),
     join: lazy(() => import("./join.ts")),
     token: lazy(() => import("./token/index.ts")),
+    creds: lazy(() => import("./creds/index.ts")),
+    checkout: lazy(() => import("./checkout.ts")),
     workers: lazy(() => import("./workers/index.ts")),
     rotate: lazy(() => import("./rotate/index.ts")),
     keygen: lazy(() => import("./keygen/index.ts")),
@@ -68,6 +70,30 @@ async function resolve(cmd: CommandDef<any>, args: string[]) {
   return { cmd, parent, rest: args.slice(i), path: args.slice(0, i).join(" ") };
 }
 
+/**
+ * citty accepts any flag silently; a typo such as `--ttl-requird` must not be
+ * ignored by a security tool. Returns the first unknown flag, if any.
+ */
+async function findUnknownFlag(cmd: CommandDef<any>, rest: string[]): Promise<string | undefined> {
+  const defs: Record<string, any> = (typeof cmd.args === "function" ? await (cmd.args as any)() : await cmd.args) ?? {};
+  const known = new Map<string, any>();
+  for (const [name, d] of Object.entries(defs)) {
+    if (d.type === "positional") continue;
+    known.set(name, d);
+    for (const a of [d.alias ?? []].flat()) known.set(a, d);
+    if (d.type === "boolean") known.set("no-" + name, d);
+  }
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i];
+    if (!a.startsWith("-") || a === "-" || /^-\d/.test(a)) continue;
+    const name = a.replace(/^--?/, "").split("=")[0];
+    const d = known.get(name);
+    if (!d) return a.split("=")[0];
+    if (d.type !== "boolean" && !a.includes("=")) i++; // skip the flag's value
+  }
+  return undefined;
+}
+
 async function runHush(argv: string[]): Promise<number> {
   // Everything after `--` belongs to the child command (hush run / join / checkout).
   const dd = argv.indexOf("--");
@@ -91,6 +117,11 @@ async function runHush(argv: string[]): Promise<number> {
       await showUsage(cmd, parent);
       const what = rest[0] && !rest[0].startsWith("-") ? `unknown command: ${["hush", path, rest[0]].filter(Boolean).join(" ")}` : `hush ${path} needs a subcommand`;
       process.stderr.write(`hush: error: ${what}\n`);
+      return EXIT.usage;
+    }
+    const unknown = await findUnknownFlag(cmd, rest);
+    if (unknown) {
+      process.stderr.write(`hush: error: unknown flag ${unknown}\nhush: hint: run \`hush ${path} --help\` for usage\n`);
       return EXIT.usage;
     }
     const { result } = await runCommand(cmd, { rawArgs: rest, data: { passthrough } });

@@ -7,28 +7,12 @@ import { defineCommand } from "citty";
 import { DEFAULTS, defaultSocketPath, parseDuration, parsePositiveInt, parseSize, parseSocketMode, type DaemonConfig } from "../src/config/index.ts";
 import { startDaemon } from "../src/server/daemon.ts";
 import { hardenProcess } from "../src/server/harden.ts";
-import { socketArgs, warnIfLoose } from "./_shared.ts";
+import { collectRepeated } from "../src/server/creds-load.ts";
+import { socketArgs } from "./_shared.ts";
 import { VERSION } from "./_version.ts";
-import { readFileSync } from "node:fs";
 import { HushError } from "../src/errors.ts";
-import { decodeServerSecret, encodeServerPublic, parseKeyFile } from "../src/keys/index.ts";
-import { x25519PublicKey, type X25519KeyPair } from "../src/crypto/index.ts";
-
-/** The server key from --server-key-file or HUSH_SERVER_KEY (never argv). */
-function loadServerKey(file: string | undefined): X25519KeyPair | undefined {
-  let text = process.env.HUSH_SERVER_KEY;
-  if (file) {
-    warnIfLoose(file);
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (e: any) {
-      throw new HushError("invalid_request", `cannot read server key file ${file}: ${e?.code ?? e}`);
-    }
-  }
-  if (!text) return undefined;
-  const secretKey = decodeServerSecret(parseKeyFile(text));
-  return { secretKey, publicKey: x25519PublicKey(secretKey) };
-}
+import { encodeServerPublic } from "../src/keys/index.ts";
+import { loadCreds, loadServerKey } from "./_sources.ts";
 
 export default defineCommand({
   meta: {
@@ -57,9 +41,12 @@ export default defineCommand({
     "clock-window": { type: "string", description: "accepted clock skew of signed requests (default 60s)", valueHint: "DURATION" },
     "server-key-file": { type: "string", description: "the server's X25519 key from `hush keygen server` (default: $HUSH_SERVER_KEY, else an ephemeral key)", valueHint: "FILE" },
     "join-rate": { type: "string", description: "join handshakes per second from all sources (default 2000; per source 20)", valueHint: "N" },
+    "creds-file": { type: "string", description: "load credentials at start from a JSON or dotenv file", valueHint: "FILE" },
+    cred: { type: "string", description: "load a credential at start (repeatable): NAME=env:VAR, NAME=file:PATH or NAME=exec:COMMAND", valueHint: "SPEC" },
+    "cred-allow": { type: "string", description: "tags allowed to check out a --cred credential (repeatable): NAME=tag,tag (default: nobody)", valueHint: "NAME=TAGS" },
     "log-level": { type: "string", description: "debug, info (default), warn or error", valueHint: "LEVEL" },
   },
-  async run({ args }) {
+  async run({ args, rawArgs }) {
     // First, before any secret (HUSH_SERVER_KEY, --server-key-file) is read into memory.
     const hardening = hardenProcess({ mlock: args.mlock !== false });
     const config: DaemonConfig = {
@@ -86,9 +73,17 @@ export default defineCommand({
       config.joinRate = { ...config.joinRate, global: n, globalBurst: 2 * n };
     }
     const serverKey = loadServerKey(args["server-key-file"]);
+    // Fail fast: every credential source is read before anything listens.
+    const creds = await loadCreds(args["creds-file"], collectRepeated(rawArgs, "--cred"), collectRepeated(rawArgs, "--cred-allow"));
     const d = await startDaemon(config, { version: VERSION, serverKey });
     const log = d.state.log;
     for (const w of hardening.warnings) log.warn(w);
+    for (const c of creds) {
+      for (const v of c.values) d.state.masker.add(new TextDecoder().decode(v));
+      d.state.creds.put(c.name, c.values, { allow: c.allow, mode: c.mode, source: c.source });
+      if (c.allow.length === 0) log.warn("credential loaded but allowed for no worker (default deny); use --cred-allow or an allow list", { name: c.name });
+      else log.info("credential loaded", { name: c.name, source: c.source, mode: c.mode, allow: c.allow });
+    }
     log.info("listening", { socket: d.socketPath, admin_socket: d.adminSocketPath, version: VERSION, pid: process.pid });
     const pub = encodeServerPublic(d.state.serverKeys.active.publicKey);
     if (serverKey) log.info("server key loaded", { server_key: pub });

@@ -10,3 +10,4 @@ export type { StoreLimits } from "./limits.ts";
 export * from "./registry.ts";
 export * from "./tokens.ts";
 export * from "./serverkeys.ts";
+export * from "./creds.ts";

@@ -10,7 +10,7 @@
  * @module
  */
 import { HushError } from "../errors.ts";
-import { equalBytes, fromB64u } from "../crypto/index.ts";
+import { equalBytes, fromB64u, fromUtf8, openChaCha, utf8 } from "../crypto/index.ts";
 import { signRequest, signResponse } from "../auth/index.ts";
 import { decodeCredential, decodeServerPublic, encodeCredential, parseKeyFile, type Credential } from "../keys/index.ts";
 import { defaultSocketPath } from "../config/index.ts";
@@ -43,6 +43,38 @@ export interface Lock {
   expiresAt: number;
   renew(ttlMs?: number): Promise<number>;
   release(): Promise<void>;
+}
+
+export interface Checkout {
+  name: string;
+  value: string;
+  version: number;
+  mode: "shared" | "exclusive";
+  leaseId: string;
+  expiresAt: number;
+  /** Give the value back early (exclusive credentials). */
+  return(): Promise<void>;
+}
+
+/** Open `sealed` = b64u(nonce ‖ ChaCha20-Poly1305(encKey, nonce, plaintext, aad = signature)). */
+export function openSealed(encKey: Uint8Array, signature: string, sealed: string): { name: string; value: string; version: number } {
+  let raw: Uint8Array;
+  try {
+    raw = fromB64u(sealed);
+  } catch {
+    throw new HushError("auth_failed", "the sealed credential is malformed");
+  }
+  let plain: Uint8Array;
+  try {
+    plain = openChaCha(encKey, raw.subarray(0, 12), raw.subarray(12), utf8(signature));
+  } catch {
+    throw new HushError("auth_failed", "the sealed credential does not open with this worker's key");
+  }
+  try {
+    return JSON.parse(fromUtf8(plain));
+  } finally {
+    plain.fill(0);
+  }
 }
 
 export interface Lease {
@@ -135,6 +167,11 @@ export class Client {
   }
 
   private async callOnce<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await this.exchange<T>(method, path, body)).data;
+  }
+
+  /** One signed round trip; also returns the request signature and the key that made it. */
+  private async exchange<T>(method: string, path: string, body?: unknown): Promise<{ data: T; signature: string; cred: Credential }> {
     const url = new URL(path, "http://localhost");
     const target = url.pathname + url.search;
     const text = body === undefined ? undefined : JSON.stringify(body);
@@ -158,7 +195,7 @@ export class Client {
     const after = Number(res.header("hush-rekey-after"));
     if (after > 0 && cred === this.cred) this.rekeyAfter = after;
     if (res.status >= 400) raiseFromResponse(res);
-    return JSON.parse(res.body) as T;
+    return { data: JSON.parse(res.body) as T, signature: signed.signature, cred };
   }
 
   whoami(): Promise<{ id: string; name: string; tags: string[]; expires_at: number }> {
@@ -217,6 +254,37 @@ export class Client {
       expiresAt: r.expires_at,
       release: async () => {
         await this.call("POST", `${path}/release`, { token: r.token });
+      },
+    };
+  }
+
+  /**
+   * Check a credential out (PROTOCOL.md §7). The value arrives sealed to this
+   * worker's enc key, bound to this request's signature, and is opened here.
+   * Exclusive credentials should be given back with `return()`.
+   */
+  async checkout(name: string, opts: { ttlMs?: number } = {}): Promise<Checkout> {
+    const path = `/v1/creds/${checkName(name, "credential name")}/checkout`;
+    if (this.autoRekey && Date.now() >= this.rekeyAfter) await this.rekey();
+    let r;
+    try {
+      r = await this.exchange<any>("POST", path, { ttl_ms: opts.ttlMs });
+    } catch (e) {
+      if (!(this.autoRekey && e instanceof HushError && e.code === "rekey_required")) throw e;
+      await this.rekey();
+      r = await this.exchange<any>("POST", path, { ttl_ms: opts.ttlMs });
+    }
+    const plain = openSealed(r.cred.encKey, r.signature, r.data.sealed);
+    const leaseId: string = r.data.lease_id;
+    return {
+      name: plain.name,
+      value: plain.value,
+      version: plain.version,
+      mode: r.data.mode,
+      leaseId,
+      expiresAt: r.data.expires_at,
+      return: async () => {
+        await this.call("POST", `/v1/creds/leases/${encodeURIComponent(leaseId)}/return`, {});
       },
     };
   }

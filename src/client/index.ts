@@ -2,7 +2,7 @@
  * Public SDK entry point (package.json `exports`).
  * @module
  */
-export { Client, type ClientOptions, type Lock, type Lease } from "./client.ts";
+export { Client, openSealed, type Checkout, type ClientOptions, type Lock, type Lease } from "./client.ts";
 export { AdminClient } from "./admin.ts";
 export { HushError, isHushError, type ErrorCode } from "../errors.ts";
 export { joinWithToken, type JoinResult } from "./join.ts";

@@ -16,6 +16,7 @@ import { type Answer, answerError, fail, ok } from "./http.ts";
 import { routeWorker } from "./routes-worker.ts";
 import { routeAdmin } from "./routes-admin.ts";
 import { handleJoin, handleRekey, JoinRefused } from "./routes-join.ts";
+import { routeCreds } from "./routes-creds.ts";
 import { createServerMetrics, routeLabel, type ServerMetrics } from "./metrics.ts";
 
 export type Role = "worker" | "admin";
@@ -115,7 +116,8 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
         return toResponse(answer, corrId);
       }
       if (method === "GET" && path === "/v1/ready") {
-        answer = st.phase === "serving" ? ok({ ready: true }) : fail("unavailable", st.phase, corrId);
+        answer =
+          st.phase !== "serving" ? fail("unavailable", st.phase, corrId) : !st.audit.healthy ? fail("unavailable", "audit log cannot be written", corrId) : ok({ ready: true });
         return toResponse(answer, corrId);
       }
       const read = await readBody(req, maxBody);
@@ -133,23 +135,27 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
       if (role === "admin") {
         if (path === "/metrics" && method === "GET") return metricsResponse(corrId);
         if (parts[2] !== "admin") throw new HushError("not_found", "no such route on the admin socket");
-        answer = routeAdmin(st, method, parts, body, "admin-socket");
+        answer = routeAdmin(st, method, parts, body, "admin-socket", corrId);
         return toResponse(answer, corrId);
       }
 
       if (method === "POST" && path === "/v1/join") {
         const source = server?.requestIP(req)?.address ?? "unix";
         try {
-          answer = handleJoin(st, body, source);
+          const j = handleJoin(st, body, source);
+          answer = j.answer;
           m.joins.inc({ result: "ok" });
+          st.audit.record({ actor: j.workerId, via: "join", action: "join", target: j.tokenId, result: "ok", corr_id: corrId });
         } catch (e) {
           if (e instanceof JoinRefused) {
             m.joins.inc({ result: "refused" });
             m.authFailures.inc({ reason: e.reason });
             st.log.warn("join refused", { corr_id: corrId, reason: e.reason, source });
+            st.audit.record({ actor: source, via: "join", action: "join", result: "denied", reason: e.reason, corr_id: corrId });
           } else if (e instanceof HushError && e.code === "rate_limited") {
             m.joins.inc({ result: "rate_limited" });
             m.rejected.inc({ reason: "join_rate" });
+            st.audit.record({ actor: source, via: "join", action: "join", result: "denied", reason: "rate_limited", corr_id: corrId });
           }
           throw e;
         }
@@ -162,6 +168,7 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
       if (!v.ok) {
         m.authFailures.inc({ reason: v.reason });
         st.log.warn("authentication failed", { corr_id: corrId, reason: v.reason, key_id: v.keyId, route });
+        st.audit.record({ actor: v.keyId ?? "unknown", via: "worker", action: "auth", target: route, result: "denied", reason: v.reason, corr_id: corrId });
         answer = v.reason === "nonce_cache_full" ? fail("busy", "replay cache full, try again", corrId) : fail("auth_failed", "authentication failed", corrId);
         return toResponse(answer, corrId);
       }
@@ -171,6 +178,7 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
       if (v.generation === "retired" && route !== "rekey") {
         m.authFailures.inc({ reason: "retired_key" });
         st.log.warn("authentication failed", { corr_id: corrId, reason: "retired_key", key_id: key.id, route });
+        st.audit.record({ actor: key.id, via: "worker", action: "auth", target: route, result: "denied", reason: "retired_key", corr_id: corrId });
         answer = fail("auth_failed", "authentication failed", corrId);
         return toResponse(answer, corrId);
       }
@@ -179,20 +187,25 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
         if (route === "rekey") {
           if (method !== "POST" || parts.length !== 3) throw new HushError("not_found", "no such route");
           answer = handleRekey(st, key, v.generation, body);
+          st.audit.record({ actor: key.id, via: "worker", action: "rekey", target: key.id, result: "ok", corr_id: corrId });
         } else if (key.rekeyRequired && route !== "whoami") {
           answer = fail("rekey_required", "this key must be rotated (POST /v1/rekey) before further use", corrId);
         } else if (parts[2] === "admin" || route === "metrics") {
           if (key.kind !== "admin") throw new HushError("forbidden", "admin routes need an admin credential");
           if (route === "metrics" && method === "GET") answer = { status: 200, body: st.metrics.render(), headers: { "content-type": "text/plain; version=0.0.4" } };
-          else answer = routeAdmin(st, method, parts, body, key.id);
+          else answer = routeAdmin(st, method, parts, body, key.id, corrId);
         } else {
           if (key.kind !== "worker") throw new HushError("forbidden", "admin credentials are for admin routes only");
-          answer = routeWorker({ store: st.store, key, serverPublic: st.serverKeys.active.publicKey }, method, parts, url.search, body);
+          if (parts[2] === "creds") answer = routeCreds(st, key, v.signature, method, parts, body, corrId);
+          else answer = routeWorker({ store: st.store, key, serverPublic: st.serverKeys.active.publicKey }, method, parts, url.search, body);
         }
       } catch (e) {
         if (e instanceof JoinRefused) {
           m.authFailures.inc({ reason: e.reason });
           st.log.warn("rekey refused", { corr_id: corrId, reason: e.reason, key_id: key.id });
+          st.audit.record({ actor: key.id, via: "worker", action: e.reason === "clone_suspected" ? "clone_suspected" : "rekey", target: key.id, result: "denied", reason: e.reason, corr_id: corrId });
+        } else if (e instanceof HushError && e.code === "forbidden" && parts[2] !== "creds") {
+          st.audit.record({ actor: key.id, via: key.kind, action: "policy", target: route, result: "denied", reason: "forbidden", corr_id: corrId });
         }
         answer = answerError(e, corrId);
         if (answer.status === 500) st.log.error("internal error", { corr_id: corrId, route, err: String((e as Error)?.stack ?? e) });

@@ -6,14 +6,14 @@
  * @module
  */
 import { dirname } from "node:path";
-import { KeyRegistry, MemoryStore, ServerKeys, TokenRegistry, type KeyRecord } from "../broker/index.ts";
+import { CredentialStore, KeyRegistry, MemoryStore, ServerKeys, TokenRegistry, type KeyRecord } from "../broker/index.ts";
 import { NonceCache, RequestVerifier } from "../auth/index.ts";
 import { RateLimiter } from "./ratelimit.ts";
 import { generateX25519, type X25519KeyPair } from "../crypto/index.ts";
 import { Logger, Masker, Registry } from "../observe/index.ts";
 import { adminSocketPath, type DaemonConfig } from "../config/index.ts";
 import { createFetch } from "./app.ts";
-import type { State } from "./state.ts";
+import type { AuditSink, State } from "./state.ts";
 import { createServerMetrics } from "./metrics.ts";
 import { lookupGroup, openToGroup, prepareSocketDir, reclaimSocket, unlinkQuiet, withPrivateUmask } from "./socket.ts";
 
@@ -29,6 +29,7 @@ export interface StartOptions {
   version: string;
   serverKey?: X25519KeyPair;
   log?: Logger;
+  audit?: AuditSink;
 }
 
 export async function startDaemon(config: DaemonConfig, opts: StartOptions): Promise<Daemon> {
@@ -50,6 +51,8 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
     }),
     serverKeys: new ServerKeys(opts.serverKey ?? generateX25519(), now),
     tokens: new TokenRegistry(now),
+    creds: new CredentialStore(now, config.limits),
+    audit: opts.audit ?? { record() {}, healthy: true },
     handshakeReplay: new NonceCache(200_000, config.clockWindowMs),
     joinLimits: {
       global: new RateLimiter(config.joinRate.global, config.joinRate.globalBurst),
@@ -93,6 +96,7 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
     st.store.sweep();
     st.registry.sweep();
     st.tokens.sweep();
+    st.creds.sweep();
     st.handshakeReplay.purgeAll(Date.now());
     st.verifier.nonces.purgeAll(Date.now());
   }, config.sweepIntervalMs);
@@ -112,6 +116,7 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
       st.store.wipe();
       st.registry.wipe();
       st.tokens.wipe();
+      st.creds.wipe();
       st.verifier.nonces.clear();
       st.serverKeys.wipe();
       unlinkQuiet(sock);

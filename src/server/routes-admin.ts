@@ -11,6 +11,7 @@ import type { KeyRecord } from "../broker/index.ts";
 import type { State } from "./state.ts";
 import { type Answer, decodeSegment, ok, optInt, parseObject } from "./http.ts";
 import { routeServerKey, routeTokens } from "./routes-admin-keys.ts";
+import { routeAdminCreds } from "./routes-creds.ts";
 
 const NO_ROUTE = () => new HushError("not_found", "no such admin route");
 
@@ -28,8 +29,32 @@ export function mintCredential(st: State, rec: KeyRecord): string {
   return s;
 }
 
-export function routeAdmin(st: State, method: string, parts: string[], body: Uint8Array, actor: string): Answer {
+/**
+ * Route an admin request. Every change (anything but GET) is audited with
+ * its outcome; changes are refused while the audit sink cannot write.
+ */
+export function routeAdmin(st: State, method: string, parts: string[], body: Uint8Array, actor: string, corrId = ""): Answer {
+  if (method === "GET" || parts[3] === "creds") return routeAdminInner(st, method, parts, body, actor, corrId);
+  const action = "admin." + parts.slice(3).filter((p, i) => i === 0 || !/^[wat]_|^s_/.test(p)).join(".");
+  const target = parts.slice(4).find((p) => /^[wat]_|^s_/.test(p));
+  if (!st.audit.healthy) throw new HushError("unavailable", "the audit log cannot be written; refusing until it recovers");
+  try {
+    const a = routeAdminInner(st, method, parts, body, actor, corrId);
+    let made: string | undefined;
+    try {
+      made = JSON.parse(a.body).id;
+    } catch {}
+    st.audit.record({ actor, via: "admin", action, target: target ?? made, result: "ok", corr_id: corrId });
+    return a;
+  } catch (e) {
+    st.audit.record({ actor, via: "admin", action, target, result: "error", reason: e instanceof HushError ? e.code : "internal", corr_id: corrId });
+    throw e;
+  }
+}
+
+function routeAdminInner(st: State, method: string, parts: string[], body: Uint8Array, actor: string, corrId: string): Answer {
   const area = parts[3];
+  if (area === "creds") return routeAdminCreds(st, method, parts, body, actor, corrId);
   if (area === "workers") return routeWorkers(st, method, parts, body, actor);
   if (area === "tokens") return routeTokens(st, method, parts, body, actor);
   if (area === "server-key") return routeServerKey(st, method, parts, actor);

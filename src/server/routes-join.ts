@@ -59,7 +59,7 @@ function checkFresh(st: State, payload: Uint8Array, ephemeral: Uint8Array): Reco
   return p;
 }
 
-export function handleJoin(st: State, body: Uint8Array, source: string): Answer {
+export function handleJoin(st: State, body: Uint8Array, source: string): { answer: Answer; workerId: string; tokenId: string } {
   const wait = Math.max(st.joinLimits.global.take("*"), st.joinLimits.perSource.take(source));
   if (wait > 0) throw new HushError("rate_limited", "too many join attempts", { retryAfter: wait });
   const { tokenId, msg } = readMessage(body, true);
@@ -94,7 +94,7 @@ export function handleJoin(st: State, body: Uint8Array, source: string): Answer 
   st.registry.create({ kind: "worker", name, tags: t.tags, ttlMs: t.workerTtlMs, via: "join", tokenId, macKey, encKey, id });
   st.tokens.spend(t);
   st.log.info("worker joined", { worker: id, name, token_id: tokenId });
-  return ok({ msg: toB64u(m2.message) });
+  return { answer: ok({ msg: toB64u(m2.message) }), workerId: id, tokenId };
 }
 
 export function handleRekey(st: State, key: KeyRecord, generation: KeyGeneration, body: Uint8Array): Answer {

@@ -2,11 +2,28 @@
  * The daemon's shared state, handed to every route.
  * @module
  */
-import type { KeyRecord, KeyRegistry, MemoryStore, ServerKeys, TokenRegistry } from "../broker/index.ts";
+import type { CredentialStore, KeyRecord, KeyRegistry, MemoryStore, ServerKeys, TokenRegistry } from "../broker/index.ts";
 import type { NonceCache, RequestVerifier } from "../auth/index.ts";
 import type { RateLimiter } from "./ratelimit.ts";
 import type { Logger, Masker, Registry } from "../observe/index.ts";
 import type { DaemonConfig } from "../config/index.ts";
+
+/** One audit event (PROTOCOL.md §9). Ids and names only: never a secret value. */
+export interface AuditEvent {
+  actor?: string;
+  via?: string;
+  action: string;
+  target?: string;
+  result: "ok" | "denied" | "error";
+  reason?: string;
+  corr_id?: string;
+}
+
+/** Where audit events go. `healthy` false = the sink cannot write (fail closed). */
+export interface AuditSink {
+  record(ev: AuditEvent): void;
+  readonly healthy: boolean;
+}
 
 export interface State {
   config: DaemonConfig;
@@ -17,6 +34,8 @@ export interface State {
   verifier: RequestVerifier<KeyRecord>;
   serverKeys: ServerKeys;
   tokens: TokenRegistry;
+  creds: CredentialStore;
+  audit: AuditSink;
   /** Message-1 ephemeral keys seen inside the window (join and rekey replay protection). */
   handshakeReplay: NonceCache;
   joinLimits: { global: RateLimiter; perSource: RateLimiter };

@@ -1,0 +1,127 @@
+/**
+ * Credential sources read at start (fail fast: any bad source stops the
+ * start with a clear error that never contains a value):
+ *
+ *   --creds-file FILE          JSON object or dotenv (NAME=value lines)
+ *   --cred NAME=env:VAR        the value of an environment variable
+ *   --cred NAME=file:PATH      the contents of a file (one trailing newline dropped)
+ *   --cred NAME=exec:COMMAND   the stdout of `sh -c COMMAND` (exit 0 required)
+ *
+ * JSON entries may be a string or `{"value"|"values", "allow", "mode"}`;
+ * `--cred-allow NAME=tag,tag` sets the allow-list of a --cred source.
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import { HushError } from "../errors.ts";
+import { utf8 } from "../crypto/index.ts";
+
+export interface LoadedCred {
+  name: string;
+  values: Uint8Array[];
+  allow: string[];
+  mode: "shared" | "exclusive";
+  source: string;
+}
+
+const NAME_RE = /^[A-Za-z0-9._:\/-]{1,256}$/;
+
+function bad(msg: string): never {
+  throw new HushError("invalid_request", msg);
+}
+
+function trimNewline(s: string): string {
+  return s.endsWith("\r\n") ? s.slice(0, -2) : s.endsWith("\n") ? s.slice(0, -1) : s;
+}
+
+/** Parse a creds file: JSON when it starts with `{`, else dotenv. */
+export function parseCredsFile(text: string, file: string): LoadedCred[] {
+  const out: LoadedCred[] = [];
+  if (text.trimStart().startsWith("{")) {
+    let obj: any;
+    try {
+      obj = JSON.parse(text);
+    } catch {
+      bad(`${file}: not valid JSON`);
+    }
+    for (const name of Object.keys(obj)) {
+      if (!NAME_RE.test(name)) bad(`${file}: bad credential name ${JSON.stringify(name)}`);
+      const e = obj[name];
+      let values: unknown[];
+      let allow: string[] = [];
+      let mode: "shared" | "exclusive" = "shared";
+      if (typeof e === "string") values = [e];
+      else if (e && typeof e === "object") {
+        values = Array.isArray(e.values) ? e.values : [e.value];
+        if (e.allow !== undefined) allow = e.allow;
+        if (e.mode !== undefined) mode = e.mode;
+      } else bad(`${file}: ${name}: expected a string or an object`);
+      if (!values!.every((v) => typeof v === "string" && v.length > 0)) bad(`${file}: ${name}: values must be non-empty strings`);
+      out.push({ name, values: (values! as string[]).map(utf8), allow, mode, source: `file:${file}` });
+    }
+    return out;
+  }
+  const lines = text.split(/\r?\n/);
+  lines.forEach((line, i) => {
+    const t = line.trim();
+    if (!t || t.startsWith("#")) return;
+    const m = /^(?:export\s+)?([A-Za-z0-9._:\/-]{1,256})\s*=\s*(.*)$/.exec(t);
+    if (!m) bad(`${file}:${i + 1}: expected NAME=value`);
+    let v = m[2];
+    if ((v.startsWith('"') && v.endsWith('"') && v.length >= 2) || (v.startsWith("'") && v.endsWith("'") && v.length >= 2)) v = v.slice(1, -1);
+    if (!v) bad(`${file}:${i + 1}: ${m[1]} has an empty value`);
+    out.push({ name: m[1], values: [utf8(v)], allow: [], mode: "shared", source: `file:${file}` });
+  });
+  return out;
+}
+
+/** Resolve one `--cred NAME=KIND:ARG` spec. */
+export async function loadCredSpec(spec: string, env: Record<string, string | undefined> = process.env): Promise<LoadedCred> {
+  const m = /^([A-Za-z0-9._:\/-]{1,256})=(env|file|exec):(.+)$/s.exec(spec);
+  if (!m) bad(`--cred: expected NAME=env:VAR, NAME=file:PATH or NAME=exec:COMMAND, got ${JSON.stringify(spec.split("=")[0] + "=…")}`);
+  const [, name, kind, arg] = m;
+  let value: string;
+  if (kind === "env") {
+    const v = env[arg];
+    if (v === undefined || v === "") bad(`--cred ${name}: environment variable ${arg} is not set or empty`);
+    value = v;
+  } else if (kind === "file") {
+    try {
+      value = trimNewline(readFileSync(arg, "utf8"));
+    } catch (e: any) {
+      bad(`--cred ${name}: cannot read ${arg}: ${e?.code ?? e}`);
+    }
+    if (!value) bad(`--cred ${name}: ${arg} is empty`);
+  } else {
+    const p = Bun.spawn(["sh", "-c", arg], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: env as Record<string, string> });
+    const timer = setTimeout(() => p.kill(), 30_000);
+    const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+    clearTimeout(timer);
+    // stderr of the command is not shown: it might echo the secret.
+    if (code !== 0) bad(`--cred ${name}: command exited with status ${code}`);
+    value = trimNewline(out);
+    if (!value) bad(`--cred ${name}: command printed nothing`);
+  }
+  return { name, values: [utf8(value)], allow: [], mode: "shared", source: kind === "exec" ? "exec" : `${kind}:${arg}` };
+}
+
+/** `--cred-allow NAME=tag,tag` → name → tags. */
+export function parseAllowSpecs(specs: string[]): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const s of specs) {
+    const i = s.indexOf("=");
+    if (i <= 0) bad(`--cred-allow: expected NAME=tag,tag, got ${JSON.stringify(s)}`);
+    m.set(s.slice(0, i), s.slice(i + 1).split(",").map((t) => t.trim()).filter(Boolean));
+  }
+  return m;
+}
+
+/** Every value of `--opt` in argv (citty keeps only the last one). */
+export function collectRepeated(rawArgs: string[], opt: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const a = rawArgs[i];
+    if (a === opt && i + 1 < rawArgs.length) out.push(rawArgs[++i]);
+    else if (a.startsWith(opt + "=")) out.push(a.slice(opt.length + 1));
+  }
+  return out;
+}

@@ -1,0 +1,102 @@
+/**
+ * Credential checkout and return (PROTOCOL.md §7, §8) and the admin routes
+ * that manage credentials. A checked-out value is sealed to the worker:
+ *
+ *   sealed = b64u(nonce(12) ‖ ChaCha20-Poly1305(enc key, nonce, plaintext, aad))
+ *   aad    = ASCII of the request's Signature;  plaintext = {"name","value","version"}
+ *
+ * so the secret never crosses the wire in clear, TLS or not, and a sealed
+ * answer cannot be replayed into another request. Admin answers never carry
+ * a value.
+ * @module
+ */
+import { HushError } from "../errors.ts";
+import { concatBytes, fromUtf8, randomBytes, sealChaCha, toB64u, utf8, wipe } from "../crypto/index.ts";
+import type { KeyRecord } from "../broker/index.ts";
+import type { State } from "./state.ts";
+import { type Answer, decodeSegment, ok, optInt, parseObject } from "./http.ts";
+
+/** Seal a value to a worker's enc key, bound to the request signature. */
+export function sealValue(encKey: Uint8Array, signature: string, name: string, value: Uint8Array, version: number): string {
+  const nonce = randomBytes(12);
+  const plain = utf8(`{"name":${JSON.stringify(name)},"value":${JSON.stringify(fromUtf8(value))},"version":${version}}`);
+  try {
+    return toB64u(concatBytes(nonce, sealChaCha(encKey, nonce, plain, utf8(signature))));
+  } finally {
+    wipe(plain);
+  }
+}
+
+/** Fail closed: nothing that reveals or changes a secret happens while the audit sink cannot write. */
+export function requireAudit(st: State): void {
+  if (!st.audit.healthy) throw new HushError("unavailable", "the audit log cannot be written; refusing until it recovers");
+}
+
+export function routeCreds(st: State, key: KeyRecord, signature: string, method: string, parts: string[], body: Uint8Array, corrId: string): Answer {
+  if (method !== "POST") throw new HushError("invalid_request", "method not allowed on this route");
+  // POST /v1/creds/leases/{lease_id}/return
+  if (parts.length === 6 && parts[3] === "leases" && parts[5] === "return") {
+    const leaseId = decodeSegment(parts[4], "lease id");
+    requireAudit(st);
+    const r = st.creds.giveBack(leaseId, key.id);
+    st.audit.record({ actor: key.id, via: "worker", action: "cred.return", target: r.cred, result: "ok", corr_id: corrId });
+    return ok({ returned: true });
+  }
+  // POST /v1/creds/{name}/checkout
+  if (parts.length === 5 && parts[4] === "checkout") {
+    const name = decodeSegment(parts[3], "credential name");
+    const b = parseObject(body);
+    requireAudit(st);
+    let c;
+    try {
+      c = st.creds.checkout(name, key.id, key.tags, optInt(b, "ttl_ms"));
+    } catch (e) {
+      if (e instanceof HushError) {
+        const result = e.code === "forbidden" ? "denied" : "error";
+        st.audit.record({ actor: key.id, via: "worker", action: "cred.checkout", target: name, result, reason: e.code, corr_id: corrId });
+      }
+      throw e;
+    }
+    const sealed = sealValue(key.encKey, signature, name, c.value, c.version);
+    st.audit.record({ actor: key.id, via: "worker", action: "cred.checkout", target: name, result: "ok", corr_id: corrId });
+    return ok({ lease_id: c.leaseId, expires_at: c.expiresAt, sealed, version: c.version, mode: c.mode });
+  }
+  throw new HushError("not_found", "no such route");
+}
+
+/** Split a body's values into byte buffers (the caller's strings cannot be wiped; the copies can). */
+function valuesOf(b: Record<string, unknown>): Uint8Array[] {
+  const v = b.values ?? (b.value !== undefined ? [b.value] : undefined);
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw new HushError("invalid_request", "values must be a list of strings");
+  return (v as string[]).map((x) => utf8(x));
+}
+
+export function routeAdminCreds(st: State, method: string, parts: string[], body: Uint8Array, actor: string, corrId: string): Answer {
+  if (parts.length === 4 && method === "GET") return ok({ creds: st.creds.list() });
+  if (parts.length === 4 && method === "POST") {
+    const b = parseObject(body);
+    if (typeof b.name !== "string") throw new HushError("invalid_request", "name is required");
+    requireAudit(st);
+    const values = valuesOf(b);
+    for (const v of values) st.masker.add(fromUtf8(v));
+    let info;
+    try {
+      info = st.creds.put(b.name, values, { allow: b.allow, mode: b.mode, source: "admin" });
+    } catch (e) {
+      wipe(...values);
+      throw e;
+    }
+    st.audit.record({ actor, via: "admin", action: "cred.put", target: info.name, result: "ok", corr_id: corrId });
+    st.log.info("credential stored", { name: info.name, mode: info.mode, values: info.values, actor });
+    return ok(info, 201);
+  }
+  if (parts.length === 5 && method === "DELETE") {
+    const name = decodeSegment(parts[4], "credential name");
+    requireAudit(st);
+    const info = st.creds.delete(name);
+    st.audit.record({ actor, via: "admin", action: "cred.delete", target: name, result: "ok", corr_id: corrId });
+    st.log.info("credential deleted", { name, actor });
+    return ok(info);
+  }
+  throw new HushError("not_found", "no such admin route");
+}
