@@ -227,7 +227,8 @@ export function writeSecretFile(path: string, text: string): void {
 /** A signed worker client from the shared --socket / --credential-file args. */
 export async function workerClient(args: { socket?: string; "credential-file"?: string }) {
   const { Client } = await import("../src/client/index.ts");
-  return new Client({ socket: args.socket || undefined, credential: loadCredential(args["credential-file"]) });
+  // One-shot CLI processes never rotate: the rotated key would die with the process.
+  return new Client({ socket: args.socket || undefined, credential: loadCredential(args["credential-file"]), autoRekey: false });
 }
 
 export const ttlArg = {

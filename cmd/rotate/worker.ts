@@ -8,7 +8,11 @@ export default defineCommand({
   async run({ args }) {
     const r = await (await adminClient(args)).call("POST", `/v1/admin/workers/${encodeURIComponent(args.id)}/rotate`);
     if (args.json) printJson(r);
-    else process.stderr.write(`hush: ${r.id} must rekey before its next request (the SDK does this by itself)\n`);
+    else
+      process.stderr.write(
+        `hush: ${r.id} must rekey before its next request: an SDK client created with its credential rotates by itself;\n` +
+          `hush: a credential kept in a file or HUSH_CREDENTIAL must be replaced (hush join again) within the ${10}s grace after someone rotates it\n`,
+      );
     return 0;
   },
 });

@@ -30,7 +30,9 @@ export interface ClientOptions {
   timeoutMs?: number;
   /**
    * Rotate the key by itself: at half of its lifetime and when the daemon
-   * answers rekey_required (default true).
+   * answers rekey_required. Default: true when `credential` is given, false
+   * when it comes from HUSH_CREDENTIAL (which many processes may share: one
+   * credential must be rotated by one process only).
    */
   autoRekey?: boolean;
   /** Called with the new credential string after every rekey (e.g. to save it). */
@@ -108,7 +110,11 @@ export class Client {
     this.cred = decodeCredential(parseKeyFile(credential));
     this.socket = opts.socket ?? defaultSocketPath();
     this.transport = createUnixTransport(this.socket, opts);
-    this.autoRekey = opts.autoRekey ?? true;
+    // A credential from the environment may be shared by many processes (hush
+    // run, hush join -- CMD): if two of them rotated it, the second would look
+    // like a clone and lock the worker. So only an explicitly given credential
+    // rotates by itself unless autoRekey says otherwise.
+    this.autoRekey = opts.autoRekey ?? opts.credential !== undefined;
     this.onRekey = opts.onRekey;
   }
 
@@ -148,10 +154,24 @@ export class Client {
   rekey(): Promise<void> {
     return (this.rekeying ??= (async () => {
       try {
-        const who = await this.callOnce<{ server_public: string }>("GET", "/v1/whoami");
-        const serverPublic = decodeServerPublic(who.server_public);
-        const hs = startHandshake(serverPublic, this.cred.macKey, `hush/1 rekey\n${this.cred.keyId}`, { ts: Date.now() });
-        const r = await this.callOnce<{ msg: string }>("POST", "/v1/rekey", { msg: hs.msg });
+        // Address the server key this credential knows first: a key that was
+        // already rotated away then reaches /v1/rekey, where the daemon can
+        // recognise a copied credential. Only when that server key itself was
+        // retired, learn the active one from a signed whoami and try again.
+        let serverPublic = this.cred.serverPublic;
+        let r: { msg: string };
+        let hs = startHandshake(serverPublic, this.cred.macKey, `hush/1 rekey\n${this.cred.keyId}`, { ts: Date.now() });
+        try {
+          r = await this.callOnce<{ msg: string }>("POST", "/v1/rekey", { msg: hs.msg });
+        } catch (e) {
+          if (!(e instanceof HushError && e.code === "auth_failed")) throw e;
+          const who = await this.callOnce<{ server_public: string }>("GET", "/v1/whoami");
+          const active = decodeServerPublic(who.server_public);
+          if (equalBytes(active, serverPublic)) throw e;
+          serverPublic = active;
+          hs = startHandshake(serverPublic, this.cred.macKey, `hush/1 rekey\n${this.cred.keyId}`, { ts: Date.now() });
+          r = await this.callOnce<{ msg: string }>("POST", "/v1/rekey", { msg: hs.msg });
+        }
         const { macKey, encKey } = hs.finish(r.msg);
         const old = this.cred;
         this.cred = { ...old, macKey, encKey, serverPublic };

@@ -8,3 +8,4 @@ export * from "./random.ts";
 export * from "./hash.ts";
 export * from "./x25519.ts";
 export * from "./aead.ts";
+export * from "./p256.ts";

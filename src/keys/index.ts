@@ -4,3 +4,4 @@
  */
 export * from "./strings.ts";
 export * from "./file.ts";
+export * from "./x509.ts";

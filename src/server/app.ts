@@ -174,7 +174,8 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
       }
       const key = v.key;
       // The key that signed the request signs the answer (a rekey replaces key.macKey).
-      const macKey = v.macKey;
+      // A copy: a clone verdict revokes the key (zero-filling it) before the answer is signed.
+      const macKey = v.macKey.slice();
       if (v.generation === "retired" && route !== "rekey") {
         m.authFailures.inc({ reason: "retired_key" });
         st.log.warn("authentication failed", { corr_id: corrId, reason: "retired_key", key_id: key.id, route });
@@ -195,7 +196,7 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
           if (route === "metrics" && method === "GET") answer = { status: 200, body: st.metrics.render(), headers: { "content-type": "text/plain; version=0.0.4" } };
           else answer = routeAdmin(st, method, parts, body, key.id, corrId);
         } else {
-          if (key.kind !== "worker") throw new HushError("forbidden", "admin credentials are for admin routes only");
+          if (key.kind !== "worker" && route !== "whoami") throw new HushError("forbidden", "admin credentials are for admin routes only");
           if (parts[2] === "creds") answer = routeCreds(st, key, v.signature, method, parts, body, corrId);
           else answer = routeWorker({ store: st.store, key, serverPublic: st.serverKeys.active.publicKey }, method, parts, url.search, body);
         }
@@ -211,6 +212,7 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
         if (answer.status === 500) st.log.error("internal error", { corr_id: corrId, route, err: String((e as Error)?.stack ?? e) });
       }
       sigHeader = { "hush-signature": signResponse(macKey, v.signature, answer.status, answer.body) };
+      macKey.fill(0);
       if (key.revokedAt === null) sigHeader["hush-rekey-after"] = String(key.expiresAt - Math.floor(key.ttlMs / 2));
       return toResponse(answer, corrId, sigHeader);
     } catch (e) {

@@ -87,7 +87,7 @@ function routeWorkers(st: State, method: string, parts: string[], body: Uint8Arr
     }
     if (parts[5] === "rotate") {
       const rec = st.registry.get(id);
-      if (!rec || rec.revokedAt !== null) throw new HushError("not_found", `no active key with id ${id}`);
+      if (!rec || rec.revokedAt !== null || rec.kind !== "worker") throw new HushError("not_found", `no active worker key with id ${id}`);
       rec.rekeyRequired = true;
       st.log.info("worker rekey demanded", { worker: rec.id, actor });
       return ok(st.registry.info(rec));
