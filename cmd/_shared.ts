@@ -147,6 +147,7 @@ const HINTS: Partial<Record<string, string>> = {
   "no credential given": "set HUSH_CREDENTIAL or pass --credential-file FILE (from `hush workers issue`)",
   ttl_required: "pass --ttl, e.g. --ttl 10m",
   auth_failed: "the credential may be revoked, expired or for another daemon; issue a new one with `hush workers issue`",
+  rekey_required: "the admin asked this worker to rotate its key: join again (hush join) for a fresh credential, or use an SDK client that owns the credential (it rotates by itself)",
 };
 
 /** Print `hush: error: …` (+ hint) and return the exit code. */
