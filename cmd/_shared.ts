@@ -44,8 +44,14 @@ export const socketArgs = {
   },
 } as const;
 
+export const urlArgs = {
+  url: { type: "string", description: "a controller's URL (https://HOST:PORT) instead of the local socket (default: $HUSH_URL)", valueHint: "URL" },
+  "tls-pin": { type: "string", description: "override the controller's TLS pin (sha256//BASE64) carried in the credential or token", valueHint: "PIN" },
+} as const;
+
 export const credentialArgs = {
   ...socketArgs,
+  ...urlArgs,
   "credential-file": {
     type: "string",
     description: "file holding a HUSH-WORKER-1… credential (default: $HUSH_CREDENTIAL)",
@@ -155,7 +161,8 @@ export function reportError(e: unknown): number {
   if (e instanceof HushError) {
     process.stderr.write(`hush: error: ${e.message}\n`);
     const h = HINTS[e.message] ?? (e.message.startsWith("join refused") ? "ask the admin for a new token (`hush token create`)" : HINTS[e.code]);
-    if (e.detail.connect) hint("is `hush serve` running? pass --socket PATH or set HUSH_SOCKET");
+    if (e.detail.connect) hint("is `hush serve` running? pass --socket PATH or set HUSH_SOCKET (or --url for a remote controller)");
+    else if (e.detail.pinMismatch) hint("this is not the controller that made your token/credential, or its TLS key changed: compare the pin `hush serve` printed; --tls-pin overrides");
     else if (h) hint(h);
     return CODE_EXIT[e.code] ?? EXIT.error;
   }
@@ -226,10 +233,16 @@ export function writeSecretFile(path: string, text: string): void {
 }
 
 /** A signed worker client from the shared --socket / --credential-file args. */
-export async function workerClient(args: { socket?: string; "credential-file"?: string }) {
+export async function workerClient(args: { socket?: string; url?: string; "tls-pin"?: string; "credential-file"?: string }) {
   const { Client } = await import("../src/client/index.ts");
   // One-shot CLI processes never rotate: the rotated key would die with the process.
-  return new Client({ socket: args.socket || undefined, credential: loadCredential(args["credential-file"]), autoRekey: false });
+  return new Client({
+    socket: args.socket || undefined,
+    url: args.url || undefined,
+    tlsPin: args["tls-pin"] || undefined,
+    credential: loadCredential(args["credential-file"]),
+    autoRekey: false,
+  });
 }
 
 export const ttlArg = {

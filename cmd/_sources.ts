@@ -55,3 +55,18 @@ export function loadServerKey(file: string | undefined): X25519KeyPair | undefin
   return { secretKey, publicKey: x25519PublicKey(secretKey) };
 }
 
+
+/** --tls-cert and --tls-key, both or neither. */
+export function loadTlsFiles(cert: string | undefined, key: string | undefined): { certPem: string; keyPem: string } | undefined {
+  if (!cert && !key) return undefined;
+  if (!cert || !key) throw new HushError("invalid_request", "--tls-cert and --tls-key go together");
+  warnIfLoose(key);
+  const read = (f: string, what: string) => {
+    try {
+      return readFileSync(f, "utf8");
+    } catch (e: any) {
+      throw new HushError("invalid_request", `cannot read ${what} ${f}: ${e?.code ?? e}`);
+    }
+  };
+  return { certPem: read(cert, "--tls-cert"), keyPem: read(key, "--tls-key") };
+}

@@ -8,10 +8,10 @@ import { defineCommand } from "citty";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { HushError } from "../src/errors.ts";
-import { formatKeyFile } from "../src/keys/index.ts";
-import { createUnixTransport, joinWithToken } from "../src/client/index.ts";
+import { decodeJoinToken, formatKeyFile, parseKeyFile } from "../src/keys/index.ts";
+import { joinWithToken, pickTransport } from "../src/client/index.ts";
 import { defaultSocketPath } from "../src/config/index.ts";
-import { hint, jsonArgs, printJson, runChild, socketArgs, warnIfLoose, withSecretFile } from "./_shared.ts";
+import { hint, jsonArgs, printJson, runChild, socketArgs, urlArgs, warnIfLoose, withSecretFile } from "./_shared.ts";
 
 function defaultName(): string {
   const n = hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 64);
@@ -22,7 +22,7 @@ export default defineCommand({
   meta: { name: "join", description: "Join with a token and get this worker's credential (to a file, stdout, or a command's environment)." },
   args: {
     ...socketArgs,
-    url: { type: "string", description: "controller URL (https://HOST:PORT) instead of a local socket", valueHint: "URL" },
+    ...urlArgs,
     "token-file": { type: "string", description: "file holding the HUSH-JOIN-1… token (default: $HUSH_JOIN_TOKEN)", valueHint: "FILE" },
     name: { type: "string", description: "this worker's name (default: the host name)", valueHint: "NAME" },
     out: { type: "string", description: "write the credential to FILE (created 0600, never overwritten)", valueHint: "FILE" },
@@ -39,13 +39,14 @@ export default defineCommand({
       }
     }
     if (!token.trim()) throw new HushError("invalid_request", "no join token: pass --token-file FILE or set HUSH_JOIN_TOKEN");
-    if (args.url) throw new HushError("invalid_request", "--url (joining over TLS) is not available in this version; use --socket");
     const socket = args.socket || defaultSocketPath();
+    const url = args.url || process.env.HUSH_URL;
+    const transport = pickTransport({ socket, url, tlsPin: args["tls-pin"] || undefined }, decodeJoinToken(parseKeyFile(token)).tlsPin);
     let r, file;
     try {
-      [r, file] = await withSecretFile(args.out, () => joinWithToken(createUnixTransport(socket), token, args.name || defaultName()));
+      [r, file] = await withSecretFile(args.out, () => joinWithToken(transport, token, args.name || defaultName()));
     } catch (e) {
-      if (e instanceof HushError && e.code === "auth_failed") {
+      if (e instanceof HushError && e.code === "auth_failed" && !e.detail.pinMismatch) {
         throw new HushError("auth_failed", "join refused: the token is unknown, expired, used up or revoked, or was made by another server", e.detail);
       }
       throw e;
@@ -58,7 +59,7 @@ export default defineCommand({
     }
     if (cmd.length > 0) {
       if (!args.out) process.stderr.write(summary + "\n");
-      return await runChild(cmd, { HUSH_SOCKET: socket, HUSH_CREDENTIAL: r.credential });
+      return await runChild(cmd, url ? { HUSH_URL: url, HUSH_CREDENTIAL: r.credential } : { HUSH_SOCKET: socket, HUSH_CREDENTIAL: r.credential });
     }
     if (!args.out) {
       if (process.stdout.isTTY) hint("the credential is a secret; prefer --out FILE or -- CMD", "warning");

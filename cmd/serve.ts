@@ -4,7 +4,7 @@
  * @module
  */
 import { defineCommand } from "citty";
-import { DEFAULTS, defaultSocketPath, parseDuration, parsePositiveInt, parseSize, parseSocketMode, type DaemonConfig } from "../src/config/index.ts";
+import { DEFAULTS, defaultSocketPath, parseListenUrl, parseDuration, parsePositiveInt, parseSize, parseSocketMode, type DaemonConfig } from "../src/config/index.ts";
 import { startDaemon } from "../src/server/daemon.ts";
 import { hardenProcess } from "../src/server/harden.ts";
 import { collectRepeated } from "../src/server/creds-load.ts";
@@ -12,7 +12,8 @@ import { socketArgs } from "./_shared.ts";
 import { VERSION } from "./_version.ts";
 import { HushError } from "../src/errors.ts";
 import { encodeServerPublic } from "../src/keys/index.ts";
-import { loadCreds, loadServerKey } from "./_sources.ts";
+import { loadCreds, loadServerKey, loadTlsFiles } from "./_sources.ts";
+import { formatPin } from "../src/crypto/index.ts";
 
 export default defineCommand({
   meta: {
@@ -41,6 +42,10 @@ export default defineCommand({
     "clock-window": { type: "string", description: "accepted clock skew of signed requests (default 60s)", valueHint: "DURATION" },
     "server-key-file": { type: "string", description: "the server's X25519 key from `hush keygen server` (default: $HUSH_SERVER_KEY, else an ephemeral key)", valueHint: "FILE" },
     "join-rate": { type: "string", description: "join handshakes per second from all sources (default 2000; per source 20)", valueHint: "N" },
+    listen: { type: "string", description: "also listen on TCP for workers on other hosts: https://HOST:PORT (TLS; pinned by workers)", valueHint: "URL" },
+    "tls-cert": { type: "string", description: "PEM certificate for --listen (default: a self-signed one made in memory at start)", valueHint: "FILE" },
+    "tls-key": { type: "string", description: "PEM private key for --tls-cert", valueHint: "FILE" },
+    "insecure-loopback": { type: "boolean", description: "allow --listen http://127.0.0.1:PORT without TLS (loopback only; for tests)" },
     "creds-file": { type: "string", description: "load credentials at start from a JSON or dotenv file", valueHint: "FILE" },
     cred: { type: "string", description: "load a credential at start (repeatable): NAME=env:VAR, NAME=file:PATH or NAME=exec:COMMAND", valueHint: "SPEC" },
     "cred-allow": { type: "string", description: "tags allowed to check out a --cred credential (repeatable): NAME=tag,tag (default: nobody)", valueHint: "NAME=TAGS" },
@@ -72,6 +77,10 @@ export default defineCommand({
       const n = parsePositiveInt(args["join-rate"], "--join-rate");
       config.joinRate = { ...config.joinRate, global: n, globalBurst: 2 * n };
     }
+    if (args.listen) {
+      parseListenUrl(args.listen, !!args["insecure-loopback"]);
+      config.listen = { url: args.listen, tls: loadTlsFiles(args["tls-cert"], args["tls-key"]) };
+    } else if (args["tls-cert"] || args["tls-key"]) throw new HushError("invalid_request", "--tls-cert/--tls-key need --listen https://HOST:PORT");
     const serverKey = loadServerKey(args["server-key-file"]);
     // Fail fast: every credential source is read before anything listens.
     const creds = await loadCreds(args["creds-file"], collectRepeated(rawArgs, "--cred"), collectRepeated(rawArgs, "--cred-allow"));
@@ -86,6 +95,12 @@ export default defineCommand({
     }
     log.info("listening", { socket: d.socketPath, admin_socket: d.adminSocketPath, version: VERSION, pid: process.pid });
     const pub = encodeServerPublic(d.state.serverKeys.active.publicKey);
+    if (d.url) {
+      const pin = d.state.tlsPin ? formatPin(d.state.tlsPin) : undefined;
+      log.info("listening on TCP", { url: d.url, tls_pin: pin, self_signed: d.state.tlsSelfSigned ?? false });
+      if (pin) process.stderr.write(`hush: TLS pin ${pin} (carried in tokens; check with: curl --pinnedpubkey '${pin}' -k ${d.url}/v1/health)\n`);
+      else log.warn("plain HTTP on loopback: requests are signed but not encrypted (--insecure-loopback)");
+    }
     if (serverKey) log.info("server key loaded", { server_key: pub });
     else log.warn("no --server-key-file or HUSH_SERVER_KEY: using an ephemeral server key; join tokens die with this process", { server_key: pub });
     process.stderr.write(

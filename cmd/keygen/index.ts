@@ -7,5 +7,6 @@ export default defineCommand({
     secret: () => import("./secret.ts").then((m) => m.default),
     server: () => import("./server.ts").then((m) => m.default),
     admin: () => import("./admin.ts").then((m) => m.default),
+    tls: () => import("./tls.ts").then((m) => m.default),
   },
 });

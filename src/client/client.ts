@@ -10,11 +10,12 @@
  * @module
  */
 import { HushError } from "../errors.ts";
-import { equalBytes, fromB64u, fromUtf8, openChaCha, utf8 } from "../crypto/index.ts";
+import { equalBytes, fromB64u, fromUtf8, openChaCha, parsePin, utf8 } from "../crypto/index.ts";
 import { signRequest, signResponse } from "../auth/index.ts";
 import { decodeCredential, decodeServerPublic, encodeCredential, parseKeyFile, type Credential } from "../keys/index.ts";
 import { defaultSocketPath } from "../config/index.ts";
 import { createUnixTransport, type Transport } from "./transport.ts";
+import { createLoopbackTransport, createTlsTransport } from "./tls.ts";
 import { raiseFromResponse } from "./errors.ts";
 import { startHandshake } from "./join.ts";
 
@@ -23,6 +24,13 @@ export { raiseFromResponse };
 export interface ClientOptions {
   /** Path of hush.sock. Default: HUSH_SOCKET, then the daemon's default path. */
   socket?: string;
+  /**
+   * A controller URL (`https://HOST:PORT`) instead of a socket. Default:
+   * HUSH_URL. The server key is pinned with the credential's TLS pin.
+   */
+  url?: string;
+  /** Override the pin (`sha256//BASE64`), e.g. after the controller's TLS key changed. */
+  tlsPin?: string;
   /** A `HUSH-WORKER-1…` string. Default: HUSH_CREDENTIAL. */
   credential?: string;
   /** Connection retries (never-connected errors only). Default 5. */
@@ -87,6 +95,31 @@ export interface Lease {
   release(): Promise<void>;
 }
 
+/** The unix socket, or HTTPS pinned to the server's key (plain HTTP only to loopback). */
+export function pickTransport(opts: ClientOptions, credentialPin?: Uint8Array): Transport {
+  const url = opts.url ?? process.env.HUSH_URL;
+  if (!url) return createUnixTransport(opts.socket ?? defaultSocketPath(), opts);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new HushError("invalid_request", `not a URL: ${url}`);
+  }
+  if (u.protocol === "https:") {
+    const override = opts.tlsPin ?? process.env.HUSH_TLS_PIN;
+    const pin = override ? parsePin(override) : credentialPin;
+    if (!pin) {
+      throw new HushError(
+        "invalid_request",
+        override ? "tlsPin must look like sha256//BASE64 (44 characters)" : "no TLS pin: this credential or token was not made by a TLS controller; pass the controller's pin (sha256//…)",
+      );
+    }
+    return createTlsTransport(url, pin, opts);
+  }
+  if (u.protocol === "http:") return createLoopbackTransport(url, opts);
+  throw new HushError("invalid_request", "the URL must start with https:// (or http:// to a loopback address)");
+}
+
 function checkName(name: string, what: string): string {
   if (typeof name !== "string" || name.length === 0 || name === "." || name === "..") {
     throw new HushError("invalid_request", `${what} must be a non-empty string other than "." and ".."`);
@@ -109,7 +142,7 @@ export class Client {
     // Accept a bare string or a whole key file (comment header lines are skipped).
     this.cred = decodeCredential(parseKeyFile(credential));
     this.socket = opts.socket ?? defaultSocketPath();
-    this.transport = createUnixTransport(this.socket, opts);
+    this.transport = pickTransport(opts, this.cred.tlsPin);
     // A credential from the environment may be shared by many processes (hush
     // run, hush join -- CMD): if two of them rotated it, the second would look
     // like a clone and lock the worker. So only an explicitly given credential

@@ -2,8 +2,9 @@
  * Public SDK entry point (package.json `exports`).
  * @module
  */
-export { Client, openSealed, type Checkout, type ClientOptions, type Lock, type Lease } from "./client.ts";
+export { Client, openSealed, pickTransport, type Checkout, type ClientOptions, type Lock, type Lease } from "./client.ts";
 export { AdminClient } from "./admin.ts";
 export { HushError, isHushError, type ErrorCode } from "../errors.ts";
 export { joinWithToken, type JoinResult } from "./join.ts";
 export { createUnixTransport, type Transport } from "./transport.ts";
+export { createTlsTransport, createLoopbackTransport } from "./tls.ts";

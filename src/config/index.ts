@@ -29,6 +29,12 @@ export interface DaemonConfig {
   drainTimeoutMs: number;
   sweepIntervalMs: number;
   logLevel: "debug" | "info" | "warn" | "error";
+  /**
+   * A TCP listener for workers on other hosts: `https://HOST:PORT` (TLS with
+   * `tls`, or a self-signed certificate made at start), or `http://` to a
+   * loopback address only (with --insecure-loopback).
+   */
+  listen?: { url: string; tls?: { certPem: string; keyPem: string } };
   /** How long a rotated-away key keeps working for requests in flight. */
   rekeyGraceMs: number;
   /** Join handshakes per second (and burst), for all sources together and per source. */
@@ -102,4 +108,25 @@ export function parseSize(s: string, what: string): number {
   if (!m) throw new HushError("invalid_request", `${what}: expected a size like 262144, 256k or 1m`);
   const mult = { "": 1, b: 1, k: 1024, kib: 1024, m: 1 << 20, mib: 1 << 20 }[m[2].toLowerCase()]!;
   return parsePositiveInt(String(Number(m[1]) * mult), what);
+}
+
+/** Validate a --listen URL: https anywhere, http only on loopback and only when allowed. */
+export function parseListenUrl(raw: string, insecureLoopback: boolean): URL {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new HushError("invalid_request", `--listen: not a URL: ${JSON.stringify(raw)} (expected https://HOST:PORT)`);
+  }
+  if (!u.port) throw new HushError("invalid_request", "--listen: give a port, e.g. https://0.0.0.0:8443");
+  if (u.pathname !== "/" || u.search || u.username || u.password) throw new HushError("invalid_request", "--listen: only https://HOST:PORT");
+  const host = u.hostname.replace(/^\[|\]$/g, "");
+  if (u.protocol === "https:") return u;
+  if (u.protocol === "http:") {
+    const loop = host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+    if (!loop) throw new HushError("invalid_request", "--listen: plain http:// is refused off loopback; use https://");
+    if (!insecureLoopback) throw new HushError("invalid_request", "--listen: plain http:// needs --insecure-loopback (and is only allowed on a loopback address)");
+    return u;
+  }
+  throw new HushError("invalid_request", "--listen: the URL must start with https://");
 }

@@ -15,12 +15,16 @@ import { adminSocketPath, type DaemonConfig } from "../config/index.ts";
 import { createFetch } from "./app.ts";
 import type { AuditSink, State } from "./state.ts";
 import { createServerMetrics } from "./metrics.ts";
+import { loadTls, makeSelfSigned, type TlsMaterial } from "./tls.ts";
+import { HushError } from "../errors.ts";
 import { lookupGroup, openToGroup, prepareSocketDir, reclaimSocket, unlinkQuiet, withPrivateUmask } from "./socket.ts";
 
 export interface Daemon {
   state: State;
   socketPath: string;
   adminSocketPath: string;
+  /** The TCP listener's URL, when there is one. */
+  url?: string;
   /** Drain (≤ drainTimeoutMs), wipe everything, unlink sockets. Idempotent. */
   stop(): Promise<void>;
 }
@@ -86,11 +90,33 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
   };
   const workerFetch = createFetch(st, "worker", metrics);
   const adminFetch = createFetch(st, "admin", metrics);
-  const servers = withPrivateUmask(() => [
+  const servers: ReturnType<typeof Bun.serve>[] = withPrivateUmask(() => [
     Bun.serve({ ...common, unix: sock, fetch: workerFetch }),
     Bun.serve({ ...common, unix: adminSock, fetch: adminFetch }),
   ]);
   if (gid !== undefined) openToGroup(sock, gid, config.socketMode);
+  let tcpUrl: string | undefined;
+  if (config.listen) {
+    const u = new URL(config.listen.url);
+    const hostname = u.hostname.replace(/^\[|\]$/g, "");
+    let tls: TlsMaterial | undefined;
+    if (u.protocol === "https:") {
+      tls = config.listen.tls ? loadTls(config.listen.tls.certPem, config.listen.tls.keyPem) : makeSelfSigned([...new Set([hostname, "localhost", "127.0.0.1"])]);
+      st.tlsPin = tls.pin;
+      st.tlsSelfSigned = !config.listen.tls;
+    }
+    try {
+      servers.push(
+        Bun.serve({ ...common, hostname, port: Number(u.port), fetch: workerFetch, ...(tls ? { tls: { cert: tls.certPem, key: tls.keyPem } } : {}) }),
+      );
+    } catch (e: any) {
+      for (const s of servers) s.stop(true);
+      unlinkQuiet(sock);
+      unlinkQuiet(adminSock);
+      throw new HushError("invalid_request", `cannot listen on ${u.host}: ${e?.code ?? e?.message ?? e}`);
+    }
+    tcpUrl = `${u.protocol}//${u.host}`;
+  }
 
   const sweeper = setInterval(() => {
     st.store.sweep();
@@ -123,5 +149,5 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
       unlinkQuiet(adminSock);
     })());
 
-  return { state: st, socketPath: sock, adminSocketPath: adminSock, stop };
+  return { state: st, socketPath: sock, adminSocketPath: adminSock, url: tcpUrl, stop };
 }

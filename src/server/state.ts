@@ -39,7 +39,9 @@ export interface State {
   /** Message-1 ephemeral keys seen inside the window (join and rekey replay protection). */
   handshakeReplay: NonceCache;
   joinLimits: { global: RateLimiter; perSource: RateLimiter };
+  /** SHA-256 of the TLS listener's SPKI, carried in tokens and credentials. */
   tlsPin?: Uint8Array;
+  tlsSelfSigned?: boolean;
   log: Logger;
   masker: Masker;
   metrics: Registry;
