@@ -17,7 +17,8 @@ export interface BuildTarget {
   outfile: string;
 }
 
-async function commitId(): Promise<string> {
+/** The commit hush is built from (12 hex digits, "-dirty" with uncommitted changes), or "unknown". */
+export async function commitId(): Promise<string> {
   try {
     const c = (await $`git rev-parse --short=12 HEAD`.quiet().text()).trim();
     const dirty = (await $`git status --porcelain --untracked-files=no`.quiet().text()).trim() ? "-dirty" : "";
