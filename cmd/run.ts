@@ -39,6 +39,9 @@ export default defineCommand({
       {
         ...DEFAULTS,
         socketPath: join(dir, "hush.sock"),
+        // Every process of the run shares one credential, and the daemon is
+        // private to this command: a per-key rate limit would only throttle the run.
+        keyRate: { rate: 0, burst: 0 },
         limits: {
           ...DEFAULTS.limits,
           maxItems: args["max-items"] ? parsePositiveInt(args["max-items"], "--max-items") : DEFAULTS.limits.maxItems,

@@ -41,6 +41,7 @@ export default defineCommand({
     },
     "clock-window": { type: "string", description: "accepted clock skew of signed requests (default 60s)", valueHint: "DURATION" },
     "server-key-file": { type: "string", description: "the server's X25519 key from `hush keygen server` (default: $HUSH_SERVER_KEY, else an ephemeral key)", valueHint: "FILE" },
+    "key-rate": { type: "string", description: "requests per second per worker key, burst twice that (default 500; 0 = unlimited)", valueHint: "N" },
     "join-rate": { type: "string", description: "join handshakes per second from all sources (default 2000; per source 20)", valueHint: "N" },
     listen: { type: "string", description: "also listen on TCP for workers on other hosts: https://HOST:PORT (TLS; pinned by workers)", valueHint: "URL" },
     "tls-cert": { type: "string", description: "PEM certificate for --listen (default: a self-signed one made in memory at start)", valueHint: "FILE" },
@@ -73,6 +74,10 @@ export default defineCommand({
       throw new HushError("invalid_request", "--socket-mode 0660 needs --socket-group GROUP");
     }
     if (!["debug", "info", "warn", "error"].includes(config.logLevel)) throw new HushError("invalid_request", "--log-level must be debug, info, warn or error");
+    if (args["key-rate"] !== undefined) {
+      const n = args["key-rate"] === "0" ? 0 : parsePositiveInt(args["key-rate"], "--key-rate");
+      config.keyRate = { rate: n, burst: 2 * n };
+    }
     if (args["join-rate"]) {
       const n = parsePositiveInt(args["join-rate"], "--join-rate");
       config.joinRate = { ...config.joinRate, global: n, globalBurst: 2 * n };

@@ -37,6 +37,8 @@ export interface DaemonConfig {
   listen?: { url: string; tls?: { certPem: string; keyPem: string } };
   /** How long a rotated-away key keeps working for requests in flight. */
   rekeyGraceMs: number;
+  /** Requests per second per key id, and burst (token bucket); rate 0 = unlimited. */
+  keyRate: { rate: number; burst: number };
   /** Join handshakes per second (and burst), for all sources together and per source. */
   joinRate: { global: number; globalBurst: number; perSource: number; perSourceBurst: number };
 }
@@ -61,6 +63,7 @@ export const DEFAULTS: Omit<DaemonConfig, "socketPath"> = {
   sweepIntervalMs: 1_000,
   logLevel: "info",
   rekeyGraceMs: 10_000,
+  keyRate: { rate: 500, burst: 1_000 },
   joinRate: { global: 2_000, globalBurst: 4_000, perSource: 20, perSourceBurst: 40 },
 };
 

@@ -44,6 +44,17 @@ function toResponse(a: Answer, corrId: string, extra?: Record<string, string>): 
 
 const EMPTY = new Uint8Array(0);
 
+/** `p`, or "timeout" after `ms` (the body of a slow client is not waited for). */
+async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | "timeout"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), ms)));
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Read the body, refusing it past `max` bytes before it is buffered: a
  * declared Content-Length over the cap is refused unread, a chunked body is
@@ -120,7 +131,12 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
           st.phase !== "serving" ? fail("unavailable", st.phase, corrId) : !st.audit.healthy ? fail("unavailable", "audit log cannot be written", corrId) : ok({ ready: true });
         return toResponse(answer, corrId);
       }
-      const read = await readBody(req, maxBody);
+      const read = await withDeadline(readBody(req, maxBody), st.config.requestTimeoutMs);
+      if (read === "timeout") {
+        m.rejected.inc({ reason: "timeout" });
+        answer = fail("invalid_request", `request body not received within ${st.config.requestTimeoutMs} ms`, corrId);
+        return toResponse(answer, corrId, { connection: "close" });
+      }
       if (read === null) {
         m.rejected.inc({ reason: "body_too_large" });
         answer = fail("too_large", `body over ${maxBody} bytes`, corrId);
@@ -184,6 +200,13 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
         return toResponse(answer, corrId);
       }
       key.lastSeenAt = Date.now();
+      const wait = st.keyLimiter.take(key.id);
+      if (wait > 0) {
+        m.rejected.inc({ reason: "rate_limit" });
+        st.audit.record({ actor: key.id, via: key.kind, action: "rate_limit", target: route, result: "denied", reason: "rate_limited", corr_id: corrId });
+        answer = fail("rate_limited", "too many requests for this key", corrId, { "retry-after": String(wait) });
+        return toResponse(answer, corrId, { "hush-signature": signResponse(macKey, v.signature, answer.status, answer.body) });
+      }
       try {
         if (route === "rekey") {
           if (method !== "POST" || parts.length !== 3) throw new HushError("not_found", "no such route");

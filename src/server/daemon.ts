@@ -58,6 +58,7 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
     creds: new CredentialStore(now, config.limits),
     audit: opts.audit ?? { record() {}, healthy: true },
     handshakeReplay: new NonceCache(200_000, config.clockWindowMs),
+    keyLimiter: new RateLimiter(config.keyRate.rate, config.keyRate.burst),
     joinLimits: {
       global: new RateLimiter(config.joinRate.global, config.joinRate.globalBurst),
       perSource: new RateLimiter(config.joinRate.perSource, config.joinRate.perSourceBurst),

@@ -39,6 +39,8 @@ export interface State {
   /** Message-1 ephemeral keys seen inside the window (join and rekey replay protection). */
   handshakeReplay: NonceCache;
   joinLimits: { global: RateLimiter; perSource: RateLimiter };
+  /** Requests per key id (token bucket). */
+  keyLimiter: RateLimiter;
   /** SHA-256 of the TLS listener's SPKI, carried in tokens and credentials. */
   tlsPin?: Uint8Array;
   tlsSelfSigned?: boolean;
