@@ -5,8 +5,9 @@
  */
 import { readFileSync } from "node:fs";
 import { HushError } from "../src/errors.ts";
-import { decodeServerSecret, parseKeyFile } from "../src/keys/index.ts";
-import { x25519PublicKey, type X25519KeyPair } from "../src/crypto/index.ts";
+import { decodeKeyString, decodeServerSecret, HRP, parseKeyFile } from "../src/keys/index.ts";
+import { randomBytes, x25519PublicKey, type X25519KeyPair } from "../src/crypto/index.ts";
+import { AuditWriter, auditHmacKeyId, deriveAuditHmacKey } from "../src/audit/index.ts";
 import { validateAllow } from "../src/broker/index.ts";
 import { loadCredSpec, parseAllowSpecs, parseCredsFile, type LoadedCred } from "../src/server/creds-load.ts";
 import { warnIfLoose } from "./_shared.ts";
@@ -69,4 +70,45 @@ export function loadTlsFiles(cert: string | undefined, key: string | undefined):
     }
   };
   return { certPem: read(cert, "--tls-cert"), keyPem: read(key, "--tls-key") };
+}
+
+/**
+ * The audit log (PROTOCOL.md §9): `--audit-file` (append-only, 0600; a new
+ * run continues the chain), sealed when `--audit-key hushaudit1…` (public)
+ * is given; `--audit-hmac-key-file` keeps `hush audit hash` stable across
+ * restarts (else a random key per run). Opened before anything listens.
+ */
+export function openAudit(
+  opts: { file?: string; key?: string; hmacKeyFile?: string; sealEvery?: number; sealIntervalMs?: number },
+  mask: (s: string) => string,
+  version: string,
+): { writer?: AuditWriter; hmacKey: Uint8Array } {
+  let hmacKey: Uint8Array;
+  if (opts.hmacKeyFile) {
+    warnIfLoose(opts.hmacKeyFile);
+    let secret: Uint8Array;
+    try {
+      secret = new TextEncoder().encode(parseKeyFile(readFileSync(opts.hmacKeyFile, "utf8")));
+    } catch (e: any) {
+      throw new HushError("invalid_request", `cannot read --audit-hmac-key-file ${opts.hmacKeyFile}: ${e?.code ?? e}`);
+    }
+    if (secret.length < 16) throw new HushError("invalid_request", "--audit-hmac-key-file: the secret must be at least 16 characters (hush keygen secret)");
+    hmacKey = deriveAuditHmacKey(secret);
+    secret.fill(0);
+  } else hmacKey = randomBytes(32);
+  if (!opts.file) {
+    if (opts.key) throw new HushError("invalid_request", "--audit-key needs --audit-file FILE");
+    return { hmacKey };
+  }
+  const auditPublicKey = opts.key ? decodeKeyString(HRP.auditPublic, opts.key, "--audit-key") : undefined;
+  if (auditPublicKey && auditPublicKey.length !== 32) throw new HushError("invalid_request", "--audit-key: wrong length");
+  const writer = AuditWriter.open({
+    path: opts.file,
+    auditPublicKey,
+    mask,
+    sealEvery: opts.sealEvery,
+    sealIntervalMs: opts.sealIntervalMs,
+    start: { version, hmac_key_id: auditHmacKeyId(hmacKey) },
+  });
+  return { writer, hmacKey };
 }

@@ -39,6 +39,7 @@ export const main = defineCommand({
     token: lazy(() => import("./token/index.ts")),
     creds: lazy(() => import("./creds/index.ts")),
     checkout: lazy(() => import("./checkout.ts")),
+    audit: lazy(() => import("./audit/index.ts")),
     workers: lazy(() => import("./workers/index.ts")),
     rotate: lazy(() => import("./rotate/index.ts")),
     keygen: lazy(() => import("./keygen/index.ts")),

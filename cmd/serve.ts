@@ -12,8 +12,9 @@ import { socketArgs } from "./_shared.ts";
 import { VERSION } from "./_version.ts";
 import { HushError } from "../src/errors.ts";
 import { encodeServerPublic } from "../src/keys/index.ts";
-import { loadCreds, loadServerKey, loadTlsFiles } from "./_sources.ts";
+import { loadCreds, loadServerKey, loadTlsFiles, openAudit } from "./_sources.ts";
 import { formatPin } from "../src/crypto/index.ts";
+import { Logger, Masker } from "../src/observe/index.ts";
 
 export default defineCommand({
   meta: {
@@ -50,6 +51,11 @@ export default defineCommand({
     "creds-file": { type: "string", description: "load credentials at start from a JSON or dotenv file", valueHint: "FILE" },
     cred: { type: "string", description: "load a credential at start (repeatable): NAME=env:VAR, NAME=file:PATH or NAME=exec:COMMAND", valueHint: "SPEC" },
     "cred-allow": { type: "string", description: "tags allowed to check out a --cred credential (repeatable): NAME=tag,tag (default: nobody)", valueHint: "NAME=TAGS" },
+    "audit-file": { type: "string", description: "append the tamper-evident audit log to FILE (0600; a new run continues its chain)", valueHint: "FILE" },
+    "audit-key": { type: "string", description: "seal the audit log forward-securely to this public key (hushaudit1…, from `hush keygen audit`)", valueHint: "KEY" },
+    "audit-hmac-key-file": { type: "string", description: "secret for `hush audit hash`, so hashes match across restarts (default: random per run)", valueHint: "FILE" },
+    "audit-seal-every": { type: "string", description: "seal after this many audit lines (default 100)", valueHint: "N" },
+    "audit-seal-interval": { type: "string", description: "seal unsealed lines at least this often (default 10s)", valueHint: "DURATION" },
     "log-level": { type: "string", description: "debug, info (default), warn or error", valueHint: "LEVEL" },
   },
   async run({ args, rawArgs }) {
@@ -89,8 +95,23 @@ export default defineCommand({
     const serverKey = loadServerKey(args["server-key-file"]);
     // Fail fast: every credential source is read before anything listens.
     const creds = await loadCreds(args["creds-file"], collectRepeated(rawArgs, "--cred"), collectRepeated(rawArgs, "--cred-allow"));
-    const d = await startDaemon(config, { version: VERSION, serverKey });
-    const log = d.state.log;
+    const log = new Logger({ level: config.logLevel, masker: new Masker() });
+    const audit = openAudit(
+      {
+        file: args["audit-file"],
+        key: args["audit-key"],
+        hmacKeyFile: args["audit-hmac-key-file"],
+        sealEvery: args["audit-seal-every"] ? parsePositiveInt(args["audit-seal-every"], "--audit-seal-every") : undefined,
+        sealIntervalMs: args["audit-seal-interval"] ? parseDuration(args["audit-seal-interval"], "--audit-seal-interval") : undefined,
+      },
+      (s) => log.masker.mask(s),
+      VERSION,
+    );
+    const w = audit.writer;
+    for (const note of w?.warnings ?? []) log.warn(note);
+    const d = await startDaemon(config, { version: VERSION, serverKey, log, audit: w, auditLog: w, auditHmacKey: audit.hmacKey });
+    const ticker = w ? setInterval(() => w.tick(), 1000) : undefined;
+    if (w) log.info("audit log", { file: w.path, sealed: !!args["audit-key"], healthy: w.healthy });
     for (const w of hardening.warnings) log.warn(w);
     for (const c of creds) {
       for (const v of c.values) d.state.masker.add(new TextDecoder().decode(v));
@@ -117,7 +138,11 @@ export default defineCommand({
     await new Promise<void>((resolve) => {
       const onSignal = (sig: string) => {
         log.info("shutting down", { signal: sig });
-        d.stop().then(resolve);
+        d.stop().then(() => {
+          clearInterval(ticker);
+          if (w && !w.close()) log.error("the audit log could not be closed cleanly (its last lines may be missing)");
+          resolve();
+        });
       };
       process.once("SIGINT", () => onSignal("SIGINT"));
       process.once("SIGTERM", () => onSignal("SIGTERM"));

@@ -8,5 +8,6 @@ export default defineCommand({
     server: () => import("./server.ts").then((m) => m.default),
     admin: () => import("./admin.ts").then((m) => m.default),
     tls: () => import("./tls.ts").then((m) => m.default),
+    audit: () => import("./audit.ts").then((m) => m.default),
   },
 });

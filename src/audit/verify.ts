@@ -89,6 +89,8 @@ class Break extends Error {
     readonly seq: number | null,
     readonly line: number,
     readonly reason: string,
+    /** Every line passed; the file as a whole is wrong (keep the line count). */
+    readonly whole = false,
   ) {
     super(reason);
   }
@@ -193,13 +195,14 @@ export function verifyAuditLog(input: string | Uint8Array, opts: VerifyOptions =
     r.unsealedTail = r.lastSealedSeq === null ? r.lines : prevSeq - r.lastSealedSeq;
     r.closed = (run as Run | null)?.closed ?? false;
     if (opts.requireClosed && !r.closed) {
-      if (r.lines === 0) throw new Break(null, 0, "the file is empty");
-      throw new Break(prevSeq, r.lines, `the file ends at seq ${prevSeq} without its run's stop line and closing seal: it was truncated, or the daemon crashed or is still running`);
+      if (r.lines === 0) throw new Break(null, 0, "the file is empty", true);
+      throw new Break(prevSeq, r.lines, `the file ends at seq ${prevSeq} without its run's stop line and closing seal: it was truncated, or the daemon crashed or is still running`, true);
     }
   } catch (e) {
     if (!(e instanceof Break)) throw e;
     wipe((run as Run | null)?.key);
     r.ok = false;
+    if (!e.whole) r.lines = Math.max(0, e.line - 1);
     r.lastSeq = prevSeq || null;
     r.unsealedTail = r.lastSealedSeq === null ? r.lines : prevSeq - r.lastSealedSeq;
     r.closed = false;

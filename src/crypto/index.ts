@@ -9,3 +9,4 @@ export * from "./hash.ts";
 export * from "./x25519.ts";
 export * from "./aead.ts";
 export * from "./p256.ts";
+export * from "./box.ts";

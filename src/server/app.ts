@@ -17,6 +17,7 @@ import { routeWorker } from "./routes-worker.ts";
 import { routeAdmin } from "./routes-admin.ts";
 import { handleJoin, handleRekey, JoinRefused } from "./routes-join.ts";
 import { routeCreds } from "./routes-creds.ts";
+import { auditStream } from "./routes-audit.ts";
 import { createServerMetrics, routeLabel, type ServerMetrics } from "./metrics.ts";
 
 export type Role = "worker" | "admin";
@@ -151,6 +152,7 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
       if (role === "admin") {
         if (path === "/metrics" && method === "GET") return metricsResponse(corrId);
         if (parts[2] !== "admin") throw new HushError("not_found", "no such route on the admin socket");
+        if (parts[3] === "audit" && parts.length === 4 && method === "GET") return auditStream(st, url.search);
         answer = routeAdmin(st, method, parts, body, "admin-socket", corrId);
         return toResponse(answer, corrId);
       }
@@ -216,6 +218,7 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
           answer = fail("rekey_required", "this key must be rotated (POST /v1/rekey) before further use", corrId);
         } else if (parts[2] === "admin" || route === "metrics") {
           if (key.kind !== "admin") throw new HushError("forbidden", "admin routes need an admin credential");
+          if (parts[3] === "audit" && parts.length === 4 && method === "GET") return auditStream(st, url.search); // streamed: unsigned (§4)
           if (route === "metrics" && method === "GET") answer = { status: 200, body: st.metrics.render(), headers: { "content-type": "text/plain; version=0.0.4" } };
           else answer = routeAdmin(st, method, parts, body, key.id, corrId);
         } else {

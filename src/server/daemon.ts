@@ -9,11 +9,11 @@ import { dirname } from "node:path";
 import { CredentialStore, KeyRegistry, MemoryStore, ServerKeys, TokenRegistry, type KeyRecord } from "../broker/index.ts";
 import { NonceCache, RequestVerifier } from "../auth/index.ts";
 import { RateLimiter } from "./ratelimit.ts";
-import { generateX25519, type X25519KeyPair } from "../crypto/index.ts";
+import { generateX25519, randomBytes, wipe, type X25519KeyPair } from "../crypto/index.ts";
 import { Logger, Masker, Registry } from "../observe/index.ts";
 import { adminSocketPath, type DaemonConfig } from "../config/index.ts";
 import { createFetch } from "./app.ts";
-import type { AuditSink, State } from "./state.ts";
+import type { AuditLog, AuditSink, State } from "./state.ts";
 import { createServerMetrics } from "./metrics.ts";
 import { loadTls, makeSelfSigned, type TlsMaterial } from "./tls.ts";
 import { HushError } from "../errors.ts";
@@ -34,6 +34,8 @@ export interface StartOptions {
   serverKey?: X25519KeyPair;
   log?: Logger;
   audit?: AuditSink;
+  auditLog?: AuditLog;
+  auditHmacKey?: Uint8Array;
 }
 
 export async function startDaemon(config: DaemonConfig, opts: StartOptions): Promise<Daemon> {
@@ -57,6 +59,8 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
     tokens: new TokenRegistry(now),
     creds: new CredentialStore(now, config.limits),
     audit: opts.audit ?? { record() {}, healthy: true },
+    auditLog: opts.auditLog,
+    auditHmacKey: opts.auditHmacKey ?? randomBytes(32),
     handshakeReplay: new NonceCache(200_000, config.clockWindowMs),
     keyLimiter: new RateLimiter(config.keyRate.rate, config.keyRate.burst),
     joinLimits: {
@@ -93,7 +97,8 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
   const adminFetch = createFetch(st, "admin", metrics);
   const servers: ReturnType<typeof Bun.serve>[] = withPrivateUmask(() => [
     Bun.serve({ ...common, unix: sock, fetch: workerFetch }),
-    Bun.serve({ ...common, unix: adminSock, fetch: adminFetch }),
+    // The admin socket is owner-only; no idle timeout, so `audit tail -f` streams stay open.
+    Bun.serve({ ...common, idleTimeout: 0, unix: adminSock, fetch: adminFetch }),
   ]);
   if (gid !== undefined) openToGroup(sock, gid, config.socketMode);
   let tcpUrl: string | undefined;
@@ -146,6 +151,7 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
       st.creds.wipe();
       st.verifier.nonces.clear();
       st.serverKeys.wipe();
+      wipe(st.auditHmacKey);
       unlinkQuiet(sock);
       unlinkQuiet(adminSock);
     })());

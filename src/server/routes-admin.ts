@@ -12,6 +12,7 @@ import type { State } from "./state.ts";
 import { type Answer, decodeSegment, ok, optInt, parseObject } from "./http.ts";
 import { routeServerKey, routeTokens } from "./routes-admin-keys.ts";
 import { routeAdminCreds } from "./routes-creds.ts";
+import { routeAuditHash } from "./routes-audit.ts";
 
 const NO_ROUTE = () => new HushError("not_found", "no such admin route");
 
@@ -34,7 +35,7 @@ export function mintCredential(st: State, rec: KeyRecord): string {
  * its outcome; changes are refused while the audit sink cannot write.
  */
 export function routeAdmin(st: State, method: string, parts: string[], body: Uint8Array, actor: string, corrId = ""): Answer {
-  if (method === "GET" || parts[3] === "creds") return routeAdminInner(st, method, parts, body, actor, corrId);
+  if (method === "GET" || parts[3] === "creds" || parts[3] === "audit") return routeAdminInner(st, method, parts, body, actor, corrId);
   const action = "admin." + parts.slice(3).filter((p, i) => i === 0 || !/^[wat]_|^s_/.test(p)).join(".");
   const target = parts.slice(4).find((p) => /^[wat]_|^s_/.test(p));
   if (!st.audit.healthy) throw new HushError("unavailable", "the audit log cannot be written; refusing until it recovers");
@@ -65,6 +66,7 @@ function routeAdminInner(st: State, method: string, parts: string[], body: Uint8
     return ok({ ...st.registry.info(rec), credential: mintCredential(st, rec) }, 201);
   }
   if (area === "stats" && parts.length === 4 && method === "GET") return ok(collectStats(st));
+  if (area === "audit" && parts.length === 5 && parts[4] === "hash" && method === "POST") return routeAuditHash(st, body);
   throw NO_ROUTE();
 }
 

@@ -25,6 +25,12 @@ export interface AuditSink {
   readonly healthy: boolean;
 }
 
+/** The audit file writer, where one is configured (for streaming). */
+export interface AuditLog {
+  readonly path: string;
+  subscribe(listener: (line: string) => void): () => void;
+}
+
 export interface State {
   config: DaemonConfig;
   version: string;
@@ -36,6 +42,9 @@ export interface State {
   tokens: TokenRegistry;
   creds: CredentialStore;
   audit: AuditSink;
+  auditLog?: AuditLog;
+  /** Key of `hush audit hash` (values appear in the log only in this HMAC form). */
+  auditHmacKey: Uint8Array;
   /** Message-1 ephemeral keys seen inside the window (join and rekey replay protection). */
   handshakeReplay: NonceCache;
   joinLimits: { global: RateLimiter; perSource: RateLimiter };

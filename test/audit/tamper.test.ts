@@ -1,0 +1,301 @@
+/**
+ * The tamper suite (PROTOCOL.md §9, DESIGN.md invariant 6) on real files
+ * written by AuditWriter: change one byte, delete a line, insert a line, swap
+ * two lines, truncate after a seal, drop a seal, replay a seal from another
+ * epoch or run, splice two runs — each detected, with the right seq.
+ *
+ * Two attackers: a naive one edits bytes and leaves `seq`/`prev` as they are
+ * (the chain alone catches it, no key needed); a careful one re-numbers `seq`
+ * and recomputes every `prev` afterwards (`rechain`). Only the seals catch the
+ * careful one, at the first seal after the edit — which is why it needs the
+ * audit secret key, and why the lines after the last seal stay unprotected.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { generateX25519, fromB64u, randomBytes } from "../../src/crypto/index.ts";
+import { openBox } from "../../src/crypto/box.ts";
+import { AuditWriter, K0_BOX_CONTEXT, ZERO_PREV, lineHash, sealMac, verifyAuditLog, type VerifyOptions } from "../../src/audit/index.ts";
+
+const root = mkdtempSync(join(tmpdir(), "hush-audit-t-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const AK = generateX25519();
+const KEY = { auditSecretKey: AK.secretKey };
+let clock = 1_700_000_000_000;
+
+/** A file of `runs` daemon runs (sealed every 4 lines), written by AuditWriter. */
+function writeLog(name: string, runs: number[]): string {
+  const path = join(root, name);
+  for (const events of runs) {
+    const w = AuditWriter.open({ path, auditPublicKey: AK.publicKey, sealEvery: 4, now: () => clock });
+    for (let i = 0; i < events; i++) {
+      clock += 7;
+      const actor = `w_${"abcdefgh"[i % 8]}`;
+      w.record(i % 3 ? { actor, via: "worker", action: "kv.get", target: `k${i}`, result: "ok" } : { actor, via: "worker", action: "auth", result: "denied", reason: `r${i}` });
+    }
+    expect(w.close()).toBe(true);
+  }
+  return readFileSync(path, "utf8");
+}
+
+const FILE = writeLog("main.log", [10, 9, 6]);
+const LINES = split(FILE);
+const O = LINES.map((l) => JSON.parse(l));
+
+function split(text: string): string[] {
+  return text.trimEnd().split("\n");
+}
+const join_ = (ls: string[]) => ls.join("\n") + "\n";
+/** The careful attacker: renumber seq from 1 and recompute every prev. */
+function rechain(ls: string[]): string[] {
+  let prev = ZERO_PREV;
+  return ls.map((l, i) => {
+    const o = JSON.parse(l);
+    o.seq = i + 1;
+    o.prev = prev;
+    const s = JSON.stringify(o);
+    prev = lineHash(s);
+    return s;
+  });
+}
+const v = (ls: string[] | string, opts: VerifyOptions = {}) => verifyAuditLog(typeof ls === "string" ? ls : join_(ls), opts);
+const idx = (seq: number) => seq - 1;
+/** seq of the first seal after `seq` in `ls`. */
+function nextSeal(ls: string[], seq: number): number {
+  for (let i = seq; i < ls.length; i++) if (JSON.parse(ls[i]).type === "seal") return i + 1;
+  throw new Error("no seal after " + seq);
+}
+const seals = O.filter((o) => o.type === "seal");
+const starts = O.filter((o) => o.type === "start").map((o) => o.seq);
+const EV = O.find((o) => o.type === "event" && o.action === "kv.get" && o.seq > 6)!.seq; // an event in a sealed region of run 1
+
+function expectBreak(r: ReturnType<typeof v>, seq: number, reason?: RegExp) {
+  expect(r.ok).toBe(false);
+  expect(r.error?.seq).toBe(seq);
+  if (reason) expect(r.error!.reason).toMatch(reason);
+}
+
+describe("an untouched file", () => {
+  test("verifies with the key, without it, and as a closed file", () => {
+    expect(v(FILE, { ...KEY, requireClosed: true })).toMatchObject({ ok: true, runs: 3, lines: LINES.length, seals: seals.length, sealsChecked: true, unsealedTail: 0, closed: true, unsealed: [] });
+    expect(v(FILE)).toMatchObject({ ok: true, sealsChecked: false, lastSealedSeq: LINES.length });
+    expect(starts.length).toBe(3);
+  });
+});
+
+describe("change one byte", () => {
+  test("in an event: the changed line's seq (chain, no key needed)", () => {
+    const ls = LINES.slice();
+    ls[idx(EV)] = ls[idx(EV)].replace('"kv.get"', '"kv.gex"');
+    expectBreak(v(ls), EV, /was changed/);
+    expectBreak(v(ls, KEY), EV);
+  });
+  test("re-chained: the first seal after it (key needed)", () => {
+    const ls = LINES.slice();
+    ls[idx(EV)] = ls[idx(EV)].replace('"kv.get"', '"kv.gex"');
+    const rc = rechain(ls);
+    expect(v(rc).ok).toBe(true); // the chain alone cannot see it
+    expectBreak(v(rc, KEY), nextSeal(rc, EV), new RegExp(`does not verify: a line in seq \\d+\\.\\.${nextSeal(rc, EV) - 1}`));
+  });
+  test("every single-bit flip anywhere in the file is detected with the key; without it, anywhere but the last line", () => {
+    const bytes = new TextEncoder().encode(FILE);
+    const lastLineStart = bytes.lastIndexOf(0x0a, bytes.length - 2) + 1;
+    let missed = 0;
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes.slice();
+      b[i] ^= 1;
+      if (verifyAuditLog(b, KEY).ok) missed++;
+      if (i < lastLineStart) expect(verifyAuditLog(b).ok).toBe(false);
+    }
+    expect(missed).toBe(0);
+  });
+});
+
+describe("delete a line", () => {
+  test("the missing seq", () => {
+    const ls = LINES.filter((_, i) => i !== idx(EV));
+    expectBreak(v(ls), EV, new RegExp(`seq ${EV} missing`));
+  });
+  test("re-chained: the first seal after it", () => {
+    const rc = rechain(LINES.filter((_, i) => i !== idx(EV)));
+    expect(v(rc).ok).toBe(true);
+    expectBreak(v(rc, KEY), nextSeal(LINES, EV) - 1);
+  });
+});
+
+describe("insert a line", () => {
+  const forged = (seq: number, prev: string) => JSON.stringify({ seq, ts: O[idx(seq)].ts, type: "event", prev, actor: "w_z", action: "kv.get", result: "ok" });
+  test("well-formed, with the next seq and a correct prev: that seq appears twice", () => {
+    const ls = LINES.slice();
+    ls.splice(idx(EV), 0, forged(EV, O[idx(EV)].prev));
+    expectBreak(v(ls), EV, /appears twice/);
+  });
+  test("a copy of another line: the seq expected there", () => {
+    const ls = LINES.slice();
+    ls.splice(idx(EV), 0, LINES[1]);
+    expectBreak(v(ls), EV, /inserted/);
+  });
+  test("re-chained: the first seal after it", () => {
+    const ls = LINES.slice();
+    ls.splice(idx(EV), 0, forged(EV, ZERO_PREV));
+    const rc = rechain(ls);
+    expect(v(rc).ok).toBe(true);
+    expectBreak(v(rc, KEY), nextSeal(LINES, EV) + 1);
+  });
+  test("an event after a run's stop line is refused even without the key", () => {
+    const stop = O.find((o) => o.type === "stop")!.seq;
+    const ls = LINES.slice();
+    ls.splice(stop, 0, forged(stop + 1, ZERO_PREV));
+    expectBreak(v(rechain(ls)), stop + 1, /after the run's stop line/);
+  });
+});
+
+describe("swap two lines", () => {
+  test("the first of the two", () => {
+    const ls = LINES.slice();
+    [ls[idx(EV)], ls[idx(EV) + 1]] = [ls[idx(EV) + 1], ls[idx(EV)]];
+    expectBreak(v(ls), EV);
+  });
+  test("re-chained: the first seal after them", () => {
+    const ls = LINES.slice();
+    const a = O.findIndex((o, i) => i > 0 && o.type === "event" && O[i + 1].type === "event");
+    [ls[a], ls[a + 1]] = [ls[a + 1], ls[a]];
+    const rc = rechain(ls);
+    expect(v(rc).ok).toBe(true);
+    expectBreak(v(rc, KEY), nextSeal(LINES, a + 1));
+  });
+});
+
+describe("truncate after a seal", () => {
+  const cut = seals[1].seq; // the second seal of run 1: runs 2 and 3 are cut away
+  test("a file that must be closed: the seq it ends at", () => {
+    const ls = LINES.slice(0, cut);
+    expectBreak(v(ls, { ...KEY, requireClosed: true }), cut, /without its run's stop line and closing seal: it was truncated/);
+    // Without requireClosed it looks like a live daemon: every line sealed, run still open.
+    expect(v(ls, KEY)).toMatchObject({ ok: true, closed: false, lastSealedSeq: cut, unsealedTail: 0 });
+  });
+  test("with a forged stop and closing seal (the careful attacker has no k_e): that seal", () => {
+    const ls = LINES.slice(0, cut);
+    const stop = JSON.stringify({ seq: cut + 1, ts: clock, type: "stop", prev: lineHash(ls[cut - 1]) });
+    const prev = lineHash(stop);
+    const seal = JSON.stringify({ seq: cut + 2, ts: clock, type: "seal", prev, epoch: 2, mac: sealMac(randomBytes(32), cut + 2, 2, prev, clock) });
+    expect(v([...ls, stop, seal], { requireClosed: true }).ok).toBe(true);
+    expectBreak(v([...ls, stop, seal], { ...KEY, requireClosed: true }), cut + 2, /does not verify/);
+  });
+  test("in the middle of a line: the seq of that line", () => {
+    expectBreak(v(FILE.slice(0, FILE.length - 20), KEY), LINES.length, /cut in the middle of a line/);
+  });
+});
+
+describe("drop a seal", () => {
+  const s = seals[1].seq;
+  test("the seal's seq", () => {
+    expectBreak(v(LINES.filter((_, i) => i !== idx(s))), s, new RegExp(`seq ${s} missing`));
+  });
+  test("re-chained: the next seal has the wrong epoch (no key needed)", () => {
+    const rc = rechain(LINES.filter((_, i) => i !== idx(s)));
+    const next = nextSeal(LINES, s) - 1;
+    expectBreak(v(rc), next, /seal epoch 2 where 1 was expected/);
+    expectBreak(v(rc, KEY), next);
+  });
+  test("re-chained with the later epochs renumbered: the MAC of the next seal", () => {
+    const ls = LINES.filter((_, i) => i !== idx(s)).map((l) => {
+      const o = JSON.parse(l);
+      if (o.type === "seal" && o.seq > s && o.seq < starts[1]) o.epoch--;
+      return JSON.stringify(o);
+    });
+    const rc = rechain(ls);
+    expect(v(rc).ok).toBe(true);
+    expectBreak(v(rc, KEY), nextSeal(LINES, s) - 1, /does not verify/);
+  });
+  test("the closing seal of the last run: a closed file must end with it", () => {
+    const ls = LINES.slice(0, -1);
+    expectBreak(v(ls, { ...KEY, requireClosed: true }), LINES.length - 1);
+    const before = seals[seals.length - 2].seq;
+    expect(v(ls, KEY)).toMatchObject({ ok: true, closed: false, lastSealedSeq: before, unsealedTail: LINES.length - 1 - before });
+  });
+});
+
+describe("replay a seal from another epoch", () => {
+  const [s1, s2] = [seals[0].seq, seals[1].seq];
+  test("copied over a later seal: the seq expected there", () => {
+    const ls = LINES.slice();
+    ls[idx(s2)] = LINES[idx(s1)];
+    expectBreak(v(ls), s2, new RegExp(`seq ${s1} where ${s2} was expected`));
+  });
+  test("re-chained: the epoch no longer matches", () => {
+    const ls = LINES.slice();
+    ls[idx(s2)] = LINES[idx(s1)];
+    expectBreak(v(rechain(ls)), s2, /seal epoch 0 where 1 was expected/);
+  });
+  test("re-chained with its epoch relabelled: the MAC binds the epoch and position", () => {
+    const ls = LINES.slice();
+    ls[idx(s2)] = JSON.stringify({ ...JSON.parse(LINES[idx(s1)]), epoch: 1 });
+    const rc = rechain(ls);
+    expect(v(rc).ok).toBe(true);
+    expectBreak(v(rc, KEY), s2, /seal of epoch 1 does not verify/);
+  });
+  test("a seal from another run, same epoch and place: the MAC binds the run", () => {
+    const first2 = O.find((o) => o.type === "seal" && o.seq > starts[1])!.seq;
+    const ls = LINES.slice();
+    ls[idx(first2)] = LINES[idx(s1)];
+    const rc = rechain(ls);
+    expect(v(rc).ok).toBe(true);
+    expectBreak(v(rc, KEY), first2, /seal of epoch 0 does not verify/);
+  });
+});
+
+describe("splice two runs", () => {
+  const OTHER = split(writeLog("other.log", [8]));
+  test("another file appended: the seq expected at the joint", () => {
+    expectBreak(v([...LINES, ...OTHER]), LINES.length + 1, new RegExp(`seq 1 where ${LINES.length + 1} was expected`));
+  });
+  test("re-chained: the first seal of the foreign run", () => {
+    const rc = rechain([...LINES, ...OTHER]);
+    expect(v(rc).ok).toBe(true);
+    expectBreak(v(rc, KEY), LINES.length + nextSeal(OTHER, 1), /does not verify/);
+  });
+  test("re-chained, cut in the middle of two runs: the first seal after the cut", () => {
+    const head = LINES.slice(0, EV);
+    const tail = OTHER.slice(4);
+    const rc = rechain([...head, ...tail]);
+    const firstSealAfter = EV + tail.findIndex((l) => JSON.parse(l).type === "seal") + 1;
+    expectBreak(v(rc, KEY), firstSealAfter);
+  });
+  test("runs of one file put in another order: the chain, then the seals", () => {
+    const [a, b, c] = [LINES.slice(0, starts[1] - 1), LINES.slice(starts[1] - 1, starts[2] - 1), LINES.slice(starts[2] - 1)];
+    expectBreak(v([...a, ...c, ...b]), starts[1]);
+    expectBreak(v(rechain([...a, ...c, ...b]), KEY), starts[1] + c.findIndex((l) => JSON.parse(l).type === "seal"));
+  });
+});
+
+describe("keys and downgrades", () => {
+  test("k0 in a start line opens only with the right audit secret key", () => {
+    const box = fromB64u(O[0].key);
+    expect(openBox(AK.secretKey, box, K0_BOX_CONTEXT).length).toBe(32);
+    expect(() => openBox(generateX25519().secretKey, box, K0_BOX_CONTEXT)).toThrow();
+    expectBreak(v(FILE, { auditSecretKey: generateX25519().secretKey }), 1, /does not open with the given audit secret key/);
+  });
+  test("a run stripped of its key and seals is refused when a key is given", () => {
+    const run2 = LINES.slice(starts[1] - 1, starts[2] - 1)
+      .filter((l) => JSON.parse(l).type !== "seal")
+      .map((l) => {
+        const o = JSON.parse(l);
+        delete o.key, delete o.epoch, delete o.seal_every, delete o.seal_interval_ms;
+        return JSON.stringify(o);
+      });
+    const rc = rechain([...LINES.slice(0, starts[1] - 1), ...run2, ...LINES.slice(starts[2] - 1)]);
+    expect(v(rc).ok).toBe(true);
+    expectBreak(v(rc, KEY), starts[1], /not sealed/);
+    const r = v(rc, { ...KEY, allowUnsealedRuns: true });
+    expect(r.ok).toBe(false); // run 3's seals are now at other seqs
+    const only12 = rechain([...LINES.slice(0, starts[1] - 1), ...run2]);
+    expect(v(only12, { ...KEY, allowUnsealedRuns: true })).toMatchObject({ ok: true, unsealed: [{ from: starts[1], to: only12.length }] });
+  });
+  test("a seal in a run without a key is refused", () => {
+    const ls = [...LINES.slice(0, 2).map((l, i) => (i === 0 ? JSON.stringify({ ...JSON.parse(l), key: undefined, epoch: undefined }) : l)), LINES[idx(seals[0].seq)]];
+    expectBreak(v(rechain(ls)), 3, /without a sealing key/);
+  });
+});

@@ -1,0 +1,321 @@
+/**
+ * src/audit writer, reader and hashes, and the sealed box of src/crypto:
+ * real files in a temp dir, an injected clock.
+ */
+import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, appendFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as c from "../../src/crypto/index.ts";
+import { BOX_OVERHEAD, openBox, sealBox } from "../../src/crypto/box.ts";
+import {
+  AUDIT_TABLE_HEADER,
+  AuditWriter,
+  ChainFollower,
+  K0_BOX_CONTEXT,
+  LineSplitter,
+  ZERO_PREV,
+  auditHash,
+  auditHmacKeyId,
+  deriveAuditHmacKey,
+  escapeForTerminal,
+  formatAuditRow,
+  isAuditHash,
+  lineHash,
+  matchAuditLine,
+  parseAuditLine,
+  ratchetKey,
+  readFileLines,
+  sealMac,
+  verifyAuditLog,
+  type AuditLine,
+} from "../../src/audit/index.ts";
+
+const root = mkdtempSync(join(tmpdir(), "hush-audit-w-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+let file: string;
+let t: number;
+const now = () => t;
+beforeEach(() => {
+  file = join(root, `a${n++}.log`);
+  t = 1_700_000_000_000;
+});
+
+const readLines = (p = file) => readFileSync(p, "utf8").trimEnd().split("\n");
+const parsed = (p = file) => readLines(p).map((l) => JSON.parse(l));
+
+describe("AuditWriter: file and chain", () => {
+  test("creates the file 0600; lines are chained from 32 zero bytes", () => {
+    const w = AuditWriter.open({ path: file, now });
+    expect(w.record({ actor: "w_a", via: "worker", action: "kv.get", target: "app/x", result: "ok", corr_id: "c1" })).toBe(2);
+    w.close();
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const ls = readLines();
+    const o = ls.map((l) => JSON.parse(l));
+    expect(o.map((x) => x.type)).toEqual(["start", "event", "stop"]);
+    expect(o.map((x) => x.seq)).toEqual([1, 2, 3]);
+    expect(o[0].prev).toBe(ZERO_PREV);
+    expect(Object.keys(o[1])).toEqual(["seq", "ts", "type", "prev", "actor", "via", "action", "target", "result", "corr_id"]);
+    for (let i = 1; i < ls.length; i++) expect(o[i].prev).toBe(lineHash(ls[i - 1]));
+    expect(verifyAuditLog(readFileSync(file))).toMatchObject({ ok: true, lines: 3, runs: 1, closed: true, sealsChecked: false });
+  });
+
+  test("a new run continues seq and prev of an existing file", () => {
+    AuditWriter.open({ path: file, now }).close();
+    const w = AuditWriter.open({ path: file, now });
+    w.record({ action: "join", result: "ok" });
+    w.close();
+    const o = parsed();
+    expect(o.map((x) => `${x.seq}:${x.type}`)).toEqual(["1:start", "2:stop", "3:start", "4:event", "5:stop"]);
+    expect(verifyAuditLog(readFileSync(file))).toMatchObject({ ok: true, runs: 2, lines: 5 });
+  });
+
+  test("continues after a run that crashed (no stop line)", () => {
+    const w1 = AuditWriter.open({ path: file, now });
+    w1.record({ action: "a", result: "ok" }); // never closed
+    AuditWriter.open({ path: file, now }).close();
+    const r = verifyAuditLog(readFileSync(file));
+    expect(r).toMatchObject({ ok: true, runs: 2, closed: true });
+    expect(r.unsealed).toEqual([{ from: 1, to: 2 }, { from: 3, to: 4 }]);
+  });
+
+  test("refuses a symlink, a directory, an incomplete last line, a non-audit file", () => {
+    const target = join(root, `target${n}`);
+    writeFileSync(target, "");
+    symlinkSync(target, file);
+    expect(() => AuditWriter.open({ path: file })).toThrow(/symbolic link/);
+    const dir = join(root, `dir${n}`);
+    mkdirSync(dir);
+    expect(() => AuditWriter.open({ path: dir })).toThrow(/not a regular file/);
+    const cut = join(root, `cut${n}`);
+    AuditWriter.open({ path: cut, now }).close();
+    appendFileSync(cut, '{"seq":3,"ts":1,');
+    expect(() => AuditWriter.open({ path: cut })).toThrow(/incomplete line/);
+    const other = join(root, `other${n}`);
+    writeFileSync(other, "hello\n");
+    expect(() => AuditWriter.open({ path: other })).toThrow(/not an audit line/);
+  });
+
+  test("tightens a group/world-readable file to 0600 and says so", () => {
+    writeFileSync(file, "");
+    chmodSync(file, 0o644);
+    const w = AuditWriter.open({ path: file, now });
+    w.close();
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(w.warnings[0]).toContain("changed to 600");
+  });
+
+  test("mask hook and length cap on every string field; start fields cannot override the frame", () => {
+    const SECRET = "hunter2-" + crypto.randomUUID();
+    const w = AuditWriter.open({ path: file, now, mask: (s) => s.split(SECRET).join("***"), start: { version: "1.2.3", seq: 99, key: "x" } });
+    w.record({ actor: SECRET, via: SECRET, action: "x" + SECRET, target: "t/" + SECRET, result: "denied", reason: SECRET, corr_id: SECRET });
+    w.record({ action: "long", target: "x".repeat(5000), result: "ok" });
+    w.close();
+    const text = readFileSync(file, "utf8");
+    expect(text).not.toContain(SECRET);
+    const o = parsed();
+    expect(o[0]).toMatchObject({ seq: 1, version: "1.2.3" });
+    expect(o[0].key).toBeUndefined();
+    expect(o[1]).toMatchObject({ actor: "***", action: "x***", target: "t/***" });
+    expect(o[2].target.length).toBe(512);
+  });
+
+  test("subscribers get each line once it is in the file", () => {
+    const got: string[] = [];
+    const w = AuditWriter.open({ path: file, now });
+    const off = w.subscribe((l) => got.push(l));
+    w.record({ action: "a", result: "ok" });
+    off();
+    w.record({ action: "b", result: "ok" });
+    w.close();
+    expect(got).toEqual([readLines()[1]]);
+  });
+});
+
+describe("AuditWriter: aggregation of identical failures", () => {
+  test("first written at once, repeats within a second become one line with count", () => {
+    const w = AuditWriter.open({ path: file, now });
+    const ev = { actor: "w_x", via: "worker", action: "auth", target: "/v1/kv", result: "denied" as const, reason: "bad_signature" };
+    expect(w.record(ev)).toBe(2);
+    for (let i = 0; i < 500; i++) {
+      t += 1;
+      expect(w.record(ev)).toBeNull();
+    }
+    w.record({ ...ev, reason: "stale_timestamp" }); // a different failure is its own line
+    w.record({ action: "kv.get", result: "ok" });
+    w.record({ action: "kv.get", result: "ok" }); // successes are never folded
+    t += 1000;
+    w.tick();
+    w.record(ev); // a new window
+    w.close();
+    const o = parsed();
+    expect(o.map((x) => [x.type, x.reason ?? null, x.count ?? null, x.repeat_of ?? null])).toEqual([
+      ["start", null, null, null],
+      ["event", "bad_signature", null, null],
+      ["event", "stale_timestamp", null, null],
+      ["event", null, null, null],
+      ["event", null, null, null],
+      ["event", "bad_signature", 500, 2],
+      ["event", "bad_signature", null, null],
+      ["stop", null, null, null],
+    ]);
+    expect(verifyAuditLog(readFileSync(file)).ok).toBe(true);
+  });
+
+  test("pending counts are written on close", () => {
+    const w = AuditWriter.open({ path: file, now });
+    for (let i = 0; i < 3; i++) w.record({ actor: "1.2.3.4", action: "join", result: "denied", reason: "rate_limited" });
+    w.close();
+    expect(parsed().map((x) => x.count ?? null)).toEqual([null, null, 2, null]);
+  });
+});
+
+describe("AuditWriter: sealing", () => {
+  test("start carries k0 sealed to the audit key; seals every N lines and after T; ratchet; closing seal", () => {
+    const ak = c.generateX25519();
+    const w = AuditWriter.open({ path: file, now, auditPublicKey: ak.publicKey, sealEvery: 3, sealIntervalMs: 5000 });
+    for (let i = 0; i < 4; i++) w.record({ action: `e${i}`, result: "ok" });
+    t += 4999;
+    w.tick();
+    expect(parsed().filter((x) => x.type === "seal").length).toBe(1);
+    t += 1;
+    w.tick();
+    expect(parsed().filter((x) => x.type === "seal").length).toBe(2);
+    t += 60_000;
+    w.tick(); // nothing unsealed: no empty seal
+    expect(w.close()).toBe(true);
+    const ls = readLines();
+    const o = ls.map((l) => JSON.parse(l));
+    expect(o.map((x) => x.type)).toEqual(["start", "event", "event", "seal", "event", "event", "seal", "stop", "seal"]);
+    expect(o[0]).toMatchObject({ epoch: 0, seal_every: 3, seal_interval_ms: 5000 });
+    // Recompute every MAC from k0, opened with the audit secret key.
+    let k = openBox(ak.secretKey, c.fromB64u(o[0].key), K0_BOX_CONTEXT);
+    let e = 0;
+    for (const x of o.filter((x) => x.type === "seal")) {
+      expect(x.epoch).toBe(e++);
+      expect(x.mac).toBe(sealMac(k, x.seq, x.epoch, x.prev, x.ts));
+      k = ratchetKey(k);
+    }
+    expect(c.toHex(k)).not.toBe(c.toHex(openBox(ak.secretKey, c.fromB64u(o[0].key), K0_BOX_CONTEXT)));
+    expect(verifyAuditLog(readFileSync(file), { auditSecretKey: ak.secretKey, requireClosed: true })).toMatchObject({
+      ok: true,
+      seals: 3,
+      sealsChecked: true,
+      lastSealedSeq: 9,
+      unsealedTail: 0,
+      closed: true,
+    });
+  });
+
+  test("an open run reports its unsealed tail", () => {
+    const ak = c.generateX25519();
+    const w = AuditWriter.open({ path: file, now, auditPublicKey: ak.publicKey, sealEvery: 4 });
+    for (let i = 0; i < 6; i++) w.record({ action: `e${i}`, result: "ok" });
+    const r = verifyAuditLog(readFileSync(file), { auditSecretKey: ak.secretKey });
+    expect(r).toMatchObject({ ok: true, lastSealedSeq: 5, lastSeq: 8, unsealedTail: 3, closed: false });
+    expect(r.unsealed).toEqual([{ from: 6, to: 8 }]);
+    expect(verifyAuditLog(readFileSync(file), { auditSecretKey: ak.secretKey, requireClosed: true }).error?.seq).toBe(8);
+    w.close();
+  });
+});
+
+describe("sealed box (src/crypto/box.ts)", () => {
+  test("round trip; 80 bytes for a 32-byte key; fresh ephemeral key each time", () => {
+    const r = c.generateX25519();
+    const k = c.randomBytes(32);
+    const a = sealBox(r.publicKey, k, "audit k0");
+    const b = sealBox(r.publicKey, k, "audit k0");
+    expect(a.length).toBe(32 + BOX_OVERHEAD);
+    expect(c.toHex(a)).not.toBe(c.toHex(b));
+    expect(c.toHex(openBox(r.secretKey, a, "audit k0"))).toBe(c.toHex(k));
+  });
+  test("refuses a wrong key, a wrong context, any flipped bit, a low-order ephemeral key", () => {
+    const r = c.generateX25519();
+    const box = sealBox(r.publicKey, c.randomBytes(32), "audit k0");
+    expect(() => openBox(c.generateX25519().secretKey, box, "audit k0")).toThrow();
+    expect(() => openBox(r.secretKey, box, "other")).toThrow();
+    for (let i = 0; i < box.length; i += 7) {
+      const x = box.slice();
+      x[i] ^= 1;
+      expect(() => openBox(r.secretKey, x, "audit k0")).toThrow();
+    }
+    const low = box.slice();
+    low.fill(0, 0, 32);
+    expect(() => openBox(r.secretKey, low, "audit k0")).toThrow();
+    expect(() => sealBox(new Uint8Array(32), c.randomBytes(32), "audit k0")).toThrow();
+  });
+  test("matches the documented construction, recomputed with @noble", () => {
+    const r = c.generateX25519();
+    const box = sealBox(r.publicKey, c.utf8("0123456789abcdef0123456789abcdef"), "audit k0");
+    const epk = box.subarray(0, 32);
+    const ss = c.x25519Noble.shared(r.secretKey, epk);
+    const key = c.hkdfSha256(ss, c.concatBytes(epk, r.publicKey), "hush/1 box audit k0", 32);
+    expect(c.fromUtf8(c.openChaCha(key, new Uint8Array(12), box.subarray(32)))).toBe("0123456789abcdef0123456789abcdef");
+  });
+});
+
+describe("audit hash", () => {
+  test("hmac-sha256: + b64u(HMAC-SHA256(key, value)); per-key; stable id", () => {
+    const k1 = deriveAuditHmacKey(c.utf8("a configured secret of 32 bytes!"));
+    const k2 = c.randomBytes(32);
+    const h = auditHash("p@ss", k1);
+    expect(h).toBe("hmac-sha256:" + c.toB64u(c.hmacSha256(k1, c.utf8("p@ss"))));
+    expect(isAuditHash(h)).toBe(true);
+    expect(auditHash("p@ss", k1)).toBe(h);
+    expect(auditHash("p@ss", k2)).not.toBe(h);
+    expect(h).not.toContain("p@ss");
+    expect(auditHmacKeyId(k1)).toMatch(/^[A-Za-z0-9_-]{12}$/);
+    expect(() => auditHash("x", new Uint8Array(8))).toThrow();
+  });
+});
+
+describe("reader", () => {
+  const ev = (o: Partial<AuditLine>): AuditLine => ({ seq: 5, ts: 0, type: "event", prev: ZERO_PREV, action: "cred.checkout", actor: "w_a", result: "ok", ...o });
+  test("filters: since (inclusive), actor, action (exact or prefix*), result", () => {
+    expect(matchAuditLine(ev({}), { since: 5 })).toBe(true);
+    expect(matchAuditLine(ev({}), { since: 6 })).toBe(false);
+    expect(matchAuditLine(ev({}), { actor: "w_a", action: "cred.*", result: "ok" })).toBe(true);
+    expect(matchAuditLine(ev({}), { action: "cred" })).toBe(false);
+    expect(matchAuditLine(ev({}), { result: "denied" })).toBe(false);
+    expect(matchAuditLine(ev({ type: "seal" }), { since: 1 })).toBe(true);
+    expect(matchAuditLine(ev({ type: "seal" }), { actor: "w_a" })).toBe(false);
+    expect(parseAuditLine("nope")).toBeNull();
+    expect(parseAuditLine('{"seq":"1","type":"x"}')).toBeNull();
+  });
+  test("table rows are colour-free and escape terminal controls", () => {
+    const row = formatAuditRow(ev({ target: "evil\x1b[31m\u202e", reason: "x\ny", count: 3, repeat_of: 2 }));
+    expect(row).not.toMatch(/[\x00-\x1f\x7f-\x9f\u202e]/);
+    expect(row).toContain("evil\\u001b[31m\\u202e");
+    expect(row).toContain("repeated 3x more (first: seq 2)");
+    expect(AUDIT_TABLE_HEADER.startsWith("SEQ")).toBe(true);
+    expect(formatAuditRow({ seq: 9, ts: 0, type: "seal", prev: "", epoch: 3 })).toContain("seal, epoch 3");
+    expect(escapeForTerminal("\u0085ok")).toBe("\\u0085ok");
+  });
+  test("LineSplitter keeps partial lines; ChainFollower catches a gap", () => {
+    const s = new LineSplitter();
+    expect(s.push("a\nb")).toEqual(["a"]);
+    expect(s.push(c.utf8("c\n"))).toEqual(["bc"]);
+    const w = AuditWriter.open({ path: file, now });
+    w.record({ action: "a", result: "ok" });
+    w.close();
+    const ls = readLines();
+    const f = new ChainFollower();
+    f.check(ls[0], parseAuditLine(ls[0])!);
+    expect(() => f.check(ls[2], parseAuditLine(ls[2])!)).toThrow(/seq 3 follows seq 1/);
+  });
+  test("readFileLines follows a growing file", async () => {
+    const w = AuditWriter.open({ path: file, now });
+    const got: number[] = [];
+    const ac = new AbortController();
+    const done = readFileLines(file, (l) => got.push(parseAuditLine(l)!.seq), { follow: true, pollMs: 10, signal: ac.signal });
+    await Bun.sleep(30);
+    w.record({ action: "a", result: "ok" });
+    w.record({ action: "b", result: "ok" });
+    for (let i = 0; i < 100 && got.length < 3; i++) await Bun.sleep(10);
+    ac.abort();
+    expect(await done).toBe(readFileSync(file).length);
+    expect(got).toEqual([1, 2, 3]);
+    w.close();
+  });
+});
