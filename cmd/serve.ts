@@ -128,7 +128,7 @@ export default defineCommand({
       else log.warn("plain HTTP on loopback: requests are signed but not encrypted (--insecure-loopback)");
     }
     if (serverKey) log.info("server key loaded", { server_key: pub });
-    else log.warn("no --server-key-file or HUSH_SERVER_KEY: using an ephemeral server key; join tokens die with this process", { server_key: pub });
+    else log.warn("no --server-key-file or HUSH_SERVER_KEY: using a server key made for this run (its public key changes at every start)", { server_key: pub });
     process.stderr.write(
       `hush: ready. Issue a worker credential and connect:\n` +
         `  export HUSH_SOCKET=${d.socketPath}\n` +

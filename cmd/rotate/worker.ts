@@ -10,8 +10,8 @@ export default defineCommand({
     if (args.json) printJson(r);
     else
       process.stderr.write(
-        `hush: ${r.id} must rekey before its next request: an SDK client created with its credential rotates by itself;\n` +
-          `hush: a credential kept in a file or HUSH_CREDENTIAL must be replaced (hush join again) within the ${10}s grace after someone rotates it\n`,
+        `hush: ${r.id} must rekey before its next request: an SDK client given its credential rotates by itself;\n` +
+          `hush: the CLI and clients using HUSH_CREDENTIAL get rekey_required until the worker joins again\n`,
       );
     return 0;
   },

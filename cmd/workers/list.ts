@@ -4,9 +4,10 @@ import { formatTime, jsonArgs, printJson, printTable, adminArgs, adminClient } f
 
 export default defineCommand({
   meta: { name: "list", description: "List worker keys (ids and metadata, never secrets)." },
-  args: { ...adminArgs, ...jsonArgs },
+  args: { admins: { type: "boolean", description: "list admin keys instead of worker keys" }, ...adminArgs, ...jsonArgs },
   async run({ args }) {
-    const { workers } = await (await adminClient(args)).call("GET", "/v1/admin/workers");
+    const c = await adminClient(args);
+    const workers = args.admins ? (await c.call("GET", "/v1/admin/admins")).admins : (await c.call("GET", "/v1/admin/workers")).workers;
     if (args.json || !process.stdout.isTTY) {
       for (const w of workers) printJson(w);
       return 0;

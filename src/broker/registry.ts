@@ -72,7 +72,7 @@ export function validateWorkerName(name: unknown): string {
 }
 
 export function validateTags(tags: unknown): string[] {
-  if (tags === undefined) return [];
+  if (tags === undefined || tags === null) return [];
   if (!Array.isArray(tags) || tags.length > MAX_TAGS || !tags.every((t) => typeof t === "string" && TAG_RE.test(t))) {
     throw new HushError("invalid_request", `tags must be a list of at most ${MAX_TAGS} names of A-Z a-z 0-9 . _ : -`);
   }
@@ -202,11 +202,17 @@ export class KeyRegistry {
     return [...this.keys.values()].map((r) => this.info(r));
   }
 
-  count(): { active: number; total: number } {
+  /** Active and known keys of one kind (workers by default). */
+  count(kind: "worker" | "admin" = "worker"): { active: number; total: number } {
     const now = this.now();
     let active = 0;
-    for (const r of this.keys.values()) if (r.revokedAt === null && r.expiresAt > now) active++;
-    return { active, total: this.keys.size };
+    let total = 0;
+    for (const r of this.keys.values()) {
+      if (r.kind !== kind) continue;
+      total++;
+      if (r.revokedAt === null && r.expiresAt > now) active++;
+    }
+    return { active, total };
   }
 
   /** Wipe key material of expired keys (records stay for listings). */

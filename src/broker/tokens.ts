@@ -56,8 +56,8 @@ export interface TokenSettings {
 }
 
 function validateUses(u: unknown): number | null {
-  if (u === undefined) return 1;
-  if (u === "unlimited" || u === null) return null;
+  if (u === undefined || u === null) return 1;
+  if (u === "unlimited") return null;
   if (typeof u !== "number" || !Number.isSafeInteger(u) || u < 1 || u > MAX_TOKEN_USES) {
     throw new HushError("invalid_request", `uses must be an integer 1–${MAX_TOKEN_USES} or "unlimited"`);
   }

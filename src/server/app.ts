@@ -239,7 +239,8 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
       }
       sigHeader = { "hush-signature": signResponse(macKey, v.signature, answer.status, answer.body) };
       macKey.fill(0);
-      if (key.revokedAt === null) sigHeader["hush-rekey-after"] = String(key.expiresAt - Math.floor(key.ttlMs / 2));
+      // Half-life hint for the SDK; none once the key already ends at the hard cap (a rekey could not extend it).
+      if (key.revokedAt === null && key.expiresAt < key.hardExpiresAt) sigHeader["hush-rekey-after"] = String(key.expiresAt - Math.floor(key.ttlMs / 2));
       return toResponse(answer, corrId, sigHeader);
     } catch (e) {
       answer = answerError(e, corrId);

@@ -41,6 +41,8 @@ export function routeTokens(st: State, method: string, parts: string[], body: Ui
       // The leaked-token story: a replacement with the same settings, the old one refused at once.
       const old = st.tokens.get(id);
       if (!old) throw new HushError("not_found", `no token with id ${id}`);
+      const status = st.tokens.info(old).status;
+      if (status !== "active") throw new HushError("conflict", `token ${id} is ${status}; only an active token can be rotated (create a new one instead)`);
       const ttlMs = Math.max(1, old.expiresAt - old.createdAt);
       const t = st.tokens.create(
         { ttlMs, uses: old.usesLeft === null ? "unlimited" : Math.max(1, old.usesLeft), tags: old.tags, workerTtlMs: old.workerTtlMs },

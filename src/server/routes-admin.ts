@@ -59,7 +59,10 @@ function routeAdminInner(st: State, method: string, parts: string[], body: Uint8
   if (area === "workers") return routeWorkers(st, method, parts, body, actor);
   if (area === "tokens") return routeTokens(st, method, parts, body, actor);
   if (area === "server-key") return routeServerKey(st, method, parts, actor);
+  if (area === "admins" && parts.length === 4 && method === "GET") return ok({ admins: st.registry.list().filter((k) => k.kind === "admin") });
   if (area === "admins" && parts.length === 4 && method === "POST") {
+    // Only the OS user (admin socket) mints admin keys: a leaked admin credential cannot mint more.
+    if (actor !== "admin-socket") throw new HushError("forbidden", "admin keys are issued on the admin socket only");
     const b = parseObject(body);
     const rec = st.registry.create({ kind: "admin", name: b.name, ttlMs: optInt(b, "ttl_ms"), via: "issue" });
     st.log.info("admin key issued", { admin: rec.id, name: rec.name, actor });
@@ -103,7 +106,8 @@ export function collectStats(st: State) {
     version: st.version,
     uptime_ms: Date.now() - st.startedAt,
     store: st.store.stats(),
-    workers: st.registry.count(),
+    workers: st.registry.count("worker"),
+    admins: st.registry.count("admin"),
     tokens: st.tokens.count(),
     server_key: encodeServerPublic(st.serverKeys.active.publicKey),
     nonce_cache: st.verifier.nonces.size,

@@ -60,7 +60,9 @@ function checkFresh(st: State, payload: Uint8Array, ephemeral: Uint8Array): Reco
 }
 
 export function handleJoin(st: State, body: Uint8Array, source: string): { answer: Answer; workerId: string; tokenId: string } {
-  const wait = Math.max(st.joinLimits.global.take("*"), st.joinLimits.perSource.take(source));
+  // Per source first (a refused source does not drain the global bucket). A unix
+  // socket has no distinguishable sources, so only the global limit applies there.
+  const wait = (source === "unix" ? 0 : st.joinLimits.perSource.take(source)) || st.joinLimits.global.take("*");
   if (wait > 0) throw new HushError("rate_limited", "too many join attempts", { retryAfter: wait });
   const { tokenId, msg } = readMessage(body, true);
   const t = st.tokens.check(tokenId);

@@ -496,11 +496,12 @@ describe("server key rotation (prepare → activate → retire)", () => {
 describe("join rate limit", () => {
   let rl: Env;
   beforeAll(async () => {
-    rl = await start({ joinRate: { global: 1000, globalBurst: 1000, perSource: 2, perSourceBurst: 3 } });
+    // On a unix socket every caller is the same source, so only the global bucket applies there.
+    rl = await start({ joinRate: { global: 2, globalBurst: 3, perSource: 1000, perSourceBurst: 1000 } });
   });
   afterAll(() => stop(rl));
 
-  test("the 4th rapid join from one source is rate_limited (429, Retry-After)", async () => {
+  test("the 4th rapid join is rate_limited (429, Retry-After) by the global bucket", async () => {
     const { token } = mkToken(rl, { uses: 10 });
     for (let i = 0; i < 3; i++) expect((await joinW(rl, token, `r${i}`)).id).toStartWith("w_");
     const err = await errorOf(joinW(rl, token, "r3"));
@@ -515,6 +516,38 @@ describe("join rate limit", () => {
     expect(metric(rl, "hush_joins_total", `{result="ok"}`)).toBe(3);
     // A refused attempt spent no token use.
     expect(rl.d.state.tokens.list()[0].uses).toBe(3);
+  });
+});
+
+describe("review fixes", () => {
+  test("only an active token can be rotated; rotating twice is refused", async () => {
+    const { t } = mkToken(e, { uses: 2 });
+    const r1 = await admin(e, "POST", `/v1/admin/tokens/${t.id}/rotate`);
+    expect(r1.status).toBe(201);
+    const again = await admin(e, "POST", `/v1/admin/tokens/${t.id}/rotate`);
+    expect(again.status).toBe(409);
+    expect(again.json.message).toContain("revoked");
+  });
+  test('"uses": null means the default (one use), not unlimited; "tags": null means none', async () => {
+    const r = await admin(e, "POST", "/v1/admin/tokens", { uses: null, tags: null });
+    expect(r.json).toMatchObject({ uses_left: 1, tags: [] });
+  });
+  test("admin keys are minted on the admin socket only; a signed admin request cannot mint more", async () => {
+    const r = await admin(e, "POST", "/v1/admin/admins", { name: "root-ops" });
+    const c = new Client({ socket: e.d.socketPath, credential: r.json.credential, retries: 0 });
+    expect((await errorOf(c.call("POST", "/v1/admin/admins", { name: "more" }))).code).toBe("forbidden");
+    expect((await admin(e, "GET", "/v1/admin/admins")).json.admins.some((a: any) => a.id === r.json.id)).toBe(true);
+  });
+  test("no rekey hint once a key already ends at the hard cap (no rekey loop near the cap)", async () => {
+    const { token } = mkToken(e);
+    const j = await joinW(e, token, "capped");
+    const rec = e.d.state.registry.get(j.id)!;
+    rec.hardExpiresAt = rec.expiresAt; // as if the 30-day cap were reached
+    const cred = decodeCredential(j.credential);
+    const s = signRequest(cred.macKey, cred.keyId, { method: "GET", target: "/v1/whoami" });
+    const res = await fetch("http://localhost/v1/whoami", { headers: { authorization: s.authorization }, unix: e.d.socketPath } as RequestInit);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("hush-rekey-after")).toBeNull();
   });
 });
 
@@ -566,5 +599,26 @@ describe("admin credentials", () => {
 
     expect((await errorOf(ac.list())).code).toBe("forbidden");
     expect((await errorOf(ac.set("k", 1, { ttlMs: 1000 }))).code).toBe("forbidden");
+  });
+});
+
+describe("join rate limit per source (TCP)", () => {
+  let tcp: Env;
+  let port = 0;
+  beforeAll(async () => {
+    const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    port = s.port;
+    s.stop(true);
+    tcp = await start({ joinRate: { global: 1000, globalBurst: 1000, perSource: 2, perSourceBurst: 3 }, listen: { url: `http://127.0.0.1:${port}` } });
+  });
+  afterAll(() => stop(tcp));
+  test("past its bucket one source is refused while the global bucket is not drained", async () => {
+    const { token } = mkToken(tcp, { uses: 10 });
+    const { createLoopbackTransport } = await import("../../src/client/index.ts");
+    const t = createLoopbackTransport(`http://127.0.0.1:${port}`);
+    for (let i = 0; i < 3; i++) expect((await joinWithToken(t, token, `s${i}`)).id).toStartWith("w_");
+    expect((await errorOf(joinWithToken(t, token, "s3"))).code).toBe("rate_limited");
+    // The unix socket (another source) still joins.
+    expect((await joinW(tcp, token, "u1")).id).toStartWith("w_");
   });
 });

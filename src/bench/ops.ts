@@ -1,0 +1,139 @@
+/**
+ * The operations `hush bench` can drive, each through the public SDK (what
+ * users get): every request signed, every answer's signature verified.
+ *
+ *   ping      GET /v1/health, unauthenticated: the HTTP round-trip floor
+ *   get       GET a value (keys written once before the run)
+ *   set       PUT a value with a TTL
+ *   incr      increment a per-connection counter
+ *   lock      acquire, then release, alternately (one request per operation)
+ *   checkout  check a shared credential out (sealed to the worker, opened here)
+ *   join      a full Noise NKpsk0 join handshake with an unlimited token
+ * @module
+ */
+import { Client, HushError, createUnixTransport, joinWithToken, type Transport } from "../client/index.ts";
+import type { Operation } from "./load.ts";
+
+export const OPS = ["ping", "get", "set", "incr", "lock", "checkout", "join"] as const;
+export type OpName = (typeof OPS)[number];
+
+/** Names and TTLs of what the bench writes: recognisable, and gone by themselves. */
+export const BENCH_PREFIX = "bench:";
+export const BENCH_TTL_MS = 10 * 60_000;
+export const BENCH_CRED = "bench-cred";
+
+export interface OpSetup {
+  socket: string;
+  /** Worker credential (every op but ping and join). */
+  credential?: string;
+  /** Join token string (join). */
+  token?: string;
+  connections: number;
+  /** Length of the string value written by set (and read by get). */
+  valueSize: number;
+  /** Distinct keys used by get and set. */
+  keys: number;
+  /** Experiment only: replace the SDK's fetch transport (bench/sdk-transport.ts). */
+  transport?: (socket: string) => Transport;
+}
+
+export interface PreparedOp {
+  run: Operation;
+  close(): void;
+}
+
+export function isOpName(s: string): s is OpName {
+  return (OPS as readonly string[]).includes(s);
+}
+
+function fail(what: string): never {
+  throw new HushError("internal", `bench: unexpected answer to ${what}`);
+}
+
+/** Build the operation (and write what it needs first, e.g. the keys for get). */
+export async function prepareOp(op: OpName, s: OpSetup): Promise<PreparedOp> {
+  const value = "x".repeat(s.valueSize);
+  const clients: Client[] = [];
+  const client = (w: number): Client => {
+    if (!s.credential) throw new HushError("invalid_request", "no credential given");
+    // One SDK client per connection; autoRekey off so a rekey never shows up inside the numbers.
+    if (!clients[w]) {
+      clients[w] = new Client({ socket: s.socket, credential: s.credential, retries: 0, autoRekey: false });
+      if (s.transport) (clients[w] as any).transport = s.transport(s.socket);
+    }
+    return clients[w];
+  };
+  const transports: Transport[] = [];
+  const transport = (w: number) => (transports[w] ??= s.transport ? s.transport(s.socket) : createUnixTransport(s.socket, { retries: 0 }));
+  const close = () => {
+    for (const c of clients) c?.close();
+    for (const t of transports) t?.close();
+  };
+  const key = (i: number) => `${BENCH_PREFIX}k:${i}`;
+
+  let run: Operation;
+  switch (op) {
+    case "ping":
+      run = async (w) => {
+        const r = await transport(w).request("GET", "/v1/health", {});
+        if (r.status !== 200) fail("health");
+      };
+      break;
+    case "get": {
+      // Write the keys first, `connections` at a time.
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(s.connections, s.keys) }, async (_, w) => {
+          for (let i = next++; i < s.keys; i = next++) await client(w).set(key(i), value, { ttlMs: BENCH_TTL_MS });
+        }),
+      );
+      run = async (w, k) => {
+        const v = await client(w).get<string>(key(k % s.keys));
+        if (typeof v !== "string" || v.length !== s.valueSize) fail("get");
+      };
+      break;
+    }
+    case "set":
+      run = (w, k) => client(w).set(key(k % s.keys), value, { ttlMs: BENCH_TTL_MS });
+      break;
+    case "incr":
+      run = async (w) => {
+        const v = await client(w).incr(`${BENCH_PREFIX}ctr:${w}`, 1, { ttlMs: BENCH_TTL_MS });
+        if (typeof v !== "number") fail("incr");
+      };
+      break;
+    case "lock": {
+      const held: ({ release(): Promise<void> } | null)[] = [];
+      run = async (w) => {
+        const h = held[w];
+        if (h) {
+          held[w] = null;
+          await h.release();
+        } else held[w] = await client(w).lock(`${BENCH_PREFIX}lock:${w}`, { ttlMs: 30_000 });
+      };
+      const inner = close;
+      return {
+        run,
+        close: () => {
+          // Give back what is still held (best effort) before the clients go.
+          Promise.allSettled(held.map((h) => h?.release())).finally(inner);
+        },
+      };
+    }
+    case "checkout":
+      run = async (w) => {
+        // Short leases: shared checkouts are not given back, so they must expire quickly.
+        const c = await client(w).checkout(BENCH_CRED, { ttlMs: 5_000 });
+        if (c.value.length !== s.valueSize) fail("checkout");
+      };
+      break;
+    case "join":
+      if (!s.token) throw new HushError("invalid_request", "join needs a join token");
+      run = async (w, k) => {
+        const r = await joinWithToken(transport(w), s.token!, `bench-${w}-${k}`);
+        if (!r.credential.startsWith("HUSH-WORKER-1")) fail("join");
+      };
+      break;
+  }
+  return { run, close };
+}
