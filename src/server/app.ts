@@ -107,6 +107,8 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
     let answer: Answer;
     let sigHeader: Record<string, string> | undefined;
     let body: Uint8Array | undefined;
+    // The phase when the request arrived: one accepted before a SIGTERM completes even if its body arrives during the drain.
+    const phase = st.phase;
     st.inFlight++;
     try {
       if (st.inFlight > st.config.maxInFlight) {
@@ -114,7 +116,15 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
         answer = fail("busy", "too many requests in flight", corrId);
         return toResponse(answer, corrId);
       }
-      const url = new URL(req.url);
+      let url: URL;
+      try {
+        url = new URL(req.url);
+      } catch {
+        // A missing or malformed Host header (Bun builds req.url from it).
+        m.rejected.inc({ reason: "bad_target" });
+        answer = fail("invalid_request", "malformed request target or Host header", corrId);
+        return toResponse(answer, corrId, { connection: "close" });
+      }
       const path = url.pathname;
       const parts = path.split("/");
       route = routeLabel(parts);
@@ -132,7 +142,15 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
           st.phase !== "serving" ? fail("unavailable", st.phase, corrId) : !st.audit.healthy ? fail("unavailable", "audit log cannot be written", corrId) : ok({ ready: true });
         return toResponse(answer, corrId);
       }
-      const read = await withDeadline(readBody(req, maxBody), st.config.requestTimeoutMs);
+      let read: Uint8Array | null | "timeout";
+      try {
+        read = await withDeadline(readBody(req, maxBody), st.config.requestTimeoutMs);
+      } catch {
+        // The client hung up mid-body or sent broken framing: its fault, not ours.
+        m.rejected.inc({ reason: "body_aborted" });
+        answer = fail("invalid_request", "the request body could not be read", corrId);
+        return toResponse(answer, corrId, { connection: "close" });
+      }
       if (read === "timeout") {
         m.rejected.inc({ reason: "timeout" });
         answer = fail("invalid_request", `request body not received within ${st.config.requestTimeoutMs} ms`, corrId);
@@ -144,15 +162,21 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
         return toResponse(answer, corrId);
       }
       body = read;
-      if (st.phase !== "serving") {
-        answer = fail("unavailable", `daemon is ${st.phase}`, corrId);
+      if (phase !== "serving") {
+        answer = fail("unavailable", `daemon is ${phase}`, corrId);
         return toResponse(answer, corrId);
       }
 
       if (role === "admin") {
-        if (path === "/metrics" && method === "GET") return metricsResponse(corrId);
+        if (path === "/metrics" && method === "GET") {
+          answer = { status: 200, body: "" };
+          return metricsResponse(corrId);
+        }
         if (parts[2] !== "admin") throw new HushError("not_found", "no such route on the admin socket");
-        if (parts[3] === "audit" && parts.length === 4 && method === "GET") return auditStream(st, url.search);
+        if (parts[3] === "audit" && parts.length === 4 && method === "GET") {
+          answer = { status: 200, body: "" };
+          return auditStream(st, url.search);
+        }
         answer = routeAdmin(st, method, parts, body, "admin-socket", corrId);
         return toResponse(answer, corrId);
       }
@@ -218,7 +242,10 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
           answer = fail("rekey_required", "this key must be rotated (POST /v1/rekey) before further use", corrId);
         } else if (parts[2] === "admin" || route === "metrics") {
           if (key.kind !== "admin") throw new HushError("forbidden", "admin routes need an admin credential");
-          if (parts[3] === "audit" && parts.length === 4 && method === "GET") return auditStream(st, url.search); // streamed: unsigned (§4)
+          if (parts[3] === "audit" && parts.length === 4 && method === "GET") {
+            answer = { status: 200, body: "" };
+            return auditStream(st, url.search); // streamed: unsigned (§4)
+          }
           if (route === "metrics" && method === "GET") answer = { status: 200, body: st.metrics.render(), headers: { "content-type": "text/plain; version=0.0.4" } };
           else answer = routeAdmin(st, method, parts, body, key.id, corrId);
         } else {
