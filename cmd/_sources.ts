@@ -11,6 +11,7 @@ import { AuditWriter, auditHmacKeyId, deriveAuditHmacKey } from "../src/audit/in
 import { validateAllow } from "../src/broker/index.ts";
 import { loadCredSpec, parseAllowSpecs, parseCredsFile, type LoadedCred } from "../src/server/creds-load.ts";
 import { warnIfLoose } from "./_shared.ts";
+import { DEFAULTS, defaultSocketPath, parseDuration, parseListenUrl, parsePositiveInt, parseSize, parseSocketMode, type DaemonConfig } from "../src/config/index.ts";
 
 /** All start-up credential sources, validated. */
 export async function loadCreds(file: string | undefined, specs: string[], allowSpecs: string[]): Promise<LoadedCred[]> {
@@ -111,4 +112,40 @@ export function openAudit(
     start: { version, hmac_key_id: auditHmacKeyId(hmacKey) },
   });
   return { writer, hmacKey };
+}
+
+/** Flags → the daemon config, validated (secure defaults from src/config). */
+export function buildConfig(args: Record<string, any>): DaemonConfig {
+  const config: DaemonConfig = {
+    ...DEFAULTS,
+    socketPath: args.socket || defaultSocketPath(),
+    socketMode: args["socket-mode"] ? parseSocketMode(args["socket-mode"]) : DEFAULTS.socketMode,
+    socketGroup: args["socket-group"] || undefined,
+    limits: {
+      ...DEFAULTS.limits,
+      maxItems: args["max-items"] ? parsePositiveInt(args["max-items"], "--max-items") : DEFAULTS.limits.maxItems,
+      maxValueBytes: args["max-value"] ? parseSize(args["max-value"], "--max-value") : DEFAULTS.limits.maxValueBytes,
+      maxBodyBytes: args["max-body"] ? parseSize(args["max-body"], "--max-body") : DEFAULTS.limits.maxBodyBytes,
+      ttlRequired: args["ttl-required"] !== false,
+    },
+    clockWindowMs: args["clock-window"] ? parseDuration(args["clock-window"], "--clock-window") : DEFAULTS.clockWindowMs,
+    logLevel: (args["log-level"] as DaemonConfig["logLevel"]) || DEFAULTS.logLevel,
+  };
+  if (config.socketMode !== 0o600 && !config.socketGroup) {
+    throw new HushError("invalid_request", "--socket-mode 0660 needs --socket-group GROUP");
+  }
+  if (!["debug", "info", "warn", "error"].includes(config.logLevel)) throw new HushError("invalid_request", "--log-level must be debug, info, warn or error");
+  if (args["key-rate"] !== undefined) {
+    const n = args["key-rate"] === "0" ? 0 : parsePositiveInt(args["key-rate"], "--key-rate");
+    config.keyRate = { rate: n, burst: 2 * n };
+  }
+  if (args["join-rate"]) {
+    const n = parsePositiveInt(args["join-rate"], "--join-rate");
+    config.joinRate = { ...config.joinRate, global: n, globalBurst: 2 * n };
+  }
+  if (args.listen) {
+    parseListenUrl(args.listen, !!args["insecure-loopback"]);
+    config.listen = { url: args.listen, tls: loadTlsFiles(args["tls-cert"], args["tls-key"]) };
+  } else if (args["tls-cert"] || args["tls-key"]) throw new HushError("invalid_request", "--tls-cert/--tls-key need --listen https://HOST:PORT");
+  return config;
 }

@@ -4,15 +4,14 @@
  * @module
  */
 import { defineCommand } from "citty";
-import { DEFAULTS, defaultSocketPath, parseListenUrl, parseDuration, parsePositiveInt, parseSize, parseSocketMode, type DaemonConfig } from "../src/config/index.ts";
+import { parseDuration, parsePositiveInt } from "../src/config/index.ts";
 import { startDaemon } from "../src/server/daemon.ts";
 import { hardenProcess } from "../src/server/harden.ts";
 import { collectRepeated } from "../src/server/creds-load.ts";
 import { socketArgs } from "./_shared.ts";
 import { VERSION } from "./_version.ts";
-import { HushError } from "../src/errors.ts";
 import { encodeServerPublic } from "../src/keys/index.ts";
-import { loadCreds, loadServerKey, loadTlsFiles, openAudit } from "./_sources.ts";
+import { buildConfig, loadCreds, loadServerKey, openAudit } from "./_sources.ts";
 import { formatPin } from "../src/crypto/index.ts";
 import { Logger, Masker } from "../src/observe/index.ts";
 
@@ -61,37 +60,7 @@ export default defineCommand({
   async run({ args, rawArgs }) {
     // First, before any secret (HUSH_SERVER_KEY, --server-key-file) is read into memory.
     const hardening = hardenProcess({ mlock: args.mlock !== false });
-    const config: DaemonConfig = {
-      ...DEFAULTS,
-      socketPath: args.socket || defaultSocketPath(),
-      socketMode: args["socket-mode"] ? parseSocketMode(args["socket-mode"]) : DEFAULTS.socketMode,
-      socketGroup: args["socket-group"] || undefined,
-      limits: {
-        ...DEFAULTS.limits,
-        maxItems: args["max-items"] ? parsePositiveInt(args["max-items"], "--max-items") : DEFAULTS.limits.maxItems,
-        maxValueBytes: args["max-value"] ? parseSize(args["max-value"], "--max-value") : DEFAULTS.limits.maxValueBytes,
-        maxBodyBytes: args["max-body"] ? parseSize(args["max-body"], "--max-body") : DEFAULTS.limits.maxBodyBytes,
-        ttlRequired: args["ttl-required"] !== false,
-      },
-      clockWindowMs: args["clock-window"] ? parseDuration(args["clock-window"], "--clock-window") : DEFAULTS.clockWindowMs,
-      logLevel: (args["log-level"] as DaemonConfig["logLevel"]) || DEFAULTS.logLevel,
-    };
-    if (config.socketMode !== 0o600 && !config.socketGroup) {
-      throw new HushError("invalid_request", "--socket-mode 0660 needs --socket-group GROUP");
-    }
-    if (!["debug", "info", "warn", "error"].includes(config.logLevel)) throw new HushError("invalid_request", "--log-level must be debug, info, warn or error");
-    if (args["key-rate"] !== undefined) {
-      const n = args["key-rate"] === "0" ? 0 : parsePositiveInt(args["key-rate"], "--key-rate");
-      config.keyRate = { rate: n, burst: 2 * n };
-    }
-    if (args["join-rate"]) {
-      const n = parsePositiveInt(args["join-rate"], "--join-rate");
-      config.joinRate = { ...config.joinRate, global: n, globalBurst: 2 * n };
-    }
-    if (args.listen) {
-      parseListenUrl(args.listen, !!args["insecure-loopback"]);
-      config.listen = { url: args.listen, tls: loadTlsFiles(args["tls-cert"], args["tls-key"]) };
-    } else if (args["tls-cert"] || args["tls-key"]) throw new HushError("invalid_request", "--tls-cert/--tls-key need --listen https://HOST:PORT");
+    const config = buildConfig(args);
     const serverKey = loadServerKey(args["server-key-file"]);
     // Fail fast: every credential source is read before anything listens.
     const creds = await loadCreds(args["creds-file"], collectRepeated(rawArgs, "--cred"), collectRepeated(rawArgs, "--cred-allow"));

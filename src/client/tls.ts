@@ -14,7 +14,7 @@ import { connect, type TLSSocket } from "node:tls";
 import { request } from "node:http";
 import { HushError } from "../errors.ts";
 import { equalBytes, formatPin, spkiOfCertificate, spkiPin } from "../crypto/index.ts";
-import type { RawResponse, Transport } from "./transport.ts";
+import { sendNodeRequest, type Transport } from "./transport.ts";
 
 function openPinned(host: string, port: number, pin: Uint8Array, timeoutMs: number): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
@@ -60,30 +60,12 @@ export function createTlsTransport(url: string, pin: Uint8Array, opts: { timeout
   return {
     async request(method, target, headers, body) {
       const sock = await openPinned(host, port, pin, timeoutMs);
-      return await new Promise<RawResponse>((resolve, reject) => {
-        const req = request(
-          { host, port, method, path: target, headers: { host: u.host, connection: "close", ...headers }, createConnection: () => sock as any, timeout: timeoutMs },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on("data", (c: Buffer) => chunks.push(c));
-            res.on("end", () =>
-              resolve({
-                status: res.statusCode ?? 0,
-                header: (n) => {
-                  const v = res.headers[n.toLowerCase()];
-                  return v === undefined ? null : Array.isArray(v) ? v.join(", ") : v;
-                },
-                body: Buffer.concat(chunks).toString("utf8"),
-              }),
-            );
-            res.on("error", reject);
-          },
-        );
-        req.on("timeout", () => req.destroy(new Error("request timed out")));
-        req.on("error", (e: any) => reject(new HushError("unavailable", `request to ${u.host} failed (${e?.code ?? e?.message ?? e})`)));
-        if (body !== undefined) req.end(body);
-        else req.end();
-      });
+      return await sendNodeRequest(
+        request,
+        { host, port, method, path: target, headers: { host: u.host, connection: "close", ...headers }, createConnection: () => sock as any, timeout: timeoutMs },
+        body,
+        (e) => new HushError("unavailable", `request to ${u.host} failed (${e?.code ?? e?.message ?? e})`),
+      );
     },
     close() {},
   };

@@ -68,6 +68,36 @@ function bunTransport(socketPath: string, timeoutMs: number): Transport {
   };
 }
 
+/** Send a node:http request and collect its answer as a RawResponse. */
+export function sendNodeRequest(
+  request: typeof import("node:http").request,
+  options: import("node:http").RequestOptions,
+  body: string | undefined,
+  onError: (e: any) => unknown = (e) => e,
+): Promise<RawResponse> {
+  return new Promise<RawResponse>((resolve, reject) => {
+    const req = request(options, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          header: (n) => {
+            const v = res.headers[n.toLowerCase()];
+            return v === undefined ? null : Array.isArray(v) ? v.join(", ") : v;
+          },
+          body: Buffer.concat(chunks).toString("utf8"),
+        }),
+      );
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error("request timed out")));
+    req.on("error", (e) => reject(onError(e)));
+    if (body !== undefined) req.end(body);
+    else req.end();
+  });
+}
+
 function nodeTransport(socketPath: string, timeoutMs: number): Transport {
   let agent: any;
   const load = async () => {
@@ -78,30 +108,7 @@ function nodeTransport(socketPath: string, timeoutMs: number): Transport {
   return {
     async request(method, target, headers, body) {
       const http = await load();
-      return new Promise<RawResponse>((resolve, reject) => {
-        const req = http.request(
-          { socketPath, path: target, method, headers: { host: "localhost", ...headers }, agent, timeout: timeoutMs },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on("data", (c: Buffer) => chunks.push(c));
-            res.on("end", () =>
-              resolve({
-                status: res.statusCode ?? 0,
-                header: (n) => {
-                  const v = res.headers[n.toLowerCase()];
-                  return v === undefined ? null : Array.isArray(v) ? v.join(", ") : v;
-                },
-                body: Buffer.concat(chunks).toString("utf8"),
-              }),
-            );
-            res.on("error", reject);
-          },
-        );
-        req.on("timeout", () => req.destroy(new Error("request timed out")));
-        req.on("error", reject);
-        if (body !== undefined) req.end(body);
-        else req.end();
-      });
+      return sendNodeRequest(http.request, { socketPath, path: target, method, headers: { host: "localhost", ...headers }, agent, timeout: timeoutMs }, body);
     },
     close() {
       agent?.destroy();
