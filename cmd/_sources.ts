@@ -11,6 +11,7 @@ import { AuditWriter, auditHmacKeyId, deriveAuditHmacKey } from "../src/audit/in
 import { validateAllow } from "../src/broker/index.ts";
 import { loadCredSpec, parseAllowSpecs, parseCredsFile, type LoadedCred } from "../src/server/creds-load.ts";
 import { warnIfLoose } from "./_shared.ts";
+import { loadTls } from "../src/server/tls.ts";
 import { DEFAULTS, defaultSocketPath, parseDuration, parseListenUrl, parsePositiveInt, parseSize, parseSocketMode, type DaemonConfig } from "../src/config/index.ts";
 
 /** All start-up credential sources, validated. */
@@ -98,7 +99,7 @@ export function openAudit(
     secret.fill(0);
   } else hmacKey = randomBytes(32);
   if (!opts.file) {
-    if (opts.key) throw new HushError("invalid_request", "--audit-key needs --audit-file FILE");
+    if (opts.key || opts.sealEvery || opts.sealIntervalMs) throw new HushError("invalid_request", "--audit-key and --audit-seal-* need --audit-file FILE");
     return { hmacKey };
   }
   const auditPublicKey = opts.key ? decodeKeyString(HRP.auditPublic, opts.key, "--audit-key") : undefined;
@@ -146,6 +147,8 @@ export function buildConfig(args: Record<string, any>): DaemonConfig {
   if (args.listen) {
     parseListenUrl(args.listen, !!args["insecure-loopback"]);
     config.listen = { url: args.listen, tls: loadTlsFiles(args["tls-cert"], args["tls-key"]) };
+    // Check the pair now, before any socket or audit line exists.
+    if (config.listen.tls) loadTls(config.listen.tls.certPem, config.listen.tls.keyPem);
   } else if (args["tls-cert"] || args["tls-key"]) throw new HushError("invalid_request", "--tls-cert/--tls-key need --listen https://HOST:PORT");
   return config;
 }

@@ -49,7 +49,7 @@ export default defineCommand({
     "insecure-loopback": { type: "boolean", description: "allow --listen http://127.0.0.1:PORT without TLS (loopback only; for tests)" },
     "creds-file": { type: "string", description: "load credentials at start from a JSON or dotenv file", valueHint: "FILE" },
     cred: { type: "string", description: "load a credential at start (repeatable): NAME=env:VAR, NAME=file:PATH or NAME=exec:COMMAND", valueHint: "SPEC" },
-    "cred-allow": { type: "string", description: "tags allowed to check out a --cred credential (repeatable): NAME=tag,tag (default: nobody)", valueHint: "NAME=TAGS" },
+    "cred-allow": { type: "string", description: "tags allowed to check out a credential loaded at start (repeatable): NAME=tag,tag (default: nobody)", valueHint: "NAME=TAGS" },
     "audit-file": { type: "string", description: "append the tamper-evident audit log to FILE (0600; a new run continues its chain)", valueHint: "FILE" },
     "audit-key": { type: "string", description: "seal the audit log forward-securely to this public key (hushaudit1…, from `hush keygen audit`)", valueHint: "KEY" },
     "audit-hmac-key-file": { type: "string", description: "secret for `hush audit hash`, so hashes match across restarts (default: random per run)", valueHint: "FILE" },
@@ -78,13 +78,20 @@ export default defineCommand({
     );
     const w = audit.writer;
     for (const note of w?.warnings ?? []) log.warn(note);
-    const d = await startDaemon(config, { version: VERSION, serverKey, log, audit: w, auditLog: w, auditHmacKey: audit.hmacKey });
+    let d;
+    try {
+      d = await startDaemon(config, { version: VERSION, serverKey, log, audit: w, auditLog: w, auditHmacKey: audit.hmacKey });
+    } catch (e) {
+      w?.close(); // the run's start line gets its stop line
+      throw e;
+    }
     const ticker = w ? setInterval(() => w.tick(), 1000) : undefined;
     if (w) log.info("audit log", { file: w.path, sealed: !!args["audit-key"], healthy: w.healthy });
     for (const w of hardening.warnings) log.warn(w);
     for (const c of creds) {
       for (const v of c.values) d.state.masker.add(new TextDecoder().decode(v));
       d.state.creds.put(c.name, c.values, { allow: c.allow, mode: c.mode, source: c.source });
+      d.state.audit.record({ actor: "startup", via: "serve", action: "cred.load", target: c.name, result: "ok", reason: c.source.split(":")[0] });
       if (c.allow.length === 0) log.warn("credential loaded but allowed for no worker (default deny); use --cred-allow or an allow list", { name: c.name });
       else log.info("credential loaded", { name: c.name, source: c.source, mode: c.mode, allow: c.allow });
     }

@@ -51,6 +51,8 @@ export interface AuditEvent {
   result?: AuditResult;
   reason?: string;
   corr_id?: string;
+  /** `hmac-sha256:…` of a value (never the value): found with `hush audit hash`. */
+  value_hash?: string;
 }
 
 export interface AuditWriterOptions {
@@ -72,7 +74,7 @@ export interface AuditWriterOptions {
   start?: Record<string, string | number | boolean>;
 }
 
-const FIELDS = ["actor", "via", "action", "target", "result", "reason", "corr_id"] as const;
+const FIELDS = ["actor", "via", "action", "target", "result", "reason", "corr_id", "value_hash"] as const;
 const RESERVED = new Set(["seq", "ts", "type", "prev", "v", "key", "epoch", "seal_every", "seal_interval_ms"]);
 const MAX_FIELD = 512;
 const MAX_AGGREGATES = 4096;

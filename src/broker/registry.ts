@@ -36,6 +36,8 @@ export interface KeyRecord {
   hardExpiresAt: number;
   /** The key replaced by the last rekey, accepted until `prevUntil` (grace). */
   prevMacKey: Uint8Array | null;
+  /** The enc key replaced by the last rekey (answers to requests signed with prevMacKey are sealed to it). */
+  prevEncKey: Uint8Array | null;
   prevUntil: number;
   /** Mac keys rotated away (newest first, a few kept) to recognise a copied credential. */
   retiredMacKeys: Uint8Array[];
@@ -127,6 +129,7 @@ export class KeyRegistry {
       ttlMs: ttl,
       hardExpiresAt: t + MAX_KEY_TTL_MS,
       prevMacKey: null,
+      prevEncKey: null,
       prevUntil: 0,
       retiredMacKeys: [],
       rekeyRequired: false,
@@ -155,8 +158,9 @@ export class KeyRegistry {
     rec.retiredMacKeys.unshift(rec.macKey);
     for (const old of rec.retiredMacKeys.splice(RETIRED_KEYS_KEPT)) wipe(old);
     rec.prevMacKey = rec.macKey;
+    wipe(rec.prevEncKey);
+    rec.prevEncKey = rec.encKey;
     rec.prevUntil = now + graceMs;
-    wipe(rec.encKey);
     rec.macKey = macKey;
     rec.encKey = encKey;
     rec.expiresAt = Math.min(now + rec.ttlMs, rec.hardExpiresAt);
@@ -220,7 +224,11 @@ export class KeyRegistry {
     const now = this.now();
     for (const r of this.keys.values()) {
       if (r.expiresAt <= now) wipeKeys(r);
-      else if (r.prevMacKey && r.prevUntil < now) r.prevMacKey = null; // still in retiredMacKeys
+      else if (r.prevMacKey && r.prevUntil < now) {
+        r.prevMacKey = null; // still in retiredMacKeys
+        wipe(r.prevEncKey);
+        r.prevEncKey = null;
+      }
     }
   }
 
@@ -231,7 +239,8 @@ export class KeyRegistry {
 }
 
 function wipeKeys(r: KeyRecord): void {
-  wipe(r.macKey, r.encKey, r.prevMacKey, ...r.retiredMacKeys);
+  wipe(r.macKey, r.encKey, r.prevMacKey, r.prevEncKey, ...r.retiredMacKeys);
   r.prevMacKey = null;
+  r.prevEncKey = null;
   r.retiredMacKeys = [];
 }

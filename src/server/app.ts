@@ -250,7 +250,10 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
           else answer = routeAdmin(st, method, parts, body, key.id, corrId);
         } else {
           if (key.kind !== "worker" && route !== "whoami") throw new HushError("forbidden", "admin credentials are for admin routes only");
-          if (parts[2] === "creds") answer = routeCreds(st, key, v.signature, method, parts, body, corrId);
+          if (parts[2] === "creds") {
+            const encKey = v.generation === "previous" && key.prevEncKey ? key.prevEncKey : key.encKey;
+            answer = routeCreds(st, key, encKey, v.signature, method, parts, body, corrId);
+          }
           else answer = routeWorker({ store: st.store, key, serverPublic: st.serverKeys.active.publicKey }, method, parts, url.search, body);
         }
       } catch (e) {
@@ -258,7 +261,7 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
           m.authFailures.inc({ reason: e.reason });
           st.log.warn("rekey refused", { corr_id: corrId, reason: e.reason, key_id: key.id });
           st.audit.record({ actor: key.id, via: "worker", action: e.reason === "clone_suspected" ? "clone_suspected" : "rekey", target: key.id, result: "denied", reason: e.reason, corr_id: corrId });
-        } else if (e instanceof HushError && e.code === "forbidden" && parts[2] !== "creds") {
+        } else if (e instanceof HushError && e.code === "forbidden" && parts[2] !== "creds" && parts[2] !== "admin") {
           st.audit.record({ actor: key.id, via: key.kind, action: "policy", target: route, result: "denied", reason: "forbidden", corr_id: corrId });
         }
         answer = answerError(e, corrId);

@@ -71,6 +71,7 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
     masker,
     metrics: new Registry(),
     inFlight: 0,
+    streams: new Set(),
     phase: "starting",
   };
   masker.add(st.serverKeys.active.secretKey);
@@ -139,6 +140,8 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
     (stopping ??= (async () => {
       st.phase = "draining";
       clearInterval(sweeper);
+      // Long-lived audit follow streams would hold the drain for its whole timeout.
+      for (const close of st.streams) close();
       const graceful = Promise.all(servers.map((s) => s.stop(false)));
       const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), config.drainTimeoutMs).unref?.());
       if ((await Promise.race([graceful, timeout])) === "timeout") {

@@ -1,7 +1,8 @@
 /**
  * Token buckets: `rate` tokens per second, at most `burst` saved up. Used
  * per key id for requests and per source plus globally for joins.
- * The table of buckets is bounded; the least recently used are dropped.
+ * The table of buckets is bounded; past the bound the oldest bucket (by
+ * creation) is dropped, which can only make a limit more lenient for it.
  * @module
  */
 

@@ -30,8 +30,18 @@ export function auditStream(st: State, search: string): Response {
   const tail = intParam(q, "tail");
   const follow = q.get("follow") === "1";
   let unsubscribe: (() => void) | undefined;
+  let closer: (() => void) | undefined;
   const stream = new ReadableStream<Uint8Array>({
     async start(ctrl) {
+      if (follow) {
+        closer = () => {
+          unsubscribe?.();
+          try {
+            ctrl.close();
+          } catch {}
+        };
+        st.streams.add(closer);
+      }
       let lastSeq = 0;
       let live = false;
       const early: string[] = [];
@@ -60,6 +70,7 @@ export function auditStream(st: State, search: string): Response {
     },
     cancel() {
       unsubscribe?.();
+      if (closer) st.streams.delete(closer);
     },
   });
   return new Response(stream, { headers: { "content-type": "application/x-ndjson", "cache-control": "no-store" } });

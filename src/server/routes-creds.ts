@@ -14,6 +14,7 @@ import { HushError } from "../errors.ts";
 import { concatBytes, fromUtf8, randomBytes, sealChaCha, toB64u, utf8, wipe } from "../crypto/index.ts";
 import type { KeyRecord } from "../broker/index.ts";
 import type { State } from "./state.ts";
+import { auditHash } from "../audit/index.ts";
 import { type Answer, decodeSegment, ok, optInt, parseObject } from "./http.ts";
 
 /** Seal a value to a worker's enc key, bound to the request signature. */
@@ -32,7 +33,12 @@ export function requireAudit(st: State): void {
   if (!st.audit.healthy) throw new HushError("unavailable", "the audit log cannot be written; refusing until it recovers");
 }
 
-export function routeCreds(st: State, key: KeyRecord, signature: string, method: string, parts: string[], body: Uint8Array, corrId: string): Answer {
+/**
+ * `encKey` is the key of the generation that signed the request (during a
+ * rekey's grace period a request signed with the previous key gets its
+ * answer sealed to the previous enc key, which that client still holds).
+ */
+export function routeCreds(st: State, key: KeyRecord, encKey: Uint8Array, signature: string, method: string, parts: string[], body: Uint8Array, corrId: string): Answer {
   if (method !== "POST") throw new HushError("invalid_request", "method not allowed on this route");
   // POST /v1/creds/leases/{lease_id}/return
   if (parts.length === 6 && parts[3] === "leases" && parts[5] === "return") {
@@ -57,8 +63,14 @@ export function routeCreds(st: State, key: KeyRecord, signature: string, method:
       }
       throw e;
     }
-    const sealed = sealValue(key.encKey, signature, name, c.value, c.version);
-    st.audit.record({ actor: key.id, via: "worker", action: "cred.checkout", target: name, result: "ok", corr_id: corrId });
+    const sealed = sealValue(encKey, signature, name, c.value, c.version);
+    // The value given out appears only as an HMAC (e.g. which worker held which pooled account).
+    st.audit.record({ actor: key.id, via: "worker", action: "cred.checkout", target: name, result: "ok", corr_id: corrId, value_hash: auditHash(c.value, st.auditHmacKey) });
+    // Fail closed even for the request during which the audit file first fails: no record, no secret.
+    if (!st.audit.healthy) {
+      st.creds.giveBack(c.leaseId, key.id);
+      throw new HushError("unavailable", "the audit log cannot be written; refusing until it recovers");
+    }
     return ok({ lease_id: c.leaseId, expires_at: c.expiresAt, sealed, version: c.version, mode: c.mode });
   }
   throw new HushError("not_found", "no such route");
@@ -86,7 +98,7 @@ export function routeAdminCreds(st: State, method: string, parts: string[], body
       wipe(...values);
       throw e;
     }
-    st.audit.record({ actor, via: "admin", action: "cred.put", target: info.name, result: "ok", corr_id: corrId });
+    for (const v of values) st.audit.record({ actor, via: "admin", action: "cred.put", target: info.name, result: "ok", corr_id: corrId, value_hash: auditHash(v, st.auditHmacKey) });
     st.log.info("credential stored", { name: info.name, mode: info.mode, values: info.values, actor });
     return ok(info, 201);
   }

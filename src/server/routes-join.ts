@@ -64,6 +64,8 @@ export function handleJoin(st: State, body: Uint8Array, source: string): { answe
   // socket has no distinguishable sources, so only the global limit applies there.
   const wait = (source === "unix" ? 0 : st.joinLimits.perSource.take(source)) || st.joinLimits.global.take("*");
   if (wait > 0) throw new HushError("rate_limited", "too many join attempts", { retryAfter: wait });
+  // A join mints a credential: not while the audit log cannot record it.
+  if (!st.audit.healthy) throw new HushError("unavailable", "the audit log cannot be written; refusing until it recovers");
   const { tokenId, msg } = readMessage(body, true);
   const t = st.tokens.check(tokenId);
   if (typeof t === "string") throw new JoinRefused(t);
@@ -106,6 +108,7 @@ export function handleRekey(st: State, key: KeyRecord, generation: KeyGeneration
     st.log.warn("clone suspected: a rotated-away key tried to rekey; worker locked", { worker: key.id, event: "clone_suspected" });
     throw new JoinRefused("clone_suspected");
   }
+  if (!st.audit.healthy) throw new HushError("unavailable", "the audit log cannot be written; refusing until it recovers");
   const { msg } = readMessage(body, false);
   const prologue = utf8(`hush/1 rekey\n${key.id}`);
   // The worker addresses the active server key; a key joined under an older

@@ -17,6 +17,8 @@ export interface AuditEvent {
   result: "ok" | "denied" | "error";
   reason?: string;
   corr_id?: string;
+  /** `hmac-sha256:…` of a secret value (never the value), searchable with `hush audit hash`. */
+  value_hash?: string;
 }
 
 /** Where audit events go. `healthy` false = the sink cannot write (fail closed). */
@@ -57,5 +59,7 @@ export interface State {
   masker: Masker;
   metrics: Registry;
   inFlight: number;
+  /** Closers of open audit follow streams: ended when the daemon starts draining. */
+  streams: Set<() => void>;
   phase: "starting" | "serving" | "draining";
 }

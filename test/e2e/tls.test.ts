@@ -123,3 +123,15 @@ describe("listener configuration", () => {
     expect(bad.stderr).toContain("do not belong together");
   });
 });
+
+test("a certificate and key that do not match are refused before any socket or audit line exists", async () => {
+  const dir = tempDir();
+  await hush(["keygen", "tls", "--host", "a", "--out-cert", join(dir, "c1.pem"), "--out-key", join(dir, "k1.pem")]);
+  await hush(["keygen", "tls", "--host", "b", "--out-cert", join(dir, "c2.pem"), "--out-key", join(dir, "k2.pem")]);
+  const sockDir = join(dir, "s");
+  const r = await hush(["serve", "--socket", join(sockDir, "hush.sock"), "--audit-file", join(dir, "audit.jsonl"), "--listen", "https://127.0.0.1:1", "--tls-cert", join(dir, "c1.pem"), "--tls-key", join(dir, "k2.pem")]);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain("do not belong together");
+  expect(await Bun.file(join(sockDir, "hush.sock")).exists()).toBe(false);
+  expect(await Bun.file(join(dir, "audit.jsonl")).exists()).toBe(false);
+});

@@ -72,7 +72,42 @@ describe("sealed checkout", () => {
   });
 });
 
+describe("review fixes", () => {
+  test("a checkout signed with the previous key during a rekey's grace period is sealed to the previous enc key", async () => {
+    const { rec } = worker(["ci"]);
+    const oldMac = rec.macKey.slice();
+    const oldEnc = rec.encKey.slice();
+    d.state.registry.rekey(rec, randomBytes(32), randomBytes(32), 10_000);
+    const r = await rawCheckout({ id: rec.id, macKey: oldMac });
+    expect(r.status).toBe(200);
+    expect(openSealed(oldEnc, r.signature, r.json.sealed).value).toBe(SECRET);
+  });
+  test("the audit line of a checkout carries the value's HMAC, the form `hush audit hash` prints", async () => {
+    const { client, rec } = worker(["ci"]);
+    await client.checkout("db");
+    const ev = events.filter((e) => e.actor === rec.id && e.action === "cred.checkout").at(-1)!;
+    const { auditHash } = await import("../../src/audit/index.ts");
+    expect(ev.value_hash).toBe(auditHash(SECRET, d.state.auditHmacKey));
+    const r = await fetch("http://localhost/v1/admin/audit/hash", { method: "POST", body: JSON.stringify({ value: SECRET }), unix: d.adminSocketPath } as RequestInit);
+    expect((await r.json()).hash).toBe(ev.value_hash);
+    expect(JSON.stringify(events)).not.toContain(SECRET);
+  });
+});
+
 describe("fail closed when the audit sink cannot write", () => {
+  test("a join is refused too (it would mint a credential unrecorded)", async () => {
+    const t = d.state.tokens.create({}, d.state.serverKeys.active.id);
+    const { encodeJoinToken } = await import("../../src/keys/index.ts");
+    const { joinWithToken, createUnixTransport } = await import("../../src/client/index.ts");
+    const token = encodeJoinToken({ tokenId: t.id, psk: t.psk, serverPublic: d.state.serverKeys.active.publicKey });
+    sink.healthy = false;
+    try {
+      await expect(joinWithToken(createUnixTransport(d.socketPath, { retries: 0 }), token, "x")).rejects.toMatchObject({ code: "unavailable" });
+    } finally {
+      sink.healthy = true;
+    }
+    expect((await joinWithToken(createUnixTransport(d.socketPath), token, "x")).id).toStartWith("w_");
+  });
   test("checkout → unavailable and ready → 503, then both recover", async () => {
     const { client } = worker(["ci"]);
     sink.healthy = false;
