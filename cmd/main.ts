@@ -45,6 +45,7 @@ export const main = defineCommand({
     keygen: lazy(() => import("./keygen/index.ts")),
     stats: lazy(() => import("./stats.ts")),
     health: lazy(() => import("./health.ts")),
+    bench: lazy(() => import("./bench.ts")),
     version: lazy(() => import("./version.ts")),
   },
 });

@@ -18,7 +18,7 @@ const BunHasher: any = (globalThis as any).Bun?.CryptoHasher;
 
 /** SHA-256 digest (32 bytes). */
 export function sha256(data: Input): Uint8Array {
-  if (BunHasher) return new Uint8Array(new BunHasher("sha256").update(data).digest().buffer);
+  if (BunHasher) return new Uint8Array(new BunHasher("sha256").update(data).digest() as Uint8Array);
   return new Uint8Array(createHash("sha256").update(data).digest());
 }
 
@@ -30,7 +30,8 @@ export function sha256Hex(data: Input): string {
 
 /** HMAC-SHA256(key, data), 32 bytes, native implementation. */
 export function hmacSha256(key: Uint8Array, data: Input): Uint8Array {
-  if (BunHasher) return new Uint8Array(new BunHasher("sha256", key).update(data).digest().buffer);
+  // Copy the 32 bytes: Buffer#buffer is slow (and could be a shared pool).
+  if (BunHasher) return new Uint8Array(new BunHasher("sha256", key).update(data).digest() as Uint8Array);
   return new Uint8Array(createHmac("sha256", key).update(data).digest());
 }
 

@@ -70,3 +70,30 @@ describe("bytes", () => {
     expect(() => c.openChaCha(key, nonce, ct, aad)).toThrow();
   });
 });
+
+describe("base64url (native fast path vs @scure/base)", () => {
+  test("encode and decode agree on random bytes; decoding is strict", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 80 }), (b) => {
+        const s = c.toB64u(b);
+        expect(s).toBe(c.b64uReference.encode(b));
+        expect([...c.fromB64u(s)]).toEqual([...b]);
+      }),
+    );
+    for (const bad of ["a", "ab=", "a+b", "a/b", "ab c", "AB", "AQ=", "AR"]) {
+      let native = false;
+      let reference = false;
+      try {
+        c.fromB64u(bad);
+      } catch {
+        native = true;
+      }
+      try {
+        c.b64uReference.decode(bad);
+      } catch {
+        reference = true;
+      }
+      expect(native).toBe(reference);
+    }
+  });
+});
