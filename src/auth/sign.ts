@@ -6,7 +6,7 @@
  *   Hush-Signature = HMAC-SHA256(mac key, "HUSH1-RESPONSE\n" reqSig "\n" status "\n" hex(sha256(resBody)))
  * @module
  */
-import { hmacSha256, randomBytes, sha256Hex, toB64u } from "../crypto/index.ts";
+import { hmacSha256B64u, randomBytes, sha256Hex, toB64u } from "../crypto/index.ts";
 import { SCHEME, formatAuthorization } from "./header.ts";
 
 /** hex SHA-256 of the empty body, precomputed. */
@@ -23,7 +23,7 @@ export function buildStringToSign(method: string, target: string, timestamp: num
 
 /** b64u HMAC of the string-to-sign. */
 export function computeSignature(macKey: Uint8Array, stringToSign: string): string {
-  return toB64u(hmacSha256(macKey, stringToSign));
+  return hmacSha256B64u(macKey, stringToSign);
 }
 
 export interface SignedRequest {
@@ -47,5 +47,5 @@ export function signRequest(
 
 /** The `Hush-Signature` response header value. */
 export function signResponse(macKey: Uint8Array, requestSignature: string, status: number, body: Uint8Array | string): string {
-  return toB64u(hmacSha256(macKey, `HUSH1-RESPONSE\n${requestSignature}\n${status}\n${hashBody(body)}`));
+  return hmacSha256B64u(macKey, `HUSH1-RESPONSE\n${requestSignature}\n${status}\n${hashBody(body)}`);
 }

@@ -7,7 +7,7 @@
  * ever sees the generic `auth_failed`.
  * @module
  */
-import { equalBytes, fromB64u, hmacSha256 } from "../crypto/index.ts";
+import { equalStrings, hmacSha256B64u } from "../crypto/index.ts";
 import { parseAuthorization } from "./header.ts";
 import { buildStringToSign } from "./sign.ts";
 import { NonceCache } from "./nonces.ts";
@@ -73,10 +73,11 @@ export class RequestVerifier<K extends VerifiableKey> {
     if (key.expiresAt <= now) return { ok: false, reason: "expired_key", keyId: p.keyId };
     if (Math.abs(now - p.timestamp) > this.windowMs) return { ok: false, reason: "stale_timestamp", keyId: p.keyId };
     const sts = buildStringToSign(method, target, p.timestamp, p.nonce, bodyHash);
-    const given = fromB64u(p.signature);
+    // The header regex admits only canonical base64url of 32 bytes, so equal strings ⇔ equal MACs.
+    const given = p.signature;
     let generation: KeyGeneration = "current";
     let macKey = key.macKey;
-    if (!equalBytes(hmacSha256(macKey, sts), given)) {
+    if (!equalStrings(hmacSha256B64u(macKey, sts), given)) {
       const found = this.matchOld(key, sts, given, now);
       if (!found) return { ok: false, reason: "bad_signature", keyId: p.keyId };
       [generation, macKey] = found;
@@ -88,12 +89,12 @@ export class RequestVerifier<K extends VerifiableKey> {
   }
 
   /** Try the previous key (inside its grace period), then the retired ones. */
-  private matchOld(key: K, sts: string, given: Uint8Array, now: number): [KeyGeneration, Uint8Array] | null {
-    if (key.prevMacKey && (key.prevUntil ?? 0) >= now && equalBytes(hmacSha256(key.prevMacKey, sts), given)) {
+  private matchOld(key: K, sts: string, given: string, now: number): [KeyGeneration, Uint8Array] | null {
+    if (key.prevMacKey && (key.prevUntil ?? 0) >= now && equalStrings(hmacSha256B64u(key.prevMacKey, sts), given)) {
       return ["previous", key.prevMacKey];
     }
     for (const old of key.retiredMacKeys ?? []) {
-      if (equalBytes(hmacSha256(old, sts), given)) return ["retired", old];
+      if (equalStrings(hmacSha256B64u(old, sts), given)) return ["retired", old];
     }
     return null;
   }

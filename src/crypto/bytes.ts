@@ -67,6 +67,14 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
+/** Constant-time equality of two ASCII strings of public length (e.g. base64url MACs). */
+export function equalStrings(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
 /** Zero-fill every given buffer (invariant 7: secrets are wiped when dropped). */
 export function wipe(...bufs: (Uint8Array | undefined | null)[]): void {
   for (const b of bufs) if (b) b.fill(0);

@@ -35,6 +35,12 @@ export function hmacSha256(key: Uint8Array, data: Input): Uint8Array {
   return new Uint8Array(createHmac("sha256", key).update(data).digest());
 }
 
+/** HMAC-SHA256(key, data) as base64url without padding (43 chars): the request/response signature form, no byte-array round trip. */
+export function hmacSha256B64u(key: Uint8Array, data: Input): string {
+  if (BunHasher) return new BunHasher("sha256", key).update(data).digest("base64url");
+  return createHmac("sha256", key).update(data).digest("base64url");
+}
+
 /** Reference HMAC-SHA256 from @noble/hashes (used by tests and the Noise layer). */
 export function hmacSha256Noble(key: Uint8Array, data: Uint8Array): Uint8Array {
   return nobleHmac(nobleSha256, key, data);

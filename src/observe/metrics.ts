@@ -16,9 +16,17 @@ function labelKey(l: Labels): string {
 
 export class Counter {
   private readonly values = new Map<string, number>();
+  /** label values joined by "\u0000" → rendered label key (label sets are a closed vocabulary). */
+  private readonly keys = new Map<string, string>();
   constructor(readonly name: string, readonly help: string) {}
   inc(labels: Labels = {}, by = 1): void {
-    const k = labelKey(labels);
+    let id = "";
+    for (const k in labels) id += k + "\u0000" + labels[k] + "\u0000";
+    let k = this.keys.get(id);
+    if (k === undefined) {
+      k = labelKey(labels);
+      if (this.keys.size < 10_000) this.keys.set(id, k);
+    }
     this.values.set(k, (this.values.get(k) ?? 0) + by);
   }
   get(labels: Labels = {}): number {
