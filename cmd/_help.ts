@@ -4,6 +4,8 @@
  * @module
  */
 export const HELP: Record<string, string> = {
+  "bench":
+    "Starts a private daemon (a separate process) unless --socket is given, and reports ops/s and\nlatency percentiles from a histogram. See docs/PERFORMANCE.md.\n\nExamples:\n  hush bench --op get --connections 32 --duration 10s\n  hush bench --op join --connections 32 --duration 5s --json\n  hush bench --op get --duration 120s --rate 16000 --sample 5s",
   "keygen secret":
     "Examples:\n  hush keygen secret --out db.secret\n  hush keygen secret --bytes 16 --hex | hush kv set api/key --ttl 1h",
   "kv get":

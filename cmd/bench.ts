@@ -5,7 +5,7 @@
  * @module
  */
 import { defineCommand } from "citty";
-import { credentialArgs, jsonArgs, loadCredential, parseDuration, printJson, printTable } from "./_shared.ts";
+import { credentialArgs, jsonArgs, loadCredential, parseDuration, printJson, printTable, socketArgs } from "./_shared.ts";
 import { parsePositiveInt } from "../src/config/index.ts";
 import { HushError } from "../src/errors.ts";
 import { OPS, isOpName } from "../src/bench/ops.ts";
@@ -27,7 +27,9 @@ export default defineCommand({
     warmup: { type: "string", description: "unmeasured warm-up first (default 1s; 0 for none)", valueHint: "DURATION" },
     sample: { type: "string", description: "sample the daemon's RSS and the rate this often, e.g. 5s", valueHint: "DURATION" },
     daemon: { type: "string", description: "command that runs hush for the private daemon (default: this hush)", valueHint: "CMD" },
-    ...credentialArgs,
+    // Unix socket only (not --url): a bench of a remote controller would measure the network.
+    ...socketArgs,
+    "credential-file": credentialArgs["credential-file"],
     ...jsonArgs,
   },
   async run({ args }) {

@@ -67,7 +67,8 @@ export async function startPrivateDaemon(opts: { command?: string; serveArgs?: s
     stdin: "ignore",
     stdout: "ignore",
     stderr: "pipe",
-    env: { ...process.env, HUSH_SERVER_KEY: undefined, HUSH_CREDENTIAL: undefined },
+    // The private daemon makes its own server key; no secret of the caller's environment is handed on.
+    env: Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && !/^HUSH_(SERVER_KEY|CREDENTIAL|ADMIN_CREDENTIAL|JOIN_TOKEN)$/.test(k))) as Record<string, string>,
   });
   // Drain the daemon's log (it logs joins); keep the tail for error reports.
   (async () => {

@@ -3,12 +3,14 @@
  * each sending one request at a time (no pipelining) and the next as soon
  * as the answer is in, until a request count or a deadline is reached.
  * Optionally paced to a total rate (open schedule shared by all workers,
- * for sustained runs below peak). Every latency goes into one histogram.
+ * for sustained runs below peak; after a stall at most one second of backlog
+ * is made up, so the rate never runs far above the target). Every latency
+ * goes into one histogram.
  *
  * Latency is measured from the moment a worker starts a request to the
  * moment its answer is verified: it includes the client's own signing and
  * verification, as users see it. With `rate` set, a late start is not
- * back-dated (no coordinated-omission correction); the report says so.
+ * back-dated (no coordinated-omission correction).
  * @module
  */
 import { Histogram } from "./histogram.ts";
@@ -60,15 +62,18 @@ export async function runLoad(op: Operation, opts: LoadOptions): Promise<LoadRes
   const deadline = opts.durationMs === undefined ? Infinity : t0 + opts.durationMs;
   const limit = opts.requests ?? Infinity;
   const interval = opts.rate ? 1000 / opts.rate : 0;
+  let shift = 0;
 
   async function worker(w: number): Promise<void> {
     for (;;) {
       if (issued >= limit) return;
       const seq = issued++;
       if (interval) {
-        const due = t0 + seq * interval;
+        const due = t0 + shift + seq * interval;
         const wait = due - performance.now();
         if (wait > 1) await Bun.sleep(wait);
+        // More than a second behind (a stall): drop the backlog rather than burst above the rate.
+        else if (wait < -1000) shift -= wait + 1000;
       }
       const start = performance.now();
       if (start >= deadline) return;
