@@ -219,10 +219,20 @@ export class KeyRegistry {
     return { active, total };
   }
 
-  /** Wipe key material of expired keys (records stay for listings). */
-  sweep(): void {
+  /**
+   * Wipe key material of expired keys; records stay for listings for
+   * `keepMs` after they expired or were revoked, then are dropped (a
+   * long-running controller with many joins must not grow without bound).
+   */
+  sweep(keepMs = 3600_000): void {
     const now = this.now();
-    for (const r of this.keys.values()) {
+    for (const [id, r] of this.keys) {
+      const ended = r.revokedAt ?? (r.expiresAt <= now ? r.expiresAt : null);
+      if (ended !== null && ended + keepMs < now) {
+        wipeKeys(r);
+        this.keys.delete(id);
+        continue;
+      }
       if (r.expiresAt <= now) wipeKeys(r);
       else if (r.prevMacKey && r.prevUntil < now) {
         r.prevMacKey = null; // still in retiredMacKeys

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { expectCode, FakeClock, isZero, T0 } from "./_helpers.ts";
-import { DEFAULT_TOKEN_TTL_MS, MAX_TOKEN_TTL_MS, ServerKeys, serverKeyId, TokenRegistry } from "../../src/broker/index.ts";
+import { DEFAULT_TOKEN_TTL_MS, KeyRegistry, MAX_TOKEN_TTL_MS, ServerKeys, serverKeyId, TokenRegistry } from "../../src/broker/index.ts";
 import { generateX25519, sha256, toB64u } from "../../src/crypto/index.ts";
 import { isTokenId } from "../../src/keys/index.ts";
 
@@ -189,5 +189,25 @@ describe("ServerKeys", () => {
     sk.wipe();
     expect(isZero(a.secretKey)).toBe(true);
     expect(isZero(b.secretKey)).toBe(true);
+  });
+});
+
+describe("KeyRegistry sweep", () => {
+  test("ended keys are wiped at once and dropped an hour after they ended; live keys stay", () => {
+    let t = 1_000_000;
+    const r = new KeyRegistry(() => t);
+    const live = r.create({ kind: "worker", name: "live", via: "issue" });
+    const short = r.create({ kind: "worker", name: "short", via: "join", ttlMs: 1000 });
+    const gone = r.create({ kind: "worker", name: "gone", via: "issue" });
+    r.revoke(gone.id);
+    t += 2000;
+    r.sweep();
+    expect(short.macKey.every((b: number) => b === 0)).toBe(true);
+    expect(r.get(short.id)).toBeDefined();
+    t += 3600_000;
+    r.sweep();
+    expect(r.get(short.id)).toBeUndefined();
+    expect(r.get(gone.id)).toBeUndefined();
+    expect(r.get(live.id)).toBeDefined();
   });
 });
