@@ -277,3 +277,13 @@ export async function runChild(cmd: string[], extraEnv: Record<string, string>):
     for (const [s, h] of handlers) process.off(s, h);
   }
 }
+
+/** A new key file: to --out (exclusive, 0600) or stdout (with a warning on a terminal); the public key to stderr. */
+export function emitKeyFile(out: string | undefined, text: string, publicKey: string): void {
+  if (out) writeSecretFile(out, text);
+  else {
+    if (process.stdout.isTTY) hint("printing a secret key to a terminal; prefer --out FILE", "warning");
+    process.stdout.write(text);
+  }
+  process.stderr.write(`Public key: ${publicKey}\n`);
+}

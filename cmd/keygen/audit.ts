@@ -2,7 +2,7 @@
 import { defineCommand } from "citty";
 import { generateX25519 } from "../../src/crypto/index.ts";
 import { HRP, encodeKeyString, formatKeyFile } from "../../src/keys/index.ts";
-import { hint, writeSecretFile } from "../_shared.ts";
+import { emitKeyFile } from "../_shared.ts";
 
 export default defineCommand({
   meta: {
@@ -19,12 +19,7 @@ export default defineCommand({
       note: "verifies audit seals: hush audit verify --file FILE --key-file THIS; keep it off the host that runs hush serve",
     });
     k.secretKey.fill(0);
-    if (args.out) writeSecretFile(args.out, text);
-    else {
-      if (process.stdout.isTTY) hint("printing a secret key to a terminal; prefer --out FILE", "warning");
-      process.stdout.write(text);
-    }
-    process.stderr.write(`Public key: ${pub}\n`);
+    emitKeyFile(args.out, text, pub);
     return 0;
   },
 });

@@ -2,7 +2,7 @@
 import { defineCommand } from "citty";
 import { generateX25519 } from "../../src/crypto/index.ts";
 import { encodeServerPublic, encodeServerSecret, formatKeyFile } from "../../src/keys/index.ts";
-import { hint, writeSecretFile } from "../_shared.ts";
+import { emitKeyFile } from "../_shared.ts";
 
 export default defineCommand({
   meta: { name: "server", description: "Generate the server's X25519 key (HUSH-SERVER-KEY-1…); the public key goes to stderr." },
@@ -12,12 +12,7 @@ export default defineCommand({
     const pub = encodeServerPublic(k.publicKey);
     const text = formatKeyFile(encodeServerSecret(k.secretKey), { kind: "server key", publicKey: pub });
     k.secretKey.fill(0);
-    if (args.out) writeSecretFile(args.out, text);
-    else {
-      if (process.stdout.isTTY) hint("printing a secret key to a terminal; prefer --out FILE", "warning");
-      process.stdout.write(text);
-    }
-    process.stderr.write(`Public key: ${pub}\n`);
+    emitKeyFile(args.out, text, pub);
     return 0;
   },
 });
