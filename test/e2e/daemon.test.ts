@@ -124,3 +124,53 @@ describe("shutdown", () => {
     expect(await d.proc.exited).toBe(0);
   });
 });
+
+describe("opening hush.sock to a group", () => {
+  test.skipIf(!canDropPrivileges)("--socket-mode 0660 --socket-group: a group member reaches hush.sock, never admin.sock", async () => {
+    // Needs root (setpriv) to act as a member of the group; skipped with this reason elsewhere.
+    const d = await daemon(["--socket-mode", "0660", "--socket-group", "nogroup"]);
+    chmodSync(d.dir, 0o755);
+    const dir = statSync(join(d.socket, ".."));
+    expect(dir.mode & 0o777).toBe(0o710);
+    expect(dir.gid).toBe(65534);
+    expect(statSync(d.socket).mode & 0o777).toBe(0o660);
+    expect(statSync(d.socket).gid).toBe(65534);
+    expect(statSync(d.admin).mode & 0o777).toBe(0o600);
+    const asMember = (path: string) =>
+      Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", HUSH, "health", "--socket", path], { env: { PATH: process.env.PATH!, NO_COLOR: "1" } });
+    expect(asMember(d.socket).exitCode).toBe(0); // reaches hush.sock (and still needs a credential for anything but health)
+    const admin = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", HUSH, "workers", "list", "--socket", d.socket], { env: { PATH: process.env.PATH!, NO_COLOR: "1" } });
+    expect(admin.exitCode).toBe(6);
+    expect(admin.stderr.toString()).toMatch(/EACCES|ermission denied/);
+  });
+  test("--socket-mode 0660 without a group, or a world-accessible mode, is refused", async () => {
+    const a = await hush(["serve", "--socket", join(tempDir(), "s", "hush.sock"), "--socket-mode", "0660"]);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toContain("needs --socket-group");
+    const b = await hush(["serve", "--socket", join(tempDir(), "s", "hush.sock"), "--socket-mode", "0666", "--socket-group", "nogroup"]);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toContain("never world-accessible");
+  });
+});
+
+describe("slow clients", () => {
+  test("a client trickling its headers is cut by the idle timeout; the daemon keeps serving", async () => {
+    const d = await daemon();
+    const { connect } = await import("node:net");
+    const t0 = Date.now();
+    const closedAfter = await new Promise<number>((resolve) => {
+      const s = connect({ path: d.socket });
+      s.on("error", () => {});
+      s.write("GET /v1/health HTTP/1.1\r\nHost: x\r\n");
+      const drip = setInterval(() => s.writable && s.write("X-Slow: 1\r\n"), 1000);
+      s.on("close", () => {
+        clearInterval(drip);
+        resolve(Date.now() - t0);
+      });
+      setTimeout(() => s.destroy(), 25_000);
+    });
+    console.log(`slow-loris: a header trickle was cut after ${closedAfter} ms`);
+    expect(closedAfter).toBeLessThan(25_000);
+    expect((await d.cli(["health"])).code).toBe(0);
+  }, 30_000);
+});
