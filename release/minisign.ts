@@ -28,6 +28,7 @@
  *   bun release/minisign.ts verify -m FILE [-x SIGFILE] -P PUBKEY
  * @module
  */
+import { concatBytes } from "../src/crypto/bytes.ts";
 import { chmodSync, closeSync, fstatSync, openSync, readFileSync, writeSync } from "node:fs";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { blake2b } from "@noble/hashes/blake2.js";
@@ -62,15 +63,6 @@ export interface KeyPair extends PublicKey {
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const latin1 = (b: Uint8Array) => String.fromCharCode(...b);
 
-function _concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 function _equal(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -114,7 +106,7 @@ export function wipeKeyPair(kp: KeyPair): void {
 
 /** The base64 string users pass to `minisign -P`. */
 export function encodePublicKey(pk: PublicKey): string {
-  return _b64(_concat(ascii(SIG_ALG), pk.keyId, pk.publicKey));
+  return _b64(concatBytes(ascii(SIG_ALG), pk.keyId, pk.publicKey));
 }
 
 /** A `minisign.pub` file. */
@@ -132,7 +124,7 @@ export function parsePublicKey(text: string): PublicKey {
 }
 
 function _checksum(keyId: Uint8Array, sk: Uint8Array): Uint8Array {
-  return blake2b(_concat(ascii(SIG_ALG), keyId, sk), { dkLen: 32 });
+  return blake2b(concatBytes(ascii(SIG_ALG), keyId, sk), { dkLen: 32 });
 }
 
 /**
@@ -141,8 +133,8 @@ function _checksum(keyId: Uint8Array, sk: Uint8Array): Uint8Array {
  * it only with `writeSecretFile`.
  */
 export function formatSecretKeyFile(kp: KeyPair): string {
-  const sk = _concat(kp.seed, kp.publicKey);
-  const body = _concat(ascii(SIG_ALG + KDF_NONE + CHK_ALG), new Uint8Array(32 + 8 + 8), kp.keyId, sk, _checksum(kp.keyId, sk));
+  const sk = concatBytes(kp.seed, kp.publicKey);
+  const body = concatBytes(ascii(SIG_ALG + KDF_NONE + CHK_ALG), new Uint8Array(32 + 8 + 8), kp.keyId, sk, _checksum(kp.keyId, sk));
   const out = `${COMMENT_PREFIX}minisign secret key ${keyIdHex(kp.keyId)} (unencrypted; keep it in a CI secret)\n${_b64(body)}\n`;
   sk.fill(0);
   body.fill(0);
@@ -202,8 +194,8 @@ export function signFile(kp: KeyPair, message: Uint8Array, opts: SignOptions = {
   _checkComment(trusted, TRUSTED_MAX, "trusted comment");
   _checkComment(untrusted, UNTRUSTED_MAX, "untrusted comment");
   const sig = ed25519.sign(blake2b(message, { dkLen: 64 }), kp.seed);
-  const globalSig = ed25519.sign(_concat(sig, new TextEncoder().encode(trusted)), kp.seed);
-  return `${COMMENT_PREFIX}${untrusted}\n${_b64(_concat(ascii(SIG_ALG_HASHED), kp.keyId, sig))}\n${TRUSTED_PREFIX}${trusted}\n${_b64(globalSig)}\n`;
+  const globalSig = ed25519.sign(concatBytes(sig, new TextEncoder().encode(trusted)), kp.seed);
+  return `${COMMENT_PREFIX}${untrusted}\n${_b64(concatBytes(ascii(SIG_ALG_HASHED), kp.keyId, sig))}\n${TRUSTED_PREFIX}${trusted}\n${_b64(globalSig)}\n`;
 }
 
 /**
@@ -222,7 +214,7 @@ export function verifyFile(pk: PublicKey, message: Uint8Array, sigText: string):
   if (!ed25519.verify(sig, msg, pk.publicKey)) throw new Error("signature verification failed");
   const trustedComment = lines[2].slice(TRUSTED_PREFIX.length);
   const globalSig = _unb64(lines[3], 64, "comment signature");
-  if (!ed25519.verify(globalSig, _concat(sig, new TextEncoder().encode(trustedComment)), pk.publicKey)) throw new Error("comment signature verification failed");
+  if (!ed25519.verify(globalSig, concatBytes(sig, new TextEncoder().encode(trustedComment)), pk.publicKey)) throw new Error("comment signature verification failed");
   return { trustedComment };
 }
 

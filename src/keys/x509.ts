@@ -8,6 +8,7 @@
  * @module
  */
 import { isIP } from "node:net";
+import { concatBytes } from "../crypto/index.ts";
 
 function len(n: number): number[] {
   if (n < 0x80) return [n];
@@ -28,18 +29,9 @@ function tlv(tag: number, body: Uint8Array | number[]): Uint8Array {
   return out;
 }
 
-function cat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
-const seq = (...p: Uint8Array[]) => tlv(0x30, cat(...p));
-const set = (...p: Uint8Array[]) => tlv(0x31, cat(...p));
+const seq = (...p: Uint8Array[]) => tlv(0x30, concatBytes(...p));
+const set = (...p: Uint8Array[]) => tlv(0x31, concatBytes(...p));
 const octets = (b: Uint8Array) => tlv(0x04, b);
 const utf8str = (s: string) => tlv(0x0c, new TextEncoder().encode(s));
 const bool = (v: boolean) => tlv(0x01, [v ? 0xff : 0]);
@@ -120,7 +112,7 @@ export function buildSelfSignedCert(o: SelfSignedOptions): Uint8Array {
     exts,
   );
   const sig = o.sign(tbs);
-  return seq(tbs, ECDSA_SHA256, tlv(0x03, cat(Uint8Array.of(0), sig)));
+  return seq(tbs, ECDSA_SHA256, tlv(0x03, concatBytes(Uint8Array.of(0), sig)));
 }
 
 export function toPem(der: Uint8Array, label = "CERTIFICATE"): string {
