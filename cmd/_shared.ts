@@ -8,6 +8,7 @@ import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync, con
 import { constants as osc } from "node:os";
 import { parseKeyFile } from "../src/keys/index.ts";
 import { HushError, type ErrorCode } from "../src/errors.ts";
+import { childEnv } from "../src/os/env.ts";
 
 /** Exit codes (documented in README.md). */
 export const EXIT = {
@@ -259,11 +260,12 @@ const SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
 /**
  * Run a child command with extra environment, forwarding SIGINT/SIGTERM/SIGHUP;
  * resolves to its exit code (128 + signal number when a signal ended it).
+ * The child never gets a join token (src/os/env.ts), nor the variables in `drop`.
  */
-export async function runChild(cmd: string[], extraEnv: Record<string, string>): Promise<number> {
+export async function runChild(cmd: string[], extraEnv: Record<string, string>, drop: readonly string[] = []): Promise<number> {
   let child;
   try {
-    child = Bun.spawn(cmd, { stdio: ["inherit", "inherit", "inherit"], env: { ...process.env, ...extraEnv } });
+    child = Bun.spawn(cmd, { stdio: ["inherit", "inherit", "inherit"], env: childEnv(process.env, extraEnv, drop) });
   } catch (e: any) {
     throw new HushError("invalid_request", `cannot start ${cmd[0]}: ${e?.code ?? e?.message ?? e}`);
   }

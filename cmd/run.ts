@@ -55,7 +55,8 @@ export default defineCommand({
     const credential = mintCredential(st, rec);
 
     try {
-      return await runChild(cmd, { HUSH_SOCKET: d.socketPath, HUSH_CREDENTIAL: credential });
+      // The child must reach this run's daemon (ours), not one named by the caller's environment.
+      return await runChild(cmd, { HUSH_SOCKET: d.socketPath, HUSH_CREDENTIAL: credential }, ["HUSH_SOCKET_OWNER", "HUSH_URL", "HUSH_TLS_PIN"]);
     } finally {
       await d.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { AdminClient, createUnixTransport } from "../client/index.ts";
 import { HushError } from "../errors.ts";
+import { SECRET_ENV, childEnv } from "../os/env.ts";
 import { BENCH_CRED, type OpName } from "./ops.ts";
 
 export interface BenchDaemon {
@@ -68,7 +69,7 @@ export async function startPrivateDaemon(opts: { command?: string; serveArgs?: s
     stdout: "ignore",
     stderr: "pipe",
     // The private daemon makes its own server key; no secret of the caller's environment is handed on.
-    env: Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && !/^HUSH_(SERVER_KEY|CREDENTIAL|ADMIN_CREDENTIAL|JOIN_TOKEN)$/.test(k))) as Record<string, string>,
+    env: childEnv(process.env, {}, SECRET_ENV),
   });
   // Drain the daemon's log (it logs joins); keep the tail for error reports.
   (async () => {

@@ -14,6 +14,7 @@
 import { readFileSync } from "node:fs";
 import { HushError } from "../errors.ts";
 import { utf8 } from "../crypto/index.ts";
+import { SECRET_ENV, childEnv } from "../os/env.ts";
 
 export interface LoadedCred {
   name: string;
@@ -24,7 +25,6 @@ export interface LoadedCred {
 }
 
 const NAME_RE = /^[A-Za-z0-9._:\/-]{1,256}$/;
-const SECRET_ENV = new Set(["HUSH_SERVER_KEY", "HUSH_CREDENTIAL", "HUSH_ADMIN_CREDENTIAL", "HUSH_JOIN_TOKEN", "HUSH_RELEASE_KEY"]);
 
 function bad(msg: string): never {
   throw new HushError("invalid_request", msg);
@@ -94,9 +94,7 @@ export async function loadCredSpec(spec: string, env: Record<string, string | un
     if (!value) bad(`--cred ${name}: ${arg} is empty`);
   } else {
     // The command never sees hush's own secrets (server key, credentials, tokens).
-    const clean: Record<string, string> = {};
-    for (const [k, v] of Object.entries(env)) if (v !== undefined && !SECRET_ENV.has(k)) clean[k] = v;
-    const p = Bun.spawn(["sh", "-c", arg], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: clean });
+    const p = Bun.spawn(["sh", "-c", arg], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: childEnv(env, {}, SECRET_ENV) });
     const timer = setTimeout(() => p.kill(), 30_000);
     const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
     clearTimeout(timer);
