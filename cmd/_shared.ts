@@ -37,13 +37,30 @@ const CODE_EXIT: Partial<Record<ErrorCode, number>> = {
   rate_limited: EXIT.unavailable,
 };
 
-export const socketArgs = {
+/** --socket alone (for `hush serve`, which owns the socket). */
+export const socketPathArgs = {
   socket: {
     type: "string",
     description: "path of the daemon's hush.sock (default: $HUSH_SOCKET, then $XDG_RUNTIME_DIR/hush/hush.sock, then /tmp/hush-<uid>/hush.sock)",
     valueHint: "PATH",
   },
 } as const;
+
+/** --socket and --socket-owner, for every command that connects to a socket. */
+export const socketArgs = {
+  ...socketPathArgs,
+  "socket-owner": {
+    type: "string",
+    description:
+      "the user (name or uid) that runs the daemon: the socket and its directory must belong to it, or nothing is sent (default: $HUSH_SOCKET_OWNER, else you)",
+    valueHint: "USER",
+  },
+} as const;
+
+/** The --socket-owner flag as SDK option (undefined: $HUSH_SOCKET_OWNER, else the caller). */
+export function socketOwner(args: { "socket-owner"?: string }): string | undefined {
+  return args["socket-owner"] || undefined;
+}
 
 export const urlArgs = {
   url: { type: "string", description: "a controller's URL (https://HOST:PORT) instead of the local socket (default: $HUSH_URL)", valueHint: "URL" },
@@ -78,7 +95,7 @@ export interface AdminCaller {
  * The admin socket (the OS user is the admin), or signed requests with an
  * admin credential when one is given.
  */
-export async function adminClient(args: { socket?: string; "admin-credential-file"?: string }): Promise<AdminCaller> {
+export async function adminClient(args: { socket?: string; "socket-owner"?: string; "admin-credential-file"?: string }): Promise<AdminCaller> {
   const file = args["admin-credential-file"];
   const env = process.env.HUSH_ADMIN_CREDENTIAL;
   const { AdminClient, Client } = await import("../src/client/index.ts");
@@ -92,9 +109,9 @@ export async function adminClient(args: { socket?: string; "admin-credential-fil
         throw new HushError("invalid_request", `cannot read admin credential file ${file}: ${e?.code ?? e}`);
       }
     }
-    return new Client({ socket: args.socket || undefined, credential, autoRekey: false });
+    return new Client({ socket: args.socket || undefined, socketOwner: socketOwner(args), credential, autoRekey: false });
   }
-  return new AdminClient({ socket: args.socket || undefined });
+  return new AdminClient({ socket: args.socket || undefined, socketOwner: socketOwner(args) });
 }
 
 export const jsonArgs = {
@@ -157,12 +174,17 @@ const HINTS: Partial<Record<string, string>> = {
   rekey_required: "the admin asked this worker to rotate its key: join again (hush join) for a fresh credential, or use an SDK client that owns the credential (it rotates by itself)",
 };
 
+const UNTRUSTED_SOCKET_HINT =
+  "another user may have made this path to receive your requests: remove it if it is not yours, or choose a private path (--socket, $HUSH_SOCKET, $XDG_RUNTIME_DIR). " +
+  "If the daemon runs as another user (a service user with --socket-group), name it with --socket-owner USER or $HUSH_SOCKET_OWNER";
+
 /** Print `hush: error: …` (+ hint) and return the exit code. */
 export function reportError(e: unknown): number {
   if (e instanceof HushError) {
     process.stderr.write(`hush: error: ${e.message}\n`);
     const h = HINTS[e.message] ?? (e.message.startsWith("join refused") ? "ask the admin for a new token (`hush token create`)" : HINTS[e.code]);
-    if (e.detail.connect) hint("is `hush serve` running? pass --socket PATH or set HUSH_SOCKET (or --url for a remote controller)");
+    if (e.detail.untrustedSocket) hint(UNTRUSTED_SOCKET_HINT);
+    else if (e.detail.connect) hint("is `hush serve` running? pass --socket PATH or set HUSH_SOCKET (or --url for a remote controller)");
     else if (e.detail.pinMismatch) hint("this is not the controller that made your token/credential, or its TLS key changed: compare the pin `hush serve` printed; --tls-pin overrides");
     else if (h) hint(h);
     return CODE_EXIT[e.code] ?? EXIT.error;
@@ -234,11 +256,12 @@ export function writeSecretFile(path: string, text: string): void {
 }
 
 /** A signed worker client from the shared --socket / --credential-file args. */
-export async function workerClient(args: { socket?: string; url?: string; "tls-pin"?: string; "credential-file"?: string }) {
+export async function workerClient(args: { socket?: string; "socket-owner"?: string; url?: string; "tls-pin"?: string; "credential-file"?: string }) {
   const { Client } = await import("../src/client/index.ts");
   // One-shot CLI processes never rotate: the rotated key would die with the process.
   return new Client({
     socket: args.socket || undefined,
+    socketOwner: socketOwner(args),
     url: args.url || undefined,
     tlsPin: args["tls-pin"] || undefined,
     credential: loadCredential(args["credential-file"]),

@@ -5,7 +5,7 @@
  * @module
  */
 import { defineCommand } from "citty";
-import { credentialArgs, jsonArgs, loadCredential, parseDuration, printJson, printTable, socketArgs } from "./_shared.ts";
+import { credentialArgs, jsonArgs, loadCredential, parseDuration, printJson, printTable, socketArgs, socketOwner } from "./_shared.ts";
 import { parsePositiveInt } from "../src/config/index.ts";
 import { HushError } from "../src/errors.ts";
 import { OPS, isOpName } from "../src/bench/ops.ts";
@@ -49,6 +49,7 @@ export default defineCommand({
       valueSize: args["value-size"] === "0" ? 0 : int(args["value-size"], "--value-size", 100)!,
       keys: int(args.keys, "--keys", 1000)!,
       socket: args.socket || undefined,
+      socketOwner: socketOwner(args),
       credential,
       daemonCommand: args.daemon || undefined,
       sampleMs: args.sample ? parseDuration(args.sample, "--sample") : undefined,

@@ -11,7 +11,7 @@ import { HushError } from "../src/errors.ts";
 import { decodeJoinToken, formatKeyFile, parseKeyFile } from "../src/keys/index.ts";
 import { joinWithToken, pickTransport } from "../src/client/index.ts";
 import { defaultSocketPath } from "../src/config/index.ts";
-import { hint, jsonArgs, printJson, runChild, socketArgs, urlArgs, warnIfLoose, withSecretFile } from "./_shared.ts";
+import { hint, jsonArgs, printJson, runChild, socketArgs, socketOwner, urlArgs, warnIfLoose, withSecretFile } from "./_shared.ts";
 
 function defaultName(): string {
   const n = hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 64);
@@ -41,12 +41,13 @@ export default defineCommand({
     if (!token.trim()) throw new HushError("invalid_request", "no join token: pass --token-file FILE or set HUSH_JOIN_TOKEN");
     const socket = args.socket || defaultSocketPath();
     const url = args.url || process.env.HUSH_URL;
-    const transport = pickTransport({ socket, url, tlsPin: args["tls-pin"] || undefined }, decodeJoinToken(parseKeyFile(token)).tlsPin);
+    const owner = socketOwner(args);
+    const transport = pickTransport({ socket, socketOwner: owner, url, tlsPin: args["tls-pin"] || undefined }, decodeJoinToken(parseKeyFile(token)).tlsPin);
     let r, file;
     try {
       [r, file] = await withSecretFile(args.out, () => joinWithToken(transport, token, args.name || defaultName()));
     } catch (e) {
-      if (e instanceof HushError && e.code === "auth_failed" && !e.detail.pinMismatch) {
+      if (e instanceof HushError && e.code === "auth_failed" && !e.detail.pinMismatch && !e.detail.untrustedSocket) {
         throw new HushError("auth_failed", "join refused: the token is unknown, expired, used up or revoked, or was made by another server", e.detail);
       }
       throw e;
@@ -59,7 +60,8 @@ export default defineCommand({
     }
     if (cmd.length > 0) {
       if (!args.out) process.stderr.write(summary + "\n");
-      return await runChild(cmd, url ? { HUSH_URL: url, HUSH_CREDENTIAL: r.credential } : { HUSH_SOCKET: socket, HUSH_CREDENTIAL: r.credential });
+      const where: Record<string, string> = url ? { HUSH_URL: url } : { HUSH_SOCKET: socket, ...(owner ? { HUSH_SOCKET_OWNER: owner } : {}) };
+      return await runChild(cmd, { ...where, HUSH_CREDENTIAL: r.credential });
     }
     if (!args.out) {
       if (process.stdout.isTTY) hint("the credential is a secret; prefer --out FILE or -- CMD", "warning");

@@ -8,7 +8,7 @@ import { parseDuration, parsePositiveInt } from "../src/config/index.ts";
 import { startDaemon } from "../src/server/daemon.ts";
 import { hardenProcess } from "../src/server/harden.ts";
 import { collectRepeated } from "../src/server/creds-load.ts";
-import { socketArgs } from "./_shared.ts";
+import { socketPathArgs } from "./_shared.ts";
 import { VERSION } from "./_version.ts";
 import { encodeServerPublic } from "../src/keys/index.ts";
 import { buildConfig, loadCreds, loadServerKey, openAudit } from "./_sources.ts";
@@ -21,7 +21,7 @@ export default defineCommand({
     description: "Run the hush daemon in the foreground.",
   },
   args: {
-    ...socketArgs,
+    ...socketPathArgs,
     "socket-mode": { type: "string", description: "mode of hush.sock: 0600 (default) or 0660 with --socket-group", valueHint: "MODE" },
     "socket-group": { type: "string", description: "group allowed to connect to hush.sock (admin.sock stays owner-only)", valueHint: "GROUP" },
     "max-items": { type: "string", description: "most items in the store (default 10000)", valueHint: "N" },

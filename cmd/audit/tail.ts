@@ -9,9 +9,10 @@ import { adminSocketPath, defaultSocketPath, parsePositiveInt } from "../../src/
 import { decodeCredential, parseKeyFile } from "../../src/keys/index.ts";
 import { signRequest } from "../../src/auth/index.ts";
 import { raiseFromResponse } from "../../src/client/errors.ts";
+import { checkedSocketPath } from "../../src/client/transport.ts";
 import * as audit from "../../src/audit/index.ts";
 import { readFileSync } from "node:fs";
-import { EXIT, adminArgs, hint, jsonArgs, warnIfLoose } from "../_shared.ts";
+import { EXIT, adminArgs, hint, jsonArgs, socketOwner, warnIfLoose } from "../_shared.ts";
 
 type Print = (text: string, line: audit.AuditLine) => void;
 
@@ -96,7 +97,7 @@ export default defineCommand({
 });
 
 /** GET a streamed admin endpoint: admin.sock, or hush.sock signed with an admin credential. */
-async function openStream(args: { socket?: string; "admin-credential-file"?: string }, target: string, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+async function openStream(args: { socket?: string; "socket-owner"?: string; "admin-credential-file"?: string }, target: string, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
   const socket = args.socket || defaultSocketPath();
   const file = args["admin-credential-file"];
   let credText = process.env.HUSH_ADMIN_CREDENTIAL;
@@ -116,9 +117,10 @@ async function openStream(args: { socket?: string; "admin-credential-file"?: str
     cred.macKey.fill(0), cred.encKey.fill(0);
     path = socket;
   }
+  const via = checkedSocketPath(path, socketOwner(args));
   let res: Response;
   try {
-    res = await fetch("http://localhost" + target, { headers, unix: path, signal } as RequestInit);
+    res = await fetch("http://localhost" + target, { headers, unix: via, signal } as RequestInit);
   } catch (e: any) {
     throw new HushError("unavailable", `cannot reach the hush daemon at ${path} (${e?.code ?? e?.message ?? e})`, { connect: true });
   }

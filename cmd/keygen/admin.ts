@@ -2,7 +2,7 @@
 import { defineCommand } from "citty";
 import { formatKeyFile } from "../../src/keys/index.ts";
 import { AdminClient } from "../../src/client/index.ts";
-import { hint, jsonArgs, parseDuration, printJson, socketArgs, withSecretFile } from "../_shared.ts";
+import { hint, jsonArgs, parseDuration, printJson, socketArgs, socketOwner, withSecretFile } from "../_shared.ts";
 
 export default defineCommand({
   meta: { name: "admin", description: "Issue an admin credential (via the admin socket) for signed admin requests." },
@@ -15,7 +15,7 @@ export default defineCommand({
   },
   async run({ args }) {
     const body = { name: args.name || "admin", ttl_ms: args.ttl ? parseDuration(args.ttl, "--ttl") : undefined };
-    const admin = new AdminClient({ socket: args.socket || undefined });
+    const admin = new AdminClient({ socket: args.socket || undefined, socketOwner: socketOwner(args) });
     const [r, file] = await withSecretFile(args.out, () => admin.call("POST", "/v1/admin/admins", body));
     const { credential, ...info } = r;
     if (file) file.write(formatKeyFile(credential, { kind: "admin credential", note: `id: ${info.id}` }));

@@ -105,8 +105,14 @@ export async function startPrivateDaemon(opts: { command?: string; serveArgs?: s
 }
 
 /** What an op needs from the admin socket: a worker credential, a credential to check out, a join token. */
-export async function provision(socket: string, op: OpName, valueSize: number, wantCredential: boolean): Promise<{ credential?: string; token?: string }> {
-  const admin = new AdminClient({ socket, retries: 0 });
+export async function provision(
+  socket: string,
+  op: OpName,
+  valueSize: number,
+  wantCredential: boolean,
+  socketOwner?: string,
+): Promise<{ credential?: string; token?: string }> {
+  const admin = new AdminClient({ socket, retries: 0, socketOwner });
   try {
     const out: { credential?: string; token?: string } = {};
     if (wantCredential) out.credential = (await admin.call("POST", "/v1/admin/workers", { name: "bench", tags: ["bench"] })).credential;

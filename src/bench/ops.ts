@@ -24,6 +24,8 @@ export const BENCH_CRED = "bench-cred";
 
 export interface OpSetup {
   socket: string;
+  /** The user that must own the socket (default: HUSH_SOCKET_OWNER, else the caller). */
+  socketOwner?: string;
   /** Worker credential (every op but ping and join). */
   credential?: string;
   /** Join token string (join). */
@@ -58,13 +60,13 @@ export async function prepareOp(op: OpName, s: OpSetup): Promise<PreparedOp> {
     if (!s.credential) throw new HushError("invalid_request", "no credential given");
     // One SDK client per connection; autoRekey off so a rekey never shows up inside the numbers.
     if (!clients[w]) {
-      clients[w] = new Client({ socket: s.socket, credential: s.credential, retries: 0, autoRekey: false });
+      clients[w] = new Client({ socket: s.socket, socketOwner: s.socketOwner, credential: s.credential, retries: 0, autoRekey: false });
       if (s.transport) (clients[w] as any).transport = s.transport(s.socket);
     }
     return clients[w];
   };
   const transports: Transport[] = [];
-  const transport = (w: number) => (transports[w] ??= s.transport ? s.transport(s.socket) : createUnixTransport(s.socket, { retries: 0 }));
+  const transport = (w: number) => (transports[w] ??= s.transport ? s.transport(s.socket) : createUnixTransport(s.socket, { retries: 0, socketOwner: s.socketOwner }));
   const close = () => {
     for (const c of clients) c?.close();
     for (const t of transports) t?.close();

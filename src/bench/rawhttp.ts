@@ -6,7 +6,7 @@
  * pooled. Answers must carry Content-Length or be chunked (Bun.serve's are).
  * @module
  */
-import type { RawResponse, Transport } from "../client/transport.ts";
+import { checkedSocketPath, type RawResponse, type Transport } from "../client/transport.ts";
 
 interface Pending {
   resolve: (r: RawResponse) => void;
@@ -93,14 +93,15 @@ class Conn {
   }
 }
 
-export function createRawUnixTransport(socketPath: string): Transport {
+export function createRawUnixTransport(socketPath: string, socketOwner?: string): Transport {
+  const via = checkedSocketPath(socketPath, socketOwner);
   const idle: Conn[] = [];
   const all = new Set<Conn>();
 
   async function open(): Promise<Conn> {
     const c = new Conn();
     c.sock = await Bun.connect({
-      unix: socketPath,
+      unix: via,
       socket: {
         data: (_s, d) => c.onData(d as Buffer),
         drain: () => c.onDrain(),

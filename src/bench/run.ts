@@ -20,6 +20,8 @@ export interface BenchOptions {
   /** Existing daemon: its hush.sock, and a worker credential. */
   socket?: string;
   credential?: string;
+  /** The user that must own the given socket (default: HUSH_SOCKET_OWNER, else the caller). */
+  socketOwner?: string;
   /** Command that runs `hush` for the private daemon (default: this binary). */
   daemonCommand?: string;
   /** Sample the daemon's RSS (and the recent rate) this often. */
@@ -71,9 +73,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       throw new HushError("invalid_request", "no credential given");
     }
     // A private daemon gets everything from its admin socket; a given one only what the op needs beyond the credential.
-    const p = daemon || o.op === "checkout" || o.op === "join" ? await provision(socket, o.op, o.valueSize, !credential && needsCred) : {};
+    const p = daemon || o.op === "checkout" || o.op === "join" ? await provision(socket, o.op, o.valueSize, !credential && needsCred, o.socketOwner) : {};
     credential ??= p.credential;
-    const prepared = await prepareOp(o.op, { socket, credential, token: p.token, connections: o.connections, valueSize: o.valueSize, keys: o.keys, transport: o.transport });
+    const prepared = await prepareOp(o.op, { socket, socketOwner: o.socketOwner, credential, token: p.token, connections: o.connections, valueSize: o.valueSize, keys: o.keys, transport: o.transport });
     try {
       if (o.warmupMs > 0) await runLoad(prepared.run, { connections: o.connections, durationMs: o.warmupMs });
       Bun.gc?.(true);

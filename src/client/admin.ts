@@ -1,6 +1,7 @@
 /**
  * Admin client over the owner-only admin socket (no HMAC: the OS user is the
- * admin, and the socket is 0600 in a 0700 directory).
+ * admin, and the socket is 0600 in a 0700 directory). Nothing is sent until
+ * the socket passed the owner check of the unix transport.
  * @module
  */
 import { adminSocketPath, defaultSocketPath } from "../config/index.ts";
@@ -11,10 +12,13 @@ export class AdminClient {
   readonly socket: string;
   private readonly transport: Transport;
 
-  /** `socket` is the worker socket path (hush.sock); admin.sock is beside it. */
-  constructor(opts: { socket?: string; retries?: number } = {}) {
+  /**
+   * `socket` is the worker socket path (hush.sock); admin.sock is beside it.
+   * `socketOwner`: the user that must own them (default: HUSH_SOCKET_OWNER, else this process's uid).
+   */
+  constructor(opts: { socket?: string; retries?: number; socketOwner?: string | number } = {}) {
     this.socket = adminSocketPath(opts.socket ?? defaultSocketPath());
-    this.transport = createUnixTransport(this.socket, { retries: opts.retries ?? 2 });
+    this.transport = createUnixTransport(this.socket, { retries: opts.retries ?? 2, socketOwner: opts.socketOwner });
   }
 
   async call<T = any>(method: string, path: string, body?: unknown): Promise<T> {

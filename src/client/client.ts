@@ -25,6 +25,13 @@ export interface ClientOptions {
   /** Path of hush.sock. Default: HUSH_SOCKET, then the daemon's default path. */
   socket?: string;
   /**
+   * The user (name or uid) that must own the socket and its directory, for a
+   * daemon run by another user (a service user with `--socket-group`).
+   * Default: HUSH_SOCKET_OWNER, else this process's uid. A socket that fails
+   * the check gets no request at all (HushError `auth_failed`).
+   */
+  socketOwner?: string | number;
+  /**
    * A controller URL (`https://HOST:PORT`) instead of a socket. Default:
    * HUSH_URL. The server key is pinned with the credential's TLS pin.
    */

@@ -6,5 +6,5 @@ export { Client, openSealed, pickTransport, type Checkout, type ClientOptions, t
 export { AdminClient } from "./admin.ts";
 export { HushError, isHushError, type ErrorCode } from "../errors.ts";
 export { joinWithToken, type JoinResult } from "./join.ts";
-export { createUnixTransport, type Transport } from "./transport.ts";
+export { checkedSocketPath, createUnixTransport, type Transport, type UnixTransportOptions } from "./transport.ts";
 export { createTlsTransport, createLoopbackTransport } from "./tls.ts";

@@ -1,10 +1,15 @@
 /**
  * HTTP/1.1 over a unix socket, in Bun (fetch with `unix`) and in Node ≥ 20
- * (node:http with a keep-alive agent). Connection errors — the request never
- * reached the daemon — are retried briefly; anything else is not.
+ * (node:http with a keep-alive agent). Before the first byte, the socket is
+ * checked the way the daemon checks its own (src/os/socket-trust.ts): its
+ * directory and the socket belong to the expected uid and nobody else can
+ * write there; the connection then goes through the checked directory.
+ * Connection errors — the request never reached the daemon — are retried
+ * briefly; anything else is not.
  * @module
  */
 import { HushError } from "../errors.ts";
+import { resolveSocketOwner, trustSocket } from "../os/socket-trust.ts";
 
 export interface RawResponse {
   status: number;
@@ -17,6 +22,24 @@ export interface Transport {
   close(): void;
 }
 
+export interface UnixTransportOptions {
+  /** Connection retries (never-connected errors only). Default 5. */
+  retries?: number;
+  /** Per request, in ms. Default 10 000. */
+  timeoutMs?: number;
+  /**
+   * The user (name or uid) the socket and its directory must belong to.
+   * Default: $HUSH_SOCKET_OWNER, else the caller's own uid.
+   */
+  socketOwner?: string | number;
+}
+
+/** One request through an already checked path. */
+interface Inner {
+  request(via: string, method: string, target: string, headers: Record<string, string>, body?: string): Promise<RawResponse>;
+  close(): void;
+}
+
 const RETRYABLE = new Set(["ECONNREFUSED", "ENOENT", "EAGAIN", "ConnectionRefused", "FailedToOpenSocket"]);
 
 function connectError(e: any): string | undefined {
@@ -25,25 +48,49 @@ function connectError(e: any): string | undefined {
   return undefined;
 }
 
-export function createUnixTransport(socketPath: string, opts: { retries?: number; timeoutMs?: number } = {}): Transport {
+function unreachable(socketPath: string, e: any): HushError {
+  const why = connectError(e) ?? (typeof e?.code === "string" ? e.code : undefined) ?? e?.message ?? e;
+  return new HushError("unavailable", `cannot reach the hush daemon at ${socketPath} (${why})`, { connect: true });
+}
+
+/**
+ * Check `socketPath` (see `trustSocket`) and return the path to connect to.
+ * Throws HushError `auth_failed` (detail `untrustedSocket`) for a socket
+ * that may belong to someone else, `unavailable` (detail `connect`) when it
+ * cannot be reached, `invalid_request` for an unknown `socketOwner`.
+ */
+export function checkedSocketPath(socketPath: string, socketOwner?: string | number): string {
+  const owner = resolveSocketOwner(socketOwner);
+  try {
+    return trustSocket(socketPath, owner);
+  } catch (e) {
+    if (e instanceof HushError) throw e;
+    throw unreachable(socketPath, e);
+  }
+}
+
+export function createUnixTransport(socketPath: string, opts: UnixTransportOptions = {}): Transport {
   const retries = opts.retries ?? 5;
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const inner = (globalThis as any).Bun ? bunTransport(socketPath, timeoutMs) : nodeTransport(socketPath, timeoutMs);
+  const owner = resolveSocketOwner(opts.socketOwner);
+  const inner = (globalThis as any).Bun ? bunTransport(timeoutMs) : nodeTransport(timeoutMs);
+  let via: string | undefined;
   return {
     async request(method, target, headers, body) {
       for (let attempt = 0; ; attempt++) {
         try {
-          return await inner.request(method, target, headers, body);
+          // Checked before the first connection, and again after any failure
+          // (the daemon may have restarted in a new directory).
+          via ??= trustSocket(socketPath, owner);
+          return await inner.request(via, method, target, headers, body);
         } catch (e) {
-          const code = connectError(e);
-          if (code && attempt < retries) {
+          via = undefined;
+          if (e instanceof HushError) throw e;
+          if (connectError(e) && attempt < retries) {
             await new Promise((r) => setTimeout(r, 25 * 2 ** attempt));
             continue;
           }
-          if (e instanceof HushError) throw e;
-          throw new HushError("unavailable", `cannot reach the hush daemon at ${socketPath} (${code ?? (e as Error)?.message ?? e})`, {
-            connect: true,
-          });
+          throw unreachable(socketPath, e);
         }
       }
     },
@@ -51,14 +98,14 @@ export function createUnixTransport(socketPath: string, opts: { retries?: number
   };
 }
 
-function bunTransport(socketPath: string, timeoutMs: number): Transport {
+function bunTransport(timeoutMs: number): Inner {
   return {
-    async request(method, target, headers, body) {
+    async request(via, method, target, headers, body) {
       const res = await fetch("http://localhost" + target, {
         method,
         headers,
         body,
-        unix: socketPath,
+        unix: via,
         signal: AbortSignal.timeout(timeoutMs),
       } as RequestInit);
       const text = await res.text();
@@ -98,7 +145,7 @@ export function sendNodeRequest(
   });
 }
 
-function nodeTransport(socketPath: string, timeoutMs: number): Transport {
+function nodeTransport(timeoutMs: number): Inner {
   let agent: any;
   const load = async () => {
     const http = await import("node:http");
@@ -106,9 +153,9 @@ function nodeTransport(socketPath: string, timeoutMs: number): Transport {
     return http;
   };
   return {
-    async request(method, target, headers, body) {
+    async request(via, method, target, headers, body) {
       const http = await load();
-      return sendNodeRequest(http.request, { socketPath, path: target, method, headers: { host: "localhost", ...headers }, agent, timeout: timeoutMs }, body);
+      return sendNodeRequest(http.request, { socketPath: via, path: target, method, headers: { host: "localhost", ...headers }, agent, timeout: timeoutMs }, body);
     },
     close() {
       agent?.destroy();

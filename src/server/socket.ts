@@ -9,8 +9,9 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, unlinkSync } 
 import { connect } from "node:net";
 import { dirname } from "node:path";
 import { HushError } from "../errors.ts";
+import { checkSocketDir } from "../os/socket-trust.ts";
 
-/** Create the socket directory 0700, or check that an existing one is ours and private. */
+/** Create the socket directory 0700, or check that an existing one is ours and private (a symlink is refused). */
 export function prepareSocketDir(dir: string, groupAccess = false): void {
   const uid = process.getuid!();
   let st;
@@ -28,15 +29,9 @@ export function prepareSocketDir(dir: string, groupAccess = false): void {
     }
     st = lstatSync(dir);
   }
-  if (!st.isDirectory()) throw new HushError("invalid_request", `socket directory ${dir} is not a directory (symlinks are refused)`);
-  if (st.uid !== uid) throw new HushError("invalid_request", `socket directory ${dir} is owned by uid ${st.uid}, not by you (uid ${uid})`);
-  const allowed = groupAccess ? 0o010 : 0;
-  if ((st.mode & 0o077 & ~allowed) !== 0) {
-    throw new HushError(
-      "invalid_request",
-      `socket directory ${dir} is group/world accessible (mode ${(st.mode & 0o777).toString(8).padStart(4, "0")})`,
-    );
-  }
+  // The rule clients check too (src/os/socket-trust.ts), stricter: nothing for others, group traversal only with a group.
+  const problem = checkSocketDir(dir, st, { uid, deny: groupAccess ? 0o067 : 0o077 });
+  if (problem) throw new HushError("invalid_request", problem);
 }
 
 /** True when something accepts connections on the unix socket at `path`. */

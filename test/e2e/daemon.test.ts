@@ -36,22 +36,25 @@ describe("sockets", () => {
     const d = await daemon();
     // The test directory must be traversable so that only hush's own 0700/0600 stop nobody.
     chmodSync(d.dir, 0o755);
-    const asNobody = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", HUSH, "health", "--socket", d.socket], {
+    // --socket-owner root: nobody's client accepts root's socket, so that the OS alone must stop it.
+    const asNobody = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", HUSH, "health", "--socket", d.socket, "--socket-owner", "root"], {
       env: { PATH: process.env.PATH!, NO_COLOR: "1" },
     });
     expect(asNobody.exitCode).toBe(6);
     expect(asNobody.stderr.toString()).toContain("cannot reach the hush daemon");
-    // Open the directory for traversal: the 0600 sockets alone must still refuse nobody.
+    // Open the directory for traversal (to nobody's group, the most a client accepts): the 0600 sockets alone must still refuse nobody.
     const sockDir = join(d.socket, "..");
-    chmodSync(sockDir, 0o711);
+    chownSync(sockDir, 0, 65534);
+    chmodSync(sockDir, 0o710);
     for (const path of [d.socket, d.admin]) {
-      const r = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", HUSH, "health", "--socket", path], {
+      const r = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", HUSH, "health", "--socket", path, "--socket-owner", "root"], {
         env: { PATH: process.env.PATH!, NO_COLOR: "1" },
       });
       expect(r.exitCode).toBe(6);
       expect(r.stderr.toString()).toMatch(/EACCES|ermission denied/);
     }
     chmodSync(sockDir, 0o700);
+    chownSync(sockDir, 0, 0);
     const asOwner = await hush(["health", "--socket", d.socket]);
     expect(asOwner.code).toBe(0);
   });
@@ -63,7 +66,7 @@ describe("sockets", () => {
     chmodSync(sockDir, 0o755);
     const r = await hush(["serve", "--socket", join(sockDir, "hush.sock")]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("group/world accessible (mode 0755)");
+    expect(r.stderr).toContain(`socket directory ${sockDir} is owned by you (uid ${process.getuid!()}) and has mode 0755, open to group or others`);
     expect(existsSync(join(sockDir, "hush.sock"))).toBe(false);
   });
 
@@ -75,7 +78,7 @@ describe("sockets", () => {
     chownSync(sockDir, 65534, 65534);
     const r = await hush(["serve", "--socket", join(sockDir, "hush.sock")]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("is owned by uid 65534, not by you");
+    expect(r.stderr).toContain(`socket directory ${sockDir} is owned by uid 65534 (nobody), not by you (uid ${process.getuid!()}), and has mode 0700`);
   });
 
   test("a second daemon on a live path is refused and the first keeps serving", async () => {
@@ -136,10 +139,13 @@ describe("opening hush.sock to a group", () => {
     expect(statSync(d.socket).mode & 0o777).toBe(0o660);
     expect(statSync(d.socket).gid).toBe(65534);
     expect(statSync(d.admin).mode & 0o777).toBe(0o600);
+    // The member names the daemon's user with --socket-owner (test/e2e/socket-trust.test.ts covers it without).
     const asMember = (path: string) =>
-      Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", HUSH, "health", "--socket", path], { env: { PATH: process.env.PATH!, NO_COLOR: "1" } });
+      Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", HUSH, "health", "--socket", path, "--socket-owner", "root"], { env: { PATH: process.env.PATH!, NO_COLOR: "1" } });
     expect(asMember(d.socket).exitCode).toBe(0); // reaches hush.sock (and still needs a credential for anything but health)
-    const admin = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", HUSH, "workers", "list", "--socket", d.socket], { env: { PATH: process.env.PATH!, NO_COLOR: "1" } });
+    const admin = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", HUSH, "workers", "list", "--socket", d.socket, "--socket-owner", "root"], {
+      env: { PATH: process.env.PATH!, NO_COLOR: "1" },
+    });
     expect(admin.exitCode).toBe(6);
     expect(admin.stderr.toString()).toMatch(/EACCES|ermission denied/);
   });
