@@ -6,6 +6,8 @@
 export const HELP: Record<string, string> = {
   "bench":
     "Starts a private daemon (a separate process) unless --socket is given, and reports ops/s and\nlatency percentiles from a histogram. See docs/PERFORMANCE.md.\n\nExamples:\n  hush bench --op get --connections 32 --duration 10s\n  hush bench --op join --connections 32 --duration 5s --json\n  hush bench --op get --duration 120s --rate 16000 --sample 5s",
+  "health":
+    "Examples:\n  hush health --json\n  hush health --socket /run/hush/hush.sock --socket-owner hushd   # a daemon run by user hushd",
   "keygen secret":
     "Examples:\n  hush keygen secret --out db.secret\n  hush keygen secret --bytes 16 --hex | hush kv set api/key --ttl 1h",
   "kv get":
@@ -23,7 +25,7 @@ export const HELP: Record<string, string> = {
   "run":
     "The command gets HUSH_SOCKET and HUSH_CREDENTIAL in its environment; parallel\ntest workers share the daemon's keys, counters, locks and pools.\n\nExamples:\n  hush run -- npm test\n  hush run --max-items 50000 -- node e2e.mjs",
   "serve":
-    "Listens on hush.sock (signed worker requests) and admin.sock (admin commands,\nowner only) in a 0700 directory. Everything is held in memory and wiped on exit.\n\nExamples:\n  hush serve\n  hush serve --socket /run/hush/hush.sock --max-items 50000\n  hush serve --socket-group ci --socket-mode 0660",
+    "Listens on hush.sock (signed worker requests) and admin.sock (admin commands,\nowner only) in a 0700 directory. Everything is held in memory and wiped on exit.\n\nExamples:\n  hush serve\n  hush serve --socket /run/hush/hush.sock --max-items 50000\n  hush serve --socket-group ci --socket-mode 0660\n\nClients refuse a socket whose directory is not 0700/0710 and owned by the daemon's\nuser, or whose socket is someone else's. Members of --socket-group name the\ndaemon's user: hush health --socket /run/hush/hush.sock --socket-owner hushd",
   "workers issue":
     "Examples:\n  hush workers issue --name ci-runner --out ci.cred\n  HUSH_CREDENTIAL=$(hush workers issue --name build --tags ci,linux --ttl 8h) npm test",
   "workers revoke":
