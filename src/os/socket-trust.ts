@@ -51,15 +51,22 @@ function octal(mode: number): string {
   return (mode & 0o7777).toString(8).padStart(4, "0");
 }
 
+/** The [name, uid] pairs of /etc/passwd (none when it cannot be read). */
+function passwd(): [string, number][] {
+  let text = "";
+  try {
+    text = readFileSync("/etc/passwd", "utf8");
+  } catch {}
+  return text
+    .split("\n")
+    .map((line) => line.split(":"))
+    .filter((f) => f.length > 2 && /^\d+$/.test(f[2]))
+    .map((f) => [f[0], Number(f[2])]);
+}
+
 /** The name /etc/passwd gives `uid`, if any. */
 function userName(uid: number): string | undefined {
-  try {
-    for (const line of readFileSync("/etc/passwd", "utf8").split("\n")) {
-      const f = line.split(":");
-      if (f.length > 2 && f[2] === String(uid)) return f[0];
-    }
-  } catch {}
-  return undefined;
+  return passwd().find(([, id]) => id === uid)?.[0];
 }
 
 /** `uid 65534 (nobody)`, or `you (uid 1000)` for the caller's own uid. */
@@ -104,12 +111,8 @@ export function resolveSocketOwner(spec?: string | number, env: Record<string, s
     return uid;
   }
   if (/^\d+$/.test(s)) return Number(s);
-  try {
-    for (const line of readFileSync("/etc/passwd", "utf8").split("\n")) {
-      const f = line.split(":");
-      if (f[0] === s && f.length > 2 && /^\d+$/.test(f[2])) return Number(f[2]);
-    }
-  } catch {}
+  const found = passwd().find(([name]) => name === s);
+  if (found) return found[1];
   throw new HushError("invalid_request", `socket owner: no such user in /etc/passwd: ${JSON.stringify(s)} (give a numeric uid instead)`);
 }
 
@@ -124,8 +127,10 @@ function fsError(e: any, path: string): Error {
 }
 
 // O_PATH opens a directory for lookups only: no read permission needed, so a
-// group member can open a 0710 directory it may only traverse. Its value is
-// 0o10000000 on these architectures (not on alpha, parisc or sparc).
+// group member can open a 0710 directory it may only traverse. node:fs has no
+// constant for it; its value is 0o10000000 on these architectures (not on
+// alpha, parisc or sparc, where the check falls back to paths).
+const O_PATH = 0o10000000;
 const O_PATH_ARCHES = new Set(["x64", "arm64", "arm", "ia32", "riscv64", "s390x", "ppc64", "loong64"]);
 let procFd: boolean | undefined;
 function canUseProcFd(): boolean {
@@ -144,7 +149,7 @@ const held = new Map<string, number>();
 function openDir(dir: string, socketPath: string, rule: DirRule): string {
   let fd: number;
   try {
-    fd = openSync(dir, 0o10000000 | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+    fd = openSync(dir, O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
   } catch (e: any) {
     if (e?.code !== "ENOTDIR" && e?.code !== "ELOOP") throw fsError(e, dir);
     let st;
@@ -175,9 +180,10 @@ function openDir(dir: string, socketPath: string, rule: DirRule): string {
  * elsewhere `socketPath` itself. Nothing is sent here.
  *
  * Throws HushError `auth_failed` with `detail.untrustedSocket` when the
- * directory is a symlink or not a directory, is owned by another uid, or is
- * writable by group or others, or when the socket is not a socket or belongs
- * to another uid (the message names the path, its owner and mode). Throws an
+ * directory is a symlink or not a directory, is owned by another uid, or
+ * gives others any access or its group more than traversal (CLIENT_DENY), or
+ * when the socket is not a socket or belongs to another uid (the message
+ * names the path, its owner and mode). Throws an
  * Error with the fs `code` (ENOENT, EACCES, …) when the directory or the
  * socket cannot be looked at.
  */
