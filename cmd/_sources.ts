@@ -14,8 +14,8 @@ import { warnIfLoose } from "./_shared.ts";
 import { loadTls } from "../src/server/tls.ts";
 import { DEFAULTS, defaultSocketPath, parseDuration, parseListenUrl, parsePositiveInt, parseSize, parseSocketMode, type DaemonConfig } from "../src/config/index.ts";
 
-/** All start-up credential sources, validated. */
-export async function loadCreds(file: string | undefined, specs: string[], allowSpecs: string[]): Promise<LoadedCred[]> {
+/** All start-up credential sources, validated. `abort` ends a running `exec:` command early. */
+export async function loadCreds(file: string | undefined, specs: string[], allowSpecs: string[], abort?: AbortSignal): Promise<LoadedCred[]> {
   const out: LoadedCred[] = [];
   if (file) {
     warnIfLoose(file);
@@ -27,7 +27,7 @@ export async function loadCreds(file: string | undefined, specs: string[], allow
     }
     out.push(...parseCredsFile(text, file));
   }
-  for (const s of specs) out.push(await loadCredSpec(s));
+  for (const s of specs) out.push(await loadCredSpec(s, process.env, abort));
   const allow = parseAllowSpecs(allowSpecs);
   for (const [name] of allow) if (!out.some((c) => c.name === name)) throw new HushError("invalid_request", `--cred-allow ${name}: no such credential`);
   const seen = new Set<string>();
@@ -113,6 +113,17 @@ export function openAudit(
     start: { version, hmac_key_id: auditHmacKeyId(hmacKey) },
   });
   return { writer, hmacKey };
+}
+
+/** The `--audit-*` flags of `hush serve`, parsed for openAudit. */
+export function auditOptions(args: Record<string, any>): Parameters<typeof openAudit>[0] {
+  return {
+    file: args["audit-file"],
+    key: args["audit-key"],
+    hmacKeyFile: args["audit-hmac-key-file"],
+    sealEvery: args["audit-seal-every"] ? parsePositiveInt(args["audit-seal-every"], "--audit-seal-every") : undefined,
+    sealIntervalMs: args["audit-seal-interval"] ? parseDuration(args["audit-seal-interval"], "--audit-seal-interval") : undefined,
+  };
 }
 
 /** Flags → the daemon config, validated (secure defaults from src/config). */

@@ -1,18 +1,22 @@
 /**
- * `hush serve`: run the daemon on an owner-only unix socket until SIGINT or
- * SIGTERM, then drain, wipe and unlink.
+ * `hush serve`: run the daemon on an owner-only unix socket until SIGINT,
+ * SIGTERM or SIGHUP, then drain, wipe, unlink, and close the audit log. The
+ * signal handlers are installed first and never removed: a signal during
+ * start-up undoes what was made (secrets wiped, the audit run closed), and a
+ * second one during the drain only cuts the drain short.
  * @module
  */
 import { defineCommand } from "citty";
-import { parseDuration, parsePositiveInt } from "../src/config/index.ts";
-import { startDaemon } from "../src/server/daemon.ts";
+import { claimSocketDir, startDaemon, type Daemon } from "../src/server/daemon.ts";
+import { trapStopSignals } from "../src/server/signals.ts";
+import type { LoadedCred } from "../src/server/creds-load.ts";
 import { hardenProcess } from "../src/server/harden.ts";
 import { collectRepeated } from "../src/server/creds-load.ts";
 import { socketPathArgs } from "./_shared.ts";
 import { VERSION } from "./_version.ts";
 import { encodeServerPublic } from "../src/keys/index.ts";
-import { buildConfig, loadCreds, loadServerKey, openAudit } from "./_sources.ts";
-import { formatPin } from "../src/crypto/index.ts";
+import { auditOptions, buildConfig, loadCreds, loadServerKey, openAudit } from "./_sources.ts";
+import { formatPin, wipe } from "../src/crypto/index.ts";
 import { Logger, Masker } from "../src/observe/index.ts";
 
 export default defineCommand({
@@ -58,73 +62,82 @@ export default defineCommand({
     "log-level": { type: "string", description: "debug, info (default), warn or error", valueHint: "LEVEL" },
   },
   async run({ args, rawArgs }) {
-    // First, before any secret (HUSH_SERVER_KEY, --server-key-file) is read into memory.
+    // First: from here to exit, no stop signal takes the default action (invariant 7).
+    const signals = trapStopSignals();
+    // Before any secret (HUSH_SERVER_KEY, --server-key-file) is read into memory.
     const hardening = hardenProcess({ mlock: args.mlock !== false });
     const config = buildConfig(args);
-    const serverKey = loadServerKey(args["server-key-file"]);
-    // Fail fast: every credential source is read before anything listens.
-    const creds = await loadCreds(args["creds-file"], collectRepeated(rawArgs, "--cred"), collectRepeated(rawArgs, "--cred-allow"));
     const log = new Logger({ level: config.logLevel, masker: new Masker() });
-    const audit = openAudit(
-      {
-        file: args["audit-file"],
-        key: args["audit-key"],
-        hmacKeyFile: args["audit-hmac-key-file"],
-        sealEvery: args["audit-seal-every"] ? parsePositiveInt(args["audit-seal-every"], "--audit-seal-every") : undefined,
-        sealIntervalMs: args["audit-seal-interval"] ? parseDuration(args["audit-seal-interval"], "--audit-seal-interval") : undefined,
-      },
-      (s) => log.masker.mask(s),
-      VERSION,
-    );
-    const w = audit.writer;
-    for (const note of w?.warnings ?? []) log.warn(note);
-    let d;
+    // What start-up has made so far, undone (last first) on a failed start or a signal during it.
+    const undo: (() => void)[] = [];
+    let started;
     try {
-      d = await startDaemon(config, { version: VERSION, serverKey, log, audit: w, auditLog: w, auditHmacKey: audit.hmacKey });
+      // Before the audit file or any socket is touched: one daemon per socket directory.
+      const lock = claimSocketDir(config);
+      undo.push(() => lock.release());
+      const serverKey = loadServerKey(args["server-key-file"]);
+      if (serverKey) undo.push(() => wipe(serverKey.secretKey));
+      // Fail fast: every credential source is read before anything listens.
+      const creds = await loadCreds(args["creds-file"], collectRepeated(rawArgs, "--cred"), collectRepeated(rawArgs, "--cred-allow"), signals.abort);
+      undo.push(() => creds.forEach((c) => wipe(...c.values)));
+      if (signals.received) throw signals.abort.reason;
+      const audit = openAudit(auditOptions(args), (s) => log.masker.mask(s), VERSION);
+      const w = audit.writer;
+      undo.push(() => wipe(audit.hmacKey), () => w?.close()); // the run's start line gets its stop line
+      for (const note of w?.warnings ?? []) log.warn(note);
+      const d = await startDaemon(config, { version: VERSION, serverKey, log, audit: w, auditLog: w, auditHmacKey: audit.hmacKey, lock });
+      started = { d, w, lock, creds, serverKey };
     } catch (e) {
-      w?.close(); // the run's start line gets its stop line
-      throw e;
+      for (const f of undo.reverse()) f();
+      if (!signals.received) throw e;
+      log.info("stopped during start-up; nothing was served", { signal: signals.received });
+      return 0;
     }
+    const { d, w, lock } = started;
     const ticker = w ? setInterval(() => w.tick(), 1000) : undefined;
     if (w) log.info("audit log", { file: w.path, sealed: !!args["audit-key"], healthy: w.healthy });
     for (const w of hardening.warnings) log.warn(w);
-    for (const c of creds) {
-      for (const v of c.values) d.state.masker.add(new TextDecoder().decode(v));
-      d.state.creds.put(c.name, c.values, { allow: c.allow, mode: c.mode, source: c.source });
-      d.state.audit.record({ actor: "startup", via: "serve", action: "cred.load", target: c.name, result: "ok", reason: c.source.split(":")[0] });
-      if (c.allow.length === 0) log.warn("credential loaded but allowed for no worker (default deny); use --cred-allow or an allow list", { name: c.name });
-      else log.info("credential loaded", { name: c.name, source: c.source, mode: c.mode, allow: c.allow });
-    }
-    log.info("listening", { socket: d.socketPath, admin_socket: d.adminSocketPath, version: VERSION, pid: process.pid });
-    const pub = encodeServerPublic(d.state.serverKeys.active.publicKey);
-    if (d.url) {
-      const pin = d.state.tlsPin ? formatPin(d.state.tlsPin) : undefined;
-      log.info("listening on TCP", { url: d.url, tls_pin: pin, self_signed: d.state.tlsSelfSigned ?? false });
-      if (pin) process.stderr.write(`hush: TLS pin ${pin} (carried in tokens; check with: curl --pinnedpubkey '${pin}' -k ${d.url}/v1/health)\n`);
-      else log.warn("plain HTTP on loopback: requests are signed but not encrypted (--insecure-loopback)");
-    }
-    if (serverKey) log.info("server key loaded", { server_key: pub });
-    else log.warn("no --server-key-file or HUSH_SERVER_KEY: using a server key made for this run (its public key changes at every start)", { server_key: pub });
-    process.stderr.write(
-      `hush: ready. Issue a worker credential and connect:\n` +
-        `  export HUSH_SOCKET=${d.socketPath}\n` +
-        `  hush workers issue --name my-worker --out worker.cred      # or: hush token create --out join.token\n` +
-        `  HUSH_CREDENTIAL=$(cat worker.cred) hush kv list            #     hush join --token-file join.token --out worker.cred\n`,
-    );
-    await new Promise<void>((resolve) => {
-      const onSignal = (sig: string) => {
-        log.info("shutting down", { signal: sig });
-        d.stop().then(() => {
-          clearInterval(ticker);
-          if (w && !w.close()) log.error("the audit log could not be closed cleanly (its last lines may be missing)");
-          resolve();
-        });
-      };
-      process.once("SIGINT", () => onSignal("SIGINT"));
-      process.once("SIGTERM", () => onSignal("SIGTERM"));
-      process.once("SIGHUP", () => onSignal("SIGHUP"));
-    });
+    _loadCreds(d, log, started.creds);
+    _announce(d, log, !!started.serverKey);
+    // A second signal (or `timeout`'s signal to the group) cuts the drain short; the wipe still runs.
+    signals.onSignal((sig, n) => n > 1 && d.hurry());
+    log.info("shutting down", { signal: await signals.first });
+    await d.stop();
+    clearInterval(ticker);
+    if (w && !w.close()) log.error("the audit log could not be closed cleanly (its last lines may be missing)");
+    lock.release();
     log.info("stopped; store wiped, sockets removed");
     return 0;
   },
 });
+
+/** Hand the start-up credentials to the store (it owns and wipes their buffers from now on). */
+function _loadCreds(d: Daemon, log: Logger, creds: LoadedCred[]): void {
+  for (const c of creds) {
+    for (const v of c.values) d.state.masker.add(new TextDecoder().decode(v));
+    d.state.creds.put(c.name, c.values, { allow: c.allow, mode: c.mode, source: c.source });
+    d.state.audit.record({ actor: "startup", via: "serve", action: "cred.load", target: c.name, result: "ok", reason: c.source.split(":")[0] });
+    if (c.allow.length === 0) log.warn("credential loaded but allowed for no worker (default deny); use --cred-allow or an allow list", { name: c.name });
+    else log.info("credential loaded", { name: c.name, source: c.source, mode: c.mode, allow: c.allow });
+  }
+}
+
+/** Log where the daemon listens, its TLS pin and server key, and print how to connect. */
+function _announce(d: Daemon, log: Logger, keyFromFile: boolean): void {
+  log.info("listening", { socket: d.socketPath, admin_socket: d.adminSocketPath, version: VERSION, pid: process.pid });
+  const pub = encodeServerPublic(d.state.serverKeys.active.publicKey);
+  if (d.url) {
+    const pin = d.state.tlsPin ? formatPin(d.state.tlsPin) : undefined;
+    log.info("listening on TCP", { url: d.url, tls_pin: pin, self_signed: d.state.tlsSelfSigned ?? false });
+    if (pin) process.stderr.write(`hush: TLS pin ${pin} (carried in tokens; check with: curl --pinnedpubkey '${pin}' -k ${d.url}/v1/health)\n`);
+    else log.warn("plain HTTP on loopback: requests are signed but not encrypted (--insecure-loopback)");
+  }
+  if (keyFromFile) log.info("server key loaded", { server_key: pub });
+  else log.warn("no --server-key-file or HUSH_SERVER_KEY: using a server key made for this run (its public key changes at every start)", { server_key: pub });
+  process.stderr.write(
+    `hush: ready. Issue a worker credential and connect:\n` +
+      `  export HUSH_SOCKET=${d.socketPath}\n` +
+      `  hush workers issue --name my-worker --out worker.cred      # or: hush token create --out join.token\n` +
+      `  HUSH_CREDENTIAL=$(cat worker.cred) hush kv list            #     hush join --token-file join.token --out worker.cred\n`,
+  );
+}

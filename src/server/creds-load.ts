@@ -75,8 +75,8 @@ export function parseCredsFile(text: string, file: string): LoadedCred[] {
   return out;
 }
 
-/** Resolve one `--cred NAME=KIND:ARG` spec. */
-export async function loadCredSpec(spec: string, env: Record<string, string | undefined> = process.env): Promise<LoadedCred> {
+/** Resolve one `--cred NAME=KIND:ARG` spec. `abort` kills a running `exec:` command (a stop signal during start-up). */
+export async function loadCredSpec(spec: string, env: Record<string, string | undefined> = process.env, abort?: AbortSignal): Promise<LoadedCred> {
   const m = /^([A-Za-z0-9._:\/-]{1,256})=(env|file|exec):(.+)$/s.exec(spec);
   if (!m) bad(`--cred: expected NAME=env:VAR, NAME=file:PATH or NAME=exec:COMMAND, got ${JSON.stringify(spec.split("=")[0] + "=…")}`);
   const [, name, kind, arg] = m;
@@ -93,17 +93,43 @@ export async function loadCredSpec(spec: string, env: Record<string, string | un
     }
     if (!value) bad(`--cred ${name}: ${arg} is empty`);
   } else {
-    // The command never sees hush's own secrets (server key, credentials, tokens).
-    const p = Bun.spawn(["sh", "-c", arg], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: childEnv(env, {}, SECRET_ENV) });
-    const timer = setTimeout(() => p.kill(), 30_000);
-    const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
-    clearTimeout(timer);
-    // stderr of the command is not shown: it might echo the secret.
-    if (code !== 0) bad(`--cred ${name}: command exited with status ${code}`);
-    value = trimNewline(out);
-    if (!value) bad(`--cred ${name}: command printed nothing`);
+    value = await _runExec(name, arg, env, abort);
   }
   return { name, values: [utf8(value)], allow: [], mode: "shared", source: kind === "exec" ? "exec" : `${kind}:${arg}` };
+}
+
+/**
+ * The stdout of `sh -c COMMAND` for an `exec:` source: exit 0 within 30 s
+ * and a non-empty value required. Its stderr is discarded (it might echo the
+ * secret). On `abort` or the timeout, `sh` is killed and its output is no
+ * longer waited for (a command it started may still hold the pipe).
+ */
+async function _runExec(name: string, command: string, env: Record<string, string | undefined>, abort?: AbortSignal): Promise<string> {
+  // The command never sees hush's own secrets (server key, credentials, tokens).
+  const p = Bun.spawn(["sh", "-c", command], { stdin: "ignore", stdout: "pipe", stderr: "ignore", env: childEnv(env, {}, SECRET_ENV) });
+  let why: string | undefined;
+  let stopped!: () => void;
+  const stop = new Promise<undefined>((r) => (stopped = () => r(undefined)));
+  const end = (reason: string) => {
+    why ??= reason;
+    p.kill();
+    stopped();
+  };
+  const timer = setTimeout(() => end("did not finish within 30 s"), 30_000);
+  const onAbort = () => end("was stopped: hush is shutting down");
+  abort?.addEventListener("abort", onAbort, { once: true });
+  if (abort?.aborted) onAbort();
+  try {
+    const r = await Promise.race([Promise.all([new Response(p.stdout).text(), p.exited]), stop]);
+    if (why || !r) bad(`--cred ${name}: the command ${why}`);
+    if (r[1] !== 0) bad(`--cred ${name}: command exited with status ${r[1]}`);
+    const value = trimNewline(r[0]);
+    if (!value) bad(`--cred ${name}: command printed nothing`);
+    return value;
+  } finally {
+    clearTimeout(timer);
+    abort?.removeEventListener("abort", onAbort);
+  }
 }
 
 /** `--cred-allow NAME=tag,tag` → name → tags. */

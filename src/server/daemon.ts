@@ -1,7 +1,9 @@
 /**
  * The daemon: state, two unix listeners (hush.sock for signed worker
  * requests, admin.sock for the owner), the sweeper, and an orderly stop
- * that drains, wipes the store and unlinks the sockets (invariant 7).
+ * that drains, wipes the store and unlinks the sockets (invariant 7). The
+ * daemon holds its socket directory's lock (src/server/lock.ts) while its
+ * sockets exist, and unlinks only the socket files it bound (invariant 5).
  * Used by `hush serve` and by `hush run`.
  * @module
  */
@@ -17,7 +19,8 @@ import type { AuditLog, AuditSink, State } from "./state.ts";
 import { createServerMetrics } from "./metrics.ts";
 import { loadTls, makeSelfSigned, type TlsMaterial } from "./tls.ts";
 import { HushError } from "../errors.ts";
-import { lookupGroup, openToGroup, prepareSocketDir, reclaimSocket, unlinkQuiet, withPrivateUmask } from "./socket.ts";
+import { boundSocket, lookupGroup, openToGroup, prepareSocketDir, reclaimSocket, unlinkOwnSocket, withPrivateUmask, type BoundSocket } from "./socket.ts";
+import { lockSocketDir, type DaemonLock } from "./lock.ts";
 
 export interface Daemon {
   state: State;
@@ -25,8 +28,14 @@ export interface Daemon {
   adminSocketPath: string;
   /** The TCP listener's URL, when there is one. */
   url?: string;
-  /** Drain (≤ drainTimeoutMs), wipe everything, unlink sockets. Idempotent. */
+  /**
+   * Drain (≤ drainTimeoutMs, or until hurry()), wipe everything, unlink the
+   * sockets this daemon bound, then drop the lock if startDaemon took it.
+   * Idempotent: every call returns the same promise. Never rejects.
+   */
   stop(): Promise<void>;
+  /** Cut the drain short: close the remaining connections now. The wipe and unlink still run. */
+  hurry(): void;
 }
 
 export interface StartOptions {
@@ -36,9 +45,65 @@ export interface StartOptions {
   audit?: AuditSink;
   auditLog?: AuditLog;
   auditHmacKey?: Uint8Array;
+  /**
+   * The socket directory's lock, taken earlier by the caller (claimSocketDir);
+   * the caller then releases it, after stop(). Without it, startDaemon takes
+   * the lock itself and stop() releases it.
+   */
+  lock?: DaemonLock;
+}
+
+/**
+ * Check (or create) the socket directory of `config.socketPath` and take its
+ * daemon lock, before anything else that belongs to one daemon (sockets,
+ * the audit file) is touched.
+ * @throws HushError `invalid_request` (a directory or lock file not ours, or
+ *   loose), `conflict` (another daemon holds the lock), `unavailable`.
+ */
+export function claimSocketDir(config: DaemonConfig): DaemonLock {
+  const dir = dirname(config.socketPath);
+  prepareSocketDir(dir, config.socketGroup !== undefined);
+  return lockSocketDir(dir);
 }
 
 export async function startDaemon(config: DaemonConfig, opts: StartOptions): Promise<Daemon> {
+  const st = _makeState(config, opts);
+  const lock = opts.lock ?? claimSocketDir(config);
+  const l = await _listen(st, lock).catch((e) => {
+    _wipeState(st);
+    if (!opts.lock) lock.release();
+    throw e;
+  });
+
+  const sweeper = setInterval(() => {
+    st.store.sweep();
+    st.registry.sweep();
+    st.tokens.sweep();
+    st.creds.sweep();
+    st.handshakeReplay.purgeAll(Date.now());
+    st.verifier.nonces.purgeAll(Date.now());
+  }, config.sweepIntervalMs);
+  st.phase = "serving";
+
+  let hurry: () => void = () => {};
+  const hurried = new Promise<"hurry">((r) => (hurry = () => r("hurry")));
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      st.phase = "draining";
+      clearInterval(sweeper);
+      // Long-lived audit follow streams would hold the drain for its whole timeout.
+      for (const close of st.streams) close();
+      await _drain(st, l.servers, hurried);
+      _wipeState(st);
+      for (const s of l.bound) unlinkOwnSocket(s);
+      if (!opts.lock) lock.release();
+    })());
+
+  return { state: st, socketPath: config.socketPath, adminSocketPath: adminSocketPath(config.socketPath), url: l.url, stop, hurry: () => hurry() };
+}
+
+function _makeState(config: DaemonConfig, opts: StartOptions): State {
   const masker = opts.log?.masker ?? new Masker();
   const log = opts.log ?? new Logger({ level: config.logLevel, masker });
   const now = () => Date.now();
@@ -75,89 +140,93 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
     phase: "starting",
   };
   masker.add(st.serverKeys.active.secretKey);
+  return st;
+}
 
+type Server = ReturnType<typeof Bun.serve>;
+
+/**
+ * Reclaim stale sockets (under `lock`), bind both unix listeners (and the TCP
+ * one). On failure, stop what was started and unlink what was bound.
+ */
+async function _listen(st: State, lock: DaemonLock): Promise<{ servers: Server[]; bound: BoundSocket[]; url?: string }> {
+  const config = st.config;
   const sock = config.socketPath;
   const adminSock = adminSocketPath(sock);
-  const gid = config.socketGroup !== undefined ? lookupGroup(config.socketGroup) : undefined;
-  prepareSocketDir(dirname(sock), gid !== undefined);
-  for (const p of [sock, adminSock]) {
-    if ((await reclaimSocket(p)) === "reclaimed") log.warn("reclaimed a stale socket", { path: p });
-  }
-
-  const metrics = createServerMetrics(st);
-  // Bun's types omit idleTimeout for unix listeners, but it applies (BUN-NOTES).
-  const common: any = {
-    // Backstop only: the pipeline refuses bodies over maxBodyBytes itself
-    // (unbuffered, with a JSON error); Bun's own 413 has no JSON body.
-    maxRequestBodySize: Math.max(64 << 20, config.limits.maxBodyBytes * 4),
-    idleTimeout: config.idleTimeoutS,
-    development: false,
-    error: () => new Response('{"error":"internal","message":"internal error"}', { status: 500 }),
-  };
-  const workerFetch = createFetch(st, "worker", metrics);
-  const adminFetch = createFetch(st, "admin", metrics);
-  const servers: ReturnType<typeof Bun.serve>[] = withPrivateUmask(() => [
-    Bun.serve({ ...common, unix: sock, fetch: workerFetch }),
-    // The admin socket is owner-only; no idle timeout, so `audit tail -f` streams stay open.
-    Bun.serve({ ...common, idleTimeout: 0, unix: adminSock, fetch: adminFetch }),
-  ]);
-  if (gid !== undefined) openToGroup(sock, gid, config.socketMode);
-  let tcpUrl: string | undefined;
-  if (config.listen) {
-    const u = new URL(config.listen.url);
-    const hostname = u.hostname.replace(/^\[|\]$/g, "");
-    let tls: TlsMaterial | undefined;
-    if (u.protocol === "https:") {
-      tls = config.listen.tls ? loadTls(config.listen.tls.certPem, config.listen.tls.keyPem) : makeSelfSigned([...new Set([hostname, "localhost", "127.0.0.1"])]);
-      st.tlsPin = tls.pin;
-      st.tlsSelfSigned = !config.listen.tls;
+  const servers: Server[] = [];
+  const bound: BoundSocket[] = [];
+  try {
+    const gid = config.socketGroup !== undefined ? lookupGroup(config.socketGroup) : undefined;
+    for (const p of [sock, adminSock]) {
+      if ((await reclaimSocket(p, lock)) === "reclaimed") st.log.warn("reclaimed a stale socket", { path: p });
     }
-    try {
-      servers.push(
-        Bun.serve({ ...common, hostname, port: Number(u.port), fetch: workerFetch, ...(tls ? { tls: { cert: tls.certPem, key: tls.keyPem } } : {}) }),
-      );
-    } catch (e: any) {
-      for (const s of servers) s.stop(true);
-      unlinkQuiet(sock);
-      unlinkQuiet(adminSock);
-      throw new HushError("invalid_request", `cannot listen on ${u.host}: ${e?.code ?? e?.message ?? e}`);
-    }
-    tcpUrl = `${u.protocol}//${u.host}`;
+    const metrics = createServerMetrics(st);
+    // Bun's types omit idleTimeout for unix listeners, but it applies (BUN-NOTES).
+    const common: any = {
+      // Backstop only: the pipeline refuses bodies over maxBodyBytes itself
+      // (unbuffered, with a JSON error); Bun's own 413 has no JSON body.
+      maxRequestBodySize: Math.max(64 << 20, config.limits.maxBodyBytes * 4),
+      idleTimeout: config.idleTimeoutS,
+      development: false,
+      error: () => new Response('{"error":"internal","message":"internal error"}', { status: 500 }),
+    };
+    const workerFetch = createFetch(st, "worker", metrics);
+    const adminFetch = createFetch(st, "admin", metrics);
+    withPrivateUmask(() => {
+      servers.push(Bun.serve({ ...common, unix: sock, fetch: workerFetch }));
+      bound.push(boundSocket(sock));
+      // The admin socket is owner-only; no idle timeout, so `audit tail -f` streams stay open.
+      servers.push(Bun.serve({ ...common, idleTimeout: 0, unix: adminSock, fetch: adminFetch }));
+      bound.push(boundSocket(adminSock));
+    });
+    if (gid !== undefined) openToGroup(sock, gid, config.socketMode);
+    const url = config.listen ? _listenTcp(st, common, workerFetch, servers) : undefined;
+    return { servers, bound, url };
+  } catch (e) {
+    for (const s of servers) s.stop(true);
+    for (const s of bound) unlinkOwnSocket(s);
+    throw e;
   }
+}
 
-  const sweeper = setInterval(() => {
-    st.store.sweep();
-    st.registry.sweep();
-    st.tokens.sweep();
-    st.creds.sweep();
-    st.handshakeReplay.purgeAll(Date.now());
-    st.verifier.nonces.purgeAll(Date.now());
-  }, config.sweepIntervalMs);
-  st.phase = "serving";
+/** The TCP listener of `--listen` (TLS with a pin, or plain HTTP on loopback); returns its URL. */
+function _listenTcp(st: State, common: any, fetch: (req: Request, server: Server) => unknown, servers: Server[]): string {
+  const u = new URL(st.config.listen!.url);
+  const hostname = u.hostname.replace(/^\[|\]$/g, "");
+  let tls: TlsMaterial | undefined;
+  if (u.protocol === "https:") {
+    const given = st.config.listen!.tls;
+    tls = given ? loadTls(given.certPem, given.keyPem) : makeSelfSigned([...new Set([hostname, "localhost", "127.0.0.1"])]);
+    st.tlsPin = tls.pin;
+    st.tlsSelfSigned = !given;
+  }
+  try {
+    servers.push(Bun.serve({ ...common, hostname, port: Number(u.port), fetch, ...(tls ? { tls: { cert: tls.certPem, key: tls.keyPem } } : {}) }));
+  } catch (e: any) {
+    throw new HushError("invalid_request", `cannot listen on ${u.host}: ${e?.code ?? e?.message ?? e}`);
+  }
+  return `${u.protocol}//${u.host}`;
+}
 
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      st.phase = "draining";
-      clearInterval(sweeper);
-      // Long-lived audit follow streams would hold the drain for its whole timeout.
-      for (const close of st.streams) close();
-      const graceful = Promise.all(servers.map((s) => s.stop(false)));
-      const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), config.drainTimeoutMs).unref?.());
-      if ((await Promise.race([graceful, timeout])) === "timeout") {
-        log.warn("drain timed out; closing remaining connections");
-        await Promise.all(servers.map((s) => s.stop(true)));
-      }
-      st.store.wipe();
-      st.registry.wipe();
-      st.tokens.wipe();
-      st.creds.wipe();
-      st.verifier.nonces.clear();
-      st.serverKeys.wipe();
-      wipe(st.auditHmacKey);
-      unlinkQuiet(sock);
-      unlinkQuiet(adminSock);
-    })());
+/** Stop accepting, let requests in flight finish; close what is left at the timeout or on hurry. */
+async function _drain(st: State, servers: Server[], hurried: Promise<"hurry">): Promise<void> {
+  const graceful = Promise.all(servers.map((s) => s.stop(false)));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), st.config.drainTimeoutMs)));
+  const how = await Promise.race([graceful.then(() => "done" as const), timeout, hurried]);
+  clearTimeout(timer);
+  if (how === "done") return;
+  st.log.warn(how === "timeout" ? "drain timed out; closing remaining connections" : "stop signal during the drain: closing remaining connections now");
+  await Promise.all(servers.map((s) => s.stop(true)));
+}
 
-  return { state: st, socketPath: sock, adminSocketPath: adminSock, url: tcpUrl, stop };
+/** Zero-fill every secret the state holds (invariant 7). */
+function _wipeState(st: State): void {
+  st.store.wipe();
+  st.registry.wipe();
+  st.tokens.wipe();
+  st.creds.wipe();
+  st.verifier.nonces.clear();
+  st.serverKeys.wipe();
+  wipe(st.auditHmacKey);
 }

@@ -14,7 +14,8 @@
  * and the report says why. Never throws.
  * @module
  */
-import { dlopen, FFIType, read, type Pointer } from "bun:ffi";
+import { FFIType } from "bun:ffi";
+import { LIBC_NAMES, openLibc } from "./libc.ts";
 
 export interface HardenReport {
   /** True when `PR_SET_DUMPABLE 0` was applied. */
@@ -32,6 +33,12 @@ export interface HardenReport {
 export interface HardenOptions {
   /** Lock memory with mlockall (default true). */
   mlock?: boolean;
+  /**
+   * Set only the soft core-file limit to 0 and keep the hard one, so that
+   * withCallerLimits can give a child command the caller's limit back
+   * (`hush run`). Default false: soft and hard 0, for good (`hush serve`).
+   */
+  keepCoreHardLimit?: boolean;
 }
 
 /** <sys/prctl.h> */
@@ -42,44 +49,18 @@ const RLIMIT_CORE = 4;
 /** <sys/mman.h>: MCL_CURRENT 1 | MCL_FUTURE 2 | MCL_ONFAULT 4 (Linux ≥ 4.4). Never 3. */
 export const MLOCKALL_FLAGS = 1 | 2 | 4;
 
-/** glibc first, then musl (Alpine names it by architecture), then the generic name. */
-const LIBC_NAMES = ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1", "libc.so"];
+type LibcFns = NonNullable<ReturnType<typeof openLibc<typeof SYMBOLS>>>;
 
-const ERRNO_NAMES: Record<number, string> = { 1: "EPERM", 11: "EAGAIN", 12: "ENOMEM", 22: "EINVAL", 38: "ENOSYS" };
+/** libc, and the caller's umask and soft core limit, kept by hardenProcess for withCallerLimits. */
+let _lib: LibcFns | undefined;
+let _caller: { umask?: number; coreSoft?: bigint } = {};
 
 const SYMBOLS = {
   prctl: { args: [FFIType.i32, FFIType.u64, FFIType.u64, FFIType.u64, FFIType.u64], returns: FFIType.i32 },
   setrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
   getrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
   mlockall: { args: [FFIType.i32], returns: FFIType.i32 },
-  __errno_location: { args: [], returns: FFIType.ptr },
 } as const;
-
-type Libc = ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"];
-
-/** Open libc under the first name that loads; null when none does. */
-function _openLibc(): Libc | null {
-  for (const name of LIBC_NAMES) {
-    try {
-      return dlopen(name, SYMBOLS).symbols;
-    } catch {
-      // try the next name
-    }
-  }
-  return null;
-}
-
-/** The calling thread's errno as a name ("ENOMEM") or "errno N"; "unknown errno" if unreadable. */
-function _errnoName(libc: Libc): string {
-  try {
-    const p = libc.__errno_location() as Pointer | null;
-    if (!p) return "unknown errno";
-    const n = read.i32(p, 0);
-    return ERRNO_NAMES[n] ?? `errno ${n}`;
-  } catch {
-    return "unknown errno";
-  }
-}
 
 /** Run one step; an exception (a missing symbol, an FFI failure) becomes a warning. */
 function _step(warnings: string[], what: string, fn: () => boolean): boolean {
@@ -102,35 +83,28 @@ export function hardenProcess(opts: HardenOptions = {}): HardenReport {
     report.warnings.push(`process hardening is implemented for Linux only (platform ${process.platform}): core dumps, ptrace and swapping are not prevented`);
     return report;
   }
-  const libc = _openLibc();
-  if (!libc) {
+  const lib = (_lib = openLibc(SYMBOLS) ?? undefined);
+  if (!lib) {
     report.warnings.push(`process hardening skipped: cannot open libc (tried ${LIBC_NAMES.join(", ")})`);
     return report;
   }
   const w = report.warnings;
+  const libc = lib.fn;
 
   report.dumpable = _step(w, "prctl(PR_SET_DUMPABLE, 0)", () => {
     if (libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) !== 0) {
-      w.push(`prctl(PR_SET_DUMPABLE, 0) failed (${_errnoName(libc)}): same-uid processes can read this process's memory`);
+      w.push(`prctl(PR_SET_DUMPABLE, 0) failed (${lib.errno()}): same-uid processes can read this process's memory`);
       return false;
     }
     return libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) === 0;
   });
 
-  report.coreLimit = _step(w, "setrlimit(RLIMIT_CORE, 0)", () => {
-    const lim = new BigUint64Array(2); // struct rlimit { rlim_t rlim_cur, rlim_max } = {0, 0}
-    if (libc.setrlimit(RLIMIT_CORE, lim) !== 0) {
-      w.push(`setrlimit(RLIMIT_CORE, 0) failed (${_errnoName(libc)}): a crash may write a core file`);
-      return false;
-    }
-    lim.fill(1n);
-    return libc.getrlimit(RLIMIT_CORE, lim) === 0 && lim[0] === 0n && lim[1] === 0n;
-  });
+  report.coreLimit = _step(w, "setrlimit(RLIMIT_CORE, 0)", () => _limitCore(lib, w, opts.keepCoreHardLimit ?? false));
 
   if (wantMlock) {
     const ok = _step(w, "mlockall", () => {
       if (libc.mlockall(MLOCKALL_FLAGS) === 0) return true;
-      const err = _errnoName(libc);
+      const err = lib.errno();
       const hint = err === "EINVAL" ? "the kernel may lack MCL_ONFAULT (Linux < 4.4)" : "needs CAP_IPC_LOCK or a larger memlock limit (ulimit -l unlimited / LimitMEMLOCK=infinity)";
       w.push(`mlockall failed (${err}): memory may be swapped to disk; ${hint}; --no-mlock silences this`);
       return false;
@@ -139,8 +113,49 @@ export function hardenProcess(opts: HardenOptions = {}): HardenReport {
   }
 
   report.umask = _step(w, "umask(077)", () => {
-    process.umask(0o077);
+    _caller.umask = process.umask(0o077);
     return process.umask() === 0o077;
   });
   return report;
+}
+
+/** Core-file limit 0 (soft; and hard unless `keepHard`). True when it now reads back so. */
+function _limitCore(lib: LibcFns, w: string[], keepHard: boolean): boolean {
+  const lim = new BigUint64Array(2); // struct rlimit { rlim_t rlim_cur, rlim_max }
+  if (lib.fn.getrlimit(RLIMIT_CORE, lim) === 0) _caller.coreSoft = lim[0];
+  const hard = keepHard ? lim[1] : 0n;
+  lim[0] = 0n;
+  lim[1] = hard;
+  if (lib.fn.setrlimit(RLIMIT_CORE, lim) !== 0) {
+    w.push(`setrlimit(RLIMIT_CORE, 0) failed (${lib.errno()}): a crash may write a core file`);
+    return false;
+  }
+  lim.fill(1n);
+  return lib.fn.getrlimit(RLIMIT_CORE, lim) === 0 && lim[0] === 0n && lim[1] === hard;
+}
+
+/**
+ * Run `fn` (which starts a child process synchronously) with the caller's
+ * umask and soft core-file limit as they were before hardenProcess, then
+ * harden again: a command started by `hush run` creates files with the
+ * user's umask and keeps the user's core limit (the hard limit is only
+ * there if hardenProcess ran with `keepCoreHardLimit`). PR_SET_DUMPABLE and
+ * memory locks are not inherited across execve(2), so nothing else is needed.
+ */
+export function withCallerLimits<T>(fn: () => T): T {
+  const lim = new BigUint64Array(2);
+  const core = _lib && _caller.coreSoft !== undefined && _lib.fn.getrlimit(RLIMIT_CORE, lim) === 0 ? lim[1] : undefined;
+  const set = (soft: bigint) => {
+    lim[0] = soft;
+    lim[1] = core!;
+    _lib!.fn.setrlimit(RLIMIT_CORE, lim);
+  };
+  if (_caller.umask !== undefined) process.umask(_caller.umask);
+  if (core !== undefined) set(_caller.coreSoft! < core ? _caller.coreSoft! : core);
+  try {
+    return fn();
+  } finally {
+    if (_caller.umask !== undefined) process.umask(0o077);
+    if (core !== undefined) set(0n);
+  }
 }

@@ -1,8 +1,12 @@
 /**
  * Unix socket placement (DESIGN.md invariant 5): the directory is 0700 and
  * owned by us, each socket is 0600 from the moment it exists (the umask is
- * 077 while it is created), a live socket is never stolen and a stale one
- * (nothing answers) is reclaimed.
+ * 077 while it is created), a live socket is never stolen and a stale one is
+ * reclaimed. Who owns the socket paths is decided by the daemon lock
+ * (src/server/lock.ts), never by whether a connect succeeds: a frozen
+ * daemon with a full accept queue refuses connections but is not dead. A
+ * daemon unlinks only the socket files it bound itself (same device and
+ * inode, checked when it unlinks).
  * @module
  */
 import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from "node:fs";
@@ -10,6 +14,7 @@ import { connect } from "node:net";
 import { dirname } from "node:path";
 import { HushError } from "../errors.ts";
 import { checkSocketDir } from "../os/socket-trust.ts";
+import type { DaemonLock } from "./lock.ts";
 
 /** Create the socket directory 0700, or check that an existing one is ours and private (a symlink is refused). */
 export function prepareSocketDir(dir: string, groupAccess = false): void {
@@ -49,8 +54,17 @@ export function isSocketLive(path: string, timeoutMs = 500): Promise<boolean> {
   });
 }
 
-/** Refuse a live socket; unlink a stale one. */
-export async function reclaimSocket(path: string): Promise<"free" | "reclaimed"> {
+/**
+ * Make `path` free for a new listener. Only a daemon that holds the lock of
+ * the socket's directory may call this (`lock` is the proof): the lock being
+ * free means the daemon that bound a socket left behind there is dead, so
+ * the socket is stale. As a second guard, a socket that still answers a
+ * connect (a program that takes no hush lock, or an older hush) is refused.
+ * @throws HushError `invalid_request` when the path is not a socket;
+ *   `conflict` when something answers on it.
+ */
+export async function reclaimSocket(path: string, lock: DaemonLock): Promise<"free" | "reclaimed"> {
+  if (!lock.held) throw new Error(`reclaimSocket(${path}) without the daemon lock`);
   let st;
   try {
     st = lstatSync(path);
@@ -58,9 +72,43 @@ export async function reclaimSocket(path: string): Promise<"free" | "reclaimed">
     return "free";
   }
   if (!st.isSocket()) throw new HushError("invalid_request", `${path} exists and is not a socket; refusing to replace it`);
-  if (await isSocketLive(path)) throw new HushError("conflict", `another daemon is already listening on ${path}`);
+  if (await isSocketLive(path)) throw new HushError("conflict", `another program is listening on ${path} (it holds no hush lock); refusing to replace it`);
   unlinkSync(path);
   return "reclaimed";
+}
+
+/** A socket file this daemon bound: its path and the identity of the file it created. */
+export interface BoundSocket {
+  path: string;
+  dev: number;
+  ino: number;
+}
+
+/** Record the device and inode of the socket just bound at `path`. */
+export function boundSocket(path: string): BoundSocket {
+  const st = lstatSync(path);
+  return { path, dev: st.dev, ino: st.ino };
+}
+
+/**
+ * Unlink `s.path` only if it is still the file this daemon bound (same
+ * device and inode, checked now). Returns false when the path is gone or
+ * now belongs to someone else, which is left alone.
+ */
+export function unlinkOwnSocket(s: BoundSocket): boolean {
+  let st;
+  try {
+    st = lstatSync(s.path);
+  } catch {
+    return false;
+  }
+  if (!st.isSocket() || st.dev !== s.dev || st.ino !== s.ino) return false;
+  try {
+    unlinkSync(s.path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Run `listen` with umask 0177 so each socket is born 0600: never reachable with looser permissions. */

@@ -114,6 +114,20 @@ export async function startDaemon(args: string[] = [], opts: { dir?: string; soc
   return d;
 }
 
+/**
+ * A request that stays in flight: a POST whose body never comes (the daemon
+ * waits up to 5 s for it), so a drain at shutdown has something to wait for.
+ * Destroy the returned socket to end it.
+ */
+export async function slowRequest(socket: string): Promise<import("node:net").Socket> {
+  const { connect } = await import("node:net");
+  const s = connect({ path: socket });
+  s.on("error", () => {});
+  s.write("POST /v1/kv/slow HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{");
+  await new Promise((r) => setTimeout(r, 200)); // let the daemon take the request in
+  return s;
+}
+
 /** A raw HTTP request on a unix socket (for malformed-input tests). */
 export async function rawRequest(socket: string, method: string, path: string, init: { headers?: Record<string, string>; body?: string | Uint8Array } = {}) {
   const res = await fetch("http://localhost" + path, { method, headers: init.headers, body: init.body as any, unix: socket } as RequestInit);

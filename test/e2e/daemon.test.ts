@@ -85,7 +85,7 @@ describe("sockets", () => {
     const d = await daemon();
     const r = await hush(["serve", "--socket", d.socket]);
     expect(r.code).toBe(4);
-    expect(r.stderr).toContain("another daemon is already listening");
+    expect(r.stderr).toContain(`another hush daemon (pid ${d.proc.pid}) is running`);
     expect((await d.cli(["health"])).code).toBe(0);
   });
 

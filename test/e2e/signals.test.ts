@@ -1,0 +1,152 @@
+/**
+ * Stop signals (DESIGN.md invariant 7), through the compiled binary. No
+ * SIGINT, SIGTERM or SIGHUP ever takes the default action (exit 128+n, no
+ * wipe, sockets and an open audit run left behind): not a second one during
+ * the drain (`kill -TERM $P $P`, `timeout`, which signals the process and
+ * then its group), not one during start-up (an `exec:` source running, a
+ * creds file that blocks). `hush serve` always ends with exit 0, both
+ * sockets unlinked, the store wiped and the audit run closed (`stop` line
+ * and closing seal, checked by `hush audit verify --closed`). `hush run`'s
+ * signals are tested in run.test.ts.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { closeSync, existsSync, openSync, writeSync, constants as fsc } from "node:fs";
+import { join } from "node:path";
+import { HUSH, hush, slowRequest, startDaemon, tempDir, waitFor, type Daemon } from "./_harness.ts";
+
+const dir = tempDir("hush-signals-");
+const KEY = join(dir, "audit.key");
+let pub = "";
+const started: Daemon[] = [];
+const cleanups: (() => void)[] = [];
+afterAll(() => {
+  started.forEach((d) => d.cleanup());
+  cleanups.forEach((f) => f());
+});
+
+beforeAll(async () => {
+  const r = await hush(["keygen", "audit", "--out", KEY]);
+  expect(r.code).toBe(0);
+  pub = /Public key: (hushaudit1\S+)/.exec(r.stderr)![1];
+});
+
+function freePort(): number {
+  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const p = s.port;
+  s.stop(true);
+  return p;
+}
+
+/** Exit 0, both sockets gone, the wipe logged, and (if any) the audit run closed and verified. */
+async function expectCleanStop(d: Daemon, code: number, audit?: string) {
+  expect({ code, log: code === 0 ? "" : d.log() }).toEqual({ code: 0, log: "" });
+  expect(existsSync(d.socket)).toBe(false);
+  expect(existsSync(d.admin)).toBe(false);
+  await waitFor(() => d.log().includes("stopped; store wiped, sockets removed"), 2000, "the stop message");
+  if (audit) {
+    const v = await hush(["audit", "verify", "--file", audit, "--key-file", KEY, "--closed"]);
+    expect({ code: v.code, out: v.stdout + v.stderr }).toMatchObject({ code: 0 });
+  }
+}
+
+/** Start `hush serve` with an audit file we name (the harness does not return it). */
+async function serveWithAudit(extra: string[] = []) {
+  const audit = join(dir, `audit-${crypto.randomUUID()}.log`);
+  const d = await startDaemon(["--audit-file", audit, "--audit-key", pub, ...extra]);
+  started.push(d);
+  return { d, audit };
+}
+
+describe("hush serve: stop signals", () => {
+  test("a second SIGTERM during the drain cuts it short; still exit 0, wiped, unlinked, audit run closed", async () => {
+    const { d, audit } = await serveWithAudit();
+    const slow = await slowRequest(d.socket);
+    d.proc.kill("SIGTERM");
+    await waitFor(() => d.log().includes("shutting down"), 5000, "the drain to begin");
+    d.proc.kill("SIGTERM");
+    await expectCleanStop(d, await d.proc.exited, audit);
+    expect(d.log()).toContain("stop signal during the drain: closing remaining connections now");
+    slow.destroy();
+  });
+
+  test("signals in quick succession (kill -TERM $P $P; TERM, INT, HUP), in many runs, some with TLS: always a clean stop", async () => {
+    const sends = [["-TERM", "P", "P"], ["-TERM", "P", "P", "P"], ["-INT", "P", "P"], ["-HUP", "P", "P"]];
+    for (let i = 0; i < 10; i++) {
+      const { d, audit } = await serveWithAudit(i % 2 ? ["--listen", `https://127.0.0.1:${freePort()}`] : []);
+      const pid = String(d.proc.pid);
+      if (i < 8) Bun.spawnSync(["kill", ...sends[i % sends.length].map((a) => (a === "P" ? pid : a))]);
+      else Bun.spawnSync(["sh", "-c", `kill -TERM ${pid}; kill -INT ${pid}; kill -HUP ${pid}`]);
+      await expectCleanStop(d, await d.proc.exited, audit);
+    }
+  }, 60_000);
+
+  test.skipIf(Bun.which("timeout") === null)("timeout(1) signals the daemon, then its process group: a clean stop", async () => {
+    for (let i = 0; i < 4; i++) {
+      const audit = join(dir, `audit-timeout-${i}.log`);
+      const socket = join(tempDir(), "run", "hush.sock");
+      // --preserve-status: timeout exits with hush's own status.
+      const p = Bun.spawn(["timeout", "--preserve-status", "-s", "TERM", "1", HUSH, "serve", "--socket", socket, "--audit-file", audit, "--audit-key", pub], {
+        stdin: "ignore",
+        stdout: "ignore",
+        stderr: "pipe",
+      });
+      const log = new Response(p.stderr).text();
+      const code = await p.exited;
+      expect({ code, log: code === 0 ? "" : await log }).toEqual({ code: 0, log: "" });
+      expect(existsSync(socket)).toBe(false);
+      expect(await log).toContain("stopped");
+      const v = await hush(["audit", "verify", "--file", audit, "--key-file", KEY, "--closed"]);
+      expect(v.code).toBe(0);
+    }
+  }, 60_000);
+
+  test("a signal while an exec: credential source runs: the command is stopped, nothing is served, exit 0", async () => {
+    const d2 = tempDir();
+    const mark = join(d2, "started");
+    const socket = join(d2, "run", "hush.sock");
+    const p = Bun.spawn([HUSH, "serve", "--socket", socket, "--cred", `x=exec:touch ${mark}; sleep 30; echo v`, "--audit-file", join(d2, "audit.log")], {
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "pipe",
+    });
+    cleanups.push(() => p.kill("SIGKILL"));
+    const log = new Response(p.stderr).text();
+    await waitFor(() => existsSync(mark) || p.exitCode !== null, 10_000, "the exec: command to start");
+    const t0 = Date.now();
+    p.kill("SIGTERM");
+    const code = await p.exited;
+    expect({ code, log: await log }).toMatchObject({ code: 0 });
+    expect(Date.now() - t0).toBeLessThan(20_000); // the 30 s command was ended, not waited for
+    expect(await log).toContain("stopped during start-up; nothing was served");
+    expect(existsSync(socket)).toBe(false);
+    expect(existsSync(join(d2, "audit.log"))).toBe(false); // opened only after every credential source
+    // The lock was released: a daemon starts on the same path.
+    const again = await startDaemon([], { dir: d2, socket });
+    started.push(again);
+    expect((await again.cli(["health"])).code).toBe(0);
+  }, 40_000);
+
+  test("a signal while the creds file (a FIFO) blocks start-up: a clean stop once it is read", async () => {
+    const d2 = tempDir();
+    const fifo = join(d2, "creds.env");
+    expect(Bun.spawnSync(["mkfifo", "-m", "600", fifo]).exitCode).toBe(0);
+    const socket = join(d2, "run", "hush.sock");
+    const audit = join(d2, "audit.log");
+    const p = Bun.spawn([HUSH, "serve", "--socket", socket, "--creds-file", fifo, "--audit-file", audit, "--audit-key", pub], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    cleanups.push(() => p.kill("SIGKILL"));
+    const log = new Response(p.stderr).text();
+    await Bun.sleep(500); // hush serve is now blocked opening the FIFO
+    p.kill("SIGTERM");
+    await Bun.sleep(200);
+    let fd: number | undefined;
+    try {
+      fd = openSync(fifo, fsc.O_WRONLY | fsc.O_NONBLOCK); // ENXIO if the daemon is gone
+      writeSync(fd, "DB_PASSWORD=s3cret\n");
+    } catch {}
+    if (fd !== undefined) closeSync(fd);
+    const code = await p.exited;
+    expect({ code, log: await log }).toMatchObject({ code: 0 });
+    expect(existsSync(socket)).toBe(false);
+    if (existsSync(audit)) expect((await hush(["audit", "verify", "--file", audit, "--key-file", KEY, "--closed"])).code).toBe(0);
+  }, 30_000);
+});
