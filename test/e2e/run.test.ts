@@ -2,10 +2,13 @@
  * `hush run -- CMD`: a private daemon for one command, used from Node
  * through the SDK bundle (dist/client.mjs), as jest/vitest/Playwright would.
  */
-import { describe, expect, test } from "bun:test";
-import { existsSync, writeFileSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { hush, tempDir } from "./_harness.ts";
+import { HUSH, hush, slowRequest, tempDir, waitFor } from "./_harness.ts";
+
+const cleanups: (() => void)[] = [];
+afterAll(() => cleanups.forEach((f) => f()));
 
 const SDK = resolve(import.meta.dir, "../../dist/client.mjs");
 const hasNode = Bun.which("node") !== null;
@@ -104,4 +107,78 @@ describe("hush run", () => {
     const r = await hush(["run", "--", "sh", "-c", 'echo "$1"', "x", "--help"]);
     expect(r.stdout).toBe("--help\n");
   });
+});
+
+/**
+ * Stop signals never kill hush run itself (DESIGN.md invariant 7): before the
+ * command starts one ends the run, while it runs each is forwarded to it,
+ * after it exited one cuts the drain short; every path wipes the daemon and
+ * removes its directory.
+ */
+describe("hush run: stop signals", () => {
+  /** hush run in a private TMPDIR, so that a directory it leaves behind can be seen. */
+  function run(cmd: string[]) {
+    const tmp = tempDir("hush-run-tmp-");
+    const env: Record<string, string> = { ...(process.env as Record<string, string>), TMPDIR: tmp, NO_COLOR: "1" };
+    delete env.XDG_RUNTIME_DIR;
+    const p = Bun.spawn([HUSH, "run", "--", ...cmd], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const out = new Response(p.stdout).text();
+    const err = new Response(p.stderr).text();
+    cleanups.push(() => p.kill("SIGKILL"));
+    return { p, tmp, out, err, left: () => readdirSync(tmp) };
+  }
+
+  test("each signal is forwarded to the command; its exit code comes back; everything is wiped", async () => {
+    for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+      const r = run(["sh", "-c", `trap 'echo got-signal; exit 7' TERM INT HUP; echo ready; while :; do sleep 0.05; done`]);
+      await waitFor(async () => r.left().length > 0 && existsSync(join(r.tmp, r.left()[0], "hush.sock")), 10_000, "hush run's socket");
+      await Bun.sleep(300); // the command has set its trap
+      r.p.kill(sig);
+      r.p.kill(sig); // a repeated signal is forwarded too, and does not kill hush run
+      expect(await r.p.exited).toBe(7);
+      expect(await r.out).toContain("got-signal");
+      expect(r.left()).toEqual([]);
+    }
+  }, 40_000);
+
+  test.skipIf(Bun.which("timeout") === null)("timeout(1) on hush run: the command ends, hush run wipes and passes 143 through", async () => {
+    const tmp = tempDir("hush-run-tmp-");
+    const env: Record<string, string> = { ...(process.env as Record<string, string>), TMPDIR: tmp };
+    delete env.XDG_RUNTIME_DIR;
+    for (let i = 0; i < 3; i++) {
+      const p = Bun.spawnSync(["timeout", "--preserve-status", "-s", "TERM", "1", HUSH, "run", "--", "sleep", "30"], { env });
+      expect(p.exitCode).toBe(143);
+      expect(readdirSync(tmp)).toEqual([]);
+    }
+  }, 30_000);
+
+  test("a signal at any moment of start-up: exit 143, the command's run ends, no directory is left behind", async () => {
+    // First while the daemon starts (its directory has just appeared), then at a sweep of moments.
+    for (const delay of ["dir", 0, 30, 60, 90, 120, 150, 180, 210, 240, 300, 400] as const) {
+      const r = run(["sh", "-c", "sleep 30"]);
+      if (delay === "dir") await waitFor(() => r.left().length > 0 || r.p.exitCode !== null, 10_000, "hush run's directory");
+      else await Bun.sleep(delay);
+      r.p.kill("SIGTERM");
+      expect({ delay, code: await r.p.exited }).toEqual({ delay, code: 143 });
+      expect({ delay, left: r.left() }).toEqual({ delay, left: [] });
+    }
+  }, 40_000);
+
+  test("a signal after the command exited cuts the drain short; the exit code is still the command's", async () => {
+    const go = join(tempDir(), "go");
+    const r = run(["sh", "-c", `echo "$HUSH_SOCKET"; while [ ! -e ${go} ]; do sleep 0.05; done; exit 5`]);
+    let socket = "";
+    await waitFor(async () => {
+      socket = r.left().length ? join(r.tmp, r.left()[0], "hush.sock") : "";
+      return socket !== "" && existsSync(socket);
+    }, 10_000, "hush run's socket");
+    const slow = await slowRequest(socket);
+    Bun.spawnSync(["touch", go]);
+    await Bun.sleep(300); // the command has exited; the daemon drains the slow request
+    r.p.kill("SIGTERM");
+    expect(await r.p.exited).toBe(5);
+    expect(await r.err).toContain("stop signal during the drain: closing remaining connections now");
+    expect(r.left()).toEqual([]);
+    slow.destroy();
+  }, 30_000);
 });
