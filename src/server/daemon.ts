@@ -17,7 +17,7 @@ import { adminSocketPath, type DaemonConfig } from "../config/index.ts";
 import { createFetch } from "./app.ts";
 import type { AuditLog, AuditSink, State } from "./state.ts";
 import { createServerMetrics } from "./metrics.ts";
-import { loadTls, makeSelfSigned, type TlsMaterial } from "./tls.ts";
+import { loadTls, makeSelfSigned, tlsServerOptions, type TlsMaterial } from "./tls.ts";
 import { HushError } from "../errors.ts";
 import { boundSocket, lookupGroup, openToGroup, prepareSocketDir, reclaimSocket, unlinkOwnSocket, withPrivateUmask, type BoundSocket } from "./socket.ts";
 import { lockSocketDir, type DaemonLock } from "./lock.ts";
@@ -201,7 +201,7 @@ function _listenTcp(st: State, common: any, fetch: (req: Request, server: Server
     st.tlsSelfSigned = !given;
   }
   try {
-    servers.push(Bun.serve({ ...common, hostname, port: Number(u.port), fetch, ...(tls ? { tls: { cert: tls.certPem, key: tls.keyPem } } : {}) }));
+    servers.push(Bun.serve({ ...common, hostname, port: Number(u.port), fetch, ...(tls ? { tls: tlsServerOptions(tls) } : {}) }));
   } catch (e: any) {
     throw new HushError("invalid_request", `cannot listen on ${u.host}: ${e?.code ?? e?.message ?? e}`);
   }

@@ -2,7 +2,10 @@
  * TLS material for the TCP listener: a certificate and key given by the
  * operator, or a self-signed ECDSA P-256 certificate made in memory at start
  * (never written to disk). Either way the SPKI SHA-256 pin is what workers
- * check (PROTOCOL.md §2).
+ * check (PROTOCOL.md §2). The listener speaks TLS 1.3 only (RFC 8446): its
+ * five cipher suites are all AEAD, with ephemeral key exchange, so no CBC
+ * suite, static-RSA exchange or renegotiation can be negotiated. Every hush
+ * client (Bun, Node ≥ 20, curl, openssl) speaks TLS 1.3.
  * @module
  */
 import { generateP256, randomBytes, signP256, spkiOfCertificate, spkiPin, spkiOfPrivateKey, equalBytes } from "../crypto/index.ts";
@@ -14,6 +17,22 @@ export interface TlsMaterial {
   keyPem: string;
   /** SHA-256 of the certificate's SubjectPublicKeyInfo. */
   pin: Uint8Array;
+}
+
+/**
+ * `SSL_OP_NO_*` bits of BoringSSL (the TLS library in Bun; the same values as
+ * OpenSSL's): refuse every protocol version below TLS 1.3. Bun.serve's
+ * `secureOptions` passes them to SSL_CTX_set_options.
+ */
+const SSL_OP_NO_SSLv3 = 0x02000000;
+const SSL_OP_NO_TLSv1 = 0x04000000;
+const SSL_OP_NO_TLSv1_2 = 0x08000000;
+const SSL_OP_NO_TLSv1_1 = 0x10000000;
+export const TLS13_ONLY = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_TLSv1_2;
+
+/** Bun.serve `tls` options for `m`: TLS 1.3 only. */
+export function tlsServerOptions(m: TlsMaterial): { cert: string; key: string; secureOptions: number } {
+  return { cert: m.certPem, key: m.keyPem, secureOptions: TLS13_ONLY };
 }
 
 /** A self-signed certificate for `hosts` (DNS names and IP addresses). */

@@ -45,6 +45,21 @@ describe("TLS listener", () => {
     expect(r.stdout.toString() + r.stderr.toString()).toMatch(/Protocol version: TLSv1\.3/);
   });
 
+  test.skipIf(!hasOpenssl)("TLS 1.3 only: TLS 1.2 is refused, with a CBC suite or an AEAD one", () => {
+    const tryTls = (...flags: string[]) => {
+      const r = Bun.spawnSync(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-brief", ...flags], { stdin: new Blob([""]) });
+      return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
+    };
+    const ok = tryTls("-tls1_3");
+    expect(ok.out).toMatch(/Protocol version: TLSv1\.3/);
+    for (const flags of [["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA"], ["-tls1_2"], ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"]]) {
+      const r = tryTls(...flags);
+      expect({ flags, code: r.code }).toEqual({ flags, code: 1 });
+      expect(r.out).not.toContain("Protocol version");
+      expect(r.out).toMatch(/alert protocol version|handshake failure|no protocols available/);
+    }
+  });
+
   test("join and checkout over TLS from the binary; tokens and credentials carry the pin", async () => {
     const dir = tempDir();
     const tok = join(dir, "join.token");
