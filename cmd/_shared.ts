@@ -186,6 +186,7 @@ export function reportError(e: unknown): number {
     if (e.detail.untrustedSocket) hint(UNTRUSTED_SOCKET_HINT);
     else if (e.detail.connect) hint("is `hush serve` running? pass --socket PATH or set HUSH_SOCKET (or --url for a remote controller)");
     else if (e.detail.pinMismatch) hint("this is not the controller that made your token/credential, or its TLS key changed: compare the pin `hush serve` printed; --tls-pin overrides");
+    else if (typeof e.detail.hint === "string") hint(e.detail.hint);
     else if (h) hint(h);
     return CODE_EXIT[e.code] ?? EXIT.error;
   }

@@ -39,6 +39,7 @@ import { HushError } from "../errors.ts";
 import { fromUtf8, randomBytes, toB64u, utf8, wipe } from "../crypto/index.ts";
 import { sealBox } from "../crypto/box.ts";
 import { K0_BOX_CONTEXT, ZERO_PREV, lineHash, ratchetKey, sealMac } from "./hash.ts";
+import { AUDIT_PATH_HINT, untrustedDirectory, untrustedFile } from "./filecheck.ts";
 
 export type AuditResult = "ok" | "denied" | "error";
 
@@ -130,8 +131,10 @@ export class AuditWriter {
 
   /**
    * Open (or create) the audit file and write this run's `start` line.
-   * Throws HushError `invalid_request` for a symlink, a non-regular file, or
-   * a file whose last line is incomplete or not an audit line.
+   * Throws HushError `invalid_request` for a symlink, a non-regular file, a
+   * file or directory another user owns or can write (src/audit/filecheck.ts;
+   * `detail.hint` says what to do), or a file whose last line is incomplete
+   * or not an audit line.
    */
   static open(opts: AuditWriterOptions): AuditWriter {
     if (opts.auditPublicKey && opts.auditPublicKey.length !== 32) throw new TypeError("audit public key must be 32 bytes");
@@ -349,9 +352,11 @@ const positive = (n: number, what: string): number => {
 /** Open for appending and find where the chain continues. */
 function openAuditFile(path: string): { fd: number; lastSeq: number; prev: string; warnings: string[] } {
   const warnings: string[] = [];
-  const fail = (msg: string): never => {
-    throw new HushError("invalid_request", `audit file ${path}: ${msg}`);
+  const fail = (msg: string, hint?: string): never => {
+    throw new HushError("invalid_request", `audit file ${path}: ${msg}`, hint ? { hint } : {});
   };
+  const dirProblem = untrustedDirectory(path);
+  if (dirProblem) fail(dirProblem, AUDIT_PATH_HINT);
   try {
     const st = lstatSync(path);
     if (st.isSymbolicLink()) fail("is a symbolic link; refusing to follow it");
@@ -369,6 +374,8 @@ function openAuditFile(path: string): { fd: number; lastSeq: number; prev: strin
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) fail("is not a regular file");
+    const fileProblem = untrustedFile(st);
+    if (fileProblem) fail(fileProblem, AUDIT_PATH_HINT);
     if (st.mode & 0o077) {
       fchmodSync(fd, 0o600);
       warnings.push(`audit file ${path} had mode ${(st.mode & 0o777).toString(8)}; changed to 600`);

@@ -92,7 +92,9 @@ function _flock(lib: NonNullable<typeof libc>, fd: number, path: string): void {
     if (err === "EINTR") continue;
     if (err === "EAGAIN") {
       const pid = _holderPid(fd);
-      throw new HushError("conflict", `another hush daemon${pid ? ` (pid ${pid})` : ""} is running or still shutting down on ${join(path, "..")}: it holds ${path}`);
+      throw new HushError("conflict", `another hush daemon${pid ? ` (pid ${pid})` : ""} is running or still shutting down on ${join(path, "..")}: it holds ${path}`, {
+        hint: `stop it first (kill -TERM ${pid ?? "PID"}) and wait until it has exited, or give this daemon another --socket directory`,
+      });
     }
     throw new HushError("unavailable", `cannot lock ${path}: flock failed (${err})`);
   }
