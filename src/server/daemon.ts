@@ -2,7 +2,7 @@
  * The daemon: state, two unix listeners (hush.sock for signed worker
  * requests, admin.sock for the owner), the sweeper, and an orderly stop
  * that drains, wipes the store and unlinks the sockets (invariant 7). The
- * daemon holds its socket directory's lock (src/server/lock.ts) while its
+ * daemon holds its socket directory's lock (src/os/lock.ts) while its
  * sockets exist, and unlinks only the socket files it bound (invariant 5).
  * Used by `hush serve` and by `hush run`.
  * @module
@@ -20,7 +20,7 @@ import { createServerMetrics } from "./metrics.ts";
 import { loadTls, makeSelfSigned, tlsServerOptions, type TlsMaterial } from "./tls.ts";
 import { HushError } from "../errors.ts";
 import { boundSocket, lookupGroup, openToGroup, prepareSocketDir, reclaimSocket, unlinkOwnSocket, withPrivateUmask, type BoundSocket } from "./socket.ts";
-import { lockSocketDir, type DaemonLock } from "./lock.ts";
+import { lockSocketDir, type DaemonLock } from "../os/lock.ts";
 
 export interface Daemon {
   state: State;

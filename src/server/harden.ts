@@ -15,7 +15,7 @@
  * @module
  */
 import { FFIType } from "bun:ffi";
-import { LIBC_NAMES, openLibc } from "./libc.ts";
+import { LIBC_NAMES, openLibc } from "../os/libc.ts";
 
 export interface HardenReport {
   /** True when `PR_SET_DUMPABLE 0` was applied. */

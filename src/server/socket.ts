@@ -3,7 +3,7 @@
  * owned by us, each socket is 0600 from the moment it exists (the umask is
  * 077 while it is created), a live socket is never stolen and a stale one is
  * reclaimed. Who owns the socket paths is decided by the daemon lock
- * (src/server/lock.ts), never by whether a connect succeeds: a frozen
+ * (src/os/lock.ts), never by whether a connect succeeds: a frozen
  * daemon with a full accept queue refuses connections but is not dead. A
  * daemon unlinks only the socket files it bound itself (same device and
  * inode, checked when it unlinks).
@@ -14,7 +14,7 @@ import { connect } from "node:net";
 import { dirname } from "node:path";
 import { HushError } from "../errors.ts";
 import { checkSocketDir } from "../os/socket-trust.ts";
-import type { DaemonLock } from "./lock.ts";
+import type { DaemonLock } from "../os/lock.ts";
 
 /** Create the socket directory 0700, or check that an existing one is ours and private (a symlink is refused). */
 export function prepareSocketDir(dir: string, groupAccess = false): void {
