@@ -1,33 +1,211 @@
 /**
- * Long help (details and examples) printed after the usage of each command.
- * Kept apart so that command lists show one-line descriptions.
+ * The long help of every command: extra usage forms, details, examples, and
+ * the two facts the argument checks need (`-- CMD`, a value on stdin). Kept
+ * apart from the definitions so that command lists show one-line
+ * descriptions. Every command has at least one example (test/e2e/help.test.ts
+ * walks the tree and checks).
  * @module
  */
-export const HELP: Record<string, string> = {
-  "bench":
-    "Starts a private daemon (a separate process) unless --socket is given, and reports ops/s and\nlatency percentiles from a histogram. See docs/PERFORMANCE.md.\n\nExamples:\n  hush bench --op get --connections 32 --duration 10s\n  hush bench --op join --connections 32 --duration 5s --json\n  hush bench --op get --duration 120s --rate 16000 --sample 5s",
-  "health":
-    "Examples:\n  hush health --json\n  hush health --socket /run/hush/hush.sock --socket-owner hushd   # a daemon run by user hushd",
-  "keygen secret":
-    "Examples:\n  hush keygen secret --out db.secret\n  hush keygen secret --bytes 16 --hex | hush kv set api/key --ttl 1h",
-  "kv get":
-    "Example:\n  hush kv get build/id",
-  "kv incr":
-    "Example:\n  hush kv incr builds --ttl 24h",
-  "kv list":
-    "Example:\n  hush kv list build/",
-  "kv set":
-    "Values are never taken from the command line, where other users could see them.\n\nExamples:\n  printf %s \"$TOKEN\" | hush kv set api/token --ttl 1h\n  echo '{\"port\": 5432}' | hush kv set db/config --json-value --ttl 10m",
-  "lock acquire":
-    "Example:\n  TOKEN=$(hush lock acquire db-migrate --ttl 30s)",
-  "pool lease":
-    "Example:\n  read SLOT TOKEN < <(hush pool lease accounts --size 8 --ttl 5m --holder \"$HOSTNAME\")",
-  "run":
-    "The command gets HUSH_SOCKET and HUSH_CREDENTIAL in its environment; parallel\ntest workers share the daemon's keys, counters, locks and pools. SIGINT, SIGTERM\nand SIGHUP are passed on to the command; when it exits, the daemon is wiped and\nits directory removed, and hush run exits with the command's status. The\ndaemon is hardened like hush serve's; the command keeps your umask and core limit.\n\nExamples:\n  hush run -- npm test\n  hush run --max-items 50000 -- node e2e.mjs",
-  "serve":
-    "Listens on hush.sock (signed worker requests) and admin.sock (admin commands,\nowner only) in a 0700 directory, which it locks (hush.lock): one daemon per\ndirectory. Everything is held in memory and wiped on exit. SIGINT, SIGTERM or\nSIGHUP stops it: requests in flight get up to 5 s (a second signal ends that\nwait), then the store is wiped, the sockets removed and the audit run closed.\n\nExamples:\n  hush serve\n  hush serve --socket /run/hush/hush.sock --max-items 50000\n  hush serve --socket-group ci --socket-mode 0660\n\nClients refuse a socket whose directory is not 0700/0710 and owned by the daemon's\nuser, or whose socket is someone else's. Members of --socket-group name the\ndaemon's user: hush health --socket /run/hush/hush.sock --socket-owner hushd",
-  "workers issue":
-    "Examples:\n  hush workers issue --name ci-runner --out ci.cred\n  HUSH_CREDENTIAL=$(hush workers issue --name build --tags ci,linux --ttl 8h) npm test",
-  "workers revoke":
-    "Example:\n  hush workers revoke w_AbCdEfGhIjKlMnOp",
+
+export interface HelpPage {
+  /** Usage forms after `hush PATH` when the generated one is not enough (the `-- CMD` forms). */
+  usage?: string[];
+  /** Paragraphs shown after the options. */
+  about?: string;
+  /** Command lines, each optionally followed by `# comment`. */
+  examples: string[];
+  /** Words after `--` are a command to run (run, join, checkout); elsewhere they are arguments. */
+  passthrough?: boolean;
+  /** Reads a secret value from stdin or --value-file: a value on the command line is refused with that hint. */
+  readsValue?: boolean;
+}
+
+const EXIT_CODES = `Exit codes: 0 ok, 1 error, 2 bad input or usage, 3 not found, 4 conflict
+(lock held, pool exhausted, already running), 5 authentication or permission
+refused, 6 daemon unreachable, busy or not ready. hush run, hush join -- CMD and
+hush checkout NAME -- CMD exit with the command's code.`;
+
+/** Help pages by command path ("" is `hush` itself). */
+export const HELP: Record<string, HelpPage> = {
+  "": {
+    about: `Secrets are never taken from the command line: values come from stdin or
+--value-file, credentials from $HUSH_CREDENTIAL or --credential-file.
+Add --json for machine-readable output (and errors as one JSON object on stderr).
+
+${EXIT_CODES}`,
+    examples: [
+      "hush serve                                   # start the daemon (owner-only socket)",
+      "hush workers issue --name me --out me.cred   # mint a worker credential (file 0600)",
+      'export HUSH_CREDENTIAL="$(cat me.cred)"',
+      'printf %s "$SECRET" | hush kv set api/token --ttl 1h',
+      "hush kv get api/token",
+      "hush run -- npm test                         # private daemon for one command",
+    ],
+  },
+  serve: {
+    about: `Listens on hush.sock (signed worker requests) and admin.sock (admin commands,
+owner only) in a 0700 directory, which it locks (hush.lock): one daemon per
+directory. Everything is held in memory and wiped on exit. SIGINT, SIGTERM or
+SIGHUP stops it: requests in flight get up to 5 s (a second signal ends that
+wait), then the store is wiped, the sockets removed and the audit run closed.
+--max-value must be smaller than --max-body.
+
+Clients refuse a socket whose directory is not 0700/0710 and owned by the daemon's
+user, or whose socket is someone else's. Members of --socket-group name the
+daemon's user: hush health --socket /run/hush/hush.sock --socket-owner hushd`,
+    examples: [
+      "hush serve",
+      "hush serve --socket /run/hush/hush.sock --max-items 50000",
+      "hush serve --socket-group ci --socket-mode 0660",
+      "hush serve --server-key-file server.key --creds-file creds.json",
+      "hush serve --listen https://10.0.0.1:8443 --tls-cert tls.crt --tls-key tls.key",
+    ],
+  },
+  run: {
+    usage: ["[OPTIONS] -- CMD [ARGS…]"],
+    passthrough: true,
+    about: `Everything after -- is the command. It gets HUSH_SOCKET and HUSH_CREDENTIAL in its
+environment; parallel test workers share the daemon's keys, counters, locks and
+pools. SIGINT, SIGTERM and SIGHUP are passed on to the command; when it exits, the
+daemon is wiped and its directory removed, and hush run exits with the command's
+status. The daemon is hardened like hush serve's; the command keeps your umask and
+core limit.`,
+    examples: ["hush run -- npm test", "hush run --max-items 50000 -- node e2e.mjs", "hush run -- sh -c 'echo $HUSH_SOCKET'"],
+  },
+  kv: { examples: ["hush kv get build/id", 'printf %s "$TOKEN" | hush kv set api/token --ttl 1h'] },
+  "kv get": { examples: ["hush kv get build/id", "hush kv get db/config --json"] },
+  "kv set": {
+    readsValue: true,
+    about: `Values are never taken from the command line, where other users could see them:
+they come from stdin or --value-file. An empty value is refused unless --allow-empty.
+Setting an existing key without --ttl keeps its expiry.`,
+    examples: [
+      'printf %s "$TOKEN" | hush kv set api/token --ttl 1h',
+      "hush kv set api/token --value-file token.txt --ttl 1h",
+      "echo '{\"port\": 5432}' | hush kv set db/config --json-value --ttl 10m",
+    ],
+  },
+  "kv del": { examples: ["hush kv del api/token            # exit 3 if it did not exist"] },
+  "kv list": { examples: ["hush kv list build/", "hush kv list --json"] },
+  "kv incr": { examples: ["hush kv incr builds --ttl 24h", "hush kv incr slots --by -1"] },
+  lock: { examples: ["TOKEN=$(hush lock acquire db-migrate --ttl 30s)", 'hush lock release db-migrate --token "$TOKEN"'] },
+  "lock acquire": {
+    about: "The fencing token goes to stdout. For a given name, each new token is higher than every earlier one.",
+    examples: ["TOKEN=$(hush lock acquire db-migrate --ttl 30s)", 'hush lock acquire db-migrate --ttl 5m --holder "$HOSTNAME" --json'],
+  },
+  "lock renew": {
+    about: "Without --ttl, the lock is extended by the TTL it was acquired with.",
+    examples: ['hush lock renew db-migrate --token "$TOKEN" --ttl 30s', 'hush lock renew db-migrate --token "$TOKEN"'],
+  },
+  "lock release": { examples: ['hush lock release db-migrate --token "$TOKEN"'] },
+  pool: {
+    examples: ['read SLOT TOKEN < <(hush pool lease accounts --size 8 --ttl 5m)', 'hush pool release accounts --token "$TOKEN"'],
+  },
+  "pool lease": {
+    about: "Prints SLOT TOKEN. The same --holder asking again while its lease is live gets the same slot back.",
+    examples: ['read SLOT TOKEN < <(hush pool lease accounts --size 8 --ttl 5m --holder "$HOSTNAME")'],
+  },
+  "pool release": { examples: ['hush pool release accounts --token "$TOKEN"'] },
+  join: {
+    usage: ["[OPTIONS] -- CMD [ARGS…]", "[OPTIONS] --out FILE"],
+    passthrough: true,
+    about: `With -- CMD, the command runs with HUSH_SOCKET (or HUSH_URL) and HUSH_CREDENTIAL
+set, and hush join exits with its code. Without --out or a command, the
+credential is printed on stdout.`,
+    examples: [
+      "hush join --token-file join.token -- npm test",
+      "hush join --token-file join.token --name runner-1 --out worker.cred",
+      "hush join --url https://10.0.0.1:8443 --token-file join.token --out worker.cred",
+    ],
+  },
+  token: { examples: ["hush token create --out join.token", "hush token list"] },
+  "token create": {
+    examples: ["hush token create --out join.token", "hush token create --uses 10 --ttl 8h --tags ci,linux --worker-ttl 12h --out ci.token"],
+  },
+  "token list": { examples: ["hush token list", "hush token list --json"] },
+  "token revoke": { examples: ["hush token revoke t_4yTSzcMy4wpS"] },
+  creds: { examples: ['printf %s "$PW" | hush creds put db/password --allow ci', "hush creds list"] },
+  "creds put": {
+    readsValue: true,
+    about: `The value comes from stdin or --value-file, never from the command line. With
+--mode exclusive, each line is one value of the pool. Empty values are refused.`,
+    examples: [
+      'printf %s "$PW" | hush creds put db/password --allow ci,deploy',
+      "hush creds put api --value-file /run/secrets/api --allow '*'",
+      "printf '%s\\n' acct-1:pw1 acct-2:pw2 | hush creds put test-accounts --mode exclusive --allow ci",
+    ],
+  },
+  "creds list": { examples: ["hush creds list", "hush creds list --json"] },
+  "creds delete": { examples: ["hush creds delete db/password"] },
+  checkout: {
+    usage: ["[OPTIONS] <NAME> -- CMD [ARGS…]", "[OPTIONS] <NAME>                 # print the value (not to a terminal)"],
+    passthrough: true,
+    about: `With -- CMD, the value is put in the command's environment only (--env VAR, or
+the name in upper case: db/password → DB_PASSWORD), and hush exits with the
+command's code. Without a command, the value is printed, but never to a terminal
+unless --reveal.`,
+    examples: [
+      'hush checkout db/password -- psql "host=db user=app"    # the value is in $DB_PASSWORD',
+      "hush checkout test-accounts --env ACCOUNT --ttl 30m -- npm run e2e",
+      "hush checkout api --json | jq -r .value",
+    ],
+  },
+  audit: { examples: ["hush audit tail -f", "hush audit verify --file audit.jsonl --key-file audit.key"] },
+  "audit tail": {
+    examples: ["hush audit tail", "hush audit tail -f --action 'cred.*' --result denied", "hush audit tail --file audit.jsonl -n 100"],
+  },
+  "audit verify": {
+    examples: ["hush audit verify --file audit.jsonl", "hush audit verify --file audit.jsonl --key-file audit.key --closed"],
+  },
+  "audit hash": {
+    readsValue: true,
+    examples: ['printf %s "$VALUE" | hush audit hash', "hush audit hash --value-file value.txt"],
+  },
+  workers: { examples: ["hush workers issue --name ci-runner --out ci.cred", "hush workers list"] },
+  "workers issue": {
+    examples: ["hush workers issue --name ci-runner --out ci.cred", "hush workers issue --name build --tags ci,linux --ttl 8h --out build.cred"],
+  },
+  "workers list": { examples: ["hush workers list", "hush workers list --admins --json"] },
+  "workers revoke": { examples: ["hush workers revoke w_AbCdEfGhIjKlMnOp"] },
+  rotate: { examples: ["hush rotate worker w_AbCdEfGhIjKlMnOp", "hush rotate server-key --stage prepare"] },
+  "rotate worker": { examples: ["hush rotate worker w_AbCdEfGhIjKlMnOp"] },
+  "rotate token": { examples: ["hush rotate token t_4yTSzcMy4wpS --out new.token"] },
+  "rotate server-key": {
+    examples: [
+      "hush rotate server-key                      # list the keys and their state",
+      "hush rotate server-key --stage prepare",
+      "hush rotate server-key --stage activate",
+      "hush rotate server-key --stage retire",
+    ],
+  },
+  keygen: { examples: ["hush keygen secret --out db.secret", "hush keygen server --out server.key"] },
+  "keygen secret": { examples: ["hush keygen secret --out db.secret", "hush keygen secret --bytes 16 --hex | hush kv set api/key --ttl 1h"] },
+  "keygen server": { examples: ["hush keygen server --out server.key"] },
+  "keygen admin": { examples: ["hush keygen admin --name ops --ttl 8h --out ops.admin"] },
+  "keygen tls": { examples: ["hush keygen tls --host ctl.example.org,10.0.0.1 --out-cert tls.crt --out-key tls.key"] },
+  "keygen audit": { examples: ["hush keygen audit --out audit.key       # on a machine other than the controller"] },
+  stats: { examples: ["hush stats", "hush stats --json"] },
+  health: {
+    examples: ["hush health --json", "hush health --socket /run/hush/hush.sock --socket-owner hushd   # a daemon run by user hushd"],
+  },
+  bench: {
+    about: `Starts a private daemon (a separate process) unless --socket is given, and reports
+ops/s and latency percentiles from a histogram. Progress is shown on stderr when it
+is a terminal. See docs/PERFORMANCE.md.`,
+    examples: [
+      "hush bench --op get --connections 32 --duration 10s",
+      "hush bench --op join --connections 32 --duration 5s --json",
+      "hush bench --op get --duration 120s --rate 16000 --sample 5s",
+    ],
+  },
+  version: { examples: ["hush version", "hush version --json"] },
+  completion: {
+    about: `Prints a completion script generated from the command tree. Load it from your
+shell's start-up file.`,
+    examples: [
+      'source <(hush completion bash)                     # in ~/.bashrc',
+      "hush completion zsh > \"${fpath[1]}/_hush\"         # then restart zsh",
+      "hush completion fish > ~/.config/fish/completions/hush.fish",
+    ],
+  },
 };

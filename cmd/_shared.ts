@@ -4,11 +4,12 @@
  * HUSH_CREDENTIAL or --credential-file, values from stdin.
  * @module
  */
-import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync, constants as fsc } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, statSync, unlinkSync, writeSync, constants as fsc } from "node:fs";
 import { constants as osc } from "node:os";
 import { parseKeyFile } from "../src/keys/index.ts";
-import { HushError, type ErrorCode } from "../src/errors.ts";
+import { HushError } from "../src/errors.ts";
 import { childEnv } from "../src/os/env.ts";
+import { TTL_LIMITS, checkTtl, parseDuration as parseDurationImpl } from "../src/config/index.ts";
 
 /** Exit codes (documented in README.md). */
 export const EXIT = {
@@ -20,22 +21,6 @@ export const EXIT = {
   auth: 5,
   unavailable: 6,
 } as const;
-
-const CODE_EXIT: Partial<Record<ErrorCode, number>> = {
-  invalid_request: EXIT.usage,
-  ttl_required: EXIT.usage,
-  invalid_ttl: EXIT.usage,
-  too_large: EXIT.usage,
-  not_found: EXIT.notFound,
-  conflict: EXIT.conflict,
-  max_items: EXIT.conflict,
-  auth_failed: EXIT.auth,
-  rekey_required: EXIT.auth,
-  forbidden: EXIT.auth,
-  unavailable: EXIT.unavailable,
-  busy: EXIT.unavailable,
-  rate_limited: EXIT.unavailable,
-};
 
 /** --socket alone (for `hush serve`, which owns the socket). */
 export const socketPathArgs = {
@@ -100,7 +85,7 @@ export async function adminClient(args: { socket?: string; "socket-owner"?: stri
   const env = process.env.HUSH_ADMIN_CREDENTIAL;
   const { AdminClient, Client } = await import("../src/client/index.ts");
   if (file || env) {
-    let credential = env ?? "";
+    let credential = file ? "" : secretFromEnv("HUSH_ADMIN_CREDENTIAL", env!, "HUSH-ADMIN-", "--admin-credential-file");
     if (file) {
       warnIfLoose(file);
       try {
@@ -130,7 +115,23 @@ export function loadCredential(file: string | undefined): string {
   }
   const env = process.env.HUSH_CREDENTIAL;
   if (!env) throw new HushError("invalid_request", "no credential given");
-  return env;
+  return secretFromEnv("HUSH_CREDENTIAL", env, "HUSH-WORKER-", "--credential-file");
+}
+
+/**
+ * Check that an environment variable holds the secret string it should
+ * (`HUSH-WORKER-1…`), not a file name or something else; the hint suggests
+ * `flag` when the value names a file. The value is quoted only when it
+ * looks like a path (a name, not a secret: key strings have no `.` or `/`).
+ */
+export function secretFromEnv(name: string, value: string, prefix: string, flag: string): string {
+  if (parseKeyFile(value).trim().toUpperCase().startsWith(prefix + "1")) return value;
+  const isFile = /^[\w.\/~+-]{1,1024}$/.test(value) && (/[./]/.test(value) || existsSync(value));
+  throw new HushError("invalid_request", `${name} is not a ${prefix}1… string`, {
+    hint: isFile
+      ? `that looks like a file name: pass ${flag} ${value}, or set ${name}="$(cat ${value})"`
+      : `set ${name} to the string itself (the whole key file also works), or pass ${flag} FILE`,
+  });
 }
 
 /** Warn when a secret file is readable by group or others. */
@@ -165,34 +166,6 @@ export function printTable(header: string[], rows: string[][]): void {
 
 export function formatTime(ms: number | null | undefined): string {
   return ms ? new Date(ms).toISOString().replace(/\.\d+Z$/, "Z") : "-";
-}
-
-const HINTS: Partial<Record<string, string>> = {
-  "no credential given": "set HUSH_CREDENTIAL or pass --credential-file FILE (from `hush workers issue`)",
-  ttl_required: "pass --ttl, e.g. --ttl 10m",
-  auth_failed: "the credential may be revoked, expired or for another daemon; issue a new one with `hush workers issue`",
-  rekey_required: "the admin asked this worker to rotate its key: join again (hush join) for a fresh credential, or use an SDK client that owns the credential (it rotates by itself)",
-};
-
-const UNTRUSTED_SOCKET_HINT =
-  "another user may have made this path to receive your requests: remove it if it is not yours, or choose a private path (--socket, $HUSH_SOCKET, $XDG_RUNTIME_DIR). " +
-  "If the daemon runs as another user (a service user with --socket-group), name it with --socket-owner USER or $HUSH_SOCKET_OWNER";
-
-/** Print `hush: error: …` (+ hint) and return the exit code. */
-export function reportError(e: unknown): number {
-  if (e instanceof HushError) {
-    process.stderr.write(`hush: error: ${e.message}\n`);
-    const h = HINTS[e.message] ?? (e.message.startsWith("join refused") ? "ask the admin for a new token (`hush token create`)" : HINTS[e.code]);
-    if (e.detail.untrustedSocket) hint(UNTRUSTED_SOCKET_HINT);
-    else if (e.detail.connect) hint("is `hush serve` running? pass --socket PATH or set HUSH_SOCKET (or --url for a remote controller)");
-    else if (e.detail.pinMismatch) hint("this is not the controller that made your token/credential, or its TLS key changed: compare the pin `hush serve` printed; --tls-pin overrides");
-    else if (typeof e.detail.hint === "string") hint(e.detail.hint);
-    else if (h) hint(h);
-    return CODE_EXIT[e.code] ?? EXIT.error;
-  }
-  const msg = (e as Error)?.message ?? String(e);
-  process.stderr.write(`hush: error: ${msg}\n`);
-  return EXIT.error;
 }
 
 /** Parse a --ttl flag (30s, 10m, 24h, 7d). */
@@ -270,14 +243,28 @@ export async function workerClient(args: { socket?: string; "socket-owner"?: str
   });
 }
 
-export const ttlArg = {
-  ttl: { type: "string", description: "time to live, e.g. 30s, 10m, 24h (required unless the daemon runs with --no-ttl-required)", valueHint: "DURATION" },
+/** `--ttl` of a KV key (kv set, kv incr). */
+export const kvTtlArg = {
+  ttl: {
+    type: "string",
+    description: "time to live, e.g. 30s, 10m, 24h (at most 30d); required for a new key unless the daemon runs with --no-ttl-required; an existing key keeps its expiry without it",
+    valueHint: "DURATION",
+  },
 } as const;
 
-export function optTtl(ttl: string | undefined): number | undefined {
-  return ttl ? parseDurationImpl(ttl, "--ttl") : undefined;
+/** `--ttl` of a lock or a pool lease: always required. */
+export const leaseTtlArg = {
+  ttl: { type: "string", required: true, description: "time to live, e.g. 30s, 10m, 24h (at most 30d)", valueHint: "DURATION" },
+} as const;
+
+/**
+ * A duration flag checked against its rule in the TTL table shared with the
+ * daemon (src/config/ttl.ts): `undefined` when absent; `invalid_request` /
+ * `invalid_ttl` naming the flag otherwise.
+ */
+export function optTtl(ttl: string | undefined, kind: keyof typeof TTL_LIMITS, flag = "--ttl"): number | undefined {
+  return ttl === undefined ? undefined : checkTtl(parseDurationImpl(ttl, flag), TTL_LIMITS[kind], flag);
 }
-import { parseDuration as parseDurationImpl } from "../src/config/index.ts";
 
 const SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
 

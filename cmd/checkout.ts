@@ -6,7 +6,7 @@
  */
 import { defineCommand } from "citty";
 import { HushError } from "../src/errors.ts";
-import { credentialArgs, jsonArgs, parseDuration, printJson, runChild, workerClient } from "./_shared.ts";
+import { credentialArgs, jsonArgs, optTtl, printJson, runChild, workerClient } from "./_shared.ts";
 
 /** `db/password` → `DB_PASSWORD`. */
 export function envNameFor(name: string): string {
@@ -19,7 +19,7 @@ export default defineCommand({
   args: {
     name: { type: "positional", required: true, description: "credential name" },
     env: { type: "string", description: "environment variable for the value (default: derived from NAME, e.g. db/password → DB_PASSWORD)", valueHint: "VAR" },
-    ttl: { type: "string", description: "lease length (default 15m)", valueHint: "DURATION" },
+    ttl: { type: "string", description: "lease length (default 15m, at least 1s, at most 24h)", valueHint: "DURATION" },
     reveal: { type: "boolean", description: "print the value even when stdout is a terminal" },
     ...credentialArgs,
     ...jsonArgs,
@@ -32,7 +32,7 @@ export default defineCommand({
       throw new HushError("invalid_request", "refusing to print a secret to a terminal: run a command with -- CMD, pipe the output, or pass --reveal");
     }
     const c = await workerClient(args);
-    const co = await c.checkout(args.name, { ttlMs: args.ttl ? parseDuration(args.ttl, "--ttl") : undefined });
+    const co = await c.checkout(args.name, { ttlMs: optTtl(args.ttl, "lease") });
     try {
       if (cmd.length > 0) return await runChild(cmd, { [env]: co.value });
       if (args.json) printJson({ name: co.name, value: co.value, version: co.version, lease_id: co.leaseId, expires_at: co.expiresAt });

@@ -1,25 +1,23 @@
-/** `hush creds put NAME`: the value comes from stdin, never argv. @module */
+/** `hush creds put NAME`: the value comes from stdin or --value-file, never argv. @module */
 import { defineCommand } from "citty";
 import { HushError } from "../../src/errors.ts";
-import { adminArgs, adminClient, jsonArgs, printJson, readStdin } from "../_shared.ts";
+import { adminArgs, adminClient, jsonArgs, printJson } from "../_shared.ts";
+import { readValue, valueFileArg } from "../_value.ts";
 
 export default defineCommand({
-  meta: { name: "put", description: "Store a credential read from stdin (exclusive mode: one value per line)." },
+  meta: { name: "put", description: "Store a credential read from stdin or --value-file (exclusive mode: one value per line)." },
   args: {
     name: { type: "positional", required: true, description: "credential name" },
     allow: { type: "string", description: "comma-separated worker tags allowed to check it out, or * for all (default: nobody)", valueHint: "TAGS" },
     mode: { type: "string", description: "shared (default: every allowed worker gets the value) or exclusive (a pool: one holder per value)", valueHint: "MODE" },
+    ...valueFileArg,
     ...adminArgs,
     ...jsonArgs,
   },
   async run({ args }) {
-    if (process.stdin.isTTY) throw new HushError("invalid_request", "creds put reads the value from stdin; pipe it in");
     const mode = args.mode ?? "shared";
     if (mode !== "shared" && mode !== "exclusive") throw new HushError("invalid_request", "--mode must be shared or exclusive");
-    const raw = await readStdin();
-    let text = new TextDecoder().decode(raw);
-    raw.fill(0);
-    if (text.endsWith("\n")) text = text.slice(0, text.endsWith("\r\n") ? -2 : -1);
+    const text = await readValue("creds put", args["value-file"], null);
     const values = mode === "exclusive" ? text.split(/\r?\n/).filter((l) => l.length > 0) : [text];
     const allow = args.allow ? args.allow.split(",").map((t) => t.trim()).filter(Boolean) : [];
     const r = await (await adminClient(args)).call("POST", "/v1/admin/creds", { name: args.name, values, allow, mode });

@@ -2,19 +2,19 @@
 import { defineCommand } from "citty";
 import { formatKeyFile } from "../../src/keys/index.ts";
 import { AdminClient } from "../../src/client/index.ts";
-import { hint, jsonArgs, parseDuration, printJson, socketArgs, socketOwner, withSecretFile } from "../_shared.ts";
+import { hint, jsonArgs, optTtl, printJson, socketArgs, socketOwner, withSecretFile } from "../_shared.ts";
 
 export default defineCommand({
   meta: { name: "admin", description: "Issue an admin credential (via the admin socket) for signed admin requests." },
   args: {
     name: { type: "string", description: "name of the admin key (default: admin)", valueHint: "NAME" },
-    ttl: { type: "string", description: "lifetime (default 24h, at most 30d)", valueHint: "DURATION" },
+    ttl: { type: "string", description: "lifetime (default 24h, at least 1m, at most 30d)", valueHint: "DURATION" },
     out: { type: "string", description: "write the credential to FILE (created 0600, never overwritten)", valueHint: "FILE" },
     ...socketArgs,
     ...jsonArgs,
   },
   async run({ args }) {
-    const body = { name: args.name || "admin", ttl_ms: args.ttl ? parseDuration(args.ttl, "--ttl") : undefined };
+    const body = { name: args.name || "admin", ttl_ms: optTtl(args.ttl, "key") };
     const admin = new AdminClient({ socket: args.socket || undefined, socketOwner: socketOwner(args) });
     const [r, file] = await withSecretFile(args.out, () => admin.call("POST", "/v1/admin/admins", body));
     const { credential, ...info } = r;

@@ -1,5 +1,6 @@
 /** `hush kv del KEY`. @module */
 import { defineCommand } from "citty";
+import { HushError } from "../../src/errors.ts";
 import { credentialArgs, jsonArgs, printJson, workerClient } from "../_shared.ts";
 
 export default defineCommand({
@@ -7,7 +8,9 @@ export default defineCommand({
   args: { key: { type: "positional", required: true, description: "key" }, ...credentialArgs, ...jsonArgs },
   async run({ args }) {
     const deleted = await (await workerClient(args)).del(args.key);
+    // Exit 3 like every other "not found", with its message (a JSON error object with --json).
+    if (!deleted) throw new HushError("not_found", `no such key: ${args.key} (missing or expired)`);
     if (args.json) printJson({ deleted });
-    return deleted ? 0 : 3;
+    return 0;
   },
 });

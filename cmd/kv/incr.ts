@@ -1,21 +1,21 @@
 /** `hush kv incr KEY [--by N]`. @module */
 import { defineCommand } from "citty";
 import { parsePositiveInt } from "../../src/config/index.ts";
-import { credentialArgs, jsonArgs, optTtl, printJson, ttlArg, workerClient } from "../_shared.ts";
+import { credentialArgs, jsonArgs, kvTtlArg, optTtl, printJson, workerClient } from "../_shared.ts";
 
 export default defineCommand({
   meta: { name: "incr", description: "Add to an integer counter and print the new value." },
   args: {
     key: { type: "positional", required: true, description: "key" },
     by: { type: "string", description: "amount (default 1; negative allowed)", valueHint: "N" },
-    ...ttlArg,
+    ...kvTtlArg,
     ...credentialArgs,
     ...jsonArgs,
   },
   async run({ args }) {
     let by = 1;
     if (args.by !== undefined) by = args.by.startsWith("-") ? -parsePositiveInt(args.by.slice(1), "--by") : parsePositiveInt(args.by, "--by");
-    const value = await (await workerClient(args)).incr(args.key, by, { ttlMs: optTtl(args.ttl) });
+    const value = await (await workerClient(args)).incr(args.key, by, { ttlMs: optTtl(args.ttl, "store") });
     if (args.json) printJson({ value });
     else process.stdout.write(`${value}\n`);
     return 0;

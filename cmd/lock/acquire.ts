@@ -1,6 +1,6 @@
 /** `hush lock acquire NAME --ttl D`: prints the fencing token. @module */
 import { defineCommand } from "citty";
-import { credentialArgs, jsonArgs, optTtl, printJson, ttlArg, workerClient } from "../_shared.ts";
+import { credentialArgs, jsonArgs, leaseTtlArg, optTtl, printJson, workerClient } from "../_shared.ts";
 
 export default defineCommand({
   meta: {
@@ -9,14 +9,14 @@ export default defineCommand({
   },
   args: {
     name: { type: "positional", required: true, description: "lock name" },
-    ...ttlArg,
+    ...leaseTtlArg,
     holder: { type: "string", description: "holder label (recorded with the lock)", valueHint: "NAME" },
     ...credentialArgs,
     ...jsonArgs,
   },
   async run({ args }) {
     const c = await workerClient(args);
-    const r = await c.call("POST", `/v1/locks/${encodeURIComponent(args.name)}`, { ttl_ms: optTtl(args.ttl), holder: args.holder });
+    const r = await c.call("POST", `/v1/locks/${encodeURIComponent(args.name)}`, { ttl_ms: optTtl(args.ttl, "store"), holder: args.holder });
     if (args.json) printJson(r);
     else process.stdout.write(`${r.token}\n`);
     return 0;

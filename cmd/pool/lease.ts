@@ -1,7 +1,7 @@
 /** `hush pool lease NAME --size N --ttl D`. @module */
 import { defineCommand } from "citty";
 import { parsePositiveInt } from "../../src/config/index.ts";
-import { credentialArgs, jsonArgs, optTtl, printJson, ttlArg, workerClient } from "../_shared.ts";
+import { credentialArgs, jsonArgs, leaseTtlArg, optTtl, printJson, workerClient } from "../_shared.ts";
 
 export default defineCommand({
   meta: {
@@ -11,7 +11,7 @@ export default defineCommand({
   args: {
     name: { type: "positional", required: true, description: "pool name" },
     size: { type: "string", required: true, description: "number of slots", valueHint: "N" },
-    ...ttlArg,
+    ...leaseTtlArg,
     holder: { type: "string", description: "holder name: the same holder gets the same slot back", valueHint: "NAME" },
     ...credentialArgs,
     ...jsonArgs,
@@ -20,7 +20,7 @@ export default defineCommand({
     const c = await workerClient(args);
     const r = await c.call("POST", `/v1/pools/${encodeURIComponent(args.name)}/lease`, {
       size: parsePositiveInt(args.size, "--size"),
-      ttl_ms: optTtl(args.ttl),
+      ttl_ms: optTtl(args.ttl, "store"),
       holder: args.holder,
     });
     if (args.json) printJson(r);

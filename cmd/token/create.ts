@@ -3,7 +3,7 @@ import { defineCommand } from "citty";
 import { HushError } from "../../src/errors.ts";
 import { formatKeyFile } from "../../src/keys/index.ts";
 import { parsePositiveInt } from "../../src/config/index.ts";
-import { adminArgs, adminClient, hint, jsonArgs, parseDuration, printJson, withSecretFile, type SecretFile } from "../_shared.ts";
+import { adminArgs, adminClient, hint, jsonArgs, optTtl, printJson, withSecretFile, type SecretFile } from "../_shared.ts";
 
 /** Shared by `token create` and `rotate token`: print or write a fresh token. */
 export function emitToken(r: any, out: SecretFile | undefined, json: boolean | undefined): void {
@@ -25,10 +25,10 @@ export function emitToken(r: any, out: SecretFile | undefined, json: boolean | u
 export default defineCommand({
   meta: { name: "create", description: "Create a join token (one use, one hour by default)." },
   args: {
-    ttl: { type: "string", description: "how long the token can be used (default 1h, at most 30d)", valueHint: "DURATION" },
+    ttl: { type: "string", description: "how long the token can be used (default 1h, at least 1m, at most 30d)", valueHint: "DURATION" },
     uses: { type: "string", description: "number of joins, or `unlimited` (default 1)", valueHint: "N" },
     tags: { type: "string", description: "comma-separated tags given to every worker that joins with it", valueHint: "a,b" },
-    "worker-ttl": { type: "string", description: "lifetime of each joined worker's key (default 24h, at most 30d)", valueHint: "DURATION" },
+    "worker-ttl": { type: "string", description: "lifetime of each joined worker's key (default 24h, at least 1m, at most 30d)", valueHint: "DURATION" },
     out: { type: "string", description: "write the token to FILE (created 0600, never overwritten)", valueHint: "FILE" },
     ...adminArgs,
     ...jsonArgs,
@@ -38,10 +38,10 @@ export default defineCommand({
     if (args.uses !== undefined) uses = args.uses === "unlimited" ? "unlimited" : parsePositiveInt(args.uses, "--uses");
     if (uses !== 1) hint(`this token can be used ${uses === "unlimited" ? "any number of" : uses} times; anyone who holds it can join until it expires or is revoked`, "warning");
     const body = {
-      ttl_ms: args.ttl ? parseDuration(args.ttl, "--ttl") : undefined,
+      ttl_ms: optTtl(args.ttl, "token"),
       uses,
       tags: args.tags ? args.tags.split(",").map((t) => t.trim()).filter(Boolean) : undefined,
-      worker_ttl_ms: args["worker-ttl"] ? parseDuration(args["worker-ttl"], "--worker-ttl") : undefined,
+      worker_ttl_ms: optTtl(args["worker-ttl"], "key", "--worker-ttl"),
     };
     const admin = await adminClient(args);
     const [r, file] = await withSecretFile(args.out, () => admin.call("POST", "/v1/admin/tokens", body));

@@ -1,7 +1,7 @@
 /** `hush workers issue`: mint a worker credential. @module */
 import { defineCommand } from "citty";
 import { formatKeyFile } from "../../src/keys/index.ts";
-import { hint, jsonArgs, parseDuration, printJson, adminArgs, adminClient, withSecretFile } from "../_shared.ts";
+import { hint, jsonArgs, optTtl, printJson, adminArgs, adminClient, withSecretFile } from "../_shared.ts";
 
 export default defineCommand({
   meta: {
@@ -13,14 +13,14 @@ export default defineCommand({
     ...jsonArgs,
     name: { type: "string", description: "worker name (1–64 of A-Z a-z 0-9 . _ -)", required: true, valueHint: "NAME" },
     tags: { type: "string", description: "comma-separated tags for policy", valueHint: "a,b" },
-    ttl: { type: "string", description: "lifetime of the key (default 24h, at most 30d)", valueHint: "DURATION" },
+    ttl: { type: "string", description: "lifetime of the key (default 24h, at least 1m, at most 30d)", valueHint: "DURATION" },
     out: { type: "string", description: "write the credential to FILE (created 0600, never overwritten)", valueHint: "FILE" },
   },
   async run({ args }) {
     const body = {
       name: args.name,
       tags: args.tags ? args.tags.split(",").map((t) => t.trim()).filter(Boolean) : undefined,
-      ttl_ms: args.ttl ? parseDuration(args.ttl, "--ttl") : undefined,
+      ttl_ms: optTtl(args.ttl, "key"),
     };
     const admin = await adminClient(args);
     const [r, file] = await withSecretFile(args.out, () => admin.call("POST", "/v1/admin/workers", body));

@@ -4,3 +4,4 @@
  */
 export { randomBytes, wipe } from "../crypto/index.ts";
 export { formatKeyId } from "../keys/strings.ts";
+export { TTL_LIMITS } from "../config/ttl.ts";

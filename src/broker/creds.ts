@@ -13,14 +13,14 @@
  * @module
  */
 import { HushError } from "../errors.ts";
-import { randomBytes, wipe } from "./_deps.ts";
+import { TTL_LIMITS, randomBytes, wipe } from "./_deps.ts";
 import { toB64u } from "../crypto/index.ts";
 import { validateName, type StoreLimits } from "./limits.ts";
 
 export type CredMode = "shared" | "exclusive";
 
-export const DEFAULT_LEASE_MS = 15 * 60_000;
-export const MAX_LEASE_MS = 24 * 3600_000;
+export const DEFAULT_LEASE_MS = TTL_LIMITS.lease.defaultMs;
+export const MAX_LEASE_MS = TTL_LIMITS.lease.maxMs;
 export const MAX_CRED_VALUES = 10_000;
 
 interface Lease {

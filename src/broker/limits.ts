@@ -8,6 +8,7 @@
  * @module
  */
 import { HushError } from "../errors.ts";
+import { TTL_LIMITS } from "./_deps.ts";
 
 export interface StoreLimits {
   /** Live KV keys + held locks + pools with at least one live lease. */
@@ -30,7 +31,7 @@ export const DEFAULT_LIMITS: StoreLimits = Object.freeze({
   maxValueBytes: 256 * 1024,
   maxKeyBytes: 256,
   ttlRequired: true,
-  maxTtlMs: 30 * 24 * 3600_000,
+  maxTtlMs: TTL_LIMITS.store.maxMs,
   maxPoolSize: 1024,
 });
 

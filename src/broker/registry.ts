@@ -9,13 +9,13 @@
  * @module
  */
 import { HushError } from "../errors.ts";
-import { formatKeyId, randomBytes, wipe } from "./_deps.ts";
+import { TTL_LIMITS, formatKeyId, randomBytes, wipe } from "./_deps.ts";
 
 export const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 export const TAG_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 export const MAX_TAGS = 32;
-export const DEFAULT_KEY_TTL_MS = 24 * 3600_000;
-export const MAX_KEY_TTL_MS = 30 * 24 * 3600_000;
+export const DEFAULT_KEY_TTL_MS = TTL_LIMITS.key.defaultMs;
+export const MAX_KEY_TTL_MS = TTL_LIMITS.key.maxMs;
 
 export interface KeyRecord {
   id: string;

@@ -10,12 +10,12 @@
  * @module
  */
 import { HushError } from "../errors.ts";
-import { randomBytes, wipe } from "./_deps.ts";
+import { TTL_LIMITS, randomBytes, wipe } from "./_deps.ts";
 import { formatTokenId } from "../keys/strings.ts";
-import { MAX_KEY_TTL_MS, validateKeyTtl, validateTags } from "./registry.ts";
+import { DEFAULT_KEY_TTL_MS, validateKeyTtl, validateTags } from "./registry.ts";
 
-export const DEFAULT_TOKEN_TTL_MS = 3600_000;
-export const MAX_TOKEN_TTL_MS = 30 * 24 * 3600_000;
+export const DEFAULT_TOKEN_TTL_MS = TTL_LIMITS.token.defaultMs;
+export const MAX_TOKEN_TTL_MS = TTL_LIMITS.token.maxMs;
 export const MAX_TOKEN_USES = 1_000_000;
 
 export interface TokenRecord {
@@ -92,7 +92,7 @@ export class TokenRegistry {
       usesLeft,
       uses: 0,
       tags,
-      workerTtlMs: workerTtlMs ?? Math.min(24 * 3600_000, MAX_KEY_TTL_MS),
+      workerTtlMs: workerTtlMs ?? DEFAULT_KEY_TTL_MS,
       createdAt: t,
       expiresAt: t + ttl,
       revokedAt: null,

@@ -4,6 +4,9 @@
  * @module
  */
 import { HushError } from "../errors.ts";
+import { TTL_LIMITS } from "./ttl.ts";
+
+export { TTL_LIMITS, checkTtl, formatDuration, type TtlRule } from "./ttl.ts";
 
 export interface DaemonConfig {
   /** Path of the worker socket (hush.sock); admin.sock sits beside it. */
@@ -52,7 +55,7 @@ export const DEFAULTS: Omit<DaemonConfig, "socketPath"> = {
     maxKeyBytes: 256,
     maxBodyBytes: 1024 * 1024,
     ttlRequired: true,
-    maxTtlMs: 30 * 24 * 3600_000,
+    maxTtlMs: TTL_LIMITS.store.maxMs,
   },
   clockWindowMs: 60_000,
   nonceCacheMax: 1_000_000,

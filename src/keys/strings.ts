@@ -38,6 +38,10 @@ export function encodeKeyString(hrp: string, bytes: Uint8Array): string {
 export function decodeKeyString(hrp: string, input: string, what: string): Uint8Array {
   const s = input.trim();
   const expectUpper = isSecretHrp(hrp);
+  // The prefix first: a file name or some other string is "not a …", not "wrong letter case".
+  if (!s.toLowerCase().startsWith(hrp.toLowerCase() + "1")) {
+    throw new HushError("invalid_request", `${what}: not a ${hrp}1… string`);
+  }
   if (expectUpper ? s !== s.toUpperCase() : s !== s.toLowerCase()) {
     throw new HushError("invalid_request", `${what}: wrong letter case (expected ${expectUpper ? "upper" : "lower"} case)`);
   }

@@ -1,0 +1,83 @@
+/**
+ * The argument check every command goes through before it runs: nothing on
+ * the command line is silently ignored. An unknown flag, a flag without its
+ * value, a missing or an extra argument is a usage error (exit 2) with a
+ * hint. citty itself accepts all of these quietly.
+ *
+ * Extra arguments are never quoted back: a user who typed a secret where an
+ * argument does not belong must not see it echoed (into a terminal log, a CI
+ * log). Flag names are quoted, never their values.
+ * @module
+ */
+import type { CommandDef } from "citty";
+import { HELP } from "./_help.ts";
+import { UsageError } from "./_report.ts";
+import { closest, flagsOf, positionalsOf } from "./_tree.ts";
+import { usageLines } from "./_usage.ts";
+
+const isFlag = (a: string) => a.startsWith("-") && a !== "-" && !/^-\d/.test(a);
+
+/**
+ * Check `own` (the words after the command's path, before any `--`) and
+ * `after` (the words after `--`) for the command at `path`. Returns the raw
+ * arguments to hand to citty: for commands that run `-- CMD`, `after` is
+ * the command and is not passed on; elsewhere `--` ends the flags and what
+ * follows are arguments (`hush kv get -- -odd-key`).
+ */
+export async function checkArgv(cmd: CommandDef<any>, path: string[], own: string[], after: string[] | undefined): Promise<string[]> {
+  const name = ["hush", ...path].join(" ");
+  const page = HELP[path.join(" ")];
+  const flags = await flagsOf(cmd);
+  const wanted = await positionalsOf(cmd);
+  const usageHint = `run \`${name} --help\` for usage and examples`;
+  const positionals: string[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < own.length; i++) {
+    const a = own[i];
+    if (!isFlag(a)) {
+      positionals.push(a);
+      if (positionals.length > wanted.length) throw extraArgument(name, page, wanted.map((p) => p.name));
+      continue;
+    }
+    const flag = a.replace(/^--?/, "").split("=")[0];
+    const f = flags.get(flag);
+    if (!f) {
+      const near = closest(flag, [...new Set([...flags.values()].map((x) => x.name))]);
+      throw new UsageError(`unknown flag ${a.split("=")[0]}`, near ? `did you mean --${near}? (${usageHint})` : usageHint);
+    }
+    seen.add(f.name);
+    if (f.boolean || a.includes("=")) continue;
+    if (i + 1 >= own.length) throw new UsageError(`${a} needs a value${f.def.valueHint ? ` (${f.def.valueHint})` : ""}`, usageHint);
+    i++;
+  }
+  const rest = page?.passthrough ? [] : (after ?? []);
+  for (const a of rest) {
+    positionals.push(a);
+    if (positionals.length > wanted.length) throw extraArgument(name, page, wanted.map((p) => p.name));
+  }
+  const missing = wanted.find((p, i) => p.required && positionals[i] === undefined);
+  const absent = [...flags].find(([n, f]) => n === f.name && (f.def as any).required && !seen.has(n));
+  if (missing || absent) {
+    const usage = `usage: ${(await usageLines(cmd, path)).join(" | ")}; run \`${name} --help\` for examples`;
+    throw new UsageError(missing ? `missing argument ${missing.name.toUpperCase()} (${missing.description})` : `--${absent![0]} is required`, usage);
+  }
+  return after && !page?.passthrough ? [...own, "--", ...after] : own;
+}
+
+function extraArgument(name: string, page: (typeof HELP)[string] | undefined, wanted: string[]): UsageError {
+  if (page?.readsValue) {
+    return new UsageError(
+      "values are read from stdin or --value-file, never from the command line",
+      `pipe it in: printf %s "$VALUE" | ${name} …, or put it in a file (mode 0600) and pass --value-file FILE`,
+    );
+  }
+  if (page?.passthrough) {
+    const form = wanted.length ? wanted.map((w) => w.toUpperCase()).join(" ") + " " : "";
+    return new UsageError(
+      `${name} takes ${wanted.length ? `only ${form.trim()}` : "no arguments"} before --`,
+      `to run a command, put it after --: ${name} [OPTIONS] ${form}-- CMD [ARGS…]`,
+    );
+  }
+  const takes = wanted.length === 0 ? "no arguments" : `${wanted.length} argument${wanted.length > 1 ? "s" : ""} (${wanted.map((w) => w.toUpperCase()).join(" ")})`;
+  return new UsageError(`too many arguments: ${name} takes ${takes}`, `run \`${name} --help\` for usage and examples`);
+}
