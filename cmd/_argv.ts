@@ -22,9 +22,11 @@ const isFlag = (a: string) => a.startsWith("-") && a !== "-" && !/^-\d/.test(a);
  * `after` (the words after `--`) for the command at `path`. Returns the raw
  * arguments to hand to citty: for commands that run `-- CMD`, `after` is
  * the command and is not passed on; elsewhere `--` ends the flags and what
- * follows are arguments (`hush kv get -- -odd-key`).
+ * follows are arguments (`hush kv get -- -odd-key`). `help` is true when
+ * `--help` or `-h` comes before any mistake (`hush checkout db psql -h x` is
+ * a missing `--`, not a request for help).
  */
-export async function checkArgv(cmd: CommandDef<any>, path: string[], own: string[], after: string[] | undefined): Promise<string[]> {
+export async function checkArgv(cmd: CommandDef<any>, path: string[], own: string[], after: string[] | undefined): Promise<{ rawArgs: string[]; help: boolean }> {
   const name = ["hush", ...path].join(" ");
   const page = HELP[path.join(" ")];
   const flags = await flagsOf(cmd);
@@ -39,6 +41,7 @@ export async function checkArgv(cmd: CommandDef<any>, path: string[], own: strin
       if (positionals.length > wanted.length) throw extraArgument(name, page, wanted.map((p) => p.name));
       continue;
     }
+    if (a === "--help" || a === "-h") return { rawArgs: [], help: true };
     const flag = a.replace(/^--?/, "").split("=")[0];
     const f = flags.get(flag);
     if (!f) {
@@ -61,7 +64,7 @@ export async function checkArgv(cmd: CommandDef<any>, path: string[], own: strin
     const usage = `usage: ${(await usageLines(cmd, path)).join(" | ")}; run \`${name} --help\` for examples`;
     throw new UsageError(missing ? `missing argument ${missing.name.toUpperCase()} (${missing.description})` : `--${absent![0]} is required`, usage);
   }
-  return after && !page?.passthrough ? [...own, "--", ...after] : own;
+  return { rawArgs: after && !page?.passthrough ? [...own, "--", ...after] : own, help: false };
 }
 
 function extraArgument(name: string, page: (typeof HELP)[string] | undefined, wanted: string[]): UsageError {

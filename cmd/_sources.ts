@@ -126,6 +126,8 @@ export function auditOptions(args: Record<string, any>): Parameters<typeof openA
   };
 }
 
+const sizeText = (b: number) => (b % 1048576 === 0 ? `${b / 1048576} MiB` : b % 1024 === 0 ? `${b / 1024} KiB` : `${b} bytes`);
+
 /** Flags → the daemon config, validated (secure defaults from src/config). */
 export function buildConfig(args: Record<string, any>): DaemonConfig {
   const config: DaemonConfig = {
@@ -143,6 +145,13 @@ export function buildConfig(args: Record<string, any>): DaemonConfig {
     clockWindowMs: args["clock-window"] ? parseDuration(args["clock-window"], "--clock-window") : DEFAULTS.clockWindowMs,
     logLevel: (args["log-level"] as DaemonConfig["logLevel"]) || DEFAULTS.logLevel,
   };
+  const { maxValueBytes: mv, maxBodyBytes: mb } = config.limits;
+  if (mv >= mb) {
+    // A value travels inside a request body (as JSON, with its key and TTL): it could never arrive.
+    throw new HushError("invalid_request", `--max-value (${sizeText(mv)}) must be smaller than --max-body (${sizeText(mb)})`, {
+      hint: `raise --max-body as well, e.g. --max-body ${Math.ceil((mv * 2) / 1048576)}m, or lower --max-value`,
+    });
+  }
   if (config.socketMode !== 0o600 && !config.socketGroup) {
     throw new HushError("invalid_request", "--socket-mode 0660 needs --socket-group GROUP");
   }

@@ -5,6 +5,8 @@
  * @module
  */
 import type { ArgDef, CommandDef } from "citty";
+import { realpathSync } from "node:fs";
+import { basename, isAbsolute, relative } from "node:path";
 import { palette, type MaybeTty } from "./_color.ts";
 import { HELP } from "./_help.ts";
 import { argsOf, describe, positionalsOf, subCommandsOf } from "./_tree.ts";
@@ -80,4 +82,20 @@ export async function renderHelp(cmd: CommandDef<any>, path: string[], stream: M
     out.push("");
   }
   return out.join("\n");
+}
+
+/**
+ * How the user can run this binary again from here: `hush` when it is the
+ * `hush` on $PATH, else its path (`./dist/hush` from a checkout after
+ * `npm start`). For hints that print a command to copy.
+ */
+export function invokedName(env: Record<string, string | undefined> = process.env): string {
+  const self = process.execPath;
+  if (basename(self) !== "hush" && basename(self) !== "hush.exe") return "hush"; // not a compiled hush (bun cmd/main.ts)
+  try {
+    const found = Bun.which("hush", { PATH: env.PATH ?? "" });
+    if (found && realpathSync(found) === realpathSync(self)) return "hush";
+  } catch {}
+  const rel = relative(process.cwd(), self);
+  return rel.startsWith("..") || isAbsolute(rel) ? self : "./" + rel;
 }

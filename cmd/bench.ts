@@ -39,11 +39,14 @@ export default defineCommand({
     const int = (v: string | undefined, flag: string, dflt?: number) => (v ? parsePositiveInt(v, flag) : dflt);
     // An existing daemon needs a worker credential; the private one issues its own.
     const credential = args.socket && op !== "ping" && op !== "join" ? loadCredential(args["credential-file"]) : undefined;
+    const durationMs = args.requests ? undefined : parseDuration(args.duration || "10s", "--duration");
+    const requests = int(args.requests, "--requests");
+    const progress = process.stderr.isTTY ? progressLine(durationMs, requests) : undefined;
     const r = await runBench({
       op,
       connections: int(args.connections, "--connections", 32)!,
-      requests: int(args.requests, "--requests"),
-      durationMs: args.requests ? undefined : parseDuration(args.duration || "10s", "--duration"),
+      requests,
+      durationMs,
       warmupMs: durationOrZero(args.warmup || "1s", "--warmup"),
       rate: int(args.rate, "--rate"),
       valueSize: args["value-size"] === "0" ? 0 : int(args["value-size"], "--value-size", 100)!,
@@ -53,12 +56,31 @@ export default defineCommand({
       credential,
       daemonCommand: args.daemon || undefined,
       sampleMs: args.sample ? parseDuration(args.sample, "--sample") : undefined,
-    });
+      onProgress: progress?.update,
+    }).finally(() => progress?.clear());
     if (args.json) printJson(r);
     else printReport(r);
     return r.errors === 0 ? 0 : 1;
   },
 });
+
+/** A one-line progress display on stderr (a terminal only), rewritten in place. */
+function progressLine(durationMs: number | undefined, requests: number | undefined) {
+  let shown = false;
+  const write = (s: string) => ((shown = true), process.stderr.write(`\r\x1b[K${s}`));
+  return {
+    update(phase: "daemon" | "warmup" | "measure", p?: { elapsedMs: number; done: number; errors: number; recentRate: number }) {
+      if (phase === "daemon") return write("bench: starting a private daemon…");
+      if (!p) return write(phase === "warmup" ? "bench: warming up…" : "bench: measuring…");
+      const of = phase === "warmup" ? "" : durationMs ? ` / ${(durationMs / 1000).toFixed(0)}s` : requests ? `, ${p.done} / ${requests} ops` : "";
+      const errors = p.errors ? `, ${p.errors} errors` : "";
+      write(`bench: ${phase === "warmup" ? "warming up" : "measuring"} ${(p.elapsedMs / 1000).toFixed(0)}s${of}, ${Math.round(p.recentRate)} ops/s${errors}`);
+    },
+    clear() {
+      if (shown) process.stderr.write("\r\x1b[K");
+    },
+  };
+}
 
 function printReport(r: BenchReport): void {
   const l = r.latency_ms;

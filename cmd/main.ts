@@ -44,7 +44,6 @@ async function runHush(argv: string[]): Promise<number> {
       await help([], process.stderr);
       return EXIT.usage;
     }
-    if (own.includes("--help") || own.includes("-h")) return await help(own, process.stdout), EXIT.ok;
     if (own[0] === "help") return await help(own.slice(1), process.stdout), EXIT.ok;
     if (own.length === 1 && (own[0] === "--version" || own[0] === "-v")) return process.stdout.write(VERSION + "\n"), EXIT.ok;
     const { cmd, path, rest, unknown } = await resolve(main, own);
@@ -53,12 +52,15 @@ async function runHush(argv: string[]): Promise<number> {
       if (unknown === "help" && rest.length === 1) return await help(path, process.stdout), EXIT.ok;
       throw await unknownCommand(cmd, path, unknown);
     }
+    const wantsHelp = (words: string[]) => words.includes("--help") || words.includes("-h");
+    if (!cmd.run && wantsHelp(rest)) return await help(path, process.stdout), EXIT.ok;
     if (!cmd.run) {
       const where = ["hush", ...path].join(" ");
       if (rest[0]) throw new UsageError(`unknown flag ${rest[0].split("=")[0]}`, `flags go after the command: ${where} <COMMAND> [OPTIONS]; run \`${where} --help\``);
       throw new UsageError(`${where} needs a command: ${(await subCommandNames(cmd)).join(", ")}`, `run \`${where} --help\` for what each does`);
     }
-    const rawArgs = await checkArgv(cmd, path, rest, after);
+    const { rawArgs, help: helpAsked } = await checkArgv(cmd, path, rest, after);
+    if (helpAsked) return await help(path, process.stdout), EXIT.ok;
     const { result } = await runCommand(cmd, { rawArgs, data: { passthrough: after ?? [] } });
     return typeof result === "number" ? result : EXIT.ok;
   } catch (e) {

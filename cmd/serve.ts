@@ -14,6 +14,7 @@ import { hardenProcess } from "../src/server/harden.ts";
 import { collectRepeated } from "../src/server/creds-load.ts";
 import { socketPathArgs } from "./_shared.ts";
 import { VERSION } from "./_version.ts";
+import { invokedName } from "./_usage.ts";
 import { encodeServerPublic } from "../src/keys/index.ts";
 import { auditOptions, buildConfig, loadCreds, loadServerKey, openAudit } from "./_sources.ts";
 import { formatPin, wipe } from "../src/crypto/index.ts";
@@ -134,10 +135,14 @@ function _announce(d: Daemon, log: Logger, keyFromFile: boolean): void {
   }
   if (keyFromFile) log.info("server key loaded", { server_key: pub });
   else log.warn("no --server-key-file or HUSH_SERVER_KEY: using a server key made for this run (its public key changes at every start)", { server_key: pub });
+  const hush = invokedName();
   process.stderr.write(
-    `hush: ready. Issue a worker credential and connect:\n` +
+    `hush: ready. In another terminal, issue a worker credential and use it:\n` +
       `  export HUSH_SOCKET=${d.socketPath}\n` +
-      `  hush workers issue --name my-worker --out worker.cred      # or: hush token create --out join.token\n` +
-      `  HUSH_CREDENTIAL=$(cat worker.cred) hush kv list            #     hush join --token-file join.token --out worker.cred\n`,
+      `  ${hush} workers issue --name me --out me.cred\n` +
+      `  export HUSH_CREDENTIAL="$(cat me.cred)"\n` +
+      `  printf %s s3cret | ${hush} kv set api/token --ttl 10m\n` +
+      `  ${hush} kv get api/token\n` +
+      `(Workers on other machines join with a token instead: ${hush} token create --out join.token)\n`,
   );
 }

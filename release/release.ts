@@ -25,7 +25,7 @@
  * @module
  */
 import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { buildBinary, commitId } from "./build.ts";
 import { encodePublicKey, formatPublicKeyFile, generateKeyPair, keyIdHex, loadReleaseKey, signFile, verifyFile, wipeKeyPair, type KeyPair } from "./minisign.ts";
@@ -176,8 +176,17 @@ function sourceEpoch(): number {
   return e && /^\d+$/.test(e) ? Number(e) : Math.floor(Date.now() / 1000);
 }
 
+/** 112.5 MB, 5 kB, 300 B: a small file (the SBOM) must not read "0.0 MB". */
 function mb(n: number): string {
-  return `${(n / 1e6).toFixed(1)} MB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  return n >= 1e3 ? `${Math.round(n / 1e3)} kB` : `${n} B`;
+}
+
+/** The release folder as a `cd` argument that works from here. */
+function cdPath(out: string): string {
+  const rel = relative(process.cwd(), out);
+  const p = rel === "" ? "." : rel.startsWith("..") || isAbsolute(rel) ? resolve(out) : rel;
+  return /^[\w./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`;
 }
 
 /** The human summary printed at the end of a release. */
@@ -192,7 +201,7 @@ export function formatSummary(r: ReleaseResult): string {
     `  ${"minisign.pub".padEnd(w)}`,
     ``,
     `minisign public key: ${r.publicKey}`,
-    `verify: cd ${basename(r.out)} && sha256sum -c --ignore-missing SHA256SUMS && minisign -Vm SHA256SUMS -P ${r.publicKey}`,
+    `verify: cd ${cdPath(r.out)} && sha256sum -c --ignore-missing SHA256SUMS && minisign -Vm SHA256SUMS -P ${r.publicKey}`,
     ``,
   ].join("\n");
 }

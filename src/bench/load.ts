@@ -29,6 +29,9 @@ export interface LoadOptions {
   /** Called every `tickMs` with progress (e.g. to sample the daemon's memory). */
   onTick?: (p: Progress) => void;
   tickMs?: number;
+  /** Called every `progressMs` (default 1000) with progress, e.g. for a progress line on a terminal. */
+  onProgress?: (p: Progress) => void;
+  progressMs?: number;
 }
 
 export interface Progress {
@@ -99,10 +102,20 @@ export async function runLoad(op: Operation, opts: LoadOptions): Promise<LoadRes
       last = { t: now, done };
       opts.onTick!({ elapsedMs: now - t0, done, errors, recentRate });
     }, opts.tickMs ?? 5000);
+  let lastP = { t: t0, done: 0 };
+  const progress =
+    opts.onProgress &&
+    setInterval(() => {
+      const now = performance.now();
+      const recentRate = ((done - lastP.done) * 1000) / (now - lastP.t);
+      lastP = { t: now, done };
+      opts.onProgress!({ elapsedMs: now - t0, done, errors, recentRate });
+    }, opts.progressMs ?? 1000);
   try {
     await Promise.all(Array.from({ length: n }, (_, w) => worker(w)));
   } finally {
     if (tick) clearInterval(tick);
+    if (progress) clearInterval(progress);
   }
   const elapsedMs = performance.now() - t0;
   return { requests: done, errors, elapsedMs, opsPerSec: (done * 1000) / elapsedMs, histogram: hist, errorKinds };

@@ -5,7 +5,7 @@
  */
 import { HushError } from "../errors.ts";
 import { type BenchDaemon, provision, startPrivateDaemon } from "./daemon.ts";
-import { runLoad } from "./load.ts";
+import { runLoad, type Progress } from "./load.ts";
 import { prepareOp, type OpName, type OpSetup } from "./ops.ts";
 
 export interface BenchOptions {
@@ -28,6 +28,8 @@ export interface BenchOptions {
   sampleMs?: number;
   /** Extra `hush serve` flags for the private daemon. */
   serveArgs?: string[];
+  /** Progress while it runs: the phase, and during warm-up and measurement the load's progress. */
+  onProgress?: (phase: "daemon" | "warmup" | "measure", p?: Progress) => void;
   /** Experiment only: another client transport (see src/bench/rawhttp.ts). */
   transport?: OpSetup["transport"];
 }
@@ -67,6 +69,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       if (o.keys + o.connections + 100 > 10_000) serveArgs.push("--max-items", String(o.keys + o.connections + 100));
       // The default join limit (2 000/s) would measure the limiter, not the handshake.
       if (o.op === "join") serveArgs.push("--join-rate", "1000000");
+      o.onProgress?.("daemon");
       daemon = await startPrivateDaemon({ command: o.daemonCommand, serveArgs });
       socket = daemon.socket;
     } else if (needsCred && !credential) {
@@ -77,7 +80,12 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     credential ??= p.credential;
     const prepared = await prepareOp(o.op, { socket, socketOwner: o.socketOwner, credential, token: p.token, connections: o.connections, valueSize: o.valueSize, keys: o.keys, transport: o.transport });
     try {
-      if (o.warmupMs > 0) await runLoad(prepared.run, { connections: o.connections, durationMs: o.warmupMs });
+      const onProgress = (phase: "warmup" | "measure") => o.onProgress && ((p: Progress) => o.onProgress!(phase, p));
+      if (o.warmupMs > 0) {
+        o.onProgress?.("warmup");
+        await runLoad(prepared.run, { connections: o.connections, durationMs: o.warmupMs, onProgress: onProgress("warmup") });
+      }
+      o.onProgress?.("measure");
       Bun.gc?.(true);
       const rssBefore = daemon?.rss() ?? null;
       const cpu0 = { daemon: daemon?.cpuMs() ?? null, client: process.cpuUsage() };
@@ -87,6 +95,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         requests: o.requests,
         durationMs: o.durationMs,
         rate: o.rate,
+        onProgress: onProgress("measure"),
         tickMs: o.sampleMs,
         onTick: o.sampleMs
           ? (pr) => samples.push({ t_ms: Math.round(pr.elapsedMs), rss: daemon?.rss() ?? null, ops_per_sec: Math.round(pr.recentRate), errors: pr.errors })

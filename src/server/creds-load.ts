@@ -78,7 +78,14 @@ export function parseCredsFile(text: string, file: string): LoadedCred[] {
 /** Resolve one `--cred NAME=KIND:ARG` spec. `abort` kills a running `exec:` command (a stop signal during start-up). */
 export async function loadCredSpec(spec: string, env: Record<string, string | undefined> = process.env, abort?: AbortSignal): Promise<LoadedCred> {
   const m = /^([A-Za-z0-9._:\/-]{1,256})=(env|file|exec):(.+)$/s.exec(spec);
-  if (!m) bad(`--cred: expected NAME=env:VAR, NAME=file:PATH or NAME=exec:COMMAND, got ${JSON.stringify(spec.split("=")[0] + "=…")}`);
+  if (!m) {
+    // Never quote what follows "=": on a mistyped spec it may be the secret itself.
+    const eq = spec.indexOf("=");
+    const name = spec.slice(0, eq);
+    const why =
+      eq < 0 ? 'it has no "="' : !/^[A-Za-z0-9._:\/-]{1,256}$/.test(name) ? 'the name before "=" must be 1–256 of A-Z a-z 0-9 . _ : / -' : `${JSON.stringify(name + "=")} must be followed by env:, file: or exec:`;
+    bad(`--cred: expected NAME=env:VAR, NAME=file:PATH or NAME=exec:COMMAND (${why})`);
+  }
   const [, name, kind, arg] = m;
   let value: string;
   if (kind === "env") {
@@ -122,6 +129,8 @@ async function _runExec(name: string, command: string, env: Record<string, strin
   try {
     const r = await Promise.race([Promise.all([new Response(p.stdout).text(), p.exited]), stop]);
     if (why || !r) bad(`--cred ${name}: the command ${why}`);
+    if (r[1] === 127) bad(`--cred ${name}: command not found (sh exited with status 127)`);
+    if (r[1] === 126) bad(`--cred ${name}: the command could not be run: not executable (sh exited with status 126)`);
     if (r[1] !== 0) bad(`--cred ${name}: command exited with status ${r[1]}`);
     const value = trimNewline(r[0]);
     if (!value) bad(`--cred ${name}: command printed nothing`);

@@ -36,7 +36,16 @@ export function prepareSocketDir(dir: string, groupAccess = false): void {
   }
   // The rule clients check too (src/os/socket-trust.ts), stricter: nothing for others, group traversal only with a group.
   const problem = checkSocketDir(dir, st, { uid, deny: groupAccess ? 0o067 : 0o077 });
-  if (problem) throw new HushError("invalid_request", problem);
+  if (problem) {
+    const elsewhere = "choose another place with --socket PATH (a missing directory is created 0700)";
+    const mine = st.isDirectory() && !st.isSymbolicLink() && st.uid === uid;
+    const hint = mine
+      ? `run \`chmod ${groupAccess ? "710" : "700"} ${dir}\` (other users must not reach the sockets), or ${elsewhere}`
+      : st.isDirectory() && !st.isSymbolicLink()
+        ? elsewhere[0].toUpperCase() + elsewhere.slice(1)
+        : `remove it, or ${elsewhere}`;
+    throw new HushError("invalid_request", problem, { hint });
+  }
 }
 
 /** True when something accepts connections on the unix socket at `path`. */

@@ -73,6 +73,16 @@ describe("release command", () => {
     for (const t of BUILT) expect(run.stdout).toMatch(new RegExp(`${artifactName(V, t)}\\s+\\d+\\.\\d MB`));
     expect(readFileSync(join(out, "minisign.pub"), "utf8").split("\n")[1]).toBe(pub);
     expect(run.stderr).not.toContain("EPHEMERAL");
+    // A few kB, not "0.0 MB".
+    expect(run.stdout).toMatch(new RegExp(`hush-${V.replace(/\./g, "\\.")}\\.cdx\\.json\\s+\\d+ kB`));
+  });
+
+  test.skipIf(!MINISIGN)("the printed verify line works as written, from where the release was made", () => {
+    const line = run.stdout.split("\n").find((l) => l.startsWith("verify: "));
+    expect(line).toBeDefined();
+    const v = spawn(["sh", "-c", line!.slice("verify: ".length)], { cwd: ROOT });
+    expect(v.code).toBe(0);
+    expect(v.stdout).toContain(`${artifactName(V, BUILT[0])}: OK`);
   });
 
   test("the secret key appears in no output and no file", () => {
