@@ -11,7 +11,7 @@ import { HushError } from "../src/errors.ts";
 import { decodeJoinToken, formatKeyFile, parseKeyFile } from "../src/keys/index.ts";
 import { joinWithToken, pickTransport } from "../src/client/index.ts";
 import { defaultSocketPath } from "../src/config/index.ts";
-import { hint, jsonArgs, printJson, runChild, socketArgs, socketOwner, urlArgs, warnIfLoose, withSecretFile } from "./_shared.ts";
+import { hint, jsonArgs, printJson, runChild, secretFromEnv, socketArgs, socketOwner, urlArgs, warnIfLoose, withSecretFile } from "./_shared.ts";
 
 function defaultName(): string {
   const n = hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 64);
@@ -29,7 +29,8 @@ export default defineCommand({
     ...jsonArgs,
   },
   async run({ args, data }) {
-    let token = process.env.HUSH_JOIN_TOKEN ?? "";
+    const envToken = process.env.HUSH_JOIN_TOKEN;
+    let token = envToken && !args["token-file"] ? secretFromEnv("HUSH_JOIN_TOKEN", envToken, "HUSH-JOIN-", "--token-file") : "";
     if (args["token-file"]) {
       warnIfLoose(args["token-file"]);
       try {

@@ -178,6 +178,9 @@ describe("errors in the user's words", () => {
     expect(b.stderr).not.toContain("Garbage Secret");
     const c = await d.cli(["workers", "list"], { env: { HUSH_ADMIN_CREDENTIAL: "ops.admin" } });
     expect(c.stderr).toContain("pass --admin-credential-file ops.admin");
+    const j = await d.cli(["join"], { env: { HUSH_JOIN_TOKEN: "join.token" } });
+    expect(j.code).toBe(2);
+    expect(j.stderr).toContain("pass --token-file join.token");
   });
 
   test("kv del of a missing key says so (exit 3)", async () => {
