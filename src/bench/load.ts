@@ -93,29 +93,22 @@ export async function runLoad(op: Operation, opts: LoadOptions): Promise<LoadRes
     }
   }
 
-  let last = { t: t0, done: 0 };
-  const tick =
-    opts.onTick &&
-    setInterval(() => {
+  /** Call `cb` every `ms` with the progress so far and the rate since its previous call. */
+  const every = (cb: ((p: Progress) => void) | undefined, ms: number) => {
+    if (!cb) return undefined;
+    let last = { t: t0, done: 0 };
+    return setInterval(() => {
       const now = performance.now();
       const recentRate = ((done - last.done) * 1000) / (now - last.t);
       last = { t: now, done };
-      opts.onTick!({ elapsedMs: now - t0, done, errors, recentRate });
-    }, opts.tickMs ?? 5000);
-  let lastP = { t: t0, done: 0 };
-  const progress =
-    opts.onProgress &&
-    setInterval(() => {
-      const now = performance.now();
-      const recentRate = ((done - lastP.done) * 1000) / (now - lastP.t);
-      lastP = { t: now, done };
-      opts.onProgress!({ elapsedMs: now - t0, done, errors, recentRate });
-    }, opts.progressMs ?? 1000);
+      cb({ elapsedMs: now - t0, done, errors, recentRate });
+    }, ms);
+  };
+  const timers = [every(opts.onTick, opts.tickMs ?? 5000), every(opts.onProgress, opts.progressMs ?? 1000)];
   try {
     await Promise.all(Array.from({ length: n }, (_, w) => worker(w)));
   } finally {
-    if (tick) clearInterval(tick);
-    if (progress) clearInterval(progress);
+    for (const t of timers) if (t) clearInterval(t);
   }
   const elapsedMs = performance.now() - t0;
   return { requests: done, errors, elapsedMs, opsPerSec: (done * 1000) / elapsedMs, histogram: hist, errorKinds };
