@@ -204,8 +204,10 @@ describe("key and token string decoders", () => {
           const e = err as HushError;
           expect(e.code).toBe("invalid_request");
           expect(e.message.length).toBeLessThan(120);
-          for (const w of echoWindows(input)) expect(e.message).not.toContain(w);
-          for (const w of echoWindows(input.toLowerCase())) expect(e.message.toLowerCase()).not.toContain(w);
+          // Naming the prefix the decoder expects ("not a HUSH-WORKER-1… string") is not an echo.
+          const said = Object.values(HRP).reduce((m, h) => m.replaceAll(`${h}1…`, ""), e.message);
+          for (const w of echoWindows(input)) expect(said).not.toContain(w);
+          for (const w of echoWindows(input.toLowerCase())) expect(said.toLowerCase()).not.toContain(w);
           messages.add(e.message);
         }),
         runs(2500),
