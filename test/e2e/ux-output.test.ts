@@ -24,6 +24,8 @@ function onTerminal(args: string[], env: Record<string, string | undefined> = {}
 }
 
 /** Every command and its help page, found by following the help pages' COMMANDS sections. */
+let pagesOnce: ReturnType<typeof helpPages> | undefined;
+const allPages = () => (pagesOnce ??= helpPages());
 async function helpPages(path: string[] = []): Promise<{ p: string[]; r: Awaited<ReturnType<typeof hush>> }[]> {
   const r = await hush([...path, "--help"]);
   const cmds = /\nCOMMANDS\n([\s\S]*?)\n\n/.exec(r.stdout);
@@ -42,7 +44,7 @@ afterAll(() => d.cleanup());
 
 describe("help", () => {
   test("every command's --help has a usage line that starts with hush, and examples of that command", async () => {
-    const pages = await helpPages();
+    const pages = await allPages();
     expect(pages.length).toBeGreaterThan(45);
     for (const { p, r } of pages) {
       const name = ["hush", ...p].join(" ");
@@ -52,6 +54,31 @@ describe("help", () => {
       const examples = /\nEXAMPLES\n((?: {2}.*\n)+)/.exec(r.stdout)?.[1] ?? "";
       expect({ name, example: examples.includes(name) }).toEqual({ name, example: true });
     }
+  }, 60_000);
+
+  test("one extra argument, for every command: exit 2 with an error and a hint, nothing on stdout, nothing run", async () => {
+    // Leaves, with the number of arguments their USAGE line takes.
+    const leaves = (await allPages())
+      .filter(({ r }) => !r.stdout.includes("\nCOMMANDS\n"))
+      .map(({ p, r }) => {
+        const usage = r.stdout.split("\n").find((l) => l.startsWith(`  hush ${p.join(" ")}`))!;
+        return { path: p, args: (usage.split(" -- ")[0].match(/<[A-Z]+>|\[[A-Z]+\]/g) ?? []).filter((a) => a !== "[OPTIONS]").length };
+      });
+    expect(leaves.length).toBeGreaterThan(35);
+    const runs = await Promise.all(
+      leaves.map(async ({ path, args }) => {
+        const argv = [...path, ...Array.from({ length: args }, (_, i) => `arg${i}`), "extra-word"];
+        return { argv, r: await d.cli(argv, { env }) };
+      }),
+    );
+    for (const { argv, r } of runs) {
+      expect({ argv, code: r.code }).toEqual({ argv, code: 2 });
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toMatch(/^hush: error: (too many arguments|values are read|hush \S+ takes (only|no))/);
+      expect(r.stderr).toContain("hush: hint: ");
+      expect(r.stderr).not.toContain("extra-word");
+    }
+    expect((await d.cli(["kv", "get", "arg0"], { env })).code).toBe(3); // kv set stored nothing
   }, 60_000);
 
   test("run, join and checkout show the -- CMD form", async () => {
