@@ -1,7 +1,8 @@
 /**
- * Shared argument groups, output helpers, error printing and exit codes for
- * the hush CLI. Secrets never come from argv: credentials come from
- * HUSH_CREDENTIAL or --credential-file, values from stdin.
+ * Shared argument groups, output helpers and exit codes for the hush CLI
+ * (errors are printed by _report.ts). Secrets never come from argv:
+ * credentials come from HUSH_CREDENTIAL or --credential-file, values from
+ * stdin or --value-file (_value.ts).
  * @module
  */
 import { closeSync, existsSync, openSync, readFileSync, statSync, unlinkSync, writeSync, constants as fsc } from "node:fs";
