@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { HushError } from "../src/errors.ts";
 import { decodeKeyString, decodeServerSecret, HRP, parseKeyFile } from "../src/keys/index.ts";
 import { randomBytes, x25519PublicKey, type X25519KeyPair } from "../src/crypto/index.ts";
-import { AuditWriter, auditHmacKeyId, deriveAuditHmacKey } from "../src/audit/index.ts";
+import { AuditWriter, SealStateFile, auditHmacKeyId, deriveAuditHmacKey } from "../src/audit/index.ts";
 import { validateAllow } from "../src/broker/index.ts";
 import { loadCredSpec, parseAllowSpecs, parseCredsFile, type LoadedCred } from "../src/server/creds-load.ts";
 import { warnIfLoose } from "./_shared.ts";
@@ -76,15 +76,23 @@ export function loadTlsFiles(cert: string | undefined, key: string | undefined):
 
 /**
  * The audit log (PROTOCOL.md §9): `--audit-file` (append-only, 0600; a new
- * run continues the chain), sealed when `--audit-key hushaudit1…` (public)
- * is given; `--audit-hmac-key-file` keeps `hush audit hash` stable across
- * restarts (else a random key per run). Opened before anything listens.
+ * run continues the chain), sealed when `--audit-state-file FILE` (the
+ * sealing state from `hush keygen audit --state-out`) is given;
+ * `--audit-hmac-key-file` keeps `hush audit hash` stable across restarts
+ * (else a random key per run). Opened before anything listens. The removed
+ * `--audit-key` (format-1 sealing) is refused with a hint, never ignored.
  */
 export function openAudit(
-  opts: { file?: string; key?: string; hmacKeyFile?: string; sealEvery?: number; sealIntervalMs?: number },
+  opts: { file?: string; key?: string; stateFile?: string; hmacKeyFile?: string; sealEvery?: number; sealIntervalMs?: number },
   mask: (s: string) => string,
   version: string,
 ): { writer?: AuditWriter; hmacKey: Uint8Array } {
+  if (opts.key) {
+    throw new HushError(
+      "invalid_request",
+      "--audit-key (format-1 sealing to an X25519 public key) was removed: anyone with that public key could re-seal the log. Make a verification key and a sealing state with `hush keygen audit --out audit.verify --state-out STATE` (keep audit.verify off this host) and start with --audit-state-file STATE; the runs already in the audit file still verify",
+    );
+  }
   let hmacKey: Uint8Array;
   if (opts.hmacKeyFile) {
     warnIfLoose(opts.hmacKeyFile);
@@ -99,14 +107,12 @@ export function openAudit(
     secret.fill(0);
   } else hmacKey = randomBytes(32);
   if (!opts.file) {
-    if (opts.key || opts.sealEvery || opts.sealIntervalMs) throw new HushError("invalid_request", "--audit-key and --audit-seal-* need --audit-file FILE");
+    if (opts.stateFile || opts.sealEvery || opts.sealIntervalMs) throw new HushError("invalid_request", "--audit-state-file and --audit-seal-* need --audit-file FILE");
     return { hmacKey };
   }
-  const auditPublicKey = opts.key ? decodeKeyString(HRP.auditPublic, opts.key, "--audit-key") : undefined;
-  if (auditPublicKey && auditPublicKey.length !== 32) throw new HushError("invalid_request", "--audit-key: wrong length");
   const writer = AuditWriter.open({
     path: opts.file,
-    auditPublicKey,
+    sealing: opts.stateFile ? SealStateFile.load(opts.stateFile) : undefined,
     mask,
     sealEvery: opts.sealEvery,
     sealIntervalMs: opts.sealIntervalMs,
@@ -120,6 +126,7 @@ export function auditOptions(args: Record<string, any>): Parameters<typeof openA
   return {
     file: args["audit-file"],
     key: args["audit-key"],
+    stateFile: args["audit-state-file"],
     hmacKeyFile: args["audit-hmac-key-file"],
     sealEvery: args["audit-seal-every"] ? parsePositiveInt(args["audit-seal-every"], "--audit-seal-every") : undefined,
     sealIntervalMs: args["audit-seal-interval"] ? parseDuration(args["audit-seal-interval"], "--audit-seal-interval") : undefined,

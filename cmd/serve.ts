@@ -56,7 +56,8 @@ export default defineCommand({
     cred: { type: "string", description: "load a credential at start (repeatable): NAME=env:VAR, NAME=file:PATH or NAME=exec:COMMAND", valueHint: "SPEC" },
     "cred-allow": { type: "string", description: "tags allowed to check out a credential loaded at start (repeatable): NAME=tag,tag (default: nobody)", valueHint: "NAME=TAGS" },
     "audit-file": { type: "string", description: "append the tamper-evident audit log to FILE (0600; a new run continues its chain)", valueHint: "FILE" },
-    "audit-key": { type: "string", description: "seal the audit log forward-securely to this public key (hushaudit1…, from `hush keygen audit`)", valueHint: "KEY" },
+    "audit-state-file": { type: "string", description: "seal the audit log forward-securely with this sealing state (from `hush keygen audit --state-out`; rewritten at every seal)", valueHint: "FILE" },
+    "audit-key": { type: "string", description: "removed (format-1 sealing): refused with a hint; use --audit-state-file", valueHint: "KEY" },
     "audit-hmac-key-file": { type: "string", description: "secret for `hush audit hash`, so hashes match across restarts (default: random per run)", valueHint: "FILE" },
     "audit-seal-every": { type: "string", description: "seal after this many audit lines (default 100)", valueHint: "N" },
     "audit-seal-interval": { type: "string", description: "seal unsealed lines at least this often (default 10s)", valueHint: "DURATION" },
@@ -96,7 +97,7 @@ export default defineCommand({
     }
     const { d, w, lock } = started;
     const ticker = w ? setInterval(() => w.tick(), 1000) : undefined;
-    if (w) log.info("audit log", { file: w.path, sealed: !!args["audit-key"], healthy: w.healthy });
+    if (w) log.info("audit log", { file: w.path, sealed: !!args["audit-state-file"], healthy: w.healthy });
     for (const w of hardening.warnings) log.warn(w);
     _loadCreds(d, log, started.creds);
     _announce(d, log, !!started.serverKey);

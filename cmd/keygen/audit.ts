@@ -1,25 +1,56 @@
-/** `hush keygen audit`: the X25519 key pair that seals the audit log (PROTOCOL.md §9). @module */
+/**
+ * `hush keygen audit`: from one random seed, the audit verification key
+ * (HUSH-AUDIT-VERIFY-1…, kept off the daemon's host) and the daemon's
+ * initial sealing state (HUSH-AUDIT-STATE-1…, epoch 0), like
+ * `journalctl --setup-keys` (PROTOCOL.md §9.4). @module
+ */
 import { defineCommand } from "citty";
-import { generateX25519 } from "../../src/crypto/index.ts";
+import { resolve } from "node:path";
+import { HushError } from "../../src/errors.ts";
+import { randomBytes, wipe } from "../../src/crypto/index.ts";
+import { initialSealStateFile, sealKeyId } from "../../src/audit/index.ts";
 import { HRP, encodeKeyString, formatKeyFile } from "../../src/keys/index.ts";
-import { emitKeyFile } from "../_shared.ts";
+import { createSecretFile, hint } from "../_shared.ts";
 
 export default defineCommand({
   meta: {
     name: "audit",
-    description: "Generate the audit sealing key (HUSH-AUDIT-KEY-1…); the public key (hushaudit1…, on stderr) goes to `serve --audit-key`.",
+    description:
+      "Make the audit verification key (HUSH-AUDIT-VERIFY-1…: --out FILE, else stdout; keep it off the daemon's host) and the daemon's sealing state (--state-out FILE, for `serve --audit-state-file`), from one seed.",
   },
-  args: { out: { type: "string", description: "write the secret key to FILE (created 0600, never overwritten); keep it off the daemon's host", valueHint: "FILE" } },
+  args: {
+    "state-out": { type: "string", description: "write the daemon's initial sealing state to FILE (created 0600, never overwritten); required", valueHint: "FILE" },
+    out: { type: "string", description: "write the verification key to FILE (created 0600, never overwritten) instead of stdout", valueHint: "FILE" },
+  },
   run({ args }) {
-    const k = generateX25519();
-    const pub = encodeKeyString(HRP.auditPublic, k.publicKey);
-    const text = formatKeyFile(encodeKeyString(HRP.auditSecret, k.secretKey), {
-      kind: "audit key",
-      publicKey: pub,
-      note: "verifies audit seals: hush audit verify --file FILE --key-file THIS; keep it off the host that runs hush serve",
+    const stateOut = args["state-out"];
+    if (!stateOut) throw new HushError("invalid_request", "hush keygen audit needs --state-out FILE (the daemon's sealing state)");
+    if (args.out && resolve(args.out) === resolve(stateOut)) throw new HushError("invalid_request", "--out and --state-out must be different files");
+    // Both files exist (empty, 0600) before the seed does: a refused path leaves nothing behind.
+    const state = createSecretFile(stateOut);
+    let out;
+    try {
+      out = args.out ? createSecretFile(args.out) : undefined;
+    } catch (e) {
+      state.discard();
+      throw e;
+    }
+    const seed = randomBytes(32);
+    const keyId = sealKeyId(seed);
+    const verify = formatKeyFile(encodeKeyString(HRP.auditVerify, seed), {
+      kind: "audit verification key",
+      note: `key id ${keyId}. Verifies the audit log: hush audit verify --file LOG --key-file THIS. Keep it OFF the host that runs hush serve: with it, every seal can be forged`,
     });
-    k.secretKey.fill(0);
-    emitKeyFile(args.out, text, pub);
+    const stateText = initialSealStateFile(seed);
+    wipe(seed);
+    state.write(stateText);
+    if (out) out.write(verify);
+    else {
+      if (process.stdout.isTTY) hint("printing the verification key to a terminal; prefer --out FILE on another host", "warning");
+      process.stdout.write(verify);
+    }
+    process.stderr.write(`Key id: ${keyId}\n`);
+    hint(`start the daemon as the user that owns ${stateOut}, which it rewrites at every seal: hush serve --audit-file FILE --audit-state-file ${stateOut}`);
     return 0;
   },
 });

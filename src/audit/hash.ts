@@ -1,22 +1,17 @@
 /**
- * Every hash and MAC of the audit log (PROTOCOL.md §9): the `prev` chain,
- * the forward-secure seals and their ratchet, and the HMAC form of values.
+ * The hashes and MACs of the audit log (PROTOCOL.md §9): the `prev` chain,
+ * the format-1 seals and their ratchet, and the HMAC form of values.
  *
  * Chain: `prev` of a line = b64u(SHA-256(bytes of the previous line without
  * its newline)); the first line of a file uses 32 zero bytes.
  *
- * Seals: `mac = b64u(HMAC-SHA256(k_e, "HUSH1-SEAL\n" ‖ seq ‖ "\n" ‖ e ‖ "\n" ‖ prev ‖ "\n" ‖ ts))`
- * with `seq`, `e` and `ts` in decimal and `prev` the seal line's own `prev`
- * field (b64u text), all taken from the seal line itself. `prev` commits to
- * every byte before the seal, including the run's `start` line and the
- * sealed key in it; `seq` and `e` bind the seal to its position and epoch
- * (the lesson of journald CVE-2023-31439, whose tags were not bound to their
- * epoch); the run is bound by the key itself, since k0 is drawn at random
- * for each run. `ts` is added to the PROTOCOL.md §9 string so that every
- * field of a seal line is covered: the closing seal is the last line of a
- * file and no later `prev` protects it (the verifier also requires seal
- * lines in canonical form, exactly `seq, ts, type, prev, epoch, mac`). After sealing, the writer ratchets
- * `k_{e+1} = HMAC-SHA256(k_e, "HUSH1-RATCHET")` and wipes `k_e`.
+ * Format-1 seals (hush 0.1.0; verified, no longer written — format 2 is
+ * in sealing.ts): each run drew a random k0 and stored it in its `start`
+ * line sealed to an X25519 audit public key (context "audit k0");
+ * `mac = b64u(HMAC-SHA256(k_e, "HUSH1-SEAL\n" ‖ seq ‖ "\n" ‖ e ‖ "\n" ‖ prev ‖ "\n" ‖ ts))`
+ * with epochs counted per run, and `k_{e+1} = HMAC-SHA256(k_e, "HUSH1-RATCHET")`.
+ * Anyone with the public key could box a k0 of their own and re-seal a
+ * whole run, which is why format 2 replaced it.
  *
  * Value HMAC (the idea and the `hmac-sha256:` prefix come from Vault's audit
  * devices and `audit-hash`). The audit log never holds a secret value (DESIGN.md invariant 2). Where an
@@ -51,7 +46,7 @@ import { hkdfSha256, hmacSha256, sha256, toB64u, utf8 } from "../crypto/index.ts
 /** `prev` of the first line of a file: b64u of 32 zero bytes. */
 export const ZERO_PREV = toB64u(new Uint8Array(32));
 
-/** The box context under which a run's k0 is sealed to the audit public key. */
+/** Format 1: the box context under which a run's k0 was sealed to the audit public key. */
 export const K0_BOX_CONTEXT = "audit k0";
 
 /** `prev` for the line after `line` (its bytes, without the newline). */
@@ -59,13 +54,13 @@ export function lineHash(line: Uint8Array | string): string {
   return toB64u(sha256(typeof line === "string" ? utf8(line) : line));
 }
 
-/** The MAC of the seal line with these `seq`, `epoch`, `prev` and `ts`, under k_epoch. */
+/** Format 1: the MAC of the seal line with these `seq`, `epoch`, `prev` and `ts`, under k_epoch. */
 export function sealMac(key: Uint8Array, seq: number, epoch: number, prev: string, ts: number): string {
   if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(epoch) || !Number.isSafeInteger(ts)) throw new TypeError("sealMac: seq, epoch and ts must be integers");
   return toB64u(hmacSha256(key, `HUSH1-SEAL\n${seq}\n${epoch}\n${prev}\n${ts}`));
 }
 
-/** k_{e+1} = HMAC-SHA256(k_e, "HUSH1-RATCHET"). The caller wipes k_e. */
+/** Format 1: k_{e+1} = HMAC-SHA256(k_e, "HUSH1-RATCHET"). The caller wipes k_e. */
 export function ratchetKey(key: Uint8Array): Uint8Array {
   return hmacSha256(key, "HUSH1-RATCHET");
 }

@@ -113,7 +113,10 @@ export function formatAuditRow(l: AuditLine): string {
         .join("; ");
       return row([String(l.seq), time(l.ts), s(l.result), s(l.actor), s(l.via), s(l.action), s(l.target), detail || "-"]);
     case "start":
-      detail = "daemon run started" + (typeof l.key === "string" ? ", sealed" : ", not sealed") + (l.version ? ` (hush ${s(l.version)})` : "");
+      detail =
+        "daemon run started" +
+        (typeof l.key_id === "string" ? `, sealed from epoch ${s(l.epoch)} (key id ${s(l.key_id)})` : typeof l.key === "string" ? ", sealed (format 1)" : ", not sealed") +
+        (l.version ? ` (hush ${s(l.version)})` : "");
       break;
     case "seal":
       detail = `seal, epoch ${s(l.epoch)}`;
@@ -165,16 +168,41 @@ export class ChainFollower {
   }
 }
 
-/** Read a byte stream line by line until it ends or `signal` aborts. */
-export async function readStreamLines(body: ReadableStream<Uint8Array>, onLine: (line: string) => void, signal?: AbortSignal): Promise<void> {
+/**
+ * Heartbeats of a followed stream (PROTOCOL.md §8, "Audit"): while no line
+ * is written, the daemon sends `{"type":"heartbeat","ts":MS,"last_seq":N}`
+ * every AUDIT_HEARTBEAT_MS, so that idle timeouts do not cut the stream and
+ * the follower can tell a quiet daemon from a dead connection. It has no
+ * `seq` and is not part of the log: readers skip it, and `last_seq` (the
+ * last line sent on this stream, 0 for none) is where `since=` resumes.
+ */
+export const AUDIT_HEARTBEAT_MS = 3000;
+
+/** The text of a heartbeat line. */
+export function heartbeatLine(lastSeq: number, ts: number = Date.now()): string {
+  return JSON.stringify({ type: "heartbeat", ts: Math.floor(ts), last_seq: lastSeq });
+}
+
+/** The heartbeat's fields, or null when `text` is not a heartbeat. */
+export function parseHeartbeat(text: string): { ts: number; last_seq: number } | null {
+  if (!text.startsWith('{"type":"heartbeat"')) return null;
+  try {
+    const o = JSON.parse(text);
+    if (o?.type === "heartbeat" && o.seq === undefined && Number.isSafeInteger(o.last_seq) && typeof o.ts === "number") return { ts: o.ts, last_seq: o.last_seq };
+  } catch {}
+  return null;
+}
+
+/** Read a byte stream (a web stream or a node stream) line by line until it ends or `signal` aborts. */
+export async function readStreamLines(body: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>, onLine: (line: string) => void, signal?: AbortSignal): Promise<void> {
   const split = new LineSplitter();
-  const reader = body.getReader();
-  const stop = () => reader.cancel().catch(() => {});
+  const it = (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  const stop = () => void it.return?.().catch(() => {});
   signal?.addEventListener("abort", stop, { once: true });
   try {
     for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
+      const { done, value } = await it.next();
+      if (done || signal?.aborted) break;
       for (const line of split.push(value)) if (line) onLine(line);
     }
   } catch (e) {

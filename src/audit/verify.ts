@@ -1,45 +1,49 @@
 /**
- * Offline verification of an audit log (PROTOCOL.md §9, DESIGN.md invariant
- * 6). Pure: bytes in, a report out.
+ * Offline verification of an audit log (PROTOCOL.md §9.8, DESIGN.md
+ * invariant 6). Pure: bytes in, a report out.
  *
  * Always checked: every line is a UTF-8 JSON object ending in a newline; the
  * first line is a `start` line; `seq` runs 1, 2, 3… across the whole file
  * (a run continues the previous run's numbering); `prev` is the SHA-256 of
- * the previous line; line types and fields are well formed; within a run,
- * seals carry epochs 0, 1, 2… and nothing but the closing seal follows a
- * `stop` line.
+ * the previous line; line types and fields are well formed; seal epochs
+ * follow each other, and nothing but the closing seal follows a `stop` line.
  *
- * With the audit secret key: each run's k0 is opened from its `start` line
- * and every seal's MAC is checked with the ratcheted key of the epoch the
- * verifier expects (not the one the line claims), so a seal cannot be moved
- * to another position, epoch or run. Every run must then be sealed (a run
- * without a key is a downgrade unless `allowUnsealedRuns`).
+ * With the verification key (format 2, `hush keygen audit`): every seal's
+ * MAC, under the key of the epoch the verifier expects; epochs without a gap
+ * from `firstEpoch` (default 0) across every run; one key for the file. A
+ * thief of the daemon's sealing state at epoch n can seal only epochs ≥ n,
+ * so every line up to the seal of epoch n − 1 is vouched for: the report's
+ * `vouched` names that range. With the format-1 secret key (hush 0.1.0):
+ * those runs' seals, as before, with a warning that they are weaker.
  *
- * What sealing cannot show: lines after the last seal of a run (reported in
- * `unsealed` and `unsealedTail`); a truncated file (it ends like a live or
- * crashed one — pass `requireClosed` when the daemon has stopped, so the file
- * must end with `stop` + closing seal); and a whole run, or a whole file,
- * rewritten under a new k0, since anyone with the audit *public* key can make
- * one. Keeping a copy of the log (or just its seal lines) on another host,
- * e.g. with `hush audit tail -f`, closes that gap.
+ * What no key can show: lines after the last seal (`unsealed`,
+ * `unsealedTail`); lines after the point where the sealing state was stolen;
+ * a file cut right after a seal (it looks like a crash: every run without a
+ * `stop` line is listed in `notStopped`, and `requireClosed` fails on any);
+ * a daemon that logs lies because it is already compromised.
  *
  * `error.seq` names where the log goes wrong: the seq expected at that
  * position (a gap, a swap, a foreign line), the repeated seq (a duplicate),
  * the changed line (its hash does not match the next line's `prev`), or the
- * seal whose MAC or epoch fails.
+ * seal or start line whose MAC, epoch or key fails.
  * @module
  */
-import { fromB64u, fromUtf8, wipe } from "../crypto/index.ts";
-import { openBox } from "../crypto/box.ts";
-import { K0_BOX_CONTEXT, ZERO_PREV, lineHash, ratchetKey, sealMac } from "./hash.ts";
+import { fromUtf8, wipe } from "../crypto/index.ts";
+import { ZERO_PREV, lineHash } from "./hash.ts";
+import { SealChain } from "./sealing.ts";
+import { Break, type ChainState, type Run, type SealFormat, checkSeal, newRun, startRunV1, startRunV2 } from "./verify-seals.ts";
 
 export interface VerifyOptions {
-  /** The X25519 audit secret key (`hush keygen audit`): check seals too. */
+  /** The verification key (format 2: the 32-byte seed from `hush keygen audit`): check format-2 seals. */
+  verifyKey?: Uint8Array;
+  /** The format-1 X25519 audit secret key (hush 0.1.0): check format-1 seals. */
   auditSecretKey?: Uint8Array;
-  /** The daemon has stopped: the file must end with a run's `stop` + closing seal. */
+  /** The daemon has stopped: every run must have its `stop` line, and the file must end with the closing seal. */
   requireClosed?: boolean;
-  /** With a secret key, accept runs written without sealing (they count as unsealed). */
+  /** With a key, accept runs written without sealing (they count as unsealed). */
   allowUnsealedRuns?: boolean;
+  /** The epoch the first format-2 run must start at (default 0; a file that continues another: that file's `nextEpoch`). */
+  firstEpoch?: number;
 }
 
 export interface VerifyError {
@@ -50,12 +54,26 @@ export interface VerifyError {
   reason: string;
 }
 
+export interface RunReport {
+  startSeq: number;
+  endSeq: number;
+  sealing: SealFormat;
+  keyId?: string;
+  /** Epochs of its seals (format 2: counted across runs; format 1: from 0 in each run). */
+  epochs: { from: number; to: number } | null;
+  /** Its seals' MACs were checked with a key. */
+  checked: boolean;
+  stopped: boolean;
+  closed: boolean;
+}
+
 export interface VerifyResult {
   ok: boolean;
   /** Lines that passed every check. */
   lines: number;
   /** Seal lines seen (their MACs checked only when `sealsChecked`). */
   seals: number;
+  /** A key was given, so seals of its format were checked. */
   sealsChecked: boolean;
   lastSeq: number | null;
   lastSealedSeq: number | null;
@@ -64,37 +82,23 @@ export interface VerifyResult {
   /** seq ranges not covered by any seal: run tails (live or crashed) and unsealed runs. */
   unsealed: { from: number; to: number }[];
   runs: number;
+  runList: RunReport[];
+  /** Runs without a `stop` line: crashed, cut, or (the last) still running. */
+  notStopped: { from: number; to: number }[];
   /** The last run ended with its `stop` line (and closing seal when sealed). */
   closed: boolean;
+  /** With the verification key: every line up to `toSeq` is vouched for by format-2 seals of `epochs`. */
+  vouched: { toSeq: number; epochs: { from: number; to: number }; fromTs: number; toTs: number } | null;
+  /** The epoch a format-2 run appended to this file (or the first run of the next file) must start at. */
+  nextEpoch: number | null;
+  /** Things to know that are not breaks (weaker format-1 seals, unchecked runs). */
+  warnings: string[];
   error?: VerifyError;
 }
 
 const TYPES = new Set(["start", "event", "seal", "stop", "dropped"]);
 const RESULTS = new Set(["ok", "denied", "error"]);
 const EVENT_STRINGS = ["actor", "via", "action", "target", "reason", "corr_id"];
-
-interface Run {
-  startSeq: number;
-  sealed: boolean;
-  key: Uint8Array | null;
-  epoch: number;
-  lastSealSeq: number | null;
-  firstUnsealed: number | null;
-  stopped: boolean;
-  closed: boolean;
-}
-
-class Break extends Error {
-  constructor(
-    readonly seq: number | null,
-    readonly line: number,
-    readonly reason: string,
-    /** Every line passed; the file as a whole is wrong (keep the line count). */
-    readonly whole = false,
-  ) {
-    super(reason);
-  }
-}
 
 const isCount = (n: unknown) => Number.isSafeInteger(n) && (n as number) > 0;
 
@@ -114,26 +118,44 @@ function splitLines(bytes: Uint8Array): { lines: Uint8Array[]; partial: boolean 
 /** Verify an audit log. Never throws on bad input: the report says what broke. */
 export function verifyAuditLog(input: string | Uint8Array, opts: VerifyOptions = {}): VerifyResult {
   const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
-  const secret = opts.auditSecretKey;
   const r: VerifyResult = {
     ok: true,
     lines: 0,
     seals: 0,
-    sealsChecked: secret !== undefined,
+    sealsChecked: opts.verifyKey !== undefined || opts.auditSecretKey !== undefined,
     lastSeq: null,
     lastSealedSeq: null,
     unsealedTail: 0,
     unsealed: [],
     runs: 0,
+    runList: [],
+    notStopped: [],
     closed: false,
+    vouched: null,
+    nextEpoch: null,
+    warnings: [],
   };
+  const g: ChainState = { chain: opts.verifyKey ? new SealChain(opts.verifyKey) : null, keyId: null, nextEpoch: 0, seen: false };
   const { lines, partial } = splitLines(bytes);
   let run: Run | null = null;
   let prev = ZERO_PREV;
   let prevSeq = 0;
+  let firstTs = 0;
   const endRun = () => {
-    if (run?.firstUnsealed != null) r.unsealed.push({ from: run.firstUnsealed, to: prevSeq });
-    wipe(run?.key);
+    if (!run) return;
+    if (run.firstUnsealed !== null) r.unsealed.push({ from: run.firstUnsealed, to: prevSeq });
+    if (!run.stopped) r.notStopped.push({ from: run.startSeq, to: prevSeq });
+    r.runList.push({
+      startSeq: run.startSeq,
+      endSeq: prevSeq,
+      sealing: run.format,
+      keyId: run.keyId,
+      epochs: run.firstEpoch === null ? null : { from: run.firstEpoch, to: run.lastEpoch! },
+      checked: run.checked,
+      stopped: run.stopped,
+      closed: run.closed,
+    });
+    wipe(run.key);
   };
   try {
     for (let i = 0; i < lines.length; i++) {
@@ -146,39 +168,28 @@ export function verifyAuditLog(input: string | Uint8Array, opts: VerifyOptions =
         text = fromUtf8(lines[i]);
         o = JSON.parse(text);
       } catch {}
-      if (o === null || typeof o !== "object" || Array.isArray(o)) throw new Break(expect, L, "not a JSON object (the line was changed or cut)");
-      if (!Number.isSafeInteger(o.seq)) throw new Break(expect, L, "no valid seq");
-      if (o.seq !== expect) {
-        if (o.seq === prevSeq && prevSeq > 0) throw new Break(o.seq, L, `seq ${o.seq} appears twice (lines ${L - 1} and ${L}): a line was inserted or copied`);
-        if (o.seq > expect) {
-          const gap = o.seq - 1 > expect ? `${expect}..${o.seq - 1}` : `${expect}`;
-          throw new Break(expect, L, `seq ${gap} missing (found ${o.seq}): lines were deleted or reordered`);
-        }
-        throw new Break(expect, L, `seq ${o.seq} where ${expect} was expected: a line was inserted, copied or moved here`);
-      }
-      if (o.prev !== prev) {
-        if (L === 1) throw new Break(o.seq, L, "prev of the first line is not 32 zero bytes: the start of the file is missing or the line was changed");
-        throw new Break(prevSeq, L - 1, `seq ${prevSeq} (line ${L - 1}) does not hash to the prev of seq ${o.seq}: it was changed (or seq ${o.seq}'s prev was)`);
-      }
-      if (typeof o.ts !== "number" || !Number.isFinite(o.ts)) throw new Break(o.seq, L, "ts is not a number");
-      if (!TYPES.has(o.type)) throw new Break(o.seq, L, `unknown line type ${JSON.stringify(String(o.type)).slice(0, 40)}`);
-      if (L === 1 && o.type !== "start") throw new Break(o.seq, L, "the first line is not a start line: the start of the file is missing");
+      checkPlace(o, L, expect, prevSeq, prev);
+      if (L === 1) firstTs = o.ts;
       if (o.type === "start") {
         endRun();
-        run = startRun(o, L, secret, opts.allowUnsealedRuns === true);
+        run = startRun(o, L, opts, g);
         r.runs++;
       } else {
         const cur = run!;
-        if (cur.stopped && !(o.type === "seal" && cur.sealed && !cur.closed)) {
+        if (cur.stopped && !(o.type === "seal" && cur.format !== "none" && !cur.closed)) {
           throw new Break(o.seq, L, `a ${o.type} line after the run's stop line (run started at seq ${cur.startSeq})`);
         }
+        if (cur.startSealDue && o.type !== "seal") throw new Break(o.seq, L, `the start line of a sealed run (seq ${cur.startSeq}) must be followed by its start seal`);
         if (o.type === "seal") {
-          checkSeal(o, text, L, cur, secret);
+          checkSeal(o, text, L, cur, g);
           r.seals++;
           r.lastSealedSeq = o.seq;
+          if (cur.format === "v2" && g.chain) {
+            r.vouched = { toSeq: o.seq, epochs: { from: r.vouched?.epochs.from ?? o.epoch, to: o.epoch }, fromTs: firstTs, toTs: o.ts };
+          }
         } else if (o.type === "stop") {
           cur.stopped = true;
-          cur.closed = !cur.sealed;
+          cur.closed = cur.format === "none";
         } else if (o.type === "event") {
           checkEvent(o, L);
         } else if (!isCount(o.count) || typeof o.since !== "number") {
@@ -191,69 +202,80 @@ export function verifyAuditLog(input: string | Uint8Array, opts: VerifyOptions =
       r.lines++;
     }
     endRun();
-    r.lastSeq = prevSeq || null;
-    r.unsealedTail = r.lastSealedSeq === null ? r.lines : prevSeq - r.lastSealedSeq;
-    r.closed = (run as Run | null)?.closed ?? false;
-    if (opts.requireClosed && !r.closed) {
-      if (r.lines === 0) throw new Break(null, 0, "the file is empty", true);
-      throw new Break(prevSeq, r.lines, `the file ends at seq ${prevSeq} without its run's stop line and closing seal: it was truncated, or the daemon crashed or is still running`, true);
-    }
+    run = null;
+    finish(r, opts, g, prevSeq);
   } catch (e) {
     if (!(e instanceof Break)) throw e;
     wipe((run as Run | null)?.key);
     r.ok = false;
     if (!e.whole) r.lines = Math.max(0, e.line - 1);
-    r.lastSeq = prevSeq || null;
-    r.unsealedTail = r.lastSealedSeq === null ? r.lines : prevSeq - r.lastSealedSeq;
     r.closed = false;
     r.error = { seq: e.seq, line: e.line, reason: e.reason };
   }
+  g.chain?.wipe();
+  r.lastSeq = prevSeq || null;
+  r.unsealedTail = r.lastSealedSeq === null ? r.lines : prevSeq - r.lastSealedSeq;
+  r.nextEpoch = g.seen ? g.nextEpoch : null;
   return r;
 }
 
-function startRun(o: any, L: number, secret: Uint8Array | undefined, allowUnsealed: boolean): Run {
-  const run: Run = { startSeq: o.seq, sealed: false, key: null, epoch: 0, lastSealSeq: null, firstUnsealed: null, stopped: false, closed: false };
-  if (o.key === undefined) {
-    if (secret && !allowUnsealed) {
-      throw new Break(o.seq, L, "this run is not sealed (no key in its start line) although an audit key was given: its seals were stripped, or the daemon ran without --audit-key");
+/** seq, prev, ts and type of a line at file line L. */
+function checkPlace(o: any, L: number, expect: number, prevSeq: number, prev: string): void {
+  if (o === null || typeof o !== "object" || Array.isArray(o)) throw new Break(expect, L, "not a JSON object (the line was changed or cut)");
+  if (!Number.isSafeInteger(o.seq)) throw new Break(expect, L, "no valid seq");
+  if (o.seq !== expect) {
+    if (o.seq === prevSeq && prevSeq > 0) throw new Break(o.seq, L, `seq ${o.seq} appears twice (lines ${L - 1} and ${L}): a line was inserted or copied`);
+    if (o.seq > expect) {
+      const gap = o.seq - 1 > expect ? `${expect}..${o.seq - 1}` : `${expect}`;
+      throw new Break(expect, L, `seq ${gap} missing (found ${o.seq}): lines were deleted or reordered`);
     }
-    return run;
+    throw new Break(expect, L, `seq ${o.seq} where ${expect} was expected: a line was inserted, copied or moved here`);
   }
-  if (typeof o.key !== "string" || o.epoch !== 0) throw new Break(o.seq, L, "malformed start line (key must be a string and epoch 0)");
-  run.sealed = true;
-  if (secret) {
-    try {
-      run.key = openBox(secret, fromB64u(o.key), K0_BOX_CONTEXT);
-      if (run.key.length !== 32) throw new Error("bad length");
-    } catch {
-      throw new Break(o.seq, L, "the sealing key in this start line does not open with the given audit secret key (another key, or a forged line)");
-    }
+  if (o.prev !== prev) {
+    if (L === 1) throw new Break(o.seq, L, "prev of the first line is not 32 zero bytes: the start of the file is missing or the line was changed");
+    throw new Break(prevSeq, L - 1, `seq ${prevSeq} (line ${L - 1}) does not hash to the prev of seq ${o.seq}: it was changed (or seq ${o.seq}'s prev was)`);
   }
-  return run;
+  if (typeof o.ts !== "number" || !Number.isFinite(o.ts)) throw new Break(o.seq, L, "ts is not a number");
+  if (!TYPES.has(o.type)) throw new Break(o.seq, L, `unknown line type ${JSON.stringify(String(o.type)).slice(0, 40)}`);
+  if (L === 1 && o.type !== "start") throw new Break(o.seq, L, "the first line is not a start line: the start of the file is missing");
 }
 
-function checkSeal(o: any, text: string, L: number, run: Run, secret: Uint8Array | undefined): void {
-  if (!run.sealed) throw new Break(o.seq, L, `a seal in a run without a sealing key (run started at seq ${run.startSeq})`);
-  if (o.epoch !== run.epoch) {
-    throw new Break(o.seq, L, `seal epoch ${JSON.stringify(o.epoch)} where ${run.epoch} was expected: a seal was dropped, replayed or moved`);
+function startRun(o: any, L: number, opts: VerifyOptions, g: ChainState): Run {
+  if (o.key_id !== undefined) {
+    if (opts.auditSecretKey && !opts.verifyKey) throw new Break(o.seq, L, "this run is sealed in format 2: verify it with its verification key (HUSH-AUDIT-VERIFY-1…, from hush keygen audit)");
+    return startRunV2(o, L, g, opts.firstEpoch ?? 0);
   }
-  if (typeof o.mac !== "string" || !Number.isSafeInteger(o.ts)) throw new Break(o.seq, L, "malformed seal line");
-  if (JSON.stringify({ seq: o.seq, ts: o.ts, type: o.type, prev: o.prev, epoch: o.epoch, mac: o.mac }) !== text) {
-    throw new Break(o.seq, L, "seal line not in canonical form (seq, ts, type, prev, epoch, mac): it was changed");
+  if (o.key !== undefined) return startRunV1(o, L, opts.auditSecretKey, g);
+  if ((opts.verifyKey || opts.auditSecretKey) && !opts.allowUnsealedRuns) {
+    throw new Break(o.seq, L, "this run is not sealed (no key in its start line) although an audit key was given: its seals were stripped, or the daemon ran without --audit-state-file");
   }
-  if (secret) {
-    const from = run.lastSealSeq === null ? run.startSeq : run.lastSealSeq + 1;
-    if (sealMac(run.key!, o.seq, run.epoch, o.prev, o.ts) !== o.mac) {
-      throw new Break(o.seq, L, `seal of epoch ${run.epoch} does not verify: a line in seq ${from}..${o.seq - 1} was changed, inserted, deleted or reordered, or the seal was moved or forged`);
+  return newRun(o.seq, "none");
+}
+
+/** Whole-file rules, after every line passed; warnings. */
+function finish(r: VerifyResult, opts: VerifyOptions, g: ChainState, lastSeq: number): void {
+  const v1 = r.runList.filter((x) => x.sealing === "v1");
+  const v2seals = r.runList.some((x) => x.sealing === "v2" && x.epochs !== null);
+  if (opts.verifyKey && !g.seen && v1.length > 0 && !opts.auditSecretKey) {
+    throw new Break(v1[0].startSeq, 1, "no run of this file is sealed with a verification key (format 2): its runs use format 1; verify them with their audit secret key (HUSH-AUDIT-KEY-1…)", true);
+  }
+  if (v1.length > 0) {
+    const where = `run${v1.length === 1 ? "" : "s"} at seq ${v1.map((x) => x.startSeq).join(", ")}`;
+    const covered = v2seals && g.chain ? `; every line of them is also covered by the verified format-2 seal at seq ${r.vouched?.toSeq ?? "?"}` : "";
+    r.warnings.push(`${where} use${v1.length === 1 ? "s" : ""} the old sealing (format 1, hush 0.1.0), whose seals are weaker: anyone with the audit public key can re-seal such a run${v1.some((x) => !x.checked) ? " (not checked: no format-1 key given)" : ""}${covered}`);
+  }
+  if (opts.requireClosed) {
+    if (r.lines === 0) throw new Break(null, 0, "the file is empty", true);
+    const open = r.notStopped.filter((x) => x.to !== lastSeq);
+    if (open.length > 0) {
+      const list = open.map((x) => `seq ${x.from}..${x.to}`).join(", ");
+      throw new Break(open[0].to, r.lines, `run${open.length === 1 ? "" : "s"} without a stop line (${list}): the daemon crashed, or the run was cut and another appended`, true);
     }
-    const next = ratchetKey(run.key!);
-    wipe(run.key);
-    run.key = next;
+    if (!r.runList.at(-1)?.closed) {
+      throw new Break(lastSeq, r.lines, `the file ends at seq ${lastSeq} without its run's stop line and closing seal: it was truncated, or the daemon crashed or is still running`, true);
+    }
   }
-  run.epoch++;
-  run.lastSealSeq = o.seq;
-  run.firstUnsealed = null;
-  if (run.stopped) run.closed = true;
+  r.closed = r.runList.at(-1)?.closed ?? false;
 }
 
 function checkEvent(o: any, L: number): void {

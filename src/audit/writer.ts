@@ -1,31 +1,38 @@
 /**
  * The audit log writer (PROTOCOL.md §9): hash-chained JSON Lines, appended
  * synchronously to one file (O_APPEND, mode 0600, symlinks refused), with
- * forward-secure seals when an audit public key is configured.
+ * forward-secure seals when a sealing state file is configured
+ * (src/audit/sealing.ts, src/audit/state-file.ts).
  *
  * Lines, in key order `seq, ts, type, prev, …`:
- * - `start`  first line of each daemon run: `v`, the caller's `start` fields
- *   and, when sealing, `key` (the run's random k0 sealed to the audit public
- *   key with src/crypto/box.ts, context "audit k0"), `epoch: 0`,
- *   `seal_every`, `seal_interval_ms`.
+ * - `start`  first line of each daemon run: `v` (2), the caller's `start`
+ *   fields and, when sealing, `key_id`, `epoch` (the epoch of the seal that
+ *   follows at once), `seal_every`, `seal_interval_ms`.
  * - `event`  `actor, via, action, target, result, reason, corr_id` (any may be
  *   absent); a summary of repeated failures adds `count` and `repeat_of`.
  * - `dropped` `count, since`: events lost while the sink was failing and the
  *   in-memory backlog was full.
- * - `seal`   `epoch, mac` (see hash.ts); written after `sealEvery` lines,
- *   after `sealIntervalMs` when there is anything unsealed (the caller drives
- *   the clock with `tick()`), and on `close()`.
+ * - `seal`   `key_id, epoch, mac` (see sealing.ts): right after the `start`
+ *   line (the start seal: every run moves the sealing state on), after
+ *   `sealEvery` lines, after `sealIntervalMs` when there is anything
+ *   unsealed (the caller drives the clock with `tick()`), and on `close()`.
  * - `stop`   last line of a run closed cleanly; followed by the closing seal.
+ *
+ * Sealing order: the seal line is written and fdatasync'ed first, then the
+ * evolved state replaces the old one in the state file. A crash in between
+ * leaves a state whose epoch the log already used; the next `open()` sees
+ * that seal at the end of the file and moves the state past it, so epochs
+ * stay continuous without a gap (the verifier allows none). While the state
+ * file cannot be written the writer is unhealthy and keeps retrying.
  *
  * A run continues the `seq` and `prev` chain of an existing file. Each line
  * is handed to write(2) before `record()` returns, so an event is in the file
- * before the request that caused it is answered (seals are also fdatasync'ed).
- * When a write fails (ENOSPC, EACCES, EIO…) the writer turns `healthy` false,
- * keeps the lines in memory (bounded; beyond the bound, events are counted and
- * later written as one `dropped` line) and retries on every `record()` and
- * `tick()`, in order, so the chain stays intact. Failing closed — refusing
- * requests that reveal or change secrets while `healthy` is false — is the
- * caller's job.
+ * before the request that caused it is answered. When a write fails (ENOSPC,
+ * EACCES, EIO…) the writer turns `healthy` false, keeps the lines in memory
+ * (bounded; beyond the bound, events are counted and later written as one
+ * `dropped` line) and retries on every `record()` and `tick()`, in order, so
+ * the chain stays intact. Failing closed — refusing requests that reveal or
+ * change secrets while `healthy` is false — is the caller's job.
  *
  * Identical failures (same actor, via, action, target, result, reason)
  * within `aggregateMs` are collapsed: the first is written at once, the
@@ -34,12 +41,13 @@
  * string also goes through the `mask` hook. One writer per file.
  * @module
  */
-import { closeSync, fchmodSync, fdatasyncSync, fstatSync, lstatSync, openSync, readSync, writeSync, constants as fsc } from "node:fs";
+import { closeSync, fdatasyncSync, writeSync } from "node:fs";
 import { HushError } from "../errors.ts";
-import { fromUtf8, randomBytes, toB64u, utf8, wipe } from "../crypto/index.ts";
-import { sealBox } from "../crypto/box.ts";
-import { K0_BOX_CONTEXT, ZERO_PREV, lineHash, ratchetKey, sealMac } from "./hash.ts";
-import { AUDIT_PATH_HINT, untrustedDirectory, untrustedFile } from "./filecheck.ts";
+import { fromUtf8, utf8, wipe } from "../crypto/index.ts";
+import { lineHash } from "./hash.ts";
+import { sealMacV2 } from "./sealing.ts";
+import { openAuditFile, type LastSeal } from "./file.ts";
+import type { SealStateFile } from "./state-file.ts";
 
 export type AuditResult = "ok" | "denied" | "error";
 
@@ -58,8 +66,8 @@ export interface AuditEvent {
 
 export interface AuditWriterOptions {
   path: string;
-  /** X25519 audit public key (from `hush keygen audit`); enables sealing. */
-  auditPublicKey?: Uint8Array;
+  /** The sealing state (from `hush keygen audit --state-out`); enables sealing. The writer owns it from here. */
+  sealing?: SealStateFile;
   /** Seal after this many lines (default 100). */
   sealEvery?: number;
   /** Seal when anything is unsealed and this much time passed since the last seal (default 10 000 ms). */
@@ -76,10 +84,9 @@ export interface AuditWriterOptions {
 }
 
 const FIELDS = ["actor", "via", "action", "target", "result", "reason", "corr_id", "value_hash"] as const;
-const RESERVED = new Set(["seq", "ts", "type", "prev", "v", "key", "epoch", "seal_every", "seal_interval_ms"]);
+const RESERVED = new Set(["seq", "ts", "type", "prev", "v", "key", "key_id", "epoch", "seal_every", "seal_interval_ms"]);
 const MAX_FIELD = 512;
 const MAX_AGGREGATES = 4096;
-const MAX_TAIL_SEARCH = 1 << 20;
 const NL = utf8("\n");
 
 type Aggregate = { fields: Record<string, string>; firstSeq: number; windowStart: number; count: number };
@@ -100,13 +107,13 @@ export class AuditWriter {
   private lastError: string | null = null;
   private dropped = 0;
   private droppedSince = 0;
-  private key: Uint8Array | null = null;
-  private epoch = 0;
+  private sealing: SealStateFile | null = null;
   private sinceSeal = 0;
   private lastSealAt: number;
   private lastSealedSeq: number | null = null;
   private aggregates = new Map<string, Aggregate>();
   private listeners = new Set<(line: string) => void>();
+  private closers = new Set<() => void>();
   private closed = false;
   private readonly now: () => number;
   private readonly mask: (s: string) => string;
@@ -130,34 +137,44 @@ export class AuditWriter {
   }
 
   /**
-   * Open (or create) the audit file and write this run's `start` line.
-   * Throws HushError `invalid_request` for a symlink, a non-regular file, a
-   * file or directory another user owns or can write (src/audit/filecheck.ts;
-   * `detail.hint` says what to do), or a file whose last line is incomplete
-   * or not an audit line.
+   * Open (or create) the audit file, check the sealing state against it,
+   * and write this run's `start` line (and, when sealing, its start seal).
+   * Throws HushError `invalid_request` for what openAuditFile refuses
+   * (src/audit/file.ts: a symlink, a file or directory another user owns or
+   * can write, an incomplete last line…), a file sealed with another key, or
+   * a state file that cannot be rewritten.
    */
   static open(opts: AuditWriterOptions): AuditWriter {
-    if (opts.auditPublicKey && opts.auditPublicKey.length !== 32) throw new TypeError("audit public key must be 32 bytes");
-    const { fd, lastSeq, prev, warnings } = openAuditFile(opts.path);
+    const { fd, lastSeq, prev, lastSeal, warnings } = openAuditFile(opts.path);
     const w = new AuditWriter(opts, fd, lastSeq, prev);
     w.warnings.push(...warnings);
-    const start: Fields = { v: 1 };
+    const start: Fields = { v: 2 };
     for (const [k, v] of Object.entries(opts.start ?? {})) if (!RESERVED.has(k)) start[k] = typeof v === "string" ? w.clean(v) : v;
-    if (opts.auditPublicKey) {
-      w.key = randomBytes(32);
-      start.key = toB64u(sealBox(opts.auditPublicKey, w.key, K0_BOX_CONTEXT));
-      start.epoch = 0;
+    const sealing = opts.sealing;
+    if (sealing) {
+      try {
+        w.warnings.push(...reconcile(sealing, lastSeal, opts.path));
+        sealing.persist(); // the state file can be rewritten (and a fast-forward is kept)
+      } catch (e: any) {
+        closeSync(fd);
+        if (e instanceof HushError) throw e;
+        throw new HushError("invalid_request", `cannot rewrite audit state file ${sealing.path} (${e?.code ?? e}): the daemon's user must be able to create files in its directory`);
+      }
+      w.sealing = sealing;
+      start.key_id = sealing.keyId;
+      start.epoch = sealing.epoch;
       start.seal_every = w.sealEvery;
       start.seal_interval_ms = w.sealIntervalMs;
     }
     w.append("start", () => start);
+    if (sealing) w.seal(w.now());
     w.flush();
     return w;
   }
 
   /** False while lines cannot be written; callers then refuse secret-revealing requests. */
   get healthy(): boolean {
-    return this.ok;
+    return this.ok && !this.closed;
   }
 
   /** For stats and logs: health, last error, last seq, backlog, sealing epoch. */
@@ -168,15 +185,27 @@ export class AuditWriter {
       seq: this.seq,
       pendingLines: this.pending.length,
       dropped: this.dropped,
-      epoch: this.key ? this.epoch : null,
+      epoch: this.sealing ? this.sealing.epoch : null,
       lastSealedSeq: this.lastSealedSeq,
     };
   }
 
-  /** Called with the text of every line once it is in the file (for live tails). */
-  subscribe(listener: (line: string) => void): () => void {
+  /**
+   * `listener` gets the text of every line once it is in the file (for live
+   * tails); `onClose` runs once when the run has ended, after its `stop`
+   * line and closing seal were handed out (at once if it already has).
+   */
+  subscribe(listener: (line: string) => void, onClose?: () => void): () => void {
+    if (this.closed) {
+      if (onClose) queueMicrotask(onClose);
+      return () => {};
+    }
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    if (onClose) this.closers.add(onClose);
+    return () => {
+      this.listeners.delete(listener);
+      if (onClose) this.closers.delete(onClose);
+    };
   }
 
   /**
@@ -210,7 +239,7 @@ export class AuditWriter {
     } else {
       seq = this.append("event", () => fields);
     }
-    if (this.key && this.sinceSeal >= this.sealEvery) this.seal(now);
+    if (this.sealing && this.sinceSeal >= this.sealEvery) this.seal(now);
     this.flush();
     return seq;
   }
@@ -219,28 +248,35 @@ export class AuditWriter {
   tick(now: number = this.now()): void {
     if (this.closed) return;
     this.flushAggregates(now, false);
-    if (this.key && this.sinceSeal > 0 && (this.sinceSeal >= this.sealEvery || now - this.lastSealAt >= this.sealIntervalMs)) this.seal(now);
+    if (this.sealing && this.sinceSeal > 0 && (this.sinceSeal >= this.sealEvery || now - this.lastSealAt >= this.sealIntervalMs)) this.seal(now);
     this.flush();
   }
 
   /**
-   * End the run: pending repeat counts, a `stop` line, the closing seal; the
-   * sealing key is wiped. Returns false when lines could not be written.
+   * End the run: pending repeat counts, a `stop` line, the closing seal, the
+   * evolved state saved and wiped from memory; then `onClose` subscribers are
+   * told. Returns false when lines (or the state) could not be written.
+   * Idempotent.
    */
   close(): boolean {
-    if (this.closed) return this.pending.length === 0;
+    if (this.closed) return this.pending.length === 0 && !this.sealing?.dirty;
     const now = this.now();
     this.flushAggregates(now, true);
     this.append("stop", () => ({}));
-    if (this.key) this.seal(now);
-    wipe(this.key);
-    this.key = null;
+    if (this.sealing) this.seal(now);
     this.closed = true;
     const ok = this.flush();
+    this.sealing?.wipe();
     try {
       closeSync(this.fd);
     } catch {}
     this.listeners.clear();
+    for (const c of this.closers) {
+      try {
+        c();
+      } catch {}
+    }
+    this.closers.clear();
     return ok;
   }
 
@@ -272,13 +308,14 @@ export class AuditWriter {
     return seq;
   }
 
+  /** Append the seal of the current epoch; the state moves on in memory and is saved by `flush()`. */
   private seal(now: number): void {
-    const key = this.key!;
-    const epoch = this.epoch;
-    const seq = this.append("seal", (s, prev, ts) => ({ epoch, mac: sealMac(key, s, epoch, prev, ts) }));
-    this.key = ratchetKey(key);
+    const st = this.sealing!;
+    const key = st.sealKey();
+    const { epoch, keyId } = st;
+    const seq = this.append("seal", (s, prev, ts) => ({ key_id: keyId, epoch, mac: sealMacV2(key, keyId, s, epoch, prev, ts) }));
     wipe(key);
-    this.epoch++;
+    st.advance();
     this.sinceSeal = 0;
     this.lastSealAt = now;
     this.lastSealedSeq = seq;
@@ -333,6 +370,14 @@ export class AuditWriter {
         return this.failed(e);
       }
     }
+    // Only once every seal made with the old state is in the file.
+    if (this.sealing?.dirty) {
+      try {
+        this.sealing.persist();
+      } catch (e: any) {
+        return this.failed({ code: `audit state file: ${e?.code ?? e?.message ?? e}` });
+      }
+    }
     this.ok = true;
     this.lastError = null;
     return true;
@@ -349,58 +394,25 @@ const positive = (n: number, what: string): number => {
   throw new TypeError(`${what} must be a positive integer`);
 };
 
-/** Open for appending and find where the chain continues. */
-function openAuditFile(path: string): { fd: number; lastSeq: number; prev: string; warnings: string[] } {
-  const warnings: string[] = [];
-  const fail = (msg: string, hint?: string): never => {
-    throw new HushError("invalid_request", `audit file ${path}: ${msg}`, hint ? { hint } : {});
-  };
-  const dirProblem = untrustedDirectory(path);
-  if (dirProblem) fail(dirProblem, AUDIT_PATH_HINT);
-  try {
-    const st = lstatSync(path);
-    if (st.isSymbolicLink()) fail("is a symbolic link; refusing to follow it");
-    if (!st.isFile()) fail("is not a regular file");
-  } catch (e: any) {
-    if (e instanceof HushError) throw e;
-    if (e?.code !== "ENOENT") fail(`cannot inspect it (${e?.code ?? e})`);
+/**
+ * Check the sealing state against the last seal of the log. Returns
+ * warnings; throws HushError `invalid_request` when the log was sealed with
+ * another key. Moves the state past an epoch the log already used (a crash
+ * between a seal and the save of the evolved state, or a state restored from
+ * a backup).
+ */
+function reconcile(sealing: SealStateFile, last: LastSeal | null, path: string): string[] {
+  if (!last || last.keyId === undefined) return [];
+  if (last.keyId !== sealing.keyId) {
+    throw new HushError("invalid_request", `audit file ${path} was sealed with another audit key (key id ${last.keyId}; the state file's is ${sealing.keyId}): start a new --audit-file for a new key`);
   }
-  let fd: number;
-  try {
-    fd = openSync(path, fsc.O_RDWR | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600);
-  } catch (e: any) {
-    return fail(e?.code === "ELOOP" ? "is a symbolic link; refusing to follow it" : `cannot open it (${e?.code ?? e})`);
+  if (last.epoch >= sealing.epoch) {
+    const from = sealing.epoch;
+    sealing.fastForward(last.epoch + 1);
+    return [`audit state file ${sealing.path} was at epoch ${from}, but the audit file already has a seal of epoch ${last.epoch} (seq ${last.seq}): moved the state on to epoch ${last.epoch + 1} (a crash right after a seal, or a state file restored from a backup)`];
   }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) fail("is not a regular file");
-    const fileProblem = untrustedFile(st);
-    if (fileProblem) fail(fileProblem, AUDIT_PATH_HINT);
-    if (st.mode & 0o077) {
-      fchmodSync(fd, 0o600);
-      warnings.push(`audit file ${path} had mode ${(st.mode & 0o777).toString(8)}; changed to 600`);
-    }
-    if (st.size === 0) return { fd, lastSeq: 0, prev: ZERO_PREV, warnings };
-    const last = readLastLine(fd, st.size, fail);
-    let seq: unknown;
-    try {
-      seq = JSON.parse(fromUtf8(last)).seq;
-    } catch {}
-    if (!Number.isSafeInteger(seq) || (seq as number) < 1) fail("its last line is not an audit line; refusing to append to it");
-    return { fd, lastSeq: seq as number, prev: lineHash(last), warnings };
-  } catch (e) {
-    closeSync(fd);
-    throw e;
+  if (last.epoch + 1 < sealing.epoch) {
+    return [`the last seal in audit file ${path} is epoch ${last.epoch} (seq ${last.seq}), but the sealing state is at epoch ${sealing.epoch}: sealed lines of epochs ${last.epoch + 1}..${sealing.epoch - 1} are missing from the file (cut, or replaced by an older copy?); hush audit verify will report the gap`];
   }
-}
-
-/** The bytes of the last line (without its newline). Lines are short: the last MiB is enough. */
-function readLastLine(fd: number, size: number, fail: (msg: string) => never): Uint8Array {
-  const n = Math.min(size, MAX_TAIL_SEARCH);
-  const buf = Buffer.alloc(n);
-  readSync(fd, buf, 0, n, size - n);
-  if (buf[n - 1] !== 0x0a) fail("ends with an incomplete line (a crash or a full disk?); move it aside or repair it before appending");
-  const nl = n >= 2 ? buf.lastIndexOf(0x0a, n - 2) : -1;
-  if (nl < 0 && n < size) fail("its last line is too long");
-  return new Uint8Array(buf.subarray(nl + 1, n - 1));
+  return [];
 }

@@ -18,6 +18,10 @@ export const HRP = {
   admin: "HUSH-ADMIN-",
   auditPublic: "hushaudit",
   auditSecret: "HUSH-AUDIT-KEY-",
+  /** The audit verification key (format 2): the seed of the sealing chain, kept off the daemon's host. */
+  auditVerify: "HUSH-AUDIT-VERIFY-",
+  /** The daemon's audit sealing state (format 2): epoch, key id and the current state of the chain. */
+  auditState: "HUSH-AUDIT-STATE-",
 } as const;
 
 /** True when the hrp names a secret (and the string is therefore upper case). */

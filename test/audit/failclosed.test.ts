@@ -3,14 +3,16 @@
  * on a real 64 KiB tmpfs that is filled up mid-run. While it is full the
  * writer reports `healthy: false` and keeps the lines in memory; once space
  * is freed the pending lines land in order and the chain and seals verify.
+ * The same for the sealing state file: while it cannot be rewritten the
+ * writer is unhealthy, and it holds the old state until it can.
  * Needs root (mount); otherwise skipped with the reason printed.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateX25519 } from "../../src/crypto/index.ts";
-import { AuditWriter, verifyAuditLog } from "../../src/audit/index.ts";
+import { AuditWriter, parseSealStateFile, verifyAuditLog } from "../../src/audit/index.ts";
+import { makeSealing } from "./_sealing.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hush-audit-fc-"));
 let mounted = false;
@@ -51,13 +53,15 @@ function fill(name: string): void {
 }
 
 describe("disk full mid-run", () => {
-  const ak = generateX25519();
+  const other = mkdtempSync(join(tmpdir(), "hush-audit-fc2-"));
+  afterAll(() => rmSync(other, { recursive: true, force: true }));
 
   test("healthy turns false, lines are kept in order, and land when space returns", () => {
     if (!mounted) return console.warn(`skipped: ${why}`);
     const path = join(dir, "audit.log");
     let t = 1_700_000_000_000;
-    const w = AuditWriter.open({ path, auditPublicKey: ak.publicKey, sealEvery: 5, sealIntervalMs: 1000, now: () => t });
+    const sl = makeSealing(other); // the state file has room; the log's filesystem fills up
+    const w = AuditWriter.open({ path, sealing: sl.load(), sealEvery: 5, sealIntervalMs: 1000, now: () => t });
     for (let i = 0; i < 12; i++) w.record({ actor: "w_a", via: "worker", action: "kv.get", target: `k${i}`, result: "ok" });
     expect(w.healthy).toBe(true);
     const before = statSync(path).size;
@@ -84,8 +88,9 @@ describe("disk full mid-run", () => {
     expect(w.close()).toBe(true);
 
     const text = readFileSync(path);
-    const r = verifyAuditLog(text, { auditSecretKey: ak.secretKey, requireClosed: true });
+    const r = verifyAuditLog(text, { verifyKey: sl.seed, requireClosed: true });
     expect(r).toMatchObject({ ok: true, runs: 1, closed: true, unsealedTail: 0 });
+    expect(parseSealStateFile(readFileSync(sl.path, "utf8")).epoch).toBe(r.nextEpoch!);
     const lines = text.toString().trimEnd().split("\n").map((l) => JSON.parse(l));
     expect(lines.map((l) => l.seq)).toEqual(lines.map((_, i) => i + 1));
     const events = lines.filter((l) => l.type === "event");
@@ -96,7 +101,8 @@ describe("disk full mid-run", () => {
   test("a full backlog counts what it had to drop and says so in the log", () => {
     if (!mounted) return console.warn(`skipped: ${why}`);
     const path = join(dir, "small.log");
-    const w = AuditWriter.open({ path, auditPublicKey: ak.publicKey, maxPendingBytes: 2000 });
+    const sl = makeSealing(other);
+    const w = AuditWriter.open({ path, sealing: sl.load(), maxPendingBytes: 2000 });
     fill("filler2");
     for (let i = 0; i < 200; i++) w.record({ actor: "w_c", action: "kv.put", target: `x${i}`, result: "ok" });
     expect(w.healthy).toBe(false);
@@ -106,9 +112,28 @@ describe("disk full mid-run", () => {
     expect(w.healthy).toBe(true);
     w.close();
     const text = readFileSync(path);
-    expect(verifyAuditLog(text, { auditSecretKey: ak.secretKey, requireClosed: true }).ok).toBe(true);
+    expect(verifyAuditLog(text, { verifyKey: sl.seed, requireClosed: true }).ok).toBe(true);
     const lines = text.toString().trimEnd().split("\n").map((l) => JSON.parse(l));
     const dropped = lines.find((l) => l.type === "dropped");
     expect(dropped.count).toBe(200 - lines.filter((l) => l.type === "event").length);
+  });
+
+  test("a state file that cannot be rewritten: unhealthy, the old state kept, then saved when space returns", () => {
+    if (!mounted) return console.warn(`skipped: ${why}`);
+    const path = join(other, "audit.log"); // the log has room; the state file's filesystem is full
+    const sl = makeSealing(dir);
+    const w = AuditWriter.open({ path, sealing: sl.load(), sealEvery: 3 });
+    expect(parseSealStateFile(readFileSync(sl.path, "utf8")).epoch).toBe(1);
+    fill("filler3");
+    for (let i = 0; i < 3; i++) w.record({ actor: "w_d", action: "cred.checkout", target: `s${i}`, result: "ok" });
+    expect(w.healthy).toBe(false);
+    expect(w.status().lastError).toBe("audit state file: ENOSPC");
+    expect(parseSealStateFile(readFileSync(sl.path, "utf8")).epoch).toBe(1); // the old one, intact
+    unlinkSync(join(dir, "filler3"));
+    w.tick();
+    expect(w.healthy).toBe(true);
+    expect(parseSealStateFile(readFileSync(sl.path, "utf8")).epoch).toBe(2);
+    expect(w.close()).toBe(true);
+    expect(verifyAuditLog(readFileSync(path), { verifyKey: sl.seed, requireClosed: true })).toMatchObject({ ok: true, nextEpoch: 3 });
   });
 });

@@ -1,35 +1,40 @@
 /**
  * The tamper suite (PROTOCOL.md §9, DESIGN.md invariant 6) on real files
- * written by AuditWriter: change one byte, delete a line, insert a line, swap
- * two lines, truncate after a seal, drop a seal, replay a seal from another
- * epoch or run, splice two runs — each detected, with the right seq.
+ * written by AuditWriter with format-2 sealing: change one byte, delete a
+ * line, insert a line, swap two lines, truncate after a seal, drop a seal,
+ * replay a seal from another epoch or run, splice two runs — each detected,
+ * with the right seq.
  *
  * Two attackers: a naive one edits bytes and leaves `seq`/`prev` as they are
  * (the chain alone catches it, no key needed); a careful one re-numbers `seq`
  * and recomputes every `prev` afterwards (`rechain`). Only the seals catch the
  * careful one, at the first seal after the edit — which is why it needs the
- * audit secret key, and why the lines after the last seal stay unprotected.
+ * verification key, and why the lines after the last seal stay unprotected.
+ * A third one holds the daemon's sealing state of today ("stolen state"):
+ * see the last describe block, and test/audit/attacks.test.ts for the same
+ * through the binary.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateX25519, fromB64u, randomBytes } from "../../src/crypto/index.ts";
-import { openBox } from "../../src/crypto/box.ts";
-import { AuditWriter, K0_BOX_CONTEXT, ZERO_PREV, lineHash, sealMac, verifyAuditLog, type VerifyOptions } from "../../src/audit/index.ts";
+import { randomBytes } from "../../src/crypto/index.ts";
+import { AuditWriter, ZERO_PREV, lineHash, parseSealStateFile, sealMacV2, verifyAuditLog, type VerifyOptions } from "../../src/audit/index.ts";
+import { makeSealing, type Sealing } from "./_sealing.ts";
+import { appendFabricatedRun, rechainAndReseal } from "./_attack.ts";
 
 const root = mkdtempSync(join(tmpdir(), "hush-audit-t-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const AK = generateX25519();
-const KEY = { auditSecretKey: AK.secretKey };
+const SL = makeSealing(root);
+const KEY = { verifyKey: SL.seed };
 let clock = 1_700_000_000_000;
 
-/** A file of `runs` daemon runs (sealed every 4 lines), written by AuditWriter. */
-function writeLog(name: string, runs: number[]): string {
+/** A file of `runs` daemon runs (sealed every 4 lines), written by AuditWriter with one sealing state. */
+function writeLog(name: string, runs: number[], sl: Sealing = SL): string {
   const path = join(root, name);
   for (const events of runs) {
-    const w = AuditWriter.open({ path, auditPublicKey: AK.publicKey, sealEvery: 4, now: () => clock });
+    const w = AuditWriter.open({ path, sealing: sl.load(), sealEvery: 4, now: () => clock });
     for (let i = 0; i < events; i++) {
       clock += 7;
       const actor = `w_${"abcdefgh"[i % 8]}`;
@@ -70,6 +75,7 @@ function nextSeal(ls: string[], seq: number): number {
 const seals = O.filter((o) => o.type === "seal");
 const starts = O.filter((o) => o.type === "start").map((o) => o.seq);
 const EV = O.find((o) => o.type === "event" && o.action === "kv.get" && o.seq > 6)!.seq; // an event in a sealed region of run 1
+const STOLEN = parseSealStateFile(readFileSync(SL.path, "utf8")); // the state file after the last run
 
 function expectBreak(r: ReturnType<typeof v>, seq: number, reason?: RegExp) {
   expect(r.ok).toBe(false);
@@ -79,7 +85,20 @@ function expectBreak(r: ReturnType<typeof v>, seq: number, reason?: RegExp) {
 
 describe("an untouched file", () => {
   test("verifies with the key, without it, and as a closed file", () => {
-    expect(v(FILE, { ...KEY, requireClosed: true })).toMatchObject({ ok: true, runs: 3, lines: LINES.length, seals: seals.length, sealsChecked: true, unsealedTail: 0, closed: true, unsealed: [] });
+    expect(v(FILE, { ...KEY, requireClosed: true })).toMatchObject({
+      ok: true,
+      runs: 3,
+      lines: LINES.length,
+      seals: seals.length,
+      sealsChecked: true,
+      unsealedTail: 0,
+      closed: true,
+      unsealed: [],
+      notStopped: [],
+      nextEpoch: seals.length,
+      vouched: { toSeq: LINES.length, epochs: { from: 0, to: seals.length - 1 } },
+    });
+    expect(seals.map((o) => o.epoch)).toEqual(seals.map((_, i) => i)); // one chain of epochs across runs
     expect(v(FILE)).toMatchObject({ ok: true, sealsChecked: false, lastSealedSeq: LINES.length });
     expect(starts.length).toBe(3);
   });
@@ -176,11 +195,11 @@ describe("truncate after a seal", () => {
     // Without requireClosed it looks like a live daemon: every line sealed, run still open.
     expect(v(ls, KEY)).toMatchObject({ ok: true, closed: false, lastSealedSeq: cut, unsealedTail: 0 });
   });
-  test("with a forged stop and closing seal (the careful attacker has no k_e): that seal", () => {
+  test("with a forged stop and closing seal (the careful attacker has no K_e): that seal", () => {
     const ls = LINES.slice(0, cut);
     const stop = JSON.stringify({ seq: cut + 1, ts: clock, type: "stop", prev: lineHash(ls[cut - 1]) });
     const prev = lineHash(stop);
-    const seal = JSON.stringify({ seq: cut + 2, ts: clock, type: "seal", prev, epoch: 2, mac: sealMac(randomBytes(32), cut + 2, 2, prev, clock) });
+    const seal = JSON.stringify({ seq: cut + 2, ts: clock, type: "seal", prev, key_id: SL.keyId, epoch: 2, mac: sealMacV2(randomBytes(32), SL.keyId, cut + 2, 2, prev, clock) });
     expect(v([...ls, stop, seal], { requireClosed: true }).ok).toBe(true);
     expectBreak(v([...ls, stop, seal], { ...KEY, requireClosed: true }), cut + 2, /does not verify/);
   });
@@ -203,7 +222,7 @@ describe("drop a seal", () => {
   test("re-chained with the later epochs renumbered: the MAC of the next seal", () => {
     const ls = LINES.filter((_, i) => i !== idx(s)).map((l) => {
       const o = JSON.parse(l);
-      if (o.type === "seal" && o.seq > s && o.seq < starts[1]) o.epoch--;
+      if ((o.type === "seal" || o.type === "start") && o.seq > s) o.epoch--;
       return JSON.stringify(o);
     });
     const rc = rechain(ls);
@@ -237,25 +256,28 @@ describe("replay a seal from another epoch", () => {
     expect(v(rc).ok).toBe(true);
     expectBreak(v(rc, KEY), s2, /seal of epoch 1 does not verify/);
   });
-  test("a seal from another run, same epoch and place: the MAC binds the run", () => {
-    const first2 = O.find((o) => o.type === "seal" && o.seq > starts[1])!.seq;
+  test("a seal from another run: epochs count across runs, so it is out of place; relabelled, its MAC fails", () => {
+    const first2 = O.find((o) => o.type === "seal" && o.seq > starts[1])!; // run 2's start seal
     const ls = LINES.slice();
-    ls[idx(first2)] = LINES[idx(s1)];
+    ls[idx(s1)] = LINES[idx(first2.seq)];
+    expectBreak(v(rechain(ls)), s1, new RegExp(`seal epoch ${first2.epoch} where 0 was expected`));
+    ls[idx(s1)] = JSON.stringify({ ...first2, epoch: 0 });
     const rc = rechain(ls);
-    expect(v(rc).ok).toBe(true);
-    expectBreak(v(rc, KEY), first2, /seal of epoch 0 does not verify/);
+    expect(v(rc).ok).toBe(true); // the chain alone is fooled
+    expectBreak(v(rc, KEY), s1, /seal of epoch 0 does not verify/);
   });
 });
 
 describe("splice two runs", () => {
-  const OTHER = split(writeLog("other.log", [8]));
+  const OTHER_SL = makeSealing(root);
+  const OTHER = split(writeLog("other.log", [8], OTHER_SL));
   test("another file appended: the seq expected at the joint", () => {
     expectBreak(v([...LINES, ...OTHER]), LINES.length + 1, new RegExp(`seq 1 where ${LINES.length + 1} was expected`));
   });
-  test("re-chained: the first seal of the foreign run", () => {
+  test("re-chained: the foreign run's start line names another key (with or without the key)", () => {
     const rc = rechain([...LINES, ...OTHER]);
-    expect(v(rc).ok).toBe(true);
-    expectBreak(v(rc, KEY), LINES.length + nextSeal(OTHER, 1), /does not verify/);
+    expectBreak(v(rc), LINES.length + 1, /sealed with another key/);
+    expectBreak(v(rc, KEY), LINES.length + 1, /sealed with another verification key/);
   });
   test("re-chained, cut in the middle of two runs: the first seal after the cut", () => {
     const head = LINES.slice(0, EV);
@@ -264,38 +286,90 @@ describe("splice two runs", () => {
     const firstSealAfter = EV + tail.findIndex((l) => JSON.parse(l).type === "seal") + 1;
     expectBreak(v(rc, KEY), firstSealAfter);
   });
-  test("runs of one file put in another order: the chain, then the seals", () => {
+  test("runs of one file put in another order: the chain, then the epochs", () => {
     const [a, b, c] = [LINES.slice(0, starts[1] - 1), LINES.slice(starts[1] - 1, starts[2] - 1), LINES.slice(starts[2] - 1)];
     expectBreak(v([...a, ...c, ...b]), starts[1]);
-    expectBreak(v(rechain([...a, ...c, ...b]), KEY), starts[1] + c.findIndex((l) => JSON.parse(l).type === "seal"));
+    expectBreak(v(rechain([...a, ...c, ...b]), KEY), starts[1], /this run starts at epoch \d+ where \d+ was expected: the sealed lines of epochs/);
   });
 });
 
 describe("keys and downgrades", () => {
-  test("k0 in a start line opens only with the right audit secret key", () => {
-    const box = fromB64u(O[0].key);
-    expect(openBox(AK.secretKey, box, K0_BOX_CONTEXT).length).toBe(32);
-    expect(() => openBox(generateX25519().secretKey, box, K0_BOX_CONTEXT)).toThrow();
-    expectBreak(v(FILE, { auditSecretKey: generateX25519().secretKey }), 1, /does not open with the given audit secret key/);
+  test("another verification key is refused at the first start line", () => {
+    expectBreak(v(FILE, { verifyKey: randomBytes(32) }), 1, /sealed with another verification key/);
   });
   test("a run stripped of its key and seals is refused when a key is given", () => {
     const run2 = LINES.slice(starts[1] - 1, starts[2] - 1)
       .filter((l) => JSON.parse(l).type !== "seal")
       .map((l) => {
         const o = JSON.parse(l);
-        delete o.key, delete o.epoch, delete o.seal_every, delete o.seal_interval_ms;
+        delete o.key_id, delete o.epoch, delete o.seal_every, delete o.seal_interval_ms;
         return JSON.stringify(o);
       });
     const rc = rechain([...LINES.slice(0, starts[1] - 1), ...run2, ...LINES.slice(starts[2] - 1)]);
-    expect(v(rc).ok).toBe(true);
     expectBreak(v(rc, KEY), starts[1], /not sealed/);
     const r = v(rc, { ...KEY, allowUnsealedRuns: true });
-    expect(r.ok).toBe(false); // run 3's seals are now at other seqs
+    expect(r.ok).toBe(false); // run 3 no longer starts where the epochs left off
     const only12 = rechain([...LINES.slice(0, starts[1] - 1), ...run2]);
     expect(v(only12, { ...KEY, allowUnsealedRuns: true })).toMatchObject({ ok: true, unsealed: [{ from: starts[1], to: only12.length }] });
   });
   test("a seal in a run without a key is refused", () => {
-    const ls = [...LINES.slice(0, 2).map((l, i) => (i === 0 ? JSON.stringify({ ...JSON.parse(l), key: undefined, epoch: undefined }) : l)), LINES[idx(seals[0].seq)]];
-    expectBreak(v(rechain(ls)), 3, /without a sealing key/);
+    const ls = [JSON.stringify({ ...O[0], key_id: undefined, epoch: undefined }), LINES[idx(seals[1].seq)]];
+    expectBreak(v(rechain(ls)), 2, /without a sealing key/);
+  });
+  test("a start line must be followed by its start seal", () => {
+    const ls = LINES.filter((_, i) => i !== 1);
+    expectBreak(v(rechain(ls)), 2, /must be followed by its start seal/);
+  });
+  test("a file whose first sealed run does not start at epoch 0 (its beginning replaced) fails, unless --first-epoch says so", () => {
+    const run3 = rechain(LINES.slice(starts[2] - 1));
+    const e = O[idx(starts[2])].epoch;
+    expectBreak(v(run3), 1, new RegExp(`the first sealed run starts at epoch ${e}, not 0: epochs 0..${e - 1} are not in this file`));
+    expect(v(run3, { firstEpoch: e }).ok).toBe(true);
+    expectBreak(v(run3, { ...KEY, firstEpoch: e }), 2, /does not verify/); // re-chained: its seals no longer match
+  });
+});
+
+describe("an attacker with the log, today's sealing state file and every public key, but not the verification key", () => {
+  test("edits a sealed event of a stopped run, re-chains and re-seals every run with the stolen state: refused", () => {
+    const ls = LINES.slice();
+    ls[idx(EV)] = ls[idx(EV)].replace('"actor":"w_', '"actor":"w_evil');
+    for (const renumber of [true, false]) {
+      const forged = rechainAndReseal(ls, STOLEN, renumber);
+      expect(v(forged).ok).toBe(!renumber ? true : false); // kept epochs: the chain-only check is fooled
+      const r = v(forged, { ...KEY, requireClosed: true });
+      expect(r.ok).toBe(false);
+      if (renumber) expect(r.error!.reason).toMatch(new RegExp(`the first sealed run starts at epoch ${STOLEN.epoch}, not 0`));
+      else expect(r.error).toMatchObject({ seq: 2, reason: expect.stringMatching(/seal of epoch 0 does not verify/) });
+    }
+  });
+  test("keeps run 1 up to a mid-run seal, cuts the rest, appends a made-up run sealed with the stolen state: refused", () => {
+    const keep = LINES.slice(0, seals[1].seq);
+    const forged = appendFabricatedRun(keep, STOLEN, [{ actor: "w_evil", via: "worker", action: "cred.checkout", target: "db", result: "ok" }]);
+    // The gap in the epochs shows even without the key (a forger without the stolen state could fake the numbers; not the MACs).
+    expectBreak(v(forged), seals[1].seq + 1, /were cut out/);
+    expectBreak(v(forged, KEY), seals[1].seq + 1, new RegExp(`this run starts at epoch ${STOLEN.epoch} where 2 was expected: the sealed lines of epochs 2..${STOLEN.epoch - 1} were cut out`));
+  });
+  test("the most a stolen state allows: keep every line sealed before the theft and go on from there — the cut run is listed, --closed fails", () => {
+    const sl = makeSealing(root);
+    const path = join(root, "live.log");
+    const w = AuditWriter.open({ path, sealing: sl.load(), sealEvery: 2, now: () => clock });
+    for (let i = 0; i < 5; i++) w.record({ action: "kv.get", result: "ok" });
+    const stolen = parseSealStateFile(readFileSync(sl.path, "utf8")); // copied mid-run
+    const atTheft = split(readFileSync(path, "utf8"));
+    for (let i = 0; i < 5; i++) w.record({ actor: "w_real", action: "cred.checkout", result: "ok" });
+    expect(w.close()).toBe(true);
+    const real = split(readFileSync(path, "utf8"));
+    const sealIdx = atTheft.flatMap((l, i) => (JSON.parse(l).type === "seal" ? [i] : []));
+    const last = sealIdx.at(-1)!;
+    expect(JSON.parse(atTheft[last]).epoch).toBe(stolen.epoch - 1);
+    const forged = appendFabricatedRun(real.slice(0, last + 1), stolen, [{ actor: "w_evil", action: "kv.get", result: "ok" }]);
+    const r = v(forged, { verifyKey: sl.seed });
+    expect(r.ok).toBe(true); // after the theft the thief writes what they like: the inherent limit
+    expect(r.notStopped).toEqual([{ from: 1, to: last + 1 }]);
+    expect(r.runList.map((x) => x.stopped)).toEqual([false, true]);
+    expectBreak(v(forged, { verifyKey: sl.seed, requireClosed: true }), last + 1, /run without a stop line \(seq 1\.\.\d+\): the daemon crashed, or the run was cut/);
+    // One seal earlier, and the cut shows as a gap in the epochs.
+    const earlier = appendFabricatedRun(real.slice(0, sealIdx.at(-2)! + 1), stolen, []);
+    expect(v(earlier, { verifyKey: sl.seed }).error?.reason).toMatch(new RegExp(`epochs ${stolen.epoch - 1}\\.\\.${stolen.epoch - 1} were cut out`));
   });
 });

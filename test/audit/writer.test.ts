@@ -3,7 +3,7 @@
  * real files in a temp dir, an injected clock.
  */
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, appendFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync, appendFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as c from "../../src/crypto/index.ts";
@@ -12,8 +12,8 @@ import {
   AUDIT_TABLE_HEADER,
   AuditWriter,
   ChainFollower,
-  K0_BOX_CONTEXT,
   LineSplitter,
+  SealStateFile,
   ZERO_PREV,
   auditHash,
   auditHmacKeyId,
@@ -22,14 +22,17 @@ import {
   formatAuditRow,
   isAuditHash,
   lineHash,
+  heartbeatLine,
   matchAuditLine,
   parseAuditLine,
-  ratchetKey,
+  parseHeartbeat,
+  parseSealStateFile,
   readFileLines,
-  sealMac,
   verifyAuditLog,
   type AuditLine,
 } from "../../src/audit/index.ts";
+
+import { makeSealing } from "./_sealing.ts";
 
 const root = mkdtempSync(join(tmpdir(), "hush-audit-w-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -171,52 +174,157 @@ describe("AuditWriter: aggregation of identical failures", () => {
   });
 });
 
-describe("AuditWriter: sealing", () => {
-  test("start carries k0 sealed to the audit key; seals every N lines and after T; ratchet; closing seal", () => {
-    const ak = c.generateX25519();
-    const w = AuditWriter.open({ path: file, now, auditPublicKey: ak.publicKey, sealEvery: 3, sealIntervalMs: 5000 });
+describe("AuditWriter: sealing (format 2)", () => {
+  test("start + start seal; seals every N lines and after T; epochs go on; closing seal; every MAC from the seed", () => {
+    const sl = makeSealing(root);
+    const w = AuditWriter.open({ path: file, now, sealing: sl.load(), sealEvery: 3, sealIntervalMs: 5000 });
     for (let i = 0; i < 4; i++) w.record({ action: `e${i}`, result: "ok" });
     t += 4999;
     w.tick();
-    expect(parsed().filter((x) => x.type === "seal").length).toBe(1);
+    expect(parsed().filter((x) => x.type === "seal").length).toBe(2);
     t += 1;
     w.tick();
-    expect(parsed().filter((x) => x.type === "seal").length).toBe(2);
+    expect(parsed().filter((x) => x.type === "seal").length).toBe(3);
     t += 60_000;
     w.tick(); // nothing unsealed: no empty seal
     expect(w.close()).toBe(true);
     const ls = readLines();
     const o = ls.map((l) => JSON.parse(l));
-    expect(o.map((x) => x.type)).toEqual(["start", "event", "event", "seal", "event", "event", "seal", "stop", "seal"]);
-    expect(o[0]).toMatchObject({ epoch: 0, seal_every: 3, seal_interval_ms: 5000 });
-    // Recompute every MAC from k0, opened with the audit secret key.
-    let k = openBox(ak.secretKey, c.fromB64u(o[0].key), K0_BOX_CONTEXT);
+    expect(o.map((x) => x.type)).toEqual(["start", "seal", "event", "event", "event", "seal", "event", "seal", "stop", "seal"]);
+    expect(o[0]).toMatchObject({ v: 2, key_id: sl.keyId, epoch: 0, seal_every: 3, seal_interval_ms: 5000 });
+    expect(Object.keys(o[1])).toEqual(["seq", "ts", "type", "prev", "key_id", "epoch", "mac"]);
+    // Recompute every MAC from the seed: S_0 = HKDF(seed), K_n = HMAC(S_n, …), S_{n+1} = HMAC(S_n, …).
+    let s = c.hkdfSha256(sl.seed, undefined, "hush/2 audit state 0", 32);
     let e = 0;
     for (const x of o.filter((x) => x.type === "seal")) {
-      expect(x.epoch).toBe(e++);
-      expect(x.mac).toBe(sealMac(k, x.seq, x.epoch, x.prev, x.ts));
-      k = ratchetKey(k);
+      expect(x).toMatchObject({ epoch: e++, key_id: sl.keyId });
+      const k = c.hmacSha256(s, "hush/2 audit seal key");
+      expect(x.mac).toBe(c.toB64u(c.hmacSha256(k, `HUSH2-SEAL\n${sl.keyId}\n${x.seq}\n${x.epoch}\n${x.prev}\n${x.ts}`)));
+      s = c.hmacSha256(s, "hush/2 audit evolve");
     }
-    expect(c.toHex(k)).not.toBe(c.toHex(openBox(ak.secretKey, c.fromB64u(o[0].key), K0_BOX_CONTEXT)));
-    expect(verifyAuditLog(readFileSync(file), { auditSecretKey: ak.secretKey, requireClosed: true })).toMatchObject({
+    // The state file now holds S_4 (epoch 4), and nothing older.
+    const st = parseSealStateFile(readFileSync(sl.path, "utf8"));
+    expect(st).toMatchObject({ epoch: 4, keyId: sl.keyId });
+    expect(c.toHex(st.state)).toBe(c.toHex(s));
+    expect(verifyAuditLog(readFileSync(file), { verifyKey: sl.seed, requireClosed: true })).toMatchObject({
       ok: true,
-      seals: 3,
+      seals: 4,
       sealsChecked: true,
-      lastSealedSeq: 9,
+      lastSealedSeq: 10,
       unsealedTail: 0,
       closed: true,
+      nextEpoch: 4,
+      vouched: { toSeq: 10, epochs: { from: 0, to: 3 } },
     });
   });
 
-  test("an open run reports its unsealed tail", () => {
-    const ak = c.generateX25519();
-    const w = AuditWriter.open({ path: file, now, auditPublicKey: ak.publicKey, sealEvery: 4 });
-    for (let i = 0; i < 6; i++) w.record({ action: `e${i}`, result: "ok" });
-    const r = verifyAuditLog(readFileSync(file), { auditSecretKey: ak.secretKey });
-    expect(r).toMatchObject({ ok: true, lastSealedSeq: 5, lastSeq: 8, unsealedTail: 3, closed: false });
-    expect(r.unsealed).toEqual([{ from: 6, to: 8 }]);
-    expect(verifyAuditLog(readFileSync(file), { auditSecretKey: ak.secretKey, requireClosed: true }).error?.seq).toBe(8);
+  test("the next run starts where the state file is; the state file is rewritten 0600 and no temp file is left", () => {
+    const sl = makeSealing(root);
+    for (let run = 0; run < 3; run++) {
+      const w = AuditWriter.open({ path: file, now, sealing: sl.load(), sealEvery: 2 });
+      for (let i = 0; i < 3; i++) w.record({ action: `r${run}e${i}`, result: "ok" });
+      expect(w.close()).toBe(true);
+    }
+    const starts = parsed().filter((x) => x.type === "start");
+    const seals = parsed().filter((x) => x.type === "seal");
+    expect(starts.map((x) => x.epoch)).toEqual([0, 3, 6]); // start seal, one after 2 events, closing seal
+    expect(seals.map((x) => x.epoch)).toEqual(Array.from({ length: 9 }, (_, i) => i));
+    expect(statSync(sl.path).mode & 0o777).toBe(0o600);
+    expect(readdirSync(root).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    expect(verifyAuditLog(readFileSync(file), { verifyKey: sl.seed, requireClosed: true })).toMatchObject({ ok: true, runs: 3, nextEpoch: 9 });
+  });
+
+  test("a crash between a seal and the save of the state: the next run moves past the used epoch", () => {
+    const sl = makeSealing(root);
+    const before = readFileSync(sl.path, "utf8");
+    const w = AuditWriter.open({ path: file, now, sealing: sl.load(), sealEvery: 100 });
+    w.record({ action: "a", result: "ok" });
     w.close();
+    // Put back the state as it was before the run (as if every save had been lost).
+    writeFileSync(sl.path, before, { mode: 0o600 });
+    const w2 = AuditWriter.open({ path: file, now, sealing: sl.load() });
+    expect(w2.warnings.join()).toContain("moved the state on to epoch 2");
+    w2.close();
+    expect(parsed().filter((x) => x.type === "seal").map((x) => x.epoch)).toEqual([0, 1, 2, 3]);
+    expect(verifyAuditLog(readFileSync(file), { verifyKey: sl.seed, requireClosed: true }).ok).toBe(true);
+  });
+
+  test("a log sealed with another key is refused; a state ahead of the log is reported", () => {
+    const a = makeSealing(root);
+    AuditWriter.open({ path: file, now, sealing: a.load() }).close();
+    const b = makeSealing(root);
+    const size = statSync(file).size;
+    expect(() => AuditWriter.open({ path: file, now, sealing: b.load() })).toThrow(/sealed with another audit key/);
+    expect(statSync(file).size).toBe(size); // nothing written
+    // Cut the closing seal and the stop line off: the state (epoch 2) is ahead of the log's last seal (epoch 0).
+    const ls = readLines();
+    writeFileSync(file, ls.slice(0, 2).join("\n") + "\n");
+    const w = AuditWriter.open({ path: file, now, sealing: a.load() });
+    expect(w.warnings.join()).toContain("sealed lines of epochs 1..1 are missing from the file");
+    w.close();
+    expect(verifyAuditLog(readFileSync(file), { verifyKey: a.seed }).error?.reason).toContain("the sealed lines of epochs 1..1 were cut out");
+  });
+
+  test("an open run reports its unsealed tail and its missing stop line", () => {
+    const sl = makeSealing(root);
+    const w = AuditWriter.open({ path: file, now, sealing: sl.load(), sealEvery: 4 });
+    for (let i = 0; i < 6; i++) w.record({ action: `e${i}`, result: "ok" });
+    const r = verifyAuditLog(readFileSync(file), { verifyKey: sl.seed });
+    expect(r).toMatchObject({ ok: true, lastSealedSeq: 7, lastSeq: 9, unsealedTail: 2, closed: false, notStopped: [{ from: 1, to: 9 }] });
+    expect(r.unsealed).toEqual([{ from: 8, to: 9 }]);
+    expect(verifyAuditLog(readFileSync(file), { verifyKey: sl.seed, requireClosed: true }).error?.seq).toBe(9);
+    w.close();
+  });
+
+  test("followers get every line, then onClose after the stop line and closing seal; healthy is false once closed", () => {
+    const sl = makeSealing(root);
+    const w = AuditWriter.open({ path: file, now, sealing: sl.load() });
+    const got: string[] = [];
+    w.subscribe((l) => got.push(JSON.parse(l).type), () => got.push("<closed>"));
+    w.record({ action: "a", result: "ok" });
+    expect(w.close()).toBe(true);
+    expect(got).toEqual(["event", "stop", "seal", "<closed>"]);
+    expect(w.healthy).toBe(false);
+    let late = false;
+    w.subscribe(() => {}, () => (late = true));
+    return Bun.sleep(0).then(() => expect(late).toBe(true));
+  });
+});
+
+describe("sealing state file", () => {
+  test("refused when it is a symlink, not ours, too open, missing, or not a state", () => {
+    const sl = makeSealing(root);
+    const link = join(root, "link-state");
+    symlinkSync(sl.path, link);
+    expect(() => SealStateFile.load(link)).toThrow(/symbolic link/);
+    chmodSync(sl.path, 0o640);
+    expect(() => SealStateFile.load(sl.path)).toThrow(/mode 640: others may have read it/);
+    chmodSync(sl.path, 0o600);
+    expect(() => SealStateFile.load(join(root, "nope"))).toThrow(/does not exist; make it with: hush keygen audit/);
+    const bad = join(root, "bad-state");
+    writeFileSync(bad, "HUSH-AUDIT-KEY-1QQQQQQ\n", { mode: 0o600 });
+    expect(() => SealStateFile.load(bad)).toThrow(/audit state file/);
+    if (process.getuid?.() === 0) {
+      chownSync(sl.path, 65534, 65534);
+      expect(() => SealStateFile.load(sl.path)).toThrow(/owned by uid 65534, but hush serve runs as uid 0: chown it/);
+    } else console.warn("skipped the ownership check: needs root to chown");
+  });
+
+  test("persist replaces the file atomically, zeroes the old file's bytes, and erases a temp file left by a crash", () => {
+    const sl = makeSealing(root);
+    const tmp = join(root, `.${sl.path.split("/").pop()}.tmp`);
+    writeFileSync(tmp, "stale state from a crash", { mode: 0o600 });
+    const s = sl.load();
+    expect(existsSync(tmp)).toBe(false);
+    const keep = openSync(sl.path, "r"); // the old inode, as another reader would hold it
+    s.advance();
+    s.persist();
+    const old = Buffer.alloc(64);
+    readSync(keep, old, 0, 64, 0);
+    closeSync(keep);
+    expect(old.every((b) => b === 0)).toBe(true);
+    expect(parseSealStateFile(readFileSync(sl.path, "utf8"))).toMatchObject({ epoch: 1, keyId: sl.keyId });
+    expect(existsSync(tmp)).toBe(false);
   });
 });
 
@@ -291,6 +399,20 @@ describe("reader", () => {
     expect(AUDIT_TABLE_HEADER.startsWith("SEQ")).toBe(true);
     expect(formatAuditRow({ seq: 9, ts: 0, type: "seal", prev: "", epoch: 3 })).toContain("seal, epoch 3");
     expect(escapeForTerminal("\u0085ok")).toBe("\\u0085ok");
+  });
+  test("heartbeats: not audit lines; parsed only in their own shape", () => {
+    const hb = heartbeatLine(41, 1_700_000_000_123.7);
+    expect(hb).toBe('{"type":"heartbeat","ts":1700000000123,"last_seq":41}');
+    expect(parseHeartbeat(hb)).toEqual({ ts: 1_700_000_000_123, last_seq: 41 });
+    expect(parseAuditLine(hb)).toBeNull();
+    expect(parseHeartbeat('{"type":"heartbeat","ts":1,"last_seq":2,"seq":3}')).toBeNull();
+    expect(parseHeartbeat('{"seq":1,"ts":1,"type":"heartbeat","prev":""}')).toBeNull();
+    expect(parseHeartbeat("")).toBeNull();
+  });
+  test("a start row says how the run is sealed", () => {
+    expect(formatAuditRow({ seq: 1, ts: 0, type: "start", prev: "", key_id: "AAAAAAAAAAAA", epoch: 7 })).toContain("sealed from epoch 7 (key id AAAAAAAAAAAA)");
+    expect(formatAuditRow({ seq: 1, ts: 0, type: "start", prev: "", key: "x" })).toContain("sealed (format 1)");
+    expect(formatAuditRow({ seq: 1, ts: 0, type: "start", prev: "" })).toContain("not sealed");
   });
   test("LineSplitter keeps partial lines; ChainFollower catches a gap", () => {
     const s = new LineSplitter();

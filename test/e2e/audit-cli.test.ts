@@ -5,26 +5,26 @@
  * `hush audit tail` and `hush audit hash`.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { appendFileSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HUSH, hush, startDaemon, tempDir, waitFor } from "./_harness.ts";
 import { HRP, decodeKeyString, parseKeyFile } from "../../src/keys/index.ts";
-import { AuditWriter, ZERO_PREV, auditHash, lineHash } from "../../src/audit/index.ts";
+import { AuditWriter, SealStateFile, ZERO_PREV, auditHash, lineHash, parseSealStateFile, sealKeyId } from "../../src/audit/index.ts";
 
 const dir = tempDir("hush-audit-cli-");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const KEY = join(dir, "audit.key");
+const KEY = join(dir, "audit.verify");
+const STATE = join(dir, "audit.state");
 const LOG = join(dir, "audit.log");
-let pub = "";
+let keyId = "";
 
 beforeAll(async () => {
-  const r = await hush(["keygen", "audit", "--out", KEY]);
+  const r = await hush(["keygen", "audit", "--out", KEY, "--state-out", STATE]);
   expect(r.code).toBe(0);
-  pub = r.stderr.match(/Public key: (hushaudit1\S+)/)![1];
+  keyId = r.stderr.match(/Key id: ([A-Za-z0-9_-]{12})\n/)![1];
   let t = 1_700_000_000_000;
-  const publicKey = decodeKeyString(HRP.auditPublic, pub, "audit public key");
   for (const n of [9, 5]) {
-    const w = AuditWriter.open({ path: LOG, auditPublicKey: publicKey, sealEvery: 4, now: () => (t += 5) });
+    const w = AuditWriter.open({ path: LOG, sealing: SealStateFile.load(STATE), sealEvery: 4, now: () => (t += 5) });
     for (let i = 0; i < n; i++) w.record({ actor: `w_${i % 3}`, via: "worker", action: i % 2 ? "kv.get" : "cred.checkout", target: `k${i}`, result: i % 4 === 3 ? "denied" : "ok", reason: i % 4 === 3 ? "forbidden" : undefined });
     w.close();
   }
@@ -38,18 +38,36 @@ function write(name: string, ls: string[]): string {
 }
 
 describe("hush keygen audit", () => {
-  test("secret key file 0600 with the public key in its header; public key on stderr", () => {
+  test("verification key and sealing state from one seed, both 0600; the key id on stderr", () => {
     expect(statSync(KEY).mode & 0o777).toBe(0o600);
-    const text = readFileSync(KEY, "utf8");
-    expect(text).toContain(`# public key: ${pub}`);
-    expect(parseKeyFile(text)).toMatch(/^HUSH-AUDIT-KEY-1[0-9A-Z]+$/);
-    expect(decodeKeyString(HRP.auditSecret, parseKeyFile(text), "k").length).toBe(32);
-    expect(decodeKeyString(HRP.auditPublic, pub, "k").length).toBe(32);
+    expect(statSync(STATE).mode & 0o777).toBe(0o600);
+    const seed = decodeKeyString(HRP.auditVerify, parseKeyFile(readFileSync(KEY, "utf8")), "k");
+    expect(parseKeyFile(readFileSync(KEY, "utf8"))).toMatch(/^HUSH-AUDIT-VERIFY-1[0-9A-Z]+$/);
+    expect(readFileSync(KEY, "utf8")).toContain(`# key id ${keyId}. Verifies the audit log`);
+    expect(sealKeyId(seed)).toBe(keyId);
+    // The state file was written at epoch 0 by keygen; the two runs above moved it on.
+    const st = parseSealStateFile(readFileSync(STATE, "utf8"));
+    expect(st.keyId).toBe(keyId);
+    expect(st.epoch).toBeGreaterThan(0);
   });
-  test("never overwrites a key file", async () => {
-    const r = await hush(["keygen", "audit", "--out", KEY]);
+  test("never overwrites a file, and leaves nothing behind when one path is refused", async () => {
+    const r = await hush(["keygen", "audit", "--out", KEY, "--state-out", join(dir, "new.state")]);
     expect(r.code).toBe(4);
     expect(r.stderr).toContain("already exists");
+    expect(existsSync(join(dir, "new.state"))).toBe(false);
+    const r2 = await hush(["keygen", "audit", "--out", join(dir, "new.verify"), "--state-out", STATE]);
+    expect(r2.code).toBe(4);
+    expect(existsSync(join(dir, "new.verify"))).toBe(false);
+  });
+  test("needs --state-out; prints the verification key to stdout without --out", async () => {
+    const r = await hush(["keygen", "audit"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("hush keygen audit needs --state-out FILE");
+    const s = join(dir, "stdout.state");
+    const r2 = await hush(["keygen", "audit", "--state-out", s]);
+    expect(r2.code).toBe(0);
+    expect(parseKeyFile(r2.stdout)).toMatch(/^HUSH-AUDIT-VERIFY-1/);
+    expect(sealKeyId(decodeKeyString(HRP.auditVerify, parseKeyFile(r2.stdout), "k"))).toBe(parseSealStateFile(readFileSync(s, "utf8")).keyId);
   });
 });
 
@@ -60,6 +78,7 @@ describe("hush audit verify", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`lines checked: ${n} (2 runs)`);
     expect(r.stdout).toMatch(new RegExp(`seals checked: \\d+; last sealed: seq ${n}\\n`));
+    expect(r.stdout).toMatch(new RegExp(`vouched for: seq 1\\.\\.${n} \\(.*\\), sealed epochs 0\\.\\.\\d+: these lines are as the daemon wrote them`));
     expect(r.stdout).toContain("unsealed tail: 0 lines (closed cleanly)");
     expect(r.stderr).toBe("");
     const j = JSON.parse((await hush(["audit", "verify", "--file", LOG, "--key-file", KEY, "--json"])).stdout);
@@ -69,21 +88,21 @@ describe("hush audit verify", () => {
     const r = await hush(["audit", "verify", "--file", LOG]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("NOT checked");
-    expect(r.stderr).toContain("hush: hint: seals were not checked");
+    expect(r.stderr).toContain("hush: warning: CHAIN ONLY: seals were not checked. This catches a careless edit, but not a careful one");
   });
   test("one changed byte: exit 1 naming the seq and line", async () => {
     const ls = lines();
-    expect(ls[3]).toContain('"target":"k2"');
-    ls[3] = ls[3].replace('"target":"k2"', '"target":"K2"');
+    expect(ls[4]).toContain('"target":"k2"');
+    ls[4] = ls[4].replace('"target":"k2"', '"target":"K2"');
     const r = await hush(["audit", "verify", "--file", write("byte.log", ls), "--key-file", KEY]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^hush: error: audit log broken at seq 4 \(line 4\): seq 4 \(line 4\) does not hash to the prev of seq 5/);
+    expect(r.stderr).toMatch(/^hush: error: audit log broken at seq 5 \(line 5\): seq 5 \(line 5\) does not hash to the prev of seq 6/);
   });
   test("a re-chained edit: exit 1 at the first seal after it, only with the key", async () => {
     let prev = ZERO_PREV;
     const ls = lines().map((l, i) => {
       const o = JSON.parse(l);
-      if (i === 1) o.target = "forged";
+      if (i === 2) o.target = "forged";
       o.prev = prev;
       prev = lineHash(JSON.stringify(o));
       return JSON.stringify(o);
@@ -92,7 +111,7 @@ describe("hush audit verify", () => {
     expect((await hush(["audit", "verify", "--file", p])).code).toBe(0);
     const r = await hush(["audit", "verify", "--file", p, "--key-file", KEY]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^hush: error: audit log broken at seq 5 \(line 5\): seal of epoch 0 does not verify/);
+    expect(r.stderr).toMatch(/^hush: error: audit log broken at seq 7 \(line 7\): seal of epoch 1 does not verify/);
   });
   test("a deleted line, a truncated closed file, a wrong key", async () => {
     const ls = lines();
@@ -102,11 +121,14 @@ describe("hush audit verify", () => {
     const cut = await hush(["audit", "verify", "--file", write("cut.log", ls.slice(0, 8)), "--key-file", KEY, "--closed"]);
     expect(cut.code).toBe(1);
     expect(cut.stderr).toContain("audit log broken at seq 8 (line 8): the file ends at seq 8");
-    const other = join(dir, "other.key");
-    expect((await hush(["keygen", "audit", "--out", other])).code).toBe(0);
+    const other = join(dir, "other.verify");
+    expect((await hush(["keygen", "audit", "--out", other, "--state-out", join(dir, "other.state")])).code).toBe(0);
     const wrong = await hush(["audit", "verify", "--file", LOG, "--key-file", other]);
     expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toContain("audit log broken at seq 1 (line 1): the sealing key in this start line does not open");
+    expect(wrong.stderr).toContain("audit log broken at seq 1 (line 1): this run was sealed with another verification key");
+    const state = await hush(["audit", "verify", "--file", LOG, "--key-file", STATE]);
+    expect(state.code).toBe(2);
+    expect(state.stderr).toContain("is the daemon's sealing state, not the verification key");
   });
   test("bad usage: missing file (exit 3), not a key file (exit 2)", async () => {
     expect((await hush(["audit", "verify", "--file", join(dir, "nope.log")])).code).toBe(3);
@@ -216,7 +238,7 @@ describe("hush audit tail / hash on the admin socket (a stand-in daemon)", () =>
   });
 });
 
-// The daemon side (serve --audit-file/--audit-key, GET /v1/admin/audit, POST /v1/admin/audit/hash).
+// The daemon side (serve --audit-file/--audit-state-file, GET /v1/admin/audit, POST /v1/admin/audit/hash).
 const serveHelp = Bun.spawnSync([HUSH, "serve", "--help"]).stdout.toString();
 const daemonAudit = serveHelp.includes("--audit-file");
 if (!daemonAudit) console.warn("SKIP daemon audit tests: this hush serve has no --audit-file yet");
@@ -224,7 +246,9 @@ if (!daemonAudit) console.warn("SKIP daemon audit tests: this hush serve has no 
 describe.skipIf(!daemonAudit)("with a daemon writing the audit log", () => {
   test("tail from the admin socket, hash via the daemon, verify after stop", async () => {
     const log = join(dir, "daemon.log");
-    const d = await startDaemon(["--audit-file", log, "--audit-key", pub]);
+    const [dkey, dstate] = [join(dir, "daemon.verify"), join(dir, "daemon.state")];
+    expect((await hush(["keygen", "audit", "--out", dkey, "--state-out", dstate])).code).toBe(0);
+    const d = await startDaemon(["--audit-file", log, "--audit-state-file", dstate]);
     try {
       await d.issue("audit-e2e");
       const t = await d.cli(["audit", "tail", "--since", "1"]);
@@ -241,7 +265,7 @@ describe.skipIf(!daemonAudit)("with a daemon writing the audit log", () => {
       expect(await d.stop()).toBe(0);
       d.cleanup();
     }
-    const v = await hush(["audit", "verify", "--file", log, "--key-file", KEY, "--closed"]);
+    const v = await hush(["audit", "verify", "--file", log, "--key-file", dkey, "--closed"]);
     expect(v.stderr).toBe("");
     expect(v.code).toBe(0);
   });

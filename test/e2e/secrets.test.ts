@@ -11,7 +11,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hush, startDaemon, tempDir, type Daemon } from "./_harness.ts";
 import { Client } from "../../src/client/index.ts";
-import { decodeCredential, decodeJoinToken, parseKeyFile } from "../../src/keys/index.ts";
+import { HRP, decodeCredential, decodeJoinToken, decodeKeyString, parseKeyFile } from "../../src/keys/index.ts";
+import { epochSealKey, evolveSealState, initialSealState } from "../../src/audit/index.ts";
 
 let d: Daemon;
 let dir: string;
@@ -52,11 +53,18 @@ async function run(args: string[], opts: { stdin?: string; env?: Record<string, 
 
 beforeAll(async () => {
   dir = tempDir();
-  const auditKey = join(dir, "audit.key");
-  const ak = await hush(["keygen", "audit", "--out", auditKey]);
+  const auditKey = join(dir, "audit.verify");
+  const auditState = join(dir, "audit.state");
+  const ak = await hush(["keygen", "audit", "--out", auditKey, "--state-out", auditState]);
   outputs.push(ak.stdout, ak.stderr);
-  secrets.set("audit secret key", parseKeyFile(readFileSync(auditKey, "utf8")));
-  const pub = /hushaudit1[0-9a-z]+/.exec(ak.stderr)![0];
+  secrets.set("audit verification key", parseKeyFile(readFileSync(auditKey, "utf8")));
+  secrets.set("audit sealing state (epoch 0)", parseKeyFile(readFileSync(auditState, "utf8")));
+  // Every sealing state and seal key of the run's epochs, derived from the verification key.
+  let st = initialSealState(decodeKeyString(HRP.auditVerify, parseKeyFile(readFileSync(auditKey, "utf8")), "k"));
+  for (let n = 0; n < 64; n++, st = evolveSealState(st)) {
+    secrets.set(`audit sealing state S_${n}`, st);
+    secrets.set(`audit seal key K_${n}`, epochSealKey(st));
+  }
   const sk = await hush(["keygen", "server"]);
   const serverKey = parseKeyFile(sk.stdout);
   secrets.set("server key", serverKey);
@@ -67,7 +75,7 @@ beforeAll(async () => {
   process.env.HUSH_TEST_API = `env-${uid}-secret`; // read by --cred API=env:HUSH_TEST_API
   secrets.set("exec value", `exec-${uid}-output`);
   d = await startDaemon([
-    "--audit-file", join(dir, "audit.jsonl"), "--audit-key", pub, "--audit-seal-every", "3",
+    "--audit-file", join(dir, "audit.jsonl"), "--audit-state-file", auditState, "--audit-seal-every", "3",
     "--creds-file", creds, "--cred-allow", "DB_PASS=ci",
     "--cred", "API=env:HUSH_TEST_API", "--cred-allow", "API=ci",
     "--cred", `GEN=exec:echo exec-${uid}-output`, "--cred-allow", "GEN=*",
@@ -132,6 +140,9 @@ test("every feature, then no secret in any output, log or audit line, in any enc
   await d.stop();
   const audit = readFileSync(join(dir, "audit.jsonl"), "utf8");
   expect(audit.split("\n").length).toBeGreaterThan(15);
+  const epochs = audit.split("\n").filter((l) => l.includes('"type":"seal"')).length;
+  expect(epochs).toBeGreaterThan(4);
+  expect(epochs).toBeLessThan(64); // every key used is in the scan
   const haystacks = { "daemon log": d.log(), "CLI output": outputs.join("\n"), "audit file": audit };
   let checked = 0;
   for (const [name, secret] of secrets) {

@@ -9,14 +9,12 @@
  * and closing seal, checked by `hush audit verify --closed`). `hush run`'s
  * signals are tested in run.test.ts.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { closeSync, existsSync, openSync, writeSync, constants as fsc } from "node:fs";
 import { join } from "node:path";
 import { HUSH, hush, slowRequest, startDaemon, tempDir, waitFor, type Daemon } from "./_harness.ts";
 
 const dir = tempDir("hush-signals-");
-const KEY = join(dir, "audit.key");
-let pub = "";
 const started: Daemon[] = [];
 const cleanups: (() => void)[] = [];
 afterAll(() => {
@@ -24,11 +22,13 @@ afterAll(() => {
   cleanups.forEach((f) => f());
 });
 
-beforeAll(async () => {
-  const r = await hush(["keygen", "audit", "--out", KEY]);
-  expect(r.code).toBe(0);
-  pub = /Public key: (hushaudit1\S+)/.exec(r.stderr)![1];
-});
+/** A verification key and a sealing state of its own for each audit file (epochs count from 0 in a new file). */
+async function auditKeys(): Promise<{ key: string; state: string }> {
+  const id = crypto.randomUUID();
+  const [key, state] = [join(dir, `audit-${id}.verify`), join(dir, `audit-${id}.state`)];
+  expect((await hush(["keygen", "audit", "--out", key, "--state-out", state])).code).toBe(0);
+  return { key, state };
+}
 
 function freePort(): number {
   const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
@@ -38,23 +38,24 @@ function freePort(): number {
 }
 
 /** Exit 0, both sockets gone, the wipe logged, and (if any) the audit run closed and verified. */
-async function expectCleanStop(d: Daemon, code: number, audit?: string) {
+async function expectCleanStop(d: Daemon, code: number, audit?: { file: string; key: string }) {
   expect({ code, log: code === 0 ? "" : d.log() }).toEqual({ code: 0, log: "" });
   expect(existsSync(d.socket)).toBe(false);
   expect(existsSync(d.admin)).toBe(false);
   await waitFor(() => d.log().includes("stopped; store wiped, sockets removed"), 2000, "the stop message");
   if (audit) {
-    const v = await hush(["audit", "verify", "--file", audit, "--key-file", KEY, "--closed"]);
+    const v = await hush(["audit", "verify", "--file", audit.file, "--key-file", audit.key, "--closed"]);
     expect({ code: v.code, out: v.stdout + v.stderr }).toMatchObject({ code: 0 });
   }
 }
 
 /** Start `hush serve` with an audit file we name (the harness does not return it). */
 async function serveWithAudit(extra: string[] = []) {
-  const audit = join(dir, `audit-${crypto.randomUUID()}.log`);
-  const d = await startDaemon(["--audit-file", audit, "--audit-key", pub, ...extra]);
+  const file = join(dir, `audit-${crypto.randomUUID()}.log`);
+  const { key, state } = await auditKeys();
+  const d = await startDaemon(["--audit-file", file, "--audit-state-file", state, ...extra]);
   started.push(d);
-  return { d, audit };
+  return { d, audit: { file, key } };
 }
 
 describe("hush serve: stop signals", () => {
@@ -83,9 +84,10 @@ describe("hush serve: stop signals", () => {
   test.skipIf(Bun.which("timeout") === null)("timeout(1) signals the daemon, then its process group: a clean stop", async () => {
     for (let i = 0; i < 4; i++) {
       const audit = join(dir, `audit-timeout-${i}.log`);
+      const { key, state } = await auditKeys();
       const socket = join(tempDir(), "run", "hush.sock");
       // --preserve-status: timeout exits with hush's own status.
-      const p = Bun.spawn(["timeout", "--preserve-status", "-s", "TERM", "1", HUSH, "serve", "--socket", socket, "--audit-file", audit, "--audit-key", pub], {
+      const p = Bun.spawn(["timeout", "--preserve-status", "-s", "TERM", "1", HUSH, "serve", "--socket", socket, "--audit-file", audit, "--audit-state-file", state], {
         stdin: "ignore",
         stdout: "ignore",
         stderr: "pipe",
@@ -95,7 +97,7 @@ describe("hush serve: stop signals", () => {
       expect({ code, log: code === 0 ? "" : await log }).toEqual({ code: 0, log: "" });
       expect(existsSync(socket)).toBe(false);
       expect(await log).toContain("stopped");
-      const v = await hush(["audit", "verify", "--file", audit, "--key-file", KEY, "--closed"]);
+      const v = await hush(["audit", "verify", "--file", audit, "--key-file", key, "--closed"]);
       expect(v.code).toBe(0);
     }
   }, 60_000);
@@ -132,7 +134,8 @@ describe("hush serve: stop signals", () => {
     expect(Bun.spawnSync(["mkfifo", "-m", "600", fifo]).exitCode).toBe(0);
     const socket = join(d2, "run", "hush.sock");
     const audit = join(d2, "audit.log");
-    const p = Bun.spawn([HUSH, "serve", "--socket", socket, "--creds-file", fifo, "--audit-file", audit, "--audit-key", pub], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    const { key, state } = await auditKeys();
+    const p = Bun.spawn([HUSH, "serve", "--socket", socket, "--creds-file", fifo, "--audit-file", audit, "--audit-state-file", state], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     cleanups.push(() => p.kill("SIGKILL"));
     const log = new Response(p.stderr).text();
     await Bun.sleep(500); // hush serve is now blocked opening the FIFO
@@ -147,6 +150,6 @@ describe("hush serve: stop signals", () => {
     const code = await p.exited;
     expect({ code, log: await log }).toMatchObject({ code: 0 });
     expect(existsSync(socket)).toBe(false);
-    if (existsSync(audit)) expect((await hush(["audit", "verify", "--file", audit, "--key-file", KEY, "--closed"])).code).toBe(0);
+    if (existsSync(audit)) expect((await hush(["audit", "verify", "--file", audit, "--key-file", key, "--closed"])).code).toBe(0);
   }, 30_000);
 });
