@@ -1,31 +1,32 @@
 /**
- * `hush audit tail`: audit lines from the daemon (admin socket; live with
- * -f) or from a file. A colour-free table on a terminal, the log's own JSON
- * Lines when piped or with --json. @module
+ * `hush audit tail`: audit lines from the daemon (admin.sock; hush.sock or a
+ * TLS port with an admin credential; live with -f) or from a file. A
+ * colour-free table on a terminal, the log's own JSON Lines when piped or
+ * with --json. With -f it checks the stream's chain and heartbeats, and ends
+ * with exit 0 only after a run's stop line and closing seal. @module
  */
 import { defineCommand } from "citty";
 import { HushError } from "../../src/errors.ts";
-import { adminSocketPath, defaultSocketPath, parsePositiveInt } from "../../src/config/index.ts";
-import { decodeCredential, parseKeyFile } from "../../src/keys/index.ts";
-import { signRequest } from "../../src/auth/index.ts";
-import { raiseFromResponse } from "../../src/client/errors.ts";
-import { checkedSocketPath } from "../../src/client/transport.ts";
+import { parseDuration, parsePositiveInt } from "../../src/config/index.ts";
 import * as audit from "../../src/audit/index.ts";
-import { readFileSync } from "node:fs";
-import { EXIT, adminArgs, hint, jsonArgs, socketOwner, warnIfLoose } from "../_shared.ts";
+import { EXIT, adminArgs, hint, jsonArgs } from "../_shared.ts";
+import { followDaemon } from "./_stream.ts";
 
 type Print = (text: string, line: audit.AuditLine) => void;
 
 export default defineCommand({
-  meta: { name: "tail", description: "Show audit lines from the daemon (admin socket) or from --file FILE; -f keeps following." },
+  meta: { name: "tail", description: "Show audit lines from the daemon or from --file FILE; -f keeps following (exit 0 when the run stops cleanly, 6 when the stream breaks or goes silent)." },
   args: {
-    follow: { type: "boolean", alias: "f", description: "keep printing lines as they are written" },
+    follow: { type: "boolean", alias: "f", description: "keep printing lines as they are written, until the run's stop line and closing seal" },
     since: { type: "string", description: "start at this seq (inclusive) instead of the last lines", valueHint: "SEQ" },
     lines: { type: "string", alias: "n", description: "how many of the last lines to show first (default 20)", valueHint: "N" },
     actor: { type: "string", description: "only events by this actor (key id or source)", valueHint: "ID" },
     action: { type: "string", description: "only this action, or a prefix ending in * (cred.*)", valueHint: "A" },
     result: { type: "string", description: "only events with this result: ok, denied or error", valueHint: "R" },
     file: { type: "string", description: "read this audit file instead of asking the daemon", valueHint: "FILE" },
+    "heartbeat-timeout": { type: "string", description: "with -f: give up (exit 6) after this long without a line or heartbeat (default 15s, at least 4s)", valueHint: "DURATION" },
+    url: { type: "string", description: "follow a controller's TLS port (https://HOST:PORT) with the admin credential (default: $HUSH_URL when a credential is set)", valueHint: "URL" },
+    "tls-pin": { type: "string", description: "override the TLS pin (sha256//BASE64) carried in the admin credential", valueHint: "PIN" },
     ...adminArgs,
     ...jsonArgs,
   },
@@ -33,6 +34,8 @@ export default defineCommand({
     const since = args.since === undefined ? undefined : args.since === "0" ? 0 : parsePositiveInt(args.since, "--since");
     const last = since === undefined ? (args.lines ? parsePositiveInt(args.lines, "--lines") : 20) : Infinity;
     if (args.result && !["ok", "denied", "error"].includes(args.result)) throw new HushError("invalid_request", "--result must be ok, denied or error");
+    const silence = args["heartbeat-timeout"] ? parseDuration(args["heartbeat-timeout"], "--heartbeat-timeout") : 15_000;
+    if (silence < 4000) throw new HushError("invalid_request", `--heartbeat-timeout must be at least 4s (the daemon sends a heartbeat every ${audit.AUDIT_HEARTBEAT_MS / 1000}s)`);
     const filter: audit.AuditFilter = { since, actor: args.actor || undefined, action: args.action || undefined, result: args.result || undefined };
     const ac = new AbortController();
     const stop = () => ac.abort();
@@ -70,63 +73,9 @@ export default defineCommand({
         }
         return EXIT.ok;
       }
-      const chain = new audit.ChainFollower();
-      const q = new URLSearchParams(since === undefined ? { tail: String(last) } : { since: String(since) });
-      if (args.follow) q.set("follow", "1");
-      const body = await openStream(args, `/v1/admin/audit?${q}`, ac.signal);
-      // History first; with -f the stream never ends, so the ring is flushed at the first pause.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await audit.readStreamLines(body, (text) => {
-        const l = audit.parseAuditLine(text);
-        if (l) chain.check(text, l);
-        onLine(text);
-        clearTimeout(timer);
-        if (ring) timer = setTimeout(flushRing, 200);
-      }, ac.signal);
-      clearTimeout(timer);
-      flushRing();
-      if (args.follow && !ac.signal.aborted) {
-        hint("the daemon ended the stream", "warning");
-        return EXIT.unavailable;
-      }
-      return EXIT.ok;
+      return await followDaemon(args, since, last, onLine, flushRing, () => ring !== null, silence, ac);
     } finally {
       process.off("SIGINT", stop).off("SIGTERM", stop);
     }
   },
 });
-
-/** GET a streamed admin endpoint: admin.sock, or hush.sock signed with an admin credential. */
-async function openStream(args: { socket?: string; "socket-owner"?: string; "admin-credential-file"?: string }, target: string, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
-  const socket = args.socket || defaultSocketPath();
-  const file = args["admin-credential-file"];
-  let credText = process.env.HUSH_ADMIN_CREDENTIAL;
-  if (file) {
-    warnIfLoose(file);
-    try {
-      credText = readFileSync(file, "utf8");
-    } catch (e: any) {
-      throw new HushError("invalid_request", `cannot read admin credential file ${file}: ${e?.code ?? e}`);
-    }
-  }
-  const headers: Record<string, string> = {};
-  let path = adminSocketPath(socket);
-  if (credText) {
-    const cred = decodeCredential(parseKeyFile(credText));
-    headers.authorization = signRequest(cred.macKey, cred.keyId, { method: "GET", target }).authorization;
-    cred.macKey.fill(0), cred.encKey.fill(0);
-    path = socket;
-  }
-  const via = checkedSocketPath(path, socketOwner(args));
-  let res: Response;
-  try {
-    res = await fetch("http://localhost" + target, { headers, unix: via, signal } as RequestInit);
-  } catch (e: any) {
-    throw new HushError("unavailable", `cannot reach the hush daemon at ${path} (${e?.code ?? e?.message ?? e})`, { connect: true });
-  }
-  if (res.status >= 400 || !res.body) {
-    const body = await res.text();
-    raiseFromResponse({ status: res.status, header: (n) => res.headers.get(n), body });
-  }
-  return res.body!;
-}

@@ -16,7 +16,8 @@ import { HushError } from "../errors.ts";
 import { equalBytes, formatPin, spkiOfCertificate, spkiPin } from "../crypto/index.ts";
 import { sendNodeRequest, type Transport } from "./transport.ts";
 
-function openPinned(host: string, port: number, pin: Uint8Array, timeoutMs: number): Promise<TLSSocket> {
+/** A TLS socket to host:port whose server key matches `pin` (checked before anything is written). */
+export function openPinned(host: string, port: number, pin: Uint8Array, timeoutMs: number): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     const sock = connect({ host, port, servername: /^[\d.:]+$/.test(host) ? undefined : host, rejectUnauthorized: false, minVersion: "TLSv1.2" });
     const timer = setTimeout(() => {

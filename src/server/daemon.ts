@@ -92,9 +92,13 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
     (stopping ??= (async () => {
       st.phase = "draining";
       clearInterval(sweeper);
-      // Long-lived audit follow streams would hold the drain for its whole timeout.
+      const draining = _drain(st, l.servers, hurried);
+      // Requests in flight finish (and record their events) first; then the audit run ends, so its
+      // stop line and closing seal reach `audit tail -f` streams, which end themselves after them.
+      await _inFlightDone(st, hurried);
+      st.auditLog?.close();
       for (const close of st.streams) close();
-      await _drain(st, l.servers, hurried);
+      await draining;
       _wipeState(st);
       for (const s of l.bound) unlinkOwnSocket(s);
       if (!opts.lock) lock.release();
@@ -218,6 +222,14 @@ async function _drain(st: State, servers: Server[], hurried: Promise<"hurry">): 
   if (how === "done") return;
   st.log.warn(how === "timeout" ? "drain timed out; closing remaining connections" : "stop signal during the drain: closing remaining connections now");
   await Promise.all(servers.map((s) => s.stop(true)));
+}
+
+/** Resolves when no request is in flight, at the drain timeout, or on hurry (polled every 10 ms). */
+async function _inFlightDone(st: State, hurried: Promise<"hurry">): Promise<void> {
+  let hurry = false;
+  void hurried.then(() => (hurry = true));
+  const deadline = Date.now() + st.config.drainTimeoutMs;
+  while (st.inFlight > 0 && !hurry && Date.now() < deadline) await Bun.sleep(10);
 }
 
 /** Zero-fill every secret the state holds (invariant 7). */

@@ -6,12 +6,13 @@
  * the log without it holding the value.
  *
  *   ?since=SEQ   lines from SEQ (inclusive)     ?tail=N   the last N lines
- *   ?follow=1    keep streaming new lines (the answer is unsigned: §4)
+ *   ?follow=1    keep streaming new lines, with heartbeats while none is written,
+ *                until the run's closing seal (the answer is unsigned: §4)
  * @module
  */
 import { HushError } from "../errors.ts";
 import { utf8 } from "../crypto/index.ts";
-import { auditHash, parseAuditLine, readFileLines } from "../audit/index.ts";
+import { AUDIT_HEARTBEAT_MS, auditHash, heartbeatLine, parseAuditLine, readFileLines } from "../audit/index.ts";
 import type { State } from "./state.ts";
 import { type Answer, ok, parseObject } from "./http.ts";
 
@@ -22,6 +23,12 @@ function intParam(q: URLSearchParams, name: string): number | undefined {
   return Number(v);
 }
 
+/**
+ * GET /v1/admin/audit. With `follow=1` the stream stays open: new lines as
+ * they are written, a heartbeat line every AUDIT_HEARTBEAT_MS (so idle
+ * timeouts do not cut it), and it ends once the run's `stop` line and
+ * closing seal have been sent (or when the daemon's stop ends it).
+ */
 export function auditStream(st: State, search: string): Response {
   const w = st.auditLog;
   if (!w) throw new HushError("not_found", "this daemon has no audit file (serve --audit-file FILE)");
@@ -29,34 +36,49 @@ export function auditStream(st: State, search: string): Response {
   const since = intParam(q, "since");
   const tail = intParam(q, "tail");
   const follow = q.get("follow") === "1";
-  let unsubscribe: (() => void) | undefined;
-  let closer: (() => void) | undefined;
+  let finish: (() => void) | undefined;
   const stream = new ReadableStream<Uint8Array>({
     async start(ctrl) {
-      if (follow) {
-        closer = () => {
-          unsubscribe?.();
-          try {
-            ctrl.close();
-          } catch {}
-        };
-        st.streams.add(closer);
-      }
       let lastSeq = 0;
       let live = false;
+      let runEnded = false;
+      let done = false;
+      let unsubscribe: (() => void) | undefined;
+      let heartbeat: ReturnType<typeof setInterval> | undefined;
       const early: string[] = [];
+      const end = (finish = () => {
+        if (done) return;
+        done = true;
+        clearInterval(heartbeat);
+        unsubscribe?.();
+        st.streams.delete(end);
+        try {
+          ctrl.close();
+        } catch {}
+      });
+      const enqueue = (text: string) => {
+        if (done) return;
+        try {
+          ctrl.enqueue(utf8(text + "\n"));
+        } catch {
+          end();
+        }
+      };
       const send = (line: string) => {
         const seq = parseAuditLine(line)?.seq ?? 0;
         if (seq <= lastSeq) return;
         lastSeq = seq;
-        try {
-          ctrl.enqueue(utf8(line + "\n"));
-        } catch {
-          unsubscribe?.();
-        }
+        enqueue(line);
       };
-      // Subscribe first, then read the file: nothing written in between is lost.
-      if (follow) unsubscribe = w.subscribe((l) => (live ? send(l) : early.push(l)));
+      if (follow) {
+        st.streams.add(end);
+        // Subscribe first, then read the file: nothing written in between is lost. The
+        // writer hands out the stop line and closing seal before it says the run ended.
+        unsubscribe = w.subscribe(
+          (l) => (live ? send(l) : early.push(l)),
+          () => ((runEnded = true), live && end()),
+        );
+      }
       const lines: string[] = [];
       await readFileLines(w.path, (l) => lines.push(l));
       let pick = lines;
@@ -65,12 +87,13 @@ export function auditStream(st: State, search: string): Response {
       for (const l of pick) send(l);
       if (!follow) return ctrl.close();
       // A line written while the file was read may be in both; send() skips it.
-      for (const l of early) send(l);
+      for (const l of early.splice(0)) send(l);
+      if (runEnded || done) return end();
       live = true;
+      heartbeat = setInterval(() => enqueue(heartbeatLine(lastSeq)), AUDIT_HEARTBEAT_MS);
     },
     cancel() {
-      unsubscribe?.();
-      if (closer) st.streams.delete(closer);
+      finish?.();
     },
   });
   return new Response(stream, { headers: { "content-type": "application/x-ndjson", "cache-control": "no-store" } });

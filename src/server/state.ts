@@ -27,10 +27,13 @@ export interface AuditSink {
   readonly healthy: boolean;
 }
 
-/** The audit file writer, where one is configured (for streaming). */
+/** The audit file writer, where one is configured (for streaming, and ended at stop). */
 export interface AuditLog {
   readonly path: string;
-  subscribe(listener: (line: string) => void): () => void;
+  /** `onClose` runs once the run has ended, after its `stop` line and closing seal went to `listener`. */
+  subscribe(listener: (line: string) => void, onClose?: () => void): () => void;
+  /** End the run: `stop` line and closing seal. Idempotent; false when lines could not be written. */
+  close(): boolean;
 }
 
 export interface State {
@@ -59,7 +62,7 @@ export interface State {
   masker: Masker;
   metrics: Registry;
   inFlight: number;
-  /** Closers of open audit follow streams: ended when the daemon starts draining. */
+  /** Closers of open audit follow streams: they end themselves after the run's closing seal; these are the fallback at stop. */
   streams: Set<() => void>;
   phase: "starting" | "serving" | "draining";
 }

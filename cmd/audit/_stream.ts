@@ -1,0 +1,183 @@
+/**
+ * The daemon side of `hush audit tail`: the byte stream of `GET
+ * /v1/admin/audit` from admin.sock (the OS user is the admin), or signed
+ * with an admin credential on hush.sock or on a controller's TLS port
+ * (`--url https://…`, the server's key pinned as for every other command);
+ * and reading it with the chain, the heartbeats and a silence watchdog
+ * checked (PROTOCOL.md §8, "Audit"). @module
+ */
+import { request } from "node:http";
+import { readFileSync } from "node:fs";
+import { HushError } from "../../src/errors.ts";
+import { adminSocketPath, defaultSocketPath } from "../../src/config/index.ts";
+import { decodeCredential, parseKeyFile } from "../../src/keys/index.ts";
+import { parsePin } from "../../src/crypto/index.ts";
+import { signRequest } from "../../src/auth/index.ts";
+import { raiseFromResponse } from "../../src/client/errors.ts";
+import { openPinned } from "../../src/client/tls.ts";
+import { checkedSocketPath } from "../../src/client/transport.ts";
+import * as audit from "../../src/audit/index.ts";
+import { EXIT, hint, socketOwner, warnIfLoose } from "../_shared.ts";
+
+export interface StreamArgs {
+  socket?: string;
+  "socket-owner"?: string;
+  url?: string;
+  "tls-pin"?: string;
+  "admin-credential-file"?: string;
+}
+
+type Chunks = AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>;
+
+/** Open the stream; HTTP errors are raised as the daemon's HushError. */
+export async function openAuditStream(args: StreamArgs, target: string, signal: AbortSignal): Promise<Chunks> {
+  const file = args["admin-credential-file"];
+  let credText = process.env.HUSH_ADMIN_CREDENTIAL || undefined;
+  if (file) {
+    warnIfLoose(file);
+    try {
+      credText = readFileSync(file, "utf8");
+    } catch (e: any) {
+      throw new HushError("invalid_request", `cannot read admin credential file ${file}: ${e?.code ?? e}`);
+    }
+  }
+  const url = args.url || (credText ? process.env.HUSH_URL : undefined) || undefined;
+  if (url && !credText) throw new HushError("invalid_request", "--url needs an admin credential (--admin-credential-file FILE or HUSH_ADMIN_CREDENTIAL)");
+  const headers: Record<string, string> = {};
+  let credPin: Uint8Array | undefined;
+  if (credText) {
+    const cred = decodeCredential(parseKeyFile(credText));
+    headers.authorization = signRequest(cred.macKey, cred.keyId, { method: "GET", target }).authorization;
+    credPin = cred.tlsPin;
+    cred.macKey.fill(0), cred.encKey.fill(0);
+  }
+  if (url) return openTls(url, args["tls-pin"] || process.env.HUSH_TLS_PIN, credPin, target, headers, signal);
+  const socket = args.socket || defaultSocketPath();
+  const path = credText ? socket : adminSocketPath(socket);
+  const via = checkedSocketPath(path, socketOwner(args)); // the socket is checked before a byte is sent
+  let res: Response;
+  try {
+    res = await fetch("http://localhost" + target, { headers, unix: via, signal } as RequestInit);
+  } catch (e: any) {
+    throw new HushError("unavailable", `cannot reach the hush daemon at ${path} (${e?.code ?? e?.message ?? e})`, { connect: true });
+  }
+  if (res.status >= 400 || !res.body) {
+    const body = await res.text();
+    raiseFromResponse({ status: res.status, header: (n) => res.headers.get(n), body });
+  }
+  return res.body!;
+}
+
+/** GET over TLS with the server's key pinned; resolves to the answer's body once its status is known. */
+async function openTls(url: string, override: string | undefined, credPin: Uint8Array | undefined, target: string, headers: Record<string, string>, signal: AbortSignal): Promise<Chunks> {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new HushError("invalid_request", `not a URL: ${url}`);
+  }
+  if (u.protocol !== "https:") throw new HushError("invalid_request", "audit tail --url needs https://HOST:PORT");
+  const pin = override ? parsePin(override) : credPin;
+  if (!pin) throw new HushError("invalid_request", override ? "--tls-pin must look like sha256//BASE64" : "no TLS pin: this admin credential was not made by a TLS controller; pass --tls-pin sha256//…");
+  const host = u.hostname.replace(/^\[|\]$/g, "");
+  const port = Number(u.port || 443);
+  const sock = await openPinned(host, port, pin, 10_000);
+  return await new Promise<Chunks>((resolve, reject) => {
+    const req = request({ host, port, method: "GET", path: target, headers: { host: u.host, ...headers }, createConnection: () => sock as any }, (res) => {
+      if ((res.statusCode ?? 0) < 400) return resolve(res);
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        try {
+          raiseFromResponse({ status: res.statusCode ?? 0, header: (n) => (res.headers[n.toLowerCase()] as string | undefined) ?? null, body: Buffer.concat(chunks).toString("utf8") });
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+    req.on("error", (e: any) => reject(new HushError("unavailable", `request to ${u.host} failed (${e?.code ?? e?.message ?? e})`, { connect: true })));
+    signal.addEventListener("abort", () => (req.destroy(), sock.destroy()), { once: true });
+    req.end();
+  });
+}
+
+/** Read the daemon's stream: chain and heartbeats checked, a watchdog for silence. Returns the exit code. */
+export async function followDaemon(
+  args: Record<string, any>,
+  since: number | undefined,
+  last: number,
+  onLine: (text: string) => void,
+  flushRing: () => void,
+  ringOpen: () => boolean,
+  silenceMs: number,
+  ac: AbortController,
+): Promise<number> {
+  const chain = new audit.ChainFollower();
+  const q = new URLSearchParams(since === undefined ? { tail: String(last) } : { since: String(since) });
+  if (args.follow) q.set("follow", "1");
+  const cut = new AbortController();
+  ac.signal.addEventListener("abort", () => cut.abort(), { once: true });
+  let silent = false;
+  let watchdog: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    clearTimeout(watchdog);
+    if (args.follow) watchdog = setTimeout(() => ((silent = true), cut.abort()), silenceMs);
+  };
+  let lastSeq = 0;
+  let ended = false; // the last line is a run's stop line, or the closing seal right after it
+  const body = await openAuditStream(args, `/v1/admin/audit?${q}`, cut.signal);
+  arm();
+  // History first; with -f the stream never ends, so the ring is flushed at the first pause.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let broke: unknown;
+  try {
+    await audit.readStreamLines(body, (text) => {
+      arm();
+      const hb = audit.parseHeartbeat(text);
+      if (hb) {
+        if (lastSeq > 0 && hb.last_seq !== lastSeq) throw new HushError("internal", `audit stream broken: heartbeat says seq ${hb.last_seq} was sent last, but seq ${lastSeq} was received`);
+        if (ringOpen()) flushRing();
+        return;
+      }
+      const l = audit.parseAuditLine(text);
+      if (l) {
+        chain.check(text, l);
+        lastSeq = l.seq;
+        ended = l.type === "stop" || (l.type === "seal" && ended);
+      }
+      onLine(text);
+      clearTimeout(timer);
+      if (ringOpen()) timer = setTimeout(flushRing, 200);
+    }, cut.signal);
+  } catch (e) {
+    if (e instanceof HushError) throw e;
+    broke = e;
+  } finally {
+    clearTimeout(timer);
+    clearTimeout(watchdog);
+  }
+  flushRing();
+  if (!args.follow || (ac.signal.aborted && !silent)) {
+    if (broke) throw broke;
+    return EXIT.ok;
+  }
+  const resume = `resume with --since ${lastSeq + 1}`;
+  if (silent) {
+    process.stderr.write(`hush: error: no line or heartbeat from the daemon for ${silenceMs / 1000}s: the connection or the daemon is stuck\n`);
+    hint(resume);
+    return EXIT.unavailable;
+  }
+  if (broke) {
+    const err = broke as any;
+    process.stderr.write(`hush: error: the audit stream broke (${err?.code ?? err?.message ?? err})\n`);
+    hint(resume);
+    return EXIT.unavailable;
+  }
+  if (ended) {
+    hint(`the daemon stopped; its run ended cleanly at seq ${lastSeq}`);
+    return EXIT.ok;
+  }
+  hint("the daemon ended the stream before the run's stop line", "warning");
+  hint(resume);
+  return EXIT.unavailable;
+}
