@@ -152,10 +152,40 @@ unless --reveal.`,
   },
   audit: { examples: ["hush audit tail -f", "hush audit verify --file audit.jsonl --key-file audit.key"] },
   "audit tail": {
-    examples: ["hush audit tail", "hush audit tail -f --action 'cred.*' --result denied", "hush audit tail --file audit.jsonl -n 100"],
+    about: `Reads admin.sock as the daemon's user; with --admin-credential-file (or
+HUSH_ADMIN_CREDENTIAL) it signs the request on hush.sock, or on a controller's TLS
+port with --url (pinned).
+
+With -f the daemon sends a heartbeat every 3 s while nothing is written; they are
+never printed. The follower exits 0 when the stream ends after the run's stop line
+and closing seal (a clean stop), and 6 when the stream breaks, ends early, or stays
+silent for --heartbeat-timeout (default 15s); it prints the --since to resume from,
+and does not reconnect by itself. A chain break in the stream exits 1.`,
+    examples: [
+      "hush audit tail",
+      "hush audit tail -f --action 'cred.*' --result denied",
+      "hush audit tail -f --since 0 --json --url https://10.0.0.1:8443 --admin-credential-file ops.admin >> audit-copy.jsonl",
+      "hush audit tail --file audit.jsonl -n 100",
+    ],
   },
   "audit verify": {
-    examples: ["hush audit verify --file audit.jsonl", "hush audit verify --file audit.jsonl --key-file audit.key --closed"],
+    about: `Without --key-file, only the chain is checked: that catches a careless edit, but
+anyone who can write the file can recompute the chain after an edit, cut off the
+end, or append a made-up run. With the verification key (from \`hush keygen audit\`,
+kept off the daemon's host) every seal is checked, and the output says which lines
+the seals vouch for: every line up to the last seal, unless the daemon's sealing
+state was stolen before that line was sealed. Every run without a stop line is
+listed; --closed fails on any. Files from hush 0.1.0 (format 1) verify with their
+HUSH-AUDIT-KEY-1… key, with a warning; pass --key-file twice for a file with both
+formats.
+
+Exit codes: 0 intact, 1 broken (the seq and line are named), 2 bad key file, 3 no
+such file.`,
+    examples: [
+      "hush audit verify --file audit.jsonl                                   # the chain only",
+      "hush audit verify --file audit.jsonl --key-file audit.verify --closed",
+      "hush audit verify --file audit-2.jsonl --key-file audit.verify --first-epoch 5812   # continues audit.jsonl",
+    ],
   },
   "audit hash": {
     readsValue: true,
@@ -183,7 +213,18 @@ unless --reveal.`,
   "keygen server": { examples: ["hush keygen server --out server.key"] },
   "keygen admin": { examples: ["hush keygen admin --name ops --ttl 8h --out ops.admin"] },
   "keygen tls": { examples: ["hush keygen tls --host ctl.example.org,10.0.0.1 --out-cert tls.crt --out-key tls.key"] },
-  "keygen audit": { examples: ["hush keygen audit --out audit.key       # on a machine other than the controller"] },
+  "keygen audit": {
+    about: `Like \`journalctl --setup-keys\`: one random seed gives the verification key (to
+--out, else stdout) and the daemon's sealing state at epoch 0 (to --state-out). Keep
+the verification key off the daemon's host. The state file must be owned by the
+daemon's user and mode 0600, in a directory that user can write: \`hush serve\`
+replaces it at every seal with the next state and erases the old one, so whoever
+steals it later cannot forge seals of earlier epochs.`,
+    examples: [
+      "hush keygen audit --out audit.verify --state-out /var/lib/hush/audit.state   # then move audit.verify away",
+      "hush serve --audit-file /var/lib/hush/audit.jsonl --audit-state-file /var/lib/hush/audit.state",
+    ],
+  },
   stats: { examples: ["hush stats", "hush stats --json"] },
   health: {
     examples: ["hush health --json", "hush health --socket /run/hush/hush.sock --socket-owner hushd   # a daemon run by user hushd"],

@@ -145,20 +145,26 @@ export class AuditWriter {
    * a state file that cannot be rewritten.
    */
   static open(opts: AuditWriterOptions): AuditWriter {
+    const sealing = opts.sealing;
+    if (sealing) {
+      // First of all: the state file can be rewritten (before the audit file is created or touched).
+      try {
+        sealing.persist();
+      } catch (e: any) {
+        throw new HushError("invalid_request", `cannot rewrite audit state file ${sealing.path} (${e?.code ?? e}): the daemon's user must be able to create files in its directory`);
+      }
+    }
     const { fd, lastSeq, prev, lastSeal, warnings } = openAuditFile(opts.path);
     const w = new AuditWriter(opts, fd, lastSeq, prev);
     w.warnings.push(...warnings);
     const start: Fields = { v: 2 };
     for (const [k, v] of Object.entries(opts.start ?? {})) if (!RESERVED.has(k)) start[k] = typeof v === "string" ? w.clean(v) : v;
-    const sealing = opts.sealing;
     if (sealing) {
       try {
-        w.warnings.push(...reconcile(sealing, lastSeal, opts.path));
-        sealing.persist(); // the state file can be rewritten (and a fast-forward is kept)
-      } catch (e: any) {
+        w.warnings.push(...reconcile(sealing, lastSeal, opts.path)); // a fast-forward is saved after the start seal
+      } catch (e) {
         closeSync(fd);
-        if (e instanceof HushError) throw e;
-        throw new HushError("invalid_request", `cannot rewrite audit state file ${sealing.path} (${e?.code ?? e}): the daemon's user must be able to create files in its directory`);
+        throw e;
       }
       w.sealing = sealing;
       start.key_id = sealing.keyId;

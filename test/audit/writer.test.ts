@@ -310,6 +310,14 @@ describe("sealing state file", () => {
     } else console.warn("skipped the ownership check: needs root to chown");
   });
 
+  test("a state file that cannot be rewritten stops the start before the audit file is touched", () => {
+    const sl = makeSealing(root);
+    const st = sl.load();
+    mkdirSync(join(root, `.${sl.path.split("/").pop()}.tmp`)); // the temp file's name is taken
+    expect(() => AuditWriter.open({ path: file, now, sealing: st })).toThrow(/cannot rewrite audit state file .* \(EEXIST\)/);
+    expect(existsSync(file)).toBe(false);
+  });
+
   test("persist replaces the file atomically, zeroes the old file's bytes, and erases a temp file left by a crash", () => {
     const sl = makeSealing(root);
     const tmp = join(root, `.${sl.path.split("/").pop()}.tmp`);
