@@ -8,7 +8,7 @@
  * the first format-2 seal then covers the format-1 lines before it.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { HRP, decodeKeyString, parseKeyFile } from "../../src/keys/index.ts";
@@ -20,11 +20,14 @@ import { makeSealing } from "./_sealing.ts";
 
 const FIX = resolve(import.meta.dir, "fixtures");
 const V1_LOG = join(FIX, "v1-sealed.jsonl");
-const V1_KEY_FILE = join(FIX, "v1-audit.key");
-const V1_KEY = decodeKeyString(HRP.auditSecret, parseKeyFile(readFileSync(V1_KEY_FILE, "utf8")), "k");
+const V1_KEY = decodeKeyString(HRP.auditSecret, parseKeyFile(readFileSync(join(FIX, "v1-audit.key"), "utf8")), "k");
 const V1 = readFileSync(V1_LOG, "utf8");
 const root = mkdtempSync(join(tmpdir(), "hush-audit-m-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
+// git keeps no 0600 mode; a key file with looser permissions draws a warning of its own.
+const V1_KEY_FILE = join(root, "v1-audit.key");
+copyFileSync(join(FIX, "v1-audit.key"), V1_KEY_FILE);
+chmodSync(V1_KEY_FILE, 0o600);
 const lines = (t: string) => t.trimEnd().split("\n");
 
 /** Format 1's weakness: re-chain and re-seal every run with a k0 of one's own, boxed to the public key. */
