@@ -82,22 +82,23 @@ export interface AdminCaller {
  * admin credential when one is given.
  */
 export async function adminClient(args: { socket?: string; "socket-owner"?: string; "admin-credential-file"?: string }): Promise<AdminCaller> {
+  const credential = readAdminCredential(args);
+  const { AdminClient, Client } = await import("../src/client/index.ts");
+  if (credential !== undefined) return new Client({ socket: args.socket || undefined, socketOwner: socketOwner(args), credential, autoRekey: false });
+  return new AdminClient({ socket: args.socket || undefined, socketOwner: socketOwner(args) });
+}
+
+/** The admin credential's text, from --admin-credential-file or HUSH_ADMIN_CREDENTIAL; undefined for neither. */
+export function readAdminCredential(args: { "admin-credential-file"?: string }): string | undefined {
   const file = args["admin-credential-file"];
   const env = process.env.HUSH_ADMIN_CREDENTIAL;
-  const { AdminClient, Client } = await import("../src/client/index.ts");
-  if (file || env) {
-    let credential = file ? "" : secretFromEnv("HUSH_ADMIN_CREDENTIAL", env!, "HUSH-ADMIN-", "--admin-credential-file");
-    if (file) {
-      warnIfLoose(file);
-      try {
-        credential = readFileSync(file, "utf8");
-      } catch (e: any) {
-        throw new HushError("invalid_request", `cannot read admin credential file ${file}: ${e?.code ?? e}`);
-      }
-    }
-    return new Client({ socket: args.socket || undefined, socketOwner: socketOwner(args), credential, autoRekey: false });
+  if (!file) return env ? secretFromEnv("HUSH_ADMIN_CREDENTIAL", env, "HUSH-ADMIN-", "--admin-credential-file") : undefined;
+  warnIfLoose(file);
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e: any) {
+    throw new HushError("invalid_request", `cannot read admin credential file ${file}: ${e?.code ?? e}`);
   }
-  return new AdminClient({ socket: args.socket || undefined, socketOwner: socketOwner(args) });
 }
 
 export const jsonArgs = {

@@ -7,7 +7,6 @@
  * checked (PROTOCOL.md §8, "Audit"). @module
  */
 import { request } from "node:http";
-import { readFileSync } from "node:fs";
 import { HushError } from "../../src/errors.ts";
 import { adminSocketPath, defaultSocketPath } from "../../src/config/index.ts";
 import { decodeCredential, parseKeyFile } from "../../src/keys/index.ts";
@@ -17,7 +16,7 @@ import { raiseFromResponse } from "../../src/client/errors.ts";
 import { openPinned } from "../../src/client/tls.ts";
 import { checkedSocketPath } from "../../src/client/transport.ts";
 import * as audit from "../../src/audit/index.ts";
-import { EXIT, hint, socketOwner, warnIfLoose } from "../_shared.ts";
+import { EXIT, hint, readAdminCredential, socketOwner } from "../_shared.ts";
 
 export interface StreamArgs {
   socket?: string;
@@ -31,16 +30,7 @@ type Chunks = AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>;
 
 /** Open the stream; HTTP errors are raised as the daemon's HushError. */
 export async function openAuditStream(args: StreamArgs, target: string, signal: AbortSignal): Promise<Chunks> {
-  const file = args["admin-credential-file"];
-  let credText = process.env.HUSH_ADMIN_CREDENTIAL || undefined;
-  if (file) {
-    warnIfLoose(file);
-    try {
-      credText = readFileSync(file, "utf8");
-    } catch (e: any) {
-      throw new HushError("invalid_request", `cannot read admin credential file ${file}: ${e?.code ?? e}`);
-    }
-  }
+  const credText = readAdminCredential(args);
   const url = args.url || (credText ? process.env.HUSH_URL : undefined) || undefined;
   if (url && !credText) throw new HushError("invalid_request", "--url needs an admin credential (--admin-credential-file FILE or HUSH_ADMIN_CREDENTIAL)");
   const headers: Record<string, string> = {};

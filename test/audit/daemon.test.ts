@@ -59,12 +59,11 @@ function follow(args: string[], env: Record<string, string | undefined> = {}) {
   for (const [k, v] of Object.entries({ ...process.env, HUSH_ADMIN_CREDENTIAL: undefined, HUSH_URL: undefined, ...env })) if (v !== undefined) e[k] = v;
   const p = Bun.spawn([HUSH, "audit", "tail", ...args], { env: e, stdout: "pipe", stderr: "pipe" });
   const f = { p, out: "", err: "", lines: () => f.out.trimEnd().split("\n").filter(Boolean) };
-  (async () => {
-    for await (const c of p.stdout as any) f.out += new TextDecoder().decode(c);
-  })();
-  (async () => {
-    for await (const c of p.stderr as any) f.err += new TextDecoder().decode(c);
-  })();
+  const collect = async (s: any, into: "out" | "err") => {
+    for await (const c of s) f[into] += new TextDecoder().decode(c);
+  };
+  collect(p.stdout, "out");
+  collect(p.stderr, "err");
   return f;
 }
 
@@ -227,6 +226,7 @@ describe("an attacker with the log, today's state file and every public key, but
       await d1.issue("x");
       expect(await d1.stop("SIGKILL")).not.toBe(0);
       const d2 = await serve(dir, state, log);
+      await d2.issue("y"); // (also: past "ready", its signal handlers are surely installed)
       expect(await d2.stop()).toBe(0);
       const open = await hush(["audit", "verify", "--file", log, "--key-file", key]);
       expect(open.code).toBe(0);
