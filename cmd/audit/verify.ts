@@ -90,14 +90,6 @@ export default defineCommand({
       process.stderr.write(`hush: error: audit log broken${where}: ${e.reason}\n`);
       return EXIT.error;
     }
-    if (!r.sealsChecked) {
-      hint(
-        "CHAIN ONLY: seals were not checked. This catches a careless edit, but not a careful one: anyone who can write the file can " +
-          "recompute every prev after changing, deleting or inserting lines, forge or re-make seals, cut off the end, or append a made-up run. " +
-          "Pass --key-file with the verification key for that",
-        "warning",
-      );
-    }
     return EXIT.ok;
   },
 });

@@ -252,8 +252,15 @@ function startRun(o: any, L: number, opts: VerifyOptions, g: ChainState): Run {
   return newRun(o.seq, "none");
 }
 
+/** What a check without a key cannot see (the verifier's warning, and PROTOCOL.md §9.8). */
+export const CHAIN_ONLY_WARNING =
+  "CHAIN ONLY: seals were not checked. This catches a careless edit, but not a careful one: anyone who can write the file can " +
+  "recompute every prev after changing, deleting or inserting lines, forge or re-make seals, cut off the end, or append a made-up run. " +
+  "Pass --key-file with the verification key for that";
+
 /** Whole-file rules, after every line passed; warnings. */
 function finish(r: VerifyResult, opts: VerifyOptions, g: ChainState, lastSeq: number): void {
+  if (!r.sealsChecked) r.warnings.push(CHAIN_ONLY_WARNING);
   const v1 = r.runList.filter((x) => x.sealing === "v1");
   const v2seals = r.runList.some((x) => x.sealing === "v2" && x.epochs !== null);
   if (opts.verifyKey && !g.seen && v1.length > 0 && !opts.auditSecretKey) {

@@ -99,7 +99,9 @@ describe("an untouched file", () => {
       vouched: { toSeq: LINES.length, epochs: { from: 0, to: seals.length - 1 } },
     });
     expect(seals.map((o) => o.epoch)).toEqual(seals.map((_, i) => i)); // one chain of epochs across runs
-    expect(v(FILE)).toMatchObject({ ok: true, sealsChecked: false, lastSealedSeq: LINES.length });
+    expect(v(FILE)).toMatchObject({ ok: true, sealsChecked: false, lastSealedSeq: LINES.length, vouched: null });
+    expect(v(FILE).warnings.join()).toContain("CHAIN ONLY: seals were not checked");
+    expect(v(FILE, KEY).warnings).toEqual([]);
     expect(starts.length).toBe(3);
   });
 });
