@@ -10,7 +10,7 @@ import { HushError } from "../../src/errors.ts";
 import { parseDuration, parsePositiveInt } from "../../src/config/index.ts";
 import * as audit from "../../src/audit/index.ts";
 import { EXIT, adminArgs, hint, jsonArgs } from "../_shared.ts";
-import { followDaemon } from "./_stream.ts";
+import { followDaemon } from "./_follow.ts";
 
 type Print = (text: string, line: audit.AuditLine) => void;
 

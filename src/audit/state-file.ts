@@ -25,6 +25,7 @@ import { HushError } from "../errors.ts";
 import { concatBytes, fromB64u, toB64u, utf8, wipe } from "../crypto/index.ts";
 import { HRP, decodeKeyString, encodeKeyString, formatKeyFile, parseKeyFile } from "../keys/index.ts";
 import { SEAL_SEED_BYTES, epochSealKey, evolveSealState, initialSealState, sealKeyId } from "./sealing.ts";
+import type { LastSeal } from "./file.ts";
 
 const FORMAT = 2;
 const RAW_BYTES = 1 + 8 + 9 + SEAL_SEED_BYTES;
@@ -133,6 +134,29 @@ export class SealStateFile {
   /** Advance until the epoch is `epoch` (used when the log shows the file fell behind). */
   fastForward(epoch: number): void {
     while (this._epoch < epoch) this.advance();
+  }
+
+  /**
+   * Check the state against the log's last seal (`last`, from openAuditFile).
+   * Returns warnings; throws HushError `invalid_request` when the log was
+   * sealed with another key. Moves the state past an epoch the log already
+   * used (a crash between a seal and the save of the evolved state, or a
+   * state restored from a backup); the caller saves it.
+   */
+  reconcile(last: LastSeal | null, logPath: string): string[] {
+    if (!last || last.keyId === undefined) return [];
+    if (last.keyId !== this.keyId) {
+      throw new HushError("invalid_request", `audit file ${logPath} was sealed with another audit key (key id ${last.keyId}; the state file's is ${this.keyId}): start a new --audit-file for a new key`);
+    }
+    if (last.epoch >= this._epoch) {
+      const from = this._epoch;
+      this.fastForward(last.epoch + 1);
+      return [`audit state file ${this.path} was at epoch ${from}, but the audit file already has a seal of epoch ${last.epoch} (seq ${last.seq}): moved the state on to epoch ${last.epoch + 1} (a crash right after a seal, or a state file restored from a backup)`];
+    }
+    if (last.epoch + 1 < this._epoch) {
+      return [`the last seal in audit file ${logPath} is epoch ${last.epoch} (seq ${last.seq}), but the sealing state is at epoch ${this._epoch}: sealed lines of epochs ${last.epoch + 1}..${this._epoch - 1} are missing from the file (cut, or replaced by an older copy?); hush audit verify will report the gap`];
+    }
+    return [];
   }
 
   /** Save the current state atomically (see the module comment). Throws the fs error. */

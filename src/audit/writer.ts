@@ -46,7 +46,7 @@ import { HushError } from "../errors.ts";
 import { fromUtf8, utf8, wipe } from "../crypto/index.ts";
 import { lineHash } from "./hash.ts";
 import { sealMacV2 } from "./sealing.ts";
-import { openAuditFile, type LastSeal } from "./file.ts";
+import { openAuditFile } from "./file.ts";
 import type { SealStateFile } from "./state-file.ts";
 
 export type AuditResult = "ok" | "denied" | "error";
@@ -161,7 +161,7 @@ export class AuditWriter {
     for (const [k, v] of Object.entries(opts.start ?? {})) if (!RESERVED.has(k)) start[k] = typeof v === "string" ? w.clean(v) : v;
     if (sealing) {
       try {
-        w.warnings.push(...reconcile(sealing, lastSeal, opts.path)); // a fast-forward is saved after the start seal
+        w.warnings.push(...sealing.reconcile(lastSeal, opts.path)); // a fast-forward is saved after the start seal
       } catch (e) {
         closeSync(fd);
         throw e;
@@ -399,26 +399,3 @@ const positive = (n: number, what: string): number => {
   if (Number.isSafeInteger(n) && n > 0) return n;
   throw new TypeError(`${what} must be a positive integer`);
 };
-
-/**
- * Check the sealing state against the last seal of the log. Returns
- * warnings; throws HushError `invalid_request` when the log was sealed with
- * another key. Moves the state past an epoch the log already used (a crash
- * between a seal and the save of the evolved state, or a state restored from
- * a backup).
- */
-function reconcile(sealing: SealStateFile, last: LastSeal | null, path: string): string[] {
-  if (!last || last.keyId === undefined) return [];
-  if (last.keyId !== sealing.keyId) {
-    throw new HushError("invalid_request", `audit file ${path} was sealed with another audit key (key id ${last.keyId}; the state file's is ${sealing.keyId}): start a new --audit-file for a new key`);
-  }
-  if (last.epoch >= sealing.epoch) {
-    const from = sealing.epoch;
-    sealing.fastForward(last.epoch + 1);
-    return [`audit state file ${sealing.path} was at epoch ${from}, but the audit file already has a seal of epoch ${last.epoch} (seq ${last.seq}): moved the state on to epoch ${last.epoch + 1} (a crash right after a seal, or a state file restored from a backup)`];
-  }
-  if (last.epoch + 1 < sealing.epoch) {
-    return [`the last seal in audit file ${path} is epoch ${last.epoch} (seq ${last.seq}), but the sealing state is at epoch ${sealing.epoch}: sealed lines of epochs ${last.epoch + 1}..${sealing.epoch - 1} are missing from the file (cut, or replaced by an older copy?); hush audit verify will report the gap`];
-  }
-  return [];
-}
