@@ -1,0 +1,148 @@
+/**
+ * The forms in which a secret can show up in text, for the masker. Follows
+ * the GitHub Actions runner's `ValueEncoders` and the Azure Pipelines
+ * agent's masker, and closes gaps found against their tests and bug reports:
+ *
+ * - raw; trimmed of spaces and line breaks; without surrounding quotes;
+ * - JSON string escaping (as JSON.stringify, and with non-ASCII as \uXXXX);
+ *   `"` escaped as `\"` (command lines); `'` doubled (expressions); XML;
+ * - URL encodings: `encodeURIComponent`, RFC 3986 (`!'()*` escaped too),
+ *   `application/x-www-form-urlencoded` (space as `+`), each with upper- and
+ *   lower-case hex; the Azure agent's `%AZP25`/`%0D`/`%0A` escaping;
+ * - hex (both cases); base64 at all three byte alignments (only the
+ *   characters made of the secret's bits alone, so a prefix or suffix
+ *   encoded with it leaves at most a character at either end), their
+ *   base64url twins, the padded base64 and unpadded base64url of the value;
+ * - each line of a multi-line value (split on CR, LF, NEL, LS and PS, then
+ *   trimmed, as the runner does), in every form above.
+ *
+ * Base64 and hex wrapped over several lines (the `base64` tool's 76 columns,
+ * PEM's 64) are handled by the masker's scan, not by more forms.
+ * Forms shorter than {@link MIN_FORM_LEN} characters are dropped: masking
+ * them would blank out ordinary words.
+ * @module
+ */
+import { utf8 } from "../crypto/index.ts";
+
+/** Shortest form that is masked (as before: shorter ones are everyday text). */
+export const MIN_FORM_LEN = 6;
+
+/** Line separators a multi-line secret is split on (the runner splits on CR and LF). */
+const LINE_SPLIT = /[\r\n\u0085\u2028\u2029]+/;
+
+const HEX = "0123456789ABCDEF";
+
+/** Which ASCII bytes an encoder leaves as they are: alphanumerics and `extra`. */
+function keepTable(extra: string): Uint8Array {
+  const t = new Uint8Array(128);
+  for (let b = 0; b < 128; b++) if (/[A-Za-z0-9]/.test(String.fromCharCode(b)) || extra.includes(String.fromCharCode(b))) t[b] = 1;
+  return t;
+}
+
+const KEEP_URI_COMPONENT = keepTable("-_.!~*'()"); // encodeURIComponent
+const KEEP_RFC3986 = keepTable("-_.~"); // unreserved only: .NET Uri.EscapeDataString, Python quote
+const KEEP_FORM = keepTable("*-._"); // WHATWG application/x-www-form-urlencoded (URLSearchParams)
+
+/** Percent-encode UTF-8 `bytes`, leaving the bytes of `keep` and (optionally) space as `+`. */
+function percentEncode(bytes: Uint8Array, keep: Uint8Array, spaceAsPlus: boolean): string {
+  const parts: string[] = [];
+  for (const b of bytes) {
+    if (b < 0x80 && keep[b]) parts.push(String.fromCharCode(b));
+    else if (b === 0x20 && spaceAsPlus) parts.push("+");
+    else parts.push("%" + HEX[b >> 4] + HEX[b & 15]);
+  }
+  return parts.join("");
+}
+
+/** Lower-case the hex digits of every %XX escape. */
+function lowerEscapes(s: string): string {
+  return s.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase());
+}
+
+function urlForms(s: string, bytes: Uint8Array, add: (f: string) => void): void {
+  const variants = [
+    percentEncode(bytes, KEEP_URI_COMPONENT, false),
+    percentEncode(bytes, KEEP_RFC3986, false),
+    percentEncode(bytes, KEEP_FORM, true),
+    percentEncode(bytes, KEEP_RFC3986, true), // Python quote_plus
+  ];
+  for (const v of variants) {
+    add(v);
+    add(lowerEscapes(v));
+  }
+  // The Azure Pipelines agent's logging-command escaping, with and without the % step.
+  const nl = s.replace(/\r/g, "%0D").replace(/\n/g, "%0A");
+  add(nl);
+  add(s.replace(/%/g, "%AZP25").replace(/\r/g, "%0D").replace(/\n/g, "%0A"));
+}
+
+function escapeForms(s: string, add: (f: string) => void): void {
+  const json = JSON.stringify(s).slice(1, -1);
+  add(json);
+  add(json.replace(/[\u0080-\uffff]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0")));
+  add(json.replace(/\//g, "\\/"));
+  add(s.replace(/"/g, '\\"'));
+  add(s.replace(/'/g, "''"));
+  add(s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;"));
+}
+
+function b64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+function binaryForms(bytes: Uint8Array, add: (f: string) => void): void {
+  const hex = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+  add(hex);
+  add(hex.toUpperCase());
+  const whole = b64(bytes);
+  add(whole); // base64(secret) on its own: masked with its padding
+  add(whole.replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_"));
+  for (let pad = 0; pad < 3; pad++) {
+    // The secret after `pad` other bytes: keep only the characters made of
+    // the secret's bits alone (the ones at either end also carry neighbours').
+    const padded = new Uint8Array(pad + bytes.length);
+    padded.set(bytes, pad);
+    const keep = b64(padded).slice(Math.ceil((pad * 8) / 6), Math.floor(((pad + bytes.length) * 8) / 6));
+    add(keep);
+    add(keep.replace(/\+/g, "-").replace(/\//g, "_"));
+  }
+}
+
+/** Every form of one string (no line splitting). */
+function stringForms(s: string, add: (f: string) => void): void {
+  const bytes = utf8(s);
+  add(s);
+  escapeForms(s, add);
+  urlForms(s, bytes, add);
+  binaryForms(bytes, add);
+}
+
+/** Strip one pair of surrounding quotes (runner `TrimDoubleQuotes`, Azure quote-like chars). */
+function unquoted(s: string): string | null {
+  const q = s[0];
+  return s.length > 2 && (q === '"' || q === "'" || q === "`") && s[s.length - 1] === q ? s.slice(1, -1) : null;
+}
+
+/**
+ * All the forms in which `secret` could show up in text, each at least
+ * {@link MIN_FORM_LEN} characters, without duplicates. Bytes that are not a
+ * string (keys) get the binary forms only. Never throws for any string or
+ * byte array (a lone surrogate is encoded as U+FFFD, as UTF-8 would carry it).
+ */
+export function encodedForms(secret: string | Uint8Array): string[] {
+  const out = new Set<string>();
+  const add = (f: string) => {
+    if (f.length >= MIN_FORM_LEN) out.add(f);
+  };
+  if (typeof secret !== "string") {
+    binaryForms(secret, add);
+    return [...out];
+  }
+  const pieces = new Set([secret, secret.trim()]);
+  const uq = unquoted(secret.trim());
+  if (uq !== null) pieces.add(uq);
+  const lines = secret.split(LINE_SPLIT);
+  if (lines.length > 1) for (const l of lines) pieces.add(l.trim());
+  for (const p of pieces) if (p.length >= MIN_FORM_LEN) stringForms(p, add);
+  return [...out];
+}
