@@ -10,6 +10,7 @@ import { defineCommand } from "citty";
 import { claimSocketDir, startDaemon, type Daemon } from "../src/server/daemon.ts";
 import { trapStopSignals } from "../src/server/signals.ts";
 import type { LoadedCred } from "../src/server/creds-load.ts";
+import { maskOwner } from "../src/server/masking.ts";
 import { hardenProcess } from "../src/server/harden.ts";
 import { collectRepeated } from "../src/server/creds-load.ts";
 import { socketPathArgs } from "./_shared.ts";
@@ -116,7 +117,7 @@ export default defineCommand({
 /** Hand the start-up credentials to the store (it owns and wipes their buffers from now on). */
 function _loadCreds(d: Daemon, log: Logger, creds: LoadedCred[]): void {
   for (const c of creds) {
-    for (const v of c.values) d.state.masker.add(new TextDecoder().decode(v));
+    for (const v of c.values) d.state.masker.add(new TextDecoder().decode(v), { owner: maskOwner.cred(c.name) });
     d.state.creds.put(c.name, c.values, { allow: c.allow, mode: c.mode, source: c.source });
     d.state.audit.record({ actor: "startup", via: "serve", action: "cred.load", target: c.name, result: "ok", reason: c.source.split(":")[0] });
     if (c.allow.length === 0) log.warn("credential loaded but allowed for no worker (default deny); use --cred-allow or an allow list", { name: c.name });

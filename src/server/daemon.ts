@@ -17,6 +17,7 @@ import { adminSocketPath, type DaemonConfig } from "../config/index.ts";
 import { createFetch } from "./app.ts";
 import type { AuditLog, AuditSink, State } from "./state.ts";
 import { createServerMetrics } from "./metrics.ts";
+import { maskOwner } from "./masking.ts";
 import { loadTls, makeSelfSigned, tlsServerOptions, type TlsMaterial } from "./tls.ts";
 import { HushError } from "../errors.ts";
 import { boundSocket, lookupGroup, openToGroup, prepareSocketDir, reclaimSocket, unlinkOwnSocket, withPrivateUmask, type BoundSocket } from "./socket.ts";
@@ -80,6 +81,7 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
     st.registry.sweep();
     st.tokens.sweep();
     st.creds.sweep();
+    st.masker.expire(Date.now());
     st.handshakeReplay.purgeAll(Date.now());
     st.verifier.nonces.purgeAll(Date.now());
   }, config.sweepIntervalMs);
@@ -143,7 +145,7 @@ function _makeState(config: DaemonConfig, opts: StartOptions): State {
     streams: new Set(),
     phase: "starting",
   };
-  masker.add(st.serverKeys.active.secretKey);
+  masker.add(st.serverKeys.active.secretKey, { owner: maskOwner.serverKey(st.serverKeys.active.id) });
   return st;
 }
 

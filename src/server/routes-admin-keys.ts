@@ -8,12 +8,12 @@ import { encodeJoinToken, encodeServerPublic } from "../keys/index.ts";
 import type { TokenRecord } from "../broker/index.ts";
 import type { State } from "./state.ts";
 import { type Answer, decodeSegment, ok, optInt, parseObject } from "./http.ts";
+import { maskOwner, maskToken } from "./masking.ts";
 
 function mintToken(st: State, t: TokenRecord) {
   const sk = st.serverKeys.byId(t.serverKeyId)!;
   const token = encodeJoinToken({ tokenId: t.id, psk: t.psk, serverPublic: sk.publicKey, tlsPin: st.tlsPin });
-  st.masker.add(token);
-  st.masker.add(t.psk);
+  maskToken(st, t, token);
   return { ...st.tokens.info(t), server_key: encodeServerPublic(sk.publicKey), token };
 }
 
@@ -34,6 +34,7 @@ export function routeTokens(st: State, method: string, parts: string[], body: Ui
     const id = decodeSegment(parts[4], "token id");
     if (parts[5] === "revoke") {
       const t = st.tokens.revoke(id);
+      st.masker.release(maskOwner.token(t.id));
       st.log.info("join token revoked", { token_id: t.id, actor });
       return ok(st.tokens.info(t));
     }
@@ -49,6 +50,7 @@ export function routeTokens(st: State, method: string, parts: string[], body: Ui
         st.serverKeys.active.id,
       );
       st.tokens.revoke(old.id);
+      st.masker.release(maskOwner.token(old.id));
       st.log.info("join token rotated", { token_id: t.id, replaces: old.id, actor });
       return ok({ ...mintToken(st, t), replaces: old.id }, 201);
     }
@@ -66,14 +68,17 @@ export function routeServerKey(st: State, method: string, parts: string[], actor
     const stage = parts[4];
     if (stage === "prepare") {
       const k = st.serverKeys.prepare();
-      st.masker.add(k.secretKey);
+      st.masker.add(k.secretKey, { owner: maskOwner.serverKey(k.id) });
       st.log.info("server key prepared", { server_key_id: k.id, actor });
     } else if (stage === "activate") {
       const k = st.serverKeys.activate();
       st.log.info("server key activated", { server_key_id: k.id, actor });
     } else if (stage === "retire") {
       const id = st.serverKeys.retire();
+      const ended = st.tokens.list().filter((t) => t.server_key_id === id && t.revoked_at === null);
       const n = st.tokens.revokeForServerKey(id);
+      st.masker.release(maskOwner.serverKey(id));
+      for (const t of ended) st.masker.release(maskOwner.token(t.id));
       st.log.info("server key retired", { server_key_id: id, tokens_refused: n, actor });
     } else throw new HushError("invalid_request", "stage must be prepare, activate or retire");
     return ok(listKeys(st));

@@ -13,6 +13,7 @@ import { type Answer, decodeSegment, ok, optInt, parseObject } from "./http.ts";
 import { routeServerKey, routeTokens } from "./routes-admin-keys.ts";
 import { routeAdminCreds } from "./routes-creds.ts";
 import { routeAuditHash } from "./routes-audit.ts";
+import { maskCredential, maskOwner } from "./masking.ts";
 
 const NO_ROUTE = () => new HushError("not_found", "no such admin route");
 
@@ -26,7 +27,7 @@ export function mintCredential(st: State, rec: KeyRecord): string {
     serverPublic: st.serverKeys.active.publicKey,
     tlsPin: st.tlsPin,
   });
-  st.masker.add(s);
+  maskCredential(st, rec, s);
   return s;
 }
 
@@ -87,6 +88,7 @@ function routeWorkers(st: State, method: string, parts: string[], body: Uint8Arr
     const id = decodeSegment(parts[4], "worker id");
     if (parts[5] === "revoke") {
       const rec = st.registry.revoke(id);
+      st.masker.release(maskOwner.key(rec.id));
       st.log.info("worker key revoked", { worker: rec.id, actor });
       return ok(st.registry.info(rec));
     }

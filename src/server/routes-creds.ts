@@ -16,6 +16,7 @@ import type { KeyRecord } from "../broker/index.ts";
 import type { State } from "./state.ts";
 import { auditHash } from "../audit/index.ts";
 import { type Answer, decodeSegment, ok, optInt, parseObject } from "./http.ts";
+import { maskOwner } from "./masking.ts";
 
 /** Seal a value to a worker's enc key, bound to the request signature. */
 export function sealValue(encKey: Uint8Array, signature: string, name: string, value: Uint8Array, version: number): string {
@@ -90,7 +91,6 @@ export function routeAdminCreds(st: State, method: string, parts: string[], body
     if (typeof b.name !== "string") throw new HushError("invalid_request", "name is required");
     requireAudit(st);
     const values = valuesOf(b);
-    for (const v of values) st.masker.add(fromUtf8(v));
     let info;
     try {
       info = st.creds.put(b.name, values, { allow: b.allow, mode: b.mode, source: "admin" });
@@ -98,6 +98,9 @@ export function routeAdminCreds(st: State, method: string, parts: string[], body
       wipe(...values);
       throw e;
     }
+    // The values replaced (if any) are wiped; the new ones are masked until deleted or replaced.
+    st.masker.release(maskOwner.cred(info.name));
+    for (const v of values) st.masker.add(fromUtf8(v), { owner: maskOwner.cred(info.name) });
     for (const v of values) st.audit.record({ actor, via: "admin", action: "cred.put", target: info.name, result: "ok", corr_id: corrId, value_hash: auditHash(v, st.auditHmacKey) });
     st.log.info("credential stored", { name: info.name, mode: info.mode, values: info.values, actor });
     return ok(info, 201);
@@ -106,6 +109,7 @@ export function routeAdminCreds(st: State, method: string, parts: string[], body
     const name = decodeSegment(parts[4], "credential name");
     requireAudit(st);
     const info = st.creds.delete(name);
+    st.masker.release(maskOwner.cred(name));
     st.audit.record({ actor, via: "admin", action: "cred.delete", target: name, result: "ok", corr_id: corrId });
     st.log.info("credential deleted", { name, actor });
     return ok(info);

@@ -16,6 +16,7 @@ import { validateWorkerName, type KeyRecord } from "../broker/index.ts";
 import type { KeyGeneration } from "../auth/index.ts";
 import type { State } from "./state.ts";
 import { ok, parseObject, type Answer } from "./http.ts";
+import { maskHandshakeCredential, maskOwner } from "./masking.ts";
 
 /** A refused handshake: the client sees auth_failed, logs see `reason`. */
 export class JoinRefused extends HushError {
@@ -95,8 +96,10 @@ export function handleJoin(st: State, body: Uint8Array, source: string): { answe
   const encKey = m2.c2.key;
   m2.c1.wipe();
   m2.c2.wipe();
-  st.registry.create({ kind: "worker", name, tags: t.tags, ttlMs: t.workerTtlMs, via: "join", tokenId, macKey, encKey, id });
+  const rec = st.registry.create({ kind: "worker", name, tags: t.tags, ttlMs: t.workerTtlMs, via: "join", tokenId, macKey, encKey, id });
   st.tokens.spend(t);
+  maskHandshakeCredential(st, rec, sk.publicKey);
+  if (t.usesLeft === 0) st.masker.release(maskOwner.token(t.id));
   st.log.info("worker joined", { worker: id, name, token_id: tokenId });
   return { answer: ok({ msg: toB64u(m2.message) }), workerId: id, tokenId };
 }
@@ -105,6 +108,7 @@ export function handleRekey(st: State, key: KeyRecord, generation: KeyGeneration
   if (generation !== "current") {
     // The credential was copied: someone else already rotated this key away.
     st.registry.revoke(key.id);
+    st.masker.release(maskOwner.key(key.id));
     st.log.warn("clone suspected: a rotated-away key tried to rekey; worker locked", { worker: key.id, event: "clone_suspected" });
     throw new JoinRefused("clone_suspected");
   }
@@ -115,15 +119,17 @@ export function handleRekey(st: State, key: KeyRecord, generation: KeyGeneration
   // (still usable) one works too.
   let responder: ReturnType<typeof createResponder> | undefined;
   let m1: { payload: Uint8Array; remoteEphemeral: Uint8Array } | undefined;
+  let serverPublic: Uint8Array | undefined;
   for (const sk of st.serverKeys.usable()) {
     const r = createResponder({ staticKey: sk, psk: key.macKey, prologue });
     try {
       m1 = r.readMessage1(msg);
       responder = r;
+      serverPublic = sk.publicKey;
       break;
     } catch {}
   }
-  if (!responder || !m1) throw new JoinRefused("handshake_failed");
+  if (!responder || !m1 || !serverPublic) throw new JoinRefused("handshake_failed");
   checkFresh(st, m1.payload, m1.remoteEphemeral);
   const now = Date.now();
   const expiresAt = Math.min(now + key.ttlMs, key.hardExpiresAt);
@@ -133,6 +139,7 @@ export function handleRekey(st: State, key: KeyRecord, generation: KeyGeneration
   m2.c1.wipe();
   m2.c2.wipe();
   st.registry.rekey(key, macKey, encKey, st.config.rekeyGraceMs);
+  maskHandshakeCredential(st, key, serverPublic);
   st.log.info("worker rekeyed", { worker: key.id });
   return ok({ msg: toB64u(m2.message) });
 }
