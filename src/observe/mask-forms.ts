@@ -31,42 +31,21 @@ export const MIN_FORM_LEN = 6;
 const LINE_SPLIT = /[\r\n\u0085\u2028\u2029]+/;
 
 const HEX = "0123456789ABCDEF";
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
-/** Which ASCII bytes an encoder leaves as they are: alphanumerics and `extra`. */
-function keepTable(extra: string): Uint8Array {
-  const t = new Uint8Array(128);
-  for (let b = 0; b < 128; b++) if (/[A-Za-z0-9]/.test(String.fromCharCode(b)) || extra.includes(String.fromCharCode(b))) t[b] = 1;
-  return t;
-}
-
-const KEEP_URI_COMPONENT = keepTable("-_.!~*'()"); // encodeURIComponent
-const KEEP_RFC3986 = keepTable("-_.~"); // unreserved only: .NET Uri.EscapeDataString, Python quote
-const KEEP_FORM = keepTable("*-._"); // WHATWG application/x-www-form-urlencoded (URLSearchParams)
-
-/** Percent-encode UTF-8 `bytes`, leaving the bytes of `keep` and (optionally) space as `+`. */
-function percentEncode(bytes: Uint8Array, keep: Uint8Array, spaceAsPlus: boolean): string {
-  const parts: string[] = [];
-  for (const b of bytes) {
-    if (b < 0x80 && keep[b]) parts.push(String.fromCharCode(b));
-    else if (b === 0x20 && spaceAsPlus) parts.push("+");
-    else parts.push("%" + HEX[b >> 4] + HEX[b & 15]);
-  }
-  return parts.join("");
-}
+const pct = (c: string) => "%" + HEX[c.charCodeAt(0) >> 4] + HEX[c.charCodeAt(0) & 15];
 
 /** Lower-case the hex digits of every %XX escape. */
 function lowerEscapes(s: string): string {
   return s.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase());
 }
 
-function urlForms(s: string, bytes: Uint8Array, add: (f: string) => void): void {
-  const variants = [
-    percentEncode(bytes, KEEP_URI_COMPONENT, false),
-    percentEncode(bytes, KEEP_RFC3986, false),
-    percentEncode(bytes, KEEP_FORM, true),
-    percentEncode(bytes, KEEP_RFC3986, true), // Python quote_plus
-  ];
-  for (const v of variants) {
+function urlForms(s: string, add: (f: string) => void): void {
+  // encodeURIComponent throws on a lone surrogate; UTF-8 (and so every encoder) carries U+FFFD instead.
+  const component = encodeURIComponent(s.replace(LONE_SURROGATE, "\ufffd")); // keeps A-Z a-z 0-9 - _ . ! ~ * ' ( )
+  const rfc3986 = component.replace(/[!'()*]/g, pct); // .NET Uri.EscapeDataString, Python quote
+  const form = component.replace(/[!'()~]/g, pct).replace(/%20/g, "+"); // WHATWG x-www-form-urlencoded (URLSearchParams)
+  for (const v of [component, rfc3986, form, rfc3986.replace(/%20/g, "+") /* Python quote_plus */]) {
     add(v);
     add(lowerEscapes(v));
   }
@@ -86,35 +65,53 @@ function escapeForms(s: string, add: (f: string) => void): void {
   add(s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;"));
 }
 
+/** Base64 (Uint8Array.prototype.toBase64 where the runtime has it: Bun does; else Buffer). */
 function b64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+  const u = bytes as Uint8Array & { toBase64?: () => string };
+  return u.toBase64 ? u.toBase64() : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
 }
 
+function hex(bytes: Uint8Array): string {
+  const u = bytes as Uint8Array & { toHex?: () => string };
+  return u.toHex ? u.toHex() : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+}
+
+const b64url = (s: string) => s.replace(/\+/g, "-").replace(/\//g, "_");
+
 function binaryForms(bytes: Uint8Array, add: (f: string) => void): void {
-  const hex = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
-  add(hex);
-  add(hex.toUpperCase());
-  const whole = b64(bytes);
-  add(whole); // base64(secret) on its own: masked with its padding
-  add(whole.replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_"));
+  const h = hex(bytes);
+  add(h);
+  add(h.toUpperCase());
   for (let pad = 0; pad < 3; pad++) {
     // The secret after `pad` other bytes: keep only the characters made of
     // the secret's bits alone (the ones at either end also carry neighbours').
-    const padded = new Uint8Array(pad + bytes.length);
-    padded.set(bytes, pad);
-    const keep = b64(padded).slice(Math.ceil((pad * 8) / 6), Math.floor(((pad + bytes.length) * 8) / 6));
+    let enc: string;
+    if (pad === 0) {
+      enc = b64(bytes);
+      add(enc); // base64(secret) on its own: masked with its padding
+      add(b64url(enc).replace(/=+$/, ""));
+    } else {
+      const padded = new Uint8Array(pad + bytes.length);
+      padded.set(bytes, pad);
+      enc = b64(padded);
+    }
+    const keep = enc.slice(Math.ceil((pad * 8) / 6), Math.floor(((pad + bytes.length) * 8) / 6));
     add(keep);
-    add(keep.replace(/\+/g, "-").replace(/\//g, "_"));
+    add(b64url(keep));
   }
 }
 
+/** Characters that every escaping and URL encoder above leaves as they are. */
+const PLAIN = /^[A-Za-z0-9._-]*$/;
+
 /** Every form of one string (no line splitting). */
 function stringForms(s: string, add: (f: string) => void): void {
-  const bytes = utf8(s);
   add(s);
-  escapeForms(s, add);
-  urlForms(s, bytes, add);
-  binaryForms(bytes, add);
+  if (!PLAIN.test(s)) {
+    escapeForms(s, add);
+    urlForms(s, add);
+  }
+  binaryForms(utf8(s), add);
 }
 
 /** Strip one pair of surrounding quotes (runner `TrimDoubleQuotes`, Azure quote-like chars). */
