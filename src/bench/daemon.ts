@@ -21,6 +21,8 @@ export interface BenchDaemon {
   rss(): number | null;
   /** CPU time (user + system) the daemon has used, in ms, or null when unknown. */
   cpuMs(): number | null;
+  /** The last 4 000 characters the daemon wrote to stderr (its log), when this process started it. */
+  logTail(): string;
   stop(): Promise<void>;
 }
 
@@ -101,7 +103,7 @@ export async function startPrivateDaemon(opts: { command?: string; serveArgs?: s
     }
     await Bun.sleep(25);
   }
-  return { socket, pid: proc.pid, rss: () => readRss(proc.pid), cpuMs: () => readCpuMs(proc.pid), stop };
+  return { socket, pid: proc.pid, rss: () => readRss(proc.pid), cpuMs: () => readCpuMs(proc.pid), logTail: () => log, stop };
 }
 
 /** What an op needs from the admin socket: a worker credential, a credential to check out, a join token. */
