@@ -63,6 +63,18 @@ class Deadlines {
     }
   }
 
+  get size(): number {
+    return this.at.length;
+  }
+
+  /** Keep only the entries `keep` accepts (drops those of released or re-dated registrations). O(n). */
+  compact(keep: (at: number, reg: Registration) => boolean): void {
+    const entries = this.at.map((at, i) => [at, this.regs[i]] as const).filter(([at, reg]) => keep(at, reg));
+    this.at.length = 0;
+    this.regs.length = 0;
+    for (const [at, reg] of entries) this.push(at, reg);
+  }
+
   /** The registration with the earliest deadline ≤ now, removed from the heap, or undefined. */
   popDue(now: number): Registration | undefined {
     if (this.at.length === 0 || this.at[0] > now) return undefined;
@@ -97,6 +109,8 @@ export class Masker {
   private readonly index = new FingerprintIndex();
   private readonly owners = new Map<string, Registration[]>();
   private readonly deadlines = new Deadlines();
+  /** Live registrations that have a deadline (the heap also holds entries of released ones). */
+  private dated = 0;
   /** Secrets that could not be registered, and lines that could not be masked (withheld). */
   failures = 0;
 
@@ -112,7 +126,10 @@ export class Masker {
       const list = this.owners.get(reg.owner);
       if (list) list.push(reg);
       else this.owners.set(reg.owner, [reg]);
-      if (Number.isFinite(reg.until)) this.deadlines.push(reg.until, reg);
+      if (Number.isFinite(reg.until)) {
+        this.deadlines.push(reg.until, reg);
+        this.dated++;
+      }
     } catch {
       this.failures++;
     }
@@ -135,6 +152,7 @@ export class Masker {
   retire(owner: string, atMs: number): void {
     for (const reg of this.owners.get(owner) ?? []) {
       if (atMs < reg.until) {
+        if (!Number.isFinite(reg.until)) this.dated++;
         reg.until = atMs;
         this.deadlines.push(atMs, reg);
       }
@@ -158,6 +176,10 @@ export class Masker {
   private unregister(reg: Registration): void {
     reg.live = false;
     for (const k of reg.keys) this.index.remove(k);
+    reg.keys = [];
+    if (Number.isFinite(reg.until)) this.dated--;
+    // Entries of released secrets wait in the heap for their deadline; drop them once they outnumber the live ones.
+    if (this.deadlines.size > 2 * this.dated + 1024) this.deadlines.compact((at, r) => r.live && r.until === at);
   }
 
   /** Distinct forms held. */

@@ -185,6 +185,16 @@ describe("lifetime", () => {
     expect(m.size).toBe(0);
   });
 
+  test("secrets released long before their deadline do not pile up (revoked tokens of a 30-day TTL)", () => {
+    const m = new Masker();
+    for (let i = 0; i < 5000; i++) {
+      m.add(`token-${i}-secret`, { owner: `t${i}`, until: 30 * 86_400_000 });
+      m.release(`t${i}`);
+    }
+    expect(m.size).toBe(0);
+    expect((m as any).deadlines.size).toBeLessThanOrEqual(1025);
+  });
+
   test("release before a deadline leaves nothing for expire", () => {
     const m = new Masker();
     m.add("token-string", { owner: "t", until: 10 });
