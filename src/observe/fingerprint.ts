@@ -40,14 +40,6 @@ const SHIFT = 2 ** 21;
 
 const key = (x1: number, x2: number) => (x1 >>> 0) * SHIFT + (x2 >>> 11);
 
-interface Group {
-  len: number;
-  pow1: number;
-  pow2: number;
-  /** Full fingerprint → how many registrations hold a pattern with it. */
-  refs: Map<number, number>;
-}
-
 /** base^exp modulo 2^32 (as an int32). */
 function pow32(base: number, exp: number): number {
   let r = 1;
@@ -59,18 +51,25 @@ function pow32(base: number, exp: number): number {
   return r;
 }
 
-/** A pattern's place in the index: [anchor fingerprint, length, full fingerprint]. */
-export type PatternKey = [anchor: number, len: number, full: number];
+/**
+ * Where patterns are in the index, three numbers each (anchor fingerprint,
+ * length, full fingerprint), as {@link FingerprintIndex.add} appends them.
+ */
+export type PatternKeys = number[];
 
 export class FingerprintIndex {
   private readonly b1: number;
   private readonly b2: number;
   private readonly a1: number;
   private readonly a2: number;
-  private readonly anchors = new Map<number, Group[]>();
+  /** Anchor fingerprint → [length, count, length, count, …], longest first. */
+  private readonly anchors = new Map<number, number[]>();
+  /** Full fingerprint → how many registrations hold a pattern with it. */
+  private readonly full = new Map<number, number>();
+  /** b^length for lengths seen (bounded cache). */
+  private readonly pows = new Map<number, [number, number]>();
   private h1 = new Int32Array(0);
   private h2 = new Int32Array(0);
-  private distinct = 0;
 
   constructor() {
     const rb = randomBytes(8);
@@ -84,11 +83,11 @@ export class FingerprintIndex {
 
   /** Distinct patterns held. */
   get size(): number {
-    return this.distinct;
+    return this.full.size;
   }
 
-  /** Register one pattern (≥ ANCHOR code units); O(length). Returns its key for {@link remove}. */
-  add(pattern: string): PatternKey {
+  /** Register one pattern (≥ ANCHOR code units) and append its key to `out`. O(length). */
+  add(pattern: string, out: PatternKeys): void {
     let x1 = 0;
     let x2 = 0;
     let anchor = 0;
@@ -99,41 +98,47 @@ export class FingerprintIndex {
       x2 = (Math.imul(x2, b2) + c) | 0;
       if (i === ANCHOR - 1) anchor = key(x1, x2);
     }
-    const k: PatternKey = [anchor, pattern.length, key(x1, x2)];
-    const g = this.group(k[0], k[1], true)!;
-    const n = g.refs.get(k[2]) ?? 0;
-    if (n === 0) this.distinct++;
-    g.refs.set(k[2], n + 1);
-    return k;
-  }
-
-  /** Drop one registration of a pattern added before; O(distinct lengths under its anchor). */
-  remove([anchor, len, full]: PatternKey): void {
-    const g = this.group(anchor, len, false);
-    const n = g?.refs.get(full);
-    if (!g || n === undefined) return;
-    if (n > 1) {
-      g.refs.set(full, n - 1);
-      return;
+    const full = key(x1, x2);
+    const len = pattern.length;
+    this.full.set(full, (this.full.get(full) ?? 0) + 1);
+    const lens = this.anchors.get(anchor);
+    if (!lens) this.anchors.set(anchor, [len, 1]);
+    else {
+      // Longest first: the scan keeps the longest pattern starting at a position.
+      let i = 0;
+      while (i < lens.length && lens[i] > len) i += 2;
+      if (lens[i] === len) lens[i + 1]++;
+      else lens.splice(i, 0, len, 1);
     }
-    g.refs.delete(full);
-    this.distinct--;
-    if (g.refs.size > 0) return;
-    const groups = this.anchors.get(anchor)!;
-    groups.splice(groups.indexOf(g), 1);
-    if (groups.length === 0) this.anchors.delete(anchor);
+    out.push(anchor, len, full);
   }
 
-  private group(anchor: number, len: number, create: boolean): Group | undefined {
-    let groups = this.anchors.get(anchor);
-    const found = groups?.find((g) => g.len === len);
-    if (found || !create) return found;
-    if (!groups) this.anchors.set(anchor, (groups = []));
-    const g: Group = { len, pow1: pow32(this.b1, len), pow2: pow32(this.b2, len), refs: new Map() };
-    // Longest first: the scan keeps the longest pattern starting at a position.
-    const at = groups.findIndex((x) => x.len < len);
-    groups.splice(at < 0 ? groups.length : at, 0, g);
-    return g;
+  /** Drop the registrations `keys[at..at+3)` stands for. O(distinct lengths under its anchor). */
+  remove(keys: PatternKeys, at: number): void {
+    const anchor = keys[at];
+    const len = keys[at + 1];
+    const full = keys[at + 2];
+    const n = this.full.get(full);
+    if (n === undefined) return;
+    if (n > 1) this.full.set(full, n - 1);
+    else this.full.delete(full);
+    const lens = this.anchors.get(anchor);
+    if (!lens) return;
+    let i = 0;
+    while (i < lens.length && lens[i] !== len) i += 2;
+    if (i >= lens.length) return;
+    if (lens[i + 1] > 1) lens[i + 1]--;
+    else if (lens.length > 2) lens.splice(i, 2);
+    else this.anchors.delete(anchor);
+  }
+
+  private pow(len: number): [number, number] {
+    let p = this.pows.get(len);
+    if (!p) {
+      if (this.pows.size >= 4096) this.pows.clear();
+      this.pows.set(len, (p = [pow32(this.b1, len), pow32(this.b2, len)]));
+    }
+    return p;
   }
 
   /**
@@ -154,12 +159,13 @@ export class FingerprintIndex {
     }
     // hash(s[i..j)) = H[j] - H[i]·b^(j-i)  (mod 2^32)
     for (let i = 0; i + ANCHOR <= n; i++) {
-      const groups = this.anchors.get(key(h1[i + ANCHOR] - Math.imul(h1[i], a1), h2[i + ANCHOR] - Math.imul(h2[i], a2)));
-      if (groups === undefined) continue;
-      for (const g of groups) {
-        const end = i + g.len;
+      const lens = this.anchors.get(key(h1[i + ANCHOR] - Math.imul(h1[i], a1), h2[i + ANCHOR] - Math.imul(h2[i], a2)));
+      if (lens === undefined) continue;
+      for (let j = 0; j < lens.length; j += 2) {
+        const end = i + lens[j];
         if (end > n) continue;
-        if (g.refs.has(key(h1[end] - Math.imul(h1[i], g.pow1), h2[end] - Math.imul(h2[i], g.pow2)))) {
+        const [p1, p2] = this.pow(lens[j]);
+        if (this.full.has(key(h1[end] - Math.imul(h1[i], p1), h2[end] - Math.imul(h2[i], p2)))) {
           hit(i, end);
           break;
         }

@@ -24,7 +24,7 @@
  * @module
  */
 import { encodedForms, MIN_FORM_LEN } from "./mask-forms.ts";
-import { FingerprintIndex, type PatternKey } from "./fingerprint.ts";
+import { FingerprintIndex, type PatternKeys } from "./fingerprint.ts";
 
 export { encodedForms, MIN_FORM_LEN } from "./mask-forms.ts";
 
@@ -35,7 +35,7 @@ export const WITHHELD = "[hush: line withheld: masking failed]";
 interface Registration {
   owner: string;
   until: number;
-  keys: PatternKey[];
+  keys: PatternKeys;
   live: boolean;
 }
 
@@ -120,7 +120,8 @@ export class Masker {
    */
   add(secret: string | Uint8Array, opts: AddOptions = {}): void {
     try {
-      const keys = encodedForms(secret).map((f) => this.index.add(f));
+      const keys: PatternKeys = [];
+      for (const f of encodedForms(secret)) this.index.add(f, keys);
       if (keys.length === 0) return;
       const reg: Registration = { owner: opts.owner ?? "", until: opts.until ?? Infinity, keys, live: true };
       const list = this.owners.get(reg.owner);
@@ -175,7 +176,7 @@ export class Masker {
 
   private unregister(reg: Registration): void {
     reg.live = false;
-    for (const k of reg.keys) this.index.remove(k);
+    for (let i = 0; i < reg.keys.length; i += 3) this.index.remove(reg.keys, i);
     reg.keys = [];
     if (Number.isFinite(reg.until)) this.dated--;
     // Entries of released secrets wait in the heap for their deadline; drop them once they outnumber the live ones.
