@@ -40,6 +40,19 @@ const SHIFT = 2 ** 21;
 
 const key = (x1: number, x2: number) => (x1 >>> 0) * SHIFT + (x2 >>> 11);
 
+/** Lengths below this pack with their count into one number. */
+const LEN_SPAN = 2 ** 24;
+
+/** An anchor's [length, count, …] list, from its packed form (a new array). */
+function unpack(v: number | number[] | undefined): number[] {
+  if (v === undefined) return [];
+  return typeof v === "number" ? [v % LEN_SPAN, Math.floor(v / LEN_SPAN)] : v;
+}
+
+function pack(lens: number[]): number | number[] {
+  return lens.length === 2 && lens[0] < LEN_SPAN ? lens[1] * LEN_SPAN + lens[0] : lens;
+}
+
 /** base^exp modulo 2^32 (as an int32). */
 function pow32(base: number, exp: number): number {
   let r = 1;
@@ -62,8 +75,13 @@ export class FingerprintIndex {
   private readonly b2: number;
   private readonly a1: number;
   private readonly a2: number;
-  /** Anchor fingerprint → [length, count, length, count, …], longest first. */
-  private readonly anchors = new Map<number, number[]>();
+  /**
+   * Anchor fingerprint → the lengths of the patterns that start with it and
+   * how many of each: one number (count·2^24 + length) when there is one
+   * length, the common case, else [length, count, length, count, …],
+   * longest first.
+   */
+  private readonly anchors = new Map<number, number | number[]>();
   /** Full fingerprint → how many registrations hold a pattern with it. */
   private readonly full = new Map<number, number>();
   /** b^length for lengths seen (bounded cache). */
@@ -101,15 +119,13 @@ export class FingerprintIndex {
     const full = key(x1, x2);
     const len = pattern.length;
     this.full.set(full, (this.full.get(full) ?? 0) + 1);
-    const lens = this.anchors.get(anchor);
-    if (!lens) this.anchors.set(anchor, [len, 1]);
-    else {
-      // Longest first: the scan keeps the longest pattern starting at a position.
-      let i = 0;
-      while (i < lens.length && lens[i] > len) i += 2;
-      if (lens[i] === len) lens[i + 1]++;
-      else lens.splice(i, 0, len, 1);
-    }
+    const lens = unpack(this.anchors.get(anchor));
+    // Longest first: the scan keeps the longest pattern starting at a position.
+    let i = 0;
+    while (i < lens.length && lens[i] > len) i += 2;
+    if (lens[i] === len) lens[i + 1]++;
+    else lens.splice(i, 0, len, 1);
+    this.anchors.set(anchor, pack(lens));
     out.push(anchor, len, full);
   }
 
@@ -122,13 +138,13 @@ export class FingerprintIndex {
     if (n === undefined) return;
     if (n > 1) this.full.set(full, n - 1);
     else this.full.delete(full);
-    const lens = this.anchors.get(anchor);
-    if (!lens) return;
+    const lens = unpack(this.anchors.get(anchor));
     let i = 0;
     while (i < lens.length && lens[i] !== len) i += 2;
     if (i >= lens.length) return;
     if (lens[i + 1] > 1) lens[i + 1]--;
-    else if (lens.length > 2) lens.splice(i, 2);
+    else lens.splice(i, 2);
+    if (lens.length > 0) this.anchors.set(anchor, pack(lens));
     else this.anchors.delete(anchor);
   }
 
@@ -159,12 +175,14 @@ export class FingerprintIndex {
     }
     // hash(s[i..j)) = H[j] - H[i]·b^(j-i)  (mod 2^32)
     for (let i = 0; i + ANCHOR <= n; i++) {
-      const lens = this.anchors.get(key(h1[i + ANCHOR] - Math.imul(h1[i], a1), h2[i + ANCHOR] - Math.imul(h2[i], a2)));
-      if (lens === undefined) continue;
-      for (let j = 0; j < lens.length; j += 2) {
-        const end = i + lens[j];
+      const v = this.anchors.get(key(h1[i + ANCHOR] - Math.imul(h1[i], a1), h2[i + ANCHOR] - Math.imul(h2[i], a2)));
+      if (v === undefined) continue;
+      const packed = typeof v === "number";
+      for (let j = 0; j < (packed ? 1 : v.length); j += 2) {
+        const len = packed ? v % LEN_SPAN : v[j];
+        const end = i + len;
         if (end > n) continue;
-        const [p1, p2] = this.pow(lens[j]);
+        const [p1, p2] = this.pow(len);
         if (this.full.has(key(h1[end] - Math.imul(h1[i], p1), h2[end] - Math.imul(h2[i], p2)))) {
           hit(i, end);
           break;

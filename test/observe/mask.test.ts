@@ -185,6 +185,24 @@ describe("lifetime", () => {
     expect(m.size).toBe(0);
   });
 
+  test("secrets that share their first characters (one anchor, several lengths) come and go independently", () => {
+    const m = new Masker();
+    m.add("prefix-one", { owner: "a" });
+    m.add("prefix-three", { owner: "b" });
+    m.add("prefix-one", { owner: "c" });
+    m.add("prefix-", { owner: "d" });
+    expect(m.mask("prefix-one prefix-three prefix-x")).toBe("*** *** ***x");
+    m.release("d");
+    expect(m.mask("prefix-one prefix-three prefix-x")).toBe("*** *** prefix-x");
+    m.release("a");
+    expect(m.mask("prefix-one prefix-three")).toBe("*** ***");
+    m.release("b");
+    expect(m.mask("prefix-one prefix-three")).toBe("*** prefix-three");
+    m.release("c");
+    expect(m.mask("prefix-one")).toBe("prefix-one");
+    expect(m.size).toBe(0);
+  });
+
   test("secrets released long before their deadline do not pile up (revoked tokens of a 30-day TTL)", () => {
     const m = new Masker();
     for (let i = 0; i < 5000; i++) {
