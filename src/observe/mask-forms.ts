@@ -14,7 +14,8 @@
  *   encoded with it leaves at most a character at either end), their
  *   base64url twins, the padded base64 and unpadded base64url of the value;
  * - each line of a multi-line value (split on CR, LF, NEL, LS and PS, then
- *   trimmed, as the runner does), in every form above.
+ *   trimmed, as the runner does), in every form above; past
+ *   {@link MAX_LINES_ENCODED} lines, in the text forms only.
  *
  * Base64 and hex wrapped over several lines (the `base64` tool's 76 columns,
  * PEM's 64) are handled by the masker's scan, not by more forms.
@@ -104,15 +105,23 @@ function binaryForms(bytes: Uint8Array, add: (f: string) => void): void {
 /** Characters that every escaping and URL encoder above leaves as they are. */
 const PLAIN = /^[A-Za-z0-9._-]*$/;
 
-/** Every form of one string (no line splitting). */
-function stringForms(s: string, add: (f: string) => void): void {
+/** Every form of one string (no line splitting); `binary` false: the text forms only. */
+function stringForms(s: string, add: (f: string) => void, binary = true): void {
   add(s);
   if (!PLAIN.test(s)) {
     escapeForms(s, add);
     urlForms(s, add);
   }
-  binaryForms(utf8(s), add);
+  if (binary) binaryForms(utf8(s), add);
 }
+
+/**
+ * Lines of a value with more lines than this get their text forms only
+ * (raw, escaped, URL-encoded), not hex and base64 each: the value as a
+ * whole has those. A 200 KB value of 2 000 lines took ~60 ms of CPU to
+ * register with them; a key or a certificate (≤ 64 lines) keeps them all.
+ */
+export const MAX_LINES_ENCODED = 64;
 
 /** Strip one pair of surrounding quotes (runner `TrimDoubleQuotes`, Azure quote-like chars). */
 function unquoted(s: string): string | null {
@@ -135,11 +144,14 @@ export function encodedForms(secret: string | Uint8Array): string[] {
     binaryForms(secret, add);
     return [...out];
   }
-  const pieces = new Set([secret, secret.trim()]);
+  const whole = new Set([secret, secret.trim()]);
   const uq = unquoted(secret.trim());
-  if (uq !== null) pieces.add(uq);
+  if (uq !== null) whole.add(uq);
+  for (const p of whole) if (p.length >= MIN_FORM_LEN) stringForms(p, add);
   const lines = secret.split(LINE_SPLIT);
-  if (lines.length > 1) for (const l of lines) pieces.add(l.trim());
-  for (const p of pieces) if (p.length >= MIN_FORM_LEN) stringForms(p, add);
+  if (lines.length > 1) {
+    const binary = lines.length <= MAX_LINES_ENCODED;
+    for (const l of new Set(lines.map((x) => x.trim()))) if (l.length >= MIN_FORM_LEN && !whole.has(l)) stringForms(l, add, binary);
+  }
   return [...out];
 }

@@ -136,6 +136,18 @@ describe("gaps closed against the runner and the Azure agent", () => {
     expect(m.mask(`x ${b64(parts[2])} x`)).toBe("x *** x");
   });
 
+  test("a value of many lines (a certificate bundle): every line raw and escaped, the whole in every form", () => {
+    const lines = Array.from({ length: 500 }, (_, i) => `line ${i} ${crypto.randomUUID()}`);
+    const value = lines.join("\n");
+    const m = masker(value);
+    for (const l of [lines[0], lines[77], lines[499]]) {
+      expect(m.mask(`[${l}]`)).toBe("[***]");
+      expect(m.mask(`[${encodeURIComponent(l)}]`)).toBe("[***]");
+    }
+    expect(m.mask(`[${b64(value)}]`)).toBe("[***]");
+    expect(m.mask(`[${JSON.stringify(value)}]`)).toBe('["***"]');
+  });
+
   test("overlapping and nested secrets leave no character of either", () => {
     const m = masker("secretAAAA1234", "1234BBBBsecret", "AAAA1234BBBB", "cretAA");
     expect(m.mask("x secretAAAA1234BBBBsecret y")).toBe("x *** y");
