@@ -15,7 +15,8 @@
 import { HushError } from "../errors.ts";
 import { TTL_LIMITS, randomBytes, wipe } from "./_deps.ts";
 import { toB64u } from "../crypto/index.ts";
-import { validateName, type StoreLimits } from "./limits.ts";
+import { checkLimit, LimitTally, validateName, type StoreLimits } from "./limits.ts";
+import { IndexedHeap, IntHeap, type HeapItem } from "./heap.ts";
 
 export type CredMode = "shared" | "exclusive";
 
@@ -23,13 +24,34 @@ export const DEFAULT_LEASE_MS = TTL_LIMITS.lease.defaultMs;
 export const MAX_LEASE_MS = TTL_LIMITS.lease.maxMs;
 export const MAX_CRED_VALUES = 10_000;
 
-interface Lease {
-  id: string;
-  cred: string;
-  /** Index of the value (exclusive mode) or 0. */
-  slot: number;
-  holder: string;
-  expiresAt: number;
+/** What one daemon's credentials may hold (SECURITY.md "Limits"). */
+export interface CredLimits {
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  /** Most credentials. */
+  maxCreds: number;
+  /** Most live leases of one credential (shared leases count). */
+  maxLeasesPerCred: number;
+  /** Most live credential leases held by one worker key, over all credentials. */
+  maxLeasesPerWorker: number;
+}
+
+export const DEFAULT_CRED_LIMITS: Omit<CredLimits, "maxKeyBytes" | "maxValueBytes"> = Object.freeze({
+  maxCreds: 1_000,
+  maxLeasesPerCred: 10_000,
+  maxLeasesPerWorker: 1_000,
+});
+
+class Lease implements HeapItem {
+  _h = -1;
+  constructor(
+    readonly id: string,
+    readonly cred: Cred,
+    /** Index of the value (exclusive mode) or 0. */
+    readonly slot: number,
+    readonly holder: string,
+    readonly expiresAt: number,
+  ) {}
 }
 
 interface Cred {
@@ -40,6 +62,16 @@ interface Cred {
   version: number;
   source: string;
   updatedAt: number;
+  /** Live leases (and expired ones not yet purged). */
+  leases: Set<Lease>;
+  /** Exclusive mode: the free value indexes, lowest first. */
+  free: IntHeap | null;
+}
+
+/** A lease that ended because its holder's key did (revoked, or expired). */
+export interface EndedLease {
+  leaseId: string;
+  cred: string;
 }
 
 export interface CredInfo {
@@ -77,18 +109,41 @@ export function isAllowed(allow: string[], workerTags: string[]): boolean {
   return workerTags.some((t) => allow.includes(t));
 }
 
+/**
+ * Cost model: checkout, return and the end of one lease are O(log n) in the
+ * number of live leases (an expiry heap, a per-credential lease set, a
+ * per-holder lease set and, for exclusive credentials, a heap of free value
+ * indexes); `sweep` is O(log n) per expired lease and O(1) when none has
+ * expired; `info` is O(1) after that purge. Nothing scans all leases.
+ */
 export class CredentialStore {
   private readonly creds = new Map<string, Cred>();
   private readonly leases = new Map<string, Lease>();
+  private readonly byHolder = new Map<string, Set<Lease>>();
+  private readonly expiry = new IndexedHeap<Lease>((l) => l.expiresAt);
+  private readonly limits: CredLimits;
+  /** Refusals by limit (`creds`, `leases_per_cred`, `leases_per_worker`). */
+  readonly refusals = new LimitTally();
 
   constructor(
     private readonly now: () => number,
-    private readonly limits: Pick<StoreLimits, "maxKeyBytes" | "maxValueBytes">,
-  ) {}
+    limits: Pick<CredLimits, "maxKeyBytes" | "maxValueBytes"> & Partial<CredLimits>,
+  ) {
+    this.limits = {
+      maxKeyBytes: limits.maxKeyBytes,
+      maxValueBytes: limits.maxValueBytes,
+      maxCreds: checkLimit(limits.maxCreds ?? DEFAULT_CRED_LIMITS.maxCreds, "maxCreds"),
+      maxLeasesPerCred: checkLimit(limits.maxLeasesPerCred ?? DEFAULT_CRED_LIMITS.maxLeasesPerCred, "maxLeasesPerCred"),
+      maxLeasesPerWorker: checkLimit(limits.maxLeasesPerWorker ?? DEFAULT_CRED_LIMITS.maxLeasesPerWorker, "maxLeasesPerWorker"),
+    };
+  }
 
-  /** Create or replace a credential. Takes ownership of `values` (wiped when dropped). */
+  /**
+   * Create or replace a credential. Takes ownership of `values` (wiped when
+   * dropped). A new name past `maxCreds` -> `max_items`.
+   */
   put(name: string, values: Uint8Array[], opts: { allow?: unknown; mode?: unknown; source?: string } = {}): CredInfo {
-    validateName(name, this.limits as StoreLimits, "credential name");
+    validateName(name, this.limits as unknown as StoreLimits, "credential name");
     const mode = opts.mode ?? "shared";
     if (mode !== "shared" && mode !== "exclusive") throw new HushError("invalid_request", "mode must be shared or exclusive");
     const allow = validateAllow(opts.allow);
@@ -100,8 +155,18 @@ export class CredentialStore {
       if (v.length > this.limits.maxValueBytes) throw new HushError("too_large", `a credential value is over ${this.limits.maxValueBytes} bytes`);
     }
     const old = this.creds.get(name);
+    if (!old && this.creds.size >= this.limits.maxCreds) {
+      this.refusals.refuse("creds", "max_items", `at most ${this.limits.maxCreds} credentials (delete one first)`);
+    }
     if (old) this.drop(old);
-    const c: Cred = { name, values, allow, mode, version: (old?.version ?? 0) + 1, source: opts.source ?? "admin", updatedAt: this.now() };
+    const c: Cred = {
+      name, values, allow, mode,
+      version: (old?.version ?? 0) + 1,
+      source: opts.source ?? "admin",
+      updatedAt: this.now(),
+      leases: new Set(),
+      free: mode === "exclusive" ? new IntHeap(values.length) : null,
+    };
     this.creds.set(name, c);
     return this.info(c);
   }
@@ -117,7 +182,7 @@ export class CredentialStore {
 
   private drop(c: Cred): void {
     wipe(...c.values);
-    for (const [id, l] of this.leases) if (l.cred === c.name) this.leases.delete(id);
+    for (const l of [...c.leases]) this.end(l);
   }
 
   has(name: string): boolean {
@@ -127,6 +192,9 @@ export class CredentialStore {
   /**
    * Check a credential out for `holder` (a worker id) with `tags`.
    * The returned `value` is the stored buffer: seal it before any await.
+   * Errors: `not_found`, `forbidden` (tags), `invalid_ttl`, `conflict` (no
+   * free value, or `maxLeasesPerCred` live leases), `max_items` (the holder
+   * has `maxLeasesPerWorker` live leases).
    */
   checkout(name: string, holder: string, tags: string[], ttlMs?: number): Checkout {
     const c = this.creds.get(name);
@@ -135,18 +203,22 @@ export class CredentialStore {
     const ttl = ttlMs ?? DEFAULT_LEASE_MS;
     if (!Number.isSafeInteger(ttl) || ttl <= 0 || ttl > MAX_LEASE_MS) throw new HushError("invalid_ttl", `ttl_ms must be a positive integer ≤ ${MAX_LEASE_MS}`);
     const now = this.now();
-    let slot = 0;
-    if (c.mode === "exclusive") {
-      const taken = new Set<number>();
-      for (const [id, l] of this.leases) {
-        if (l.expiresAt <= now) this.leases.delete(id);
-        else if (l.cred === name) taken.add(l.slot);
-      }
-      slot = c.values.findIndex((_, i) => !taken.has(i));
-      if (slot < 0) throw new HushError("conflict", "every value of this credential is checked out");
+    this.purge(now);
+    if (c.free && c.free.size === 0) throw new HushError("conflict", "every value of this credential is checked out");
+    if (c.leases.size >= this.limits.maxLeasesPerCred) {
+      this.refusals.refuse("leases_per_cred", "conflict", `this credential has ${this.limits.maxLeasesPerCred} live leases (the most allowed); try again when some are returned or expire`);
     }
-    const lease: Lease = { id: "l_" + toB64u(randomBytes(12)), cred: name, slot, holder, expiresAt: now + ttl };
+    const mine = this.byHolder.get(holder);
+    if (mine && mine.size >= this.limits.maxLeasesPerWorker) {
+      this.refusals.refuse("leases_per_worker", "max_items", `this worker holds ${this.limits.maxLeasesPerWorker} live credential leases (the most allowed); return some first`);
+    }
+    const slot = c.free ? c.free.pop() : 0;
+    const lease = new Lease("l_" + toB64u(randomBytes(12)), c, slot, holder, now + ttl);
     this.leases.set(lease.id, lease);
+    c.leases.add(lease);
+    if (mine) mine.add(lease);
+    else this.byHolder.set(holder, new Set([lease]));
+    this.expiry.push(lease);
     return { leaseId: lease.id, expiresAt: lease.expiresAt, value: c.values[slot], version: c.version, mode: c.mode };
   }
 
@@ -155,33 +227,74 @@ export class CredentialStore {
     const l = this.leases.get(leaseId);
     if (!l || l.expiresAt <= this.now()) throw new HushError("not_found", "no such lease");
     if (l.holder !== holder) throw new HushError("forbidden", "this lease belongs to another worker");
-    this.leases.delete(leaseId);
-    return { returned: true, cred: l.cred };
+    this.end(l);
+    return { returned: true, cred: l.cred.name };
+  }
+
+  /** End every live lease of `holder` (its key was revoked or expired). O(k log n). */
+  endHolder(holder: string): EndedLease[] {
+    const mine = this.byHolder.get(holder);
+    if (!mine) return [];
+    const now = this.now();
+    const out: EndedLease[] = [];
+    for (const l of [...mine]) {
+      if (l.expiresAt > now) out.push({ leaseId: l.id, cred: l.cred.name });
+      this.end(l);
+    }
+    return out;
+  }
+
+  /** Live leases held by `holder`. */
+  heldBy(holder: string): number {
+    this.purge(this.now());
+    return this.byHolder.get(holder)?.size ?? 0;
   }
 
   info(c: Cred): CredInfo {
-    const now = this.now();
-    let inUse = 0;
-    for (const l of this.leases.values()) if (l.cred === c.name && l.expiresAt > now) inUse++;
-    return { name: c.name, mode: c.mode, allow: c.allow, values: c.values.length, in_use: inUse, version: c.version, source: c.source, updated_at: c.updatedAt };
+    this.purge(this.now());
+    return { name: c.name, mode: c.mode, allow: c.allow, values: c.values.length, in_use: c.leases.size, version: c.version, source: c.source, updated_at: c.updatedAt };
   }
 
   list(): CredInfo[] {
     return [...this.creds.values()].map((c) => this.info(c)).sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
+  /** End every expired lease: O(log n) each, O(1) when none has expired. */
   sweep(): void {
-    const now = this.now();
-    for (const [id, l] of this.leases) if (l.expiresAt <= now) this.leases.delete(id);
+    this.purge(this.now());
   }
 
   get size(): number {
     return this.creds.size;
   }
 
+  /** Live leases (and expired ones not yet swept). */
+  get leaseCount(): number {
+    return this.leases.size;
+  }
+
   wipe(): void {
     for (const c of this.creds.values()) wipe(...c.values);
     this.creds.clear();
     this.leases.clear();
+    this.byHolder.clear();
+    this.expiry.clear();
+  }
+
+  private purge(now: number): void {
+    for (let l = this.expiry.peek(); l !== undefined && l.expiresAt <= now; l = this.expiry.peek()) this.end(l);
+  }
+
+  /** Remove a lease from every index and free its value. */
+  private end(l: Lease): void {
+    if (!this.leases.delete(l.id)) return;
+    this.expiry.remove(l);
+    l.cred.leases.delete(l);
+    l.cred.free?.push(l.slot);
+    const mine = this.byHolder.get(l.holder);
+    if (mine) {
+      mine.delete(l);
+      if (mine.size === 0) this.byHolder.delete(l.holder);
+    }
   }
 }

@@ -4,8 +4,9 @@
  * @module
  */
 export { MemoryStore } from "./store.ts";
+export { encodeCursor, decodeCursor, type KeyPage } from "./kv.ts";
 export type { Store, StoreOptions, StoreStats } from "./store.ts";
-export { DEFAULT_LIMITS, MAX_HOLDER_CHARS, resolveLimits, validateName } from "./limits.ts";
+export { DEFAULT_LIMITS, LimitTally, MAX_HOLDER_CHARS, resolveLimits, validateName } from "./limits.ts";
 export type { StoreLimits } from "./limits.ts";
 export * from "./registry.ts";
 export * from "./tokens.ts";

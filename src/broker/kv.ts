@@ -12,12 +12,23 @@
  * Expiry is checked on every access (an expired entry found is wiped and
  * removed at once); the full scan lives in `sweep`, which the store only runs
  * when something can have expired.
+ *
+ * Listing is paged (PROTOCOL.md §8 `GET /v1/kv`): keys are also kept in an
+ * ordered set, so a page costs O(log n + page), and the cursor is the
+ * base64url of the last key of the previous page (opaque to clients).
  * @module
  */
 import { HushError } from "../errors.ts";
-import { fromUtf8, utf8, wipe } from "../crypto/index.ts";
+import { fromB64u, fromUtf8, toB64u, utf8, wipe } from "../crypto/index.ts";
 import { showExpiry, type StoreContext } from "./context.ts";
-import { validateName, validatePrefix, validateTtl } from "./limits.ts";
+import { validateName, validatePrefix, validateTtl, type StoreLimits } from "./limits.ts";
+import { SortedKeys } from "./sorted.ts";
+
+/** One page of a listing: `next_cursor` is null when no live key follows. */
+export interface KeyPage {
+  keys: string[];
+  next_cursor: string | null;
+}
 
 /** One stored value: bytes + expiry (`Infinity` = none). Kept small and monomorphic. */
 class KvEntry {
@@ -34,6 +45,7 @@ const MAX_COUNTER_TEXT = 64;
 
 export class KvTable {
   private readonly _map = new Map<string, KvEntry>();
+  private readonly _sorted = new SortedKeys();
   private _bytes = 0;
 
   constructor(private readonly _ctx: StoreContext) {}
@@ -61,6 +73,7 @@ export class KvTable {
     } else {
       this._ctx.reserveItem(now);
       this._map.set(key, new KvEntry(valueJson, e));
+      this._sorted.insert(key);
       this._bytes += valueJson.byteLength;
     }
     this._ctx.noteExpiry(e);
@@ -82,16 +95,26 @@ export class KvTable {
     return { deleted: true };
   }
 
+  /** Every live key under `prefix`, sorted (unpaged: for callers inside the daemon and tests). */
   list(prefix: string): string[] {
     validatePrefix(prefix, this._ctx.limits);
-    const now = this._ctx.now();
-    const out: string[] = [];
-    // Deleting the current entry while iterating a Map is well defined.
-    for (const [k, entry] of this._map) {
-      if (entry.e <= now) this._drop(k, entry);
-      else if (k.startsWith(prefix)) out.push(k);
+    return this._scan(prefix, undefined, Infinity).keys;
+  }
+
+  /**
+   * One page of live keys under `prefix`, sorted, after the key that
+   * `cursor` names. `limit` defaults to, and is cut to, `maxListPage`.
+   * Errors: `invalid_request` for a bad prefix, limit or cursor.
+   */
+  listPage(prefix: string, opts: { limit?: number; cursor?: string } = {}): KeyPage {
+    const limits = this._ctx.limits;
+    validatePrefix(prefix, limits);
+    const limit = opts.limit ?? limits.maxListPage;
+    if (typeof limit !== "number" || !Number.isSafeInteger(limit) || limit < 1) {
+      throw new HushError("invalid_request", "limit must be a positive integer");
     }
-    return out.sort();
+    const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, limits);
+    return this._scan(prefix, after, Math.min(limit, limits.maxListPage));
   }
 
   incr(key: string, by: number, ttlMs?: number): { value: number } {
@@ -122,6 +145,7 @@ export class KvTable {
     } else {
       this._ctx.reserveItem(now);
       this._map.set(key, new KvEntry(bytes, e));
+      this._sorted.insert(key);
       this._bytes += bytes.byteLength;
     }
     this._ctx.noteExpiry(e);
@@ -146,7 +170,26 @@ export class KvTable {
   wipe(): void {
     for (const entry of this._map.values()) wipe(entry.v);
     this._map.clear();
+    this._sorted.clear();
     this._bytes = 0;
+  }
+
+  /** Up to `limit` live keys under `prefix` after `after`; expired keys met on the way are dropped. */
+  private _scan(prefix: string, after: string | undefined, limit: number): KeyPage {
+    const now = this._ctx.now();
+    const pos = after !== undefined && after >= prefix ? this._sorted.seek(after, true) : this._sorted.seek(prefix);
+    const keys: string[] = [];
+    const expired: string[] = [];
+    let more = false;
+    for (let k = this._sorted.next(pos); k !== undefined && k.startsWith(prefix); k = this._sorted.next(pos)) {
+      if (this._map.get(k)!.e <= now) expired.push(k);
+      else if (keys.length === limit) {
+        more = true;
+        break;
+      } else keys.push(k);
+    }
+    for (const k of expired) this._drop(k, this._map.get(k)!);
+    return { keys, next_cursor: more ? encodeCursor(keys[keys.length - 1]) : null };
   }
 
   /** The entry if it is live; an expired one is wiped and removed on the way. */
@@ -182,7 +225,26 @@ export class KvTable {
     this._bytes -= entry.v.byteLength;
     wipe(entry.v);
     this._map.delete(key);
+    this._sorted.remove(key);
   }
+}
+
+/** The cursor after `key`: base64url of its UTF-8 (clients treat it as opaque). */
+export function encodeCursor(key: string): string {
+  return toB64u(utf8(key));
+}
+
+/** The key a cursor names; `invalid_request` unless it is a cursor this daemon could have made. */
+export function decodeCursor(cursor: string, limits: StoreLimits): string {
+  let key: string;
+  try {
+    if (typeof cursor !== "string" || cursor.length === 0 || cursor.length > 4 * limits.maxKeyBytes) throw new Error();
+    key = new TextDecoder("utf-8", { fatal: true }).decode(fromB64u(cursor));
+    validateName(key, limits);
+  } catch {
+    throw new HushError("invalid_request", "cursor is not valid (pass next_cursor from the previous page)");
+  }
+  return key;
 }
 
 function _checkValue(valueJson: Uint8Array, max: number): void {

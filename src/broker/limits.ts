@@ -7,7 +7,7 @@
  * secret and may be quoted by callers, but these checks do not need to.
  * @module
  */
-import { HushError } from "../errors.ts";
+import { HushError, type ErrorCode } from "../errors.ts";
 import { TTL_LIMITS } from "./_deps.ts";
 
 export interface StoreLimits {
@@ -23,6 +23,8 @@ export interface StoreLimits {
   maxTtlMs: number;
   /** Upper bound of a pool's `size`. */
   maxPoolSize: number;
+  /** Most keys in one page of a KV listing (a larger `limit` is cut to this). */
+  maxListPage: number;
 }
 
 /** Secure defaults (the ephemeral-broker SECURITY limits). */
@@ -33,6 +35,7 @@ export const DEFAULT_LIMITS: StoreLimits = Object.freeze({
   ttlRequired: true,
   maxTtlMs: TTL_LIMITS.store.maxMs,
   maxPoolSize: 1024,
+  maxListPage: 1000,
 });
 
 /** Longest holder string, in characters (code points). */
@@ -45,7 +48,7 @@ export function resolveLimits(overrides: Partial<StoreLimits> = {}): StoreLimits
     const v = overrides[k];
     if (v !== undefined) (l as unknown as Record<string, unknown>)[k] = v;
   }
-  for (const k of ["maxItems", "maxValueBytes", "maxKeyBytes", "maxTtlMs", "maxPoolSize"] as const) {
+  for (const k of ["maxItems", "maxValueBytes", "maxKeyBytes", "maxTtlMs", "maxPoolSize", "maxListPage"] as const) {
     if (!Number.isSafeInteger(l[k]) || l[k] < 1) {
       throw new HushError("invalid_request", `limits.${k} must be a positive integer`);
     }
@@ -62,13 +65,29 @@ function _isControl(c: number): boolean {
 }
 
 /**
+ * Code points a name must not hold beyond ASCII: controls (Cc), format
+ * characters (Cf: bidi overrides such as U+202E, zero-width characters, the
+ * BOM, soft hyphen, tag characters), surrogates (Cs), private use (Co),
+ * unassigned code points and noncharacters (Cn, as of the runtime's Unicode
+ * version), line and paragraph separators (Zl, Zp), every other
+ * Default_Ignorable_Code_Point (variation selectors, Hangul fillers, …), and
+ * every space separator but U+0020 (Zs: no-break and ideographic spaces).
+ * Such characters are invisible or look like others in listings and logs
+ * (Unicode TR #36 §3, UTS #39 §3.1).
+ */
+const _UNSAFE_RE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]|(?! )\p{Zs}/u;
+
+/**
  * Scan a string once: UTF-8 byte length and code-point count, or null when it
- * holds a control character or a lone surrogate (not encodable as UTF-8).
+ * holds a control character, a lone surrogate (not encodable as UTF-8), or
+ * any other character of `_UNSAFE_RE`. ASCII is checked inline; a string
+ * with non-ASCII characters is checked once more against `_UNSAFE_RE`.
  * Callers bound `s.length` first, so the scan is short.
  */
 function _measure(s: string): { bytes: number; chars: number } | null {
   let bytes = 0;
   let chars = 0;
+  let ascii = true;
   const n = s.length;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
@@ -76,8 +95,10 @@ function _measure(s: string): { bytes: number; chars: number } | null {
     if (c < 0x80) {
       if (_isControl(c)) return null;
       bytes += 1;
-    } else if (c < 0x800) {
-      if (_isControl(c)) return null;
+      continue;
+    }
+    ascii = false;
+    if (c < 0x800) {
       bytes += 2;
     } else if (c >= 0xd800 && c <= 0xdbff) {
       const d = i + 1 < n ? s.charCodeAt(i + 1) : 0;
@@ -90,13 +111,15 @@ function _measure(s: string): { bytes: number; chars: number } | null {
       bytes += 3;
     }
   }
+  if (!ascii && _UNSAFE_RE.test(s)) return null;
   return { bytes, chars };
 }
 
 /**
- * Check a key, lock or pool name (PROTOCOL.md §8): 1..maxKeyBytes bytes of
- * UTF-8, no control characters. Empty, control characters, lone surrogates
- * or a non-string -> `invalid_request`; too long -> `too_large`.
+ * Check a key, lock, pool or credential name (PROTOCOL.md §3 "Targets and
+ * names"): 1..maxKeyBytes bytes of UTF-8, no control, format, invisible or
+ * unassigned characters (`_UNSAFE_RE`). Empty, such a character, a lone
+ * surrogate or a non-string -> `invalid_request`; too long -> `too_large`.
  */
 export function validateName(name: string, limits: StoreLimits, what = "key"): void {
   if (typeof name !== "string") throw new HushError("invalid_request", `${what} must be a string`);
@@ -106,7 +129,7 @@ export function validateName(name: string, limits: StoreLimits, what = "key"): v
   if (name.length > max) throw new HushError("too_large", `${what} is longer than ${max} bytes`);
   const m = _measure(name);
   if (m === null) {
-    throw new HushError("invalid_request", `${what} must be valid UTF-8 without control characters`);
+    throw new HushError("invalid_request", `${what} must be valid UTF-8 without control, format or invisible characters`);
   }
   if (m.bytes > max) throw new HushError("too_large", `${what} is longer than ${max} bytes`);
 }
@@ -120,7 +143,7 @@ export function validatePrefix(prefix: string, limits: StoreLimits): void {
   if (prefix.length > 0) validateName(prefix, limits, "prefix");
 }
 
-/** Check an optional holder string: 1..256 characters, no control characters. */
+/** Check an optional holder string: 1..256 characters, no control, format or invisible characters. */
 export function validateHolder(holder: string | undefined): void {
   if (holder === undefined) return;
   const m = typeof holder === "string" && holder.length > 0 && holder.length <= 2 * MAX_HOLDER_CHARS
@@ -129,7 +152,7 @@ export function validateHolder(holder: string | undefined): void {
   if (m === null || m.chars > MAX_HOLDER_CHARS) {
     throw new HushError(
       "invalid_request",
-      `holder must be 1–${MAX_HOLDER_CHARS} characters without control characters`,
+      `holder must be 1–${MAX_HOLDER_CHARS} characters without control, format or invisible characters`,
     );
   }
 }
@@ -162,4 +185,25 @@ export function validatePoolSize(size: number, limits: StoreLimits): void {
   if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 1 || size > limits.maxPoolSize) {
     throw new HushError("invalid_request", `size must be an integer from 1 to ${limits.maxPoolSize}`);
   }
+}
+
+/**
+ * Refusals by limit, for the `hush_limit_refusals_total{limit}` metric. Each
+ * broker table keeps one; `refuse` counts and throws, so a limit is enforced
+ * and counted in one place. The limit names are a fixed vocabulary.
+ */
+export class LimitTally {
+  readonly counts = new Map<string, number>();
+
+  /** Count a refusal under `limit` and throw `HushError(code, message)` (detail `{ limit }`). */
+  refuse(limit: string, code: ErrorCode, message: string): never {
+    this.counts.set(limit, (this.counts.get(limit) ?? 0) + 1);
+    throw new HushError(code, message, { limit });
+  }
+}
+
+/** Check a positive-integer limit given in a config. */
+export function checkLimit(v: unknown, what: string): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) throw new HushError("invalid_request", `${what} must be a positive integer`);
+  return v;
 }

@@ -5,8 +5,12 @@
  *
  * - A lease gets the smallest free slot, with a fresh token from the
  *   store-wide counter (so tokens are never reused).
- * - The same `holder` asking again gets its same slot and token back, with the
- *   lease renewed (idempotent: a retried request is harmless).
+ * - The same `holder` of the same key asking again gets its same slot and
+ *   token back, with the lease renewed (idempotent: a retried request is
+ *   harmless). The same holder string from another key is another lease.
+ * - A lease belongs to the key that took it (`owner`, a key id): a release
+ *   from another key gets `conflict`; `releaseOwner` frees every slot of a
+ *   key whose key has ended (revocation).
  * - Expired leases free their slot; `conflict` when every slot is taken.
  * - A pool's size is fixed by its first lease while it has live leases; a
  *   pool whose leases are all gone is forgotten (and may come back with
@@ -29,10 +33,18 @@ class Lease {
   /** Expiry (ms). */
   e: number;
   holder: string | undefined;
-  constructor(token: number, e: number, holder: string | undefined) {
+  /** Key id that took the lease (undefined only for callers without keys, e.g. unit tests). */
+  owner: string | undefined;
+  /** Pool name and slot, for `releaseOwner`. */
+  pool: string;
+  slot: number;
+  constructor(token: number, e: number, holder: string | undefined, owner: string | undefined, pool: string, slot: number) {
     this.token = token;
     this.e = e;
     this.holder = holder;
+    this.owner = owner;
+    this.pool = pool;
+    this.slot = slot;
   }
 }
 
@@ -50,6 +62,8 @@ class Pool {
 export class PoolTable {
   private readonly _map = new Map<string, Pool>();
   private _leases = 0;
+  /** Leases by owner, for `releaseOwner`. */
+  private readonly _byOwner = new Map<string, Set<Lease>>();
 
   constructor(private readonly _ctx: StoreContext) {}
 
@@ -68,6 +82,7 @@ export class PoolTable {
     size: number,
     ttlMs: number | undefined,
     holder?: string,
+    owner?: string,
   ): { slot: number; token: number; expires_at: number } {
     const limits = this._ctx.limits;
     validateName(name, limits, "pool name");
@@ -90,7 +105,7 @@ export class PoolTable {
       if (holder !== undefined) {
         for (let i = 0; i < slots.length; i++) {
           const l = slots[i];
-          if (l !== undefined && l.holder === holder) {
+          if (l !== undefined && l.holder === holder && l.owner === owner) {
             l.e = e;
             this._ctx.noteExpiry(e);
             return { slot: i, token: l.token, expires_at: e };
@@ -102,15 +117,15 @@ export class PoolTable {
       if (slot >= pool.size) {
         throw new HushError("conflict", "pool is exhausted", { size: pool.size });
       }
-      return this._grant(pool, slot, e, holder);
+      return this._grant(name, pool, slot, e, holder, owner);
     }
     this._ctx.reserveItem(now);
     pool = new Pool(size);
     this._map.set(name, pool);
-    return this._grant(pool, 0, e, holder);
+    return this._grant(name, pool, 0, e, holder, owner);
   }
 
-  release(name: string, token: number): { released: true } {
+  release(name: string, token: number, owner?: string): { released: true } {
     validateName(name, this._ctx.limits, "pool name");
     validateToken(token);
     const now = this._ctx.now();
@@ -120,6 +135,7 @@ export class PoolTable {
       for (let i = 0; i < slots.length; i++) {
         const l = slots[i];
         if (l !== undefined && l.token === token) {
+          if (l.e > now && l.owner !== owner) throw new HushError("conflict", "the lease was taken by another key");
           this._free(pool, i);
           if (pool.count === 0) this._map.delete(name);
           if (l.e > now) return { released: true };
@@ -140,14 +156,38 @@ export class PoolTable {
     return removed;
   }
 
+  /** Free every slot leased by `owner`; returns the pool names of the leases that were live. */
+  releaseOwner(owner: string): string[] {
+    const mine = this._byOwner.get(owner);
+    if (!mine) return [];
+    const now = this._ctx.now();
+    const out: string[] = [];
+    for (const l of [...mine]) {
+      const pool = this._map.get(l.pool);
+      if (pool === undefined || pool.slots[l.slot] !== l) continue;
+      if (l.e > now) out.push(l.pool);
+      this._free(pool, l.slot);
+      if (pool.count === 0) this._map.delete(l.pool);
+    }
+    this._byOwner.delete(owner);
+    return out;
+  }
+
   wipe(): void {
     this._map.clear();
+    this._byOwner.clear();
     this._leases = 0;
   }
 
-  private _grant(pool: Pool, slot: number, e: number, holder: string | undefined) {
+  private _grant(name: string, pool: Pool, slot: number, e: number, holder: string | undefined, owner: string | undefined) {
     const token = this._ctx.issueToken();
-    pool.slots[slot] = new Lease(token, e, holder);
+    const lease = new Lease(token, e, holder, owner, name, slot);
+    pool.slots[slot] = lease;
+    if (owner !== undefined) {
+      const mine = this._byOwner.get(owner);
+      if (mine) mine.add(lease);
+      else this._byOwner.set(owner, new Set([lease]));
+    }
     pool.count++;
     this._leases++;
     this._ctx.noteExpiry(e);
@@ -156,6 +196,11 @@ export class PoolTable {
 
   private _free(pool: Pool, slot: number): void {
     const slots = pool.slots;
+    const l = slots[slot];
+    if (l?.owner !== undefined) {
+      const mine = this._byOwner.get(l.owner);
+      if (mine && mine.delete(l) && mine.size === 0) this._byOwner.delete(l.owner);
+    }
     slots[slot] = undefined;
     pool.count--;
     this._leases--;

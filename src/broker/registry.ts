@@ -6,10 +6,30 @@
  * so the verifier never needs to know how a key came to be.
  * Invariants: a revoked key is refused from the very next request; a key never
  * outlives `expiresAt`; mac/enc keys are zero-filled when dropped.
+ *
+ * Bounds: at most `maxWorkers` live worker keys (`max_items` past it; a key
+ * that expired frees its place at the next sweep); records of ended keys are
+ * kept an hour for listings, and the oldest are dropped sooner when there
+ * are more than twice `maxWorkers` records.
+ *
+ * Every way a key ends — `revoke` (by an admin, by clone detection, or any
+ * later caller) and expiry noticed by `sweep` — calls `onEnd` once, so the
+ * daemon can end what the key held (src/server/revoke.ts).
  * @module
  */
 import { HushError } from "../errors.ts";
 import { TTL_LIMITS, formatKeyId, randomBytes, wipe } from "./_deps.ts";
+import { checkLimit, LimitTally } from "./limits.ts";
+
+/** Why a key ended, and who ended it (for the audit log). */
+export interface KeyEnd {
+  reason: "revoked" | "clone_suspected" | "expired";
+  /** Who ended it: `admin-socket`, an admin key id, or the key itself (clone detection, expiry). */
+  actor?: string;
+  corrId?: string;
+}
+
+export const DEFAULT_MAX_WORKERS = 10_000;
 
 export const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 export const TAG_RE = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -91,8 +111,20 @@ export function validateKeyTtl(ttlMs: unknown): number {
 
 export class KeyRegistry {
   private readonly keys = new Map<string, KeyRecord>();
+  /** Ids of worker keys neither revoked nor seen expired by `sweep`. */
+  private readonly live = new Set<string>();
+  private readonly maxWorkers: number;
+  /** Refusals by limit (`workers`). */
+  readonly refusals = new LimitTally();
+  /** Called once when a key ends (revoked, or expired as noticed by `sweep`). */
+  onEnd?: (rec: KeyRecord, end: KeyEnd) => void;
 
-  constructor(private readonly now: () => number) {}
+  constructor(
+    private readonly now: () => number,
+    limits: { maxWorkers?: number } = {},
+  ) {
+    this.maxWorkers = checkLimit(limits.maxWorkers ?? DEFAULT_MAX_WORKERS, "maxWorkers");
+  }
 
   /** Create a key. mac/enc keys are generated unless given (a join passes its handshake keys). */
   create(opts: {
@@ -112,6 +144,9 @@ export class KeyRegistry {
     const ttl = validateKeyTtl(opts.ttlMs);
     const id = opts.id ?? this.allocateId(opts.kind);
     if (this.keys.has(id)) throw new HushError("conflict", "key id already in use");
+    if (opts.kind === "worker" && this.live.size >= this.maxWorkers) {
+      this.refusals.refuse("workers", "max_items", `at most ${this.maxWorkers} live worker keys (revoke some, or wait for keys to expire)`);
+    }
     const t = this.now();
     const rec: KeyRecord = {
       id,
@@ -136,6 +171,7 @@ export class KeyRegistry {
       rekeys: 0,
     };
     this.keys.set(id, rec);
+    if (rec.kind === "worker") this.live.add(id);
     return rec;
   }
 
@@ -172,13 +208,18 @@ export class KeyRegistry {
     return this.keys.get(id);
   }
 
-  /** Revoke a key; its secrets are wiped at once (it can never be used again). */
-  revoke(id: string): KeyRecord {
+  /**
+   * Revoke a key; its secrets are wiped at once (it can never be used
+   * again) and `onEnd` runs (once). `not_found` for an unknown id.
+   */
+  revoke(id: string, end: KeyEnd = { reason: "revoked" }): KeyRecord {
     const rec = this.keys.get(id);
     if (!rec) throw new HushError("not_found", `no key with id ${id}`);
     if (rec.revokedAt === null) {
       rec.revokedAt = this.now();
       wipeKeys(rec);
+      this.live.delete(id);
+      this.onEnd?.(rec, end);
     }
     return rec;
   }
@@ -226,13 +267,16 @@ export class KeyRegistry {
    */
   sweep(keepMs = 3600_000): void {
     const now = this.now();
+    const ended: [string, number][] = [];
     for (const [id, r] of this.keys) {
-      const ended = r.revokedAt ?? (r.expiresAt <= now ? r.expiresAt : null);
-      if (ended !== null && ended + keepMs < now) {
+      if (r.revokedAt === null && r.expiresAt <= now && this.live.delete(id)) this.onEnd?.(r, { reason: "expired", actor: id });
+      const endedAt = r.revokedAt ?? (r.expiresAt <= now ? r.expiresAt : null);
+      if (endedAt !== null && endedAt + keepMs < now) {
         wipeKeys(r);
         this.keys.delete(id);
         continue;
       }
+      if (endedAt !== null) ended.push([id, endedAt]);
       if (r.expiresAt <= now) wipeKeys(r);
       else if (r.prevMacKey && r.prevUntil < now) {
         r.prevMacKey = null; // still in retiredMacKeys
@@ -240,11 +284,21 @@ export class KeyRegistry {
         r.prevEncKey = null;
       }
     }
+    // Many short-lived keys: drop the records that ended first, beyond twice the live bound.
+    const excess = this.keys.size - 2 * this.maxWorkers;
+    if (excess > 0) {
+      ended.sort((a, b) => a[1] - b[1]);
+      for (const [id] of ended.slice(0, excess)) {
+        wipeKeys(this.keys.get(id)!);
+        this.keys.delete(id);
+      }
+    }
   }
 
   wipe(): void {
     for (const r of this.keys.values()) wipeKeys(r);
     this.keys.clear();
+    this.live.clear();
   }
 }
 

@@ -9,8 +9,10 @@
  * that fails changes nothing visible (invariant 8); at most it removes
  * entries that had already expired.
  *
- * Cost model: get/set/del/incr and lock calls are O(1) plus the name check;
- * pool calls are O(pool size ≤ maxPoolSize); `list` is O(items). Expiry is
+ * Cost model: get/set/del/incr and lock calls are O(1) plus the name check
+ * (a new or deleted KV key also updates the ordered key set, O(log n));
+ * pool calls are O(pool size ≤ maxPoolSize); `listPage` is O(log n + page),
+ * `list` O(matching keys). Expiry is
  * checked lazily on every access. `sweep()` is a full scan, but it returns at
  * once while nothing can have expired yet (the store keeps a lower bound of
  * the earliest expiry), so a full store rejects new items in O(1) until an
@@ -19,8 +21,8 @@
  */
 import { HushError } from "../errors.ts";
 import type { StoreContext } from "./context.ts";
-import { KvTable } from "./kv.ts";
-import { resolveLimits, type StoreLimits } from "./limits.ts";
+import { KvTable, type KeyPage } from "./kv.ts";
+import { LimitTally, resolveLimits, type StoreLimits } from "./limits.ts";
 import { LockTable } from "./locks.ts";
 import { PoolTable } from "./pools.ts";
 
@@ -58,17 +60,20 @@ export interface Store {
   get(key: string): { valueJson: Uint8Array; expires_at: number | null };
   del(key: string): { deleted: boolean };
   list(prefix: string): string[];
+  listPage(prefix: string, opts?: { limit?: number; cursor?: string }): KeyPage;
   incr(key: string, by: number, ttlMs?: number): { value: number };
-  acquireLock(name: string, ttlMs: number | undefined, holder?: string): { token: number; expires_at: number };
-  renewLock(name: string, token: number, ttlMs?: number): { expires_at: number };
-  releaseLock(name: string, token: number): { released: true };
+  acquireLock(name: string, ttlMs: number | undefined, holder?: string, owner?: string): { token: number; expires_at: number };
+  renewLock(name: string, token: number, ttlMs?: number, owner?: string): { expires_at: number };
+  releaseLock(name: string, token: number, owner?: string): { released: true };
   leasePool(
     name: string,
     size: number,
     ttlMs: number | undefined,
     holder?: string,
+    owner?: string,
   ): { slot: number; token: number; expires_at: number };
-  releasePool(name: string, token: number): { released: true };
+  releasePool(name: string, token: number, owner?: string): { released: true };
+  releaseOwner(owner: string): { locks: string[]; pools: string[] };
   sweep(): number;
   stats(): StoreStats;
   wipe(): void;
@@ -84,6 +89,8 @@ export class MemoryStore implements Store {
   private _lastToken = 0;
   /** Lower bound of the earliest expiry of anything stored; `Infinity` when nothing expires. */
   private _nextExpiry = Infinity;
+  /** Refusals by limit (`items`). */
+  readonly refusals = new LimitTally();
 
   constructor(opts: StoreOptions) {
     if (typeof opts?.now !== "function") throw new HushError("invalid_request", "now must be a function");
@@ -131,22 +138,27 @@ export class MemoryStore implements Store {
     return this._kv.list(prefix);
   }
 
+  /** One page of a listing (PROTOCOL.md §8 `GET /v1/kv`). */
+  listPage(prefix: string, opts: { limit?: number; cursor?: string } = {}): KeyPage {
+    return this._kv.listPage(prefix, opts);
+  }
+
   incr(key: string, by: number, ttlMs?: number): { value: number } {
     return this._kv.incr(key, by, ttlMs);
   }
 
-  // ---- locks ----------------------------------------------------------------
+  // ---- locks (`owner`: the key id that takes, renews or releases) ----------
 
-  acquireLock(name: string, ttlMs: number | undefined, holder?: string): { token: number; expires_at: number } {
-    return this._locks.acquire(name, ttlMs, holder);
+  acquireLock(name: string, ttlMs: number | undefined, holder?: string, owner?: string): { token: number; expires_at: number } {
+    return this._locks.acquire(name, ttlMs, holder, owner);
   }
 
-  renewLock(name: string, token: number, ttlMs?: number): { expires_at: number } {
-    return this._locks.renew(name, token, ttlMs);
+  renewLock(name: string, token: number, ttlMs?: number, owner?: string): { expires_at: number } {
+    return this._locks.renew(name, token, ttlMs, owner);
   }
 
-  releaseLock(name: string, token: number): { released: true } {
-    return this._locks.release(name, token);
+  releaseLock(name: string, token: number, owner?: string): { released: true } {
+    return this._locks.release(name, token, owner);
   }
 
   // ---- pools ----------------------------------------------------------------
@@ -156,12 +168,18 @@ export class MemoryStore implements Store {
     size: number,
     ttlMs: number | undefined,
     holder?: string,
+    owner?: string,
   ): { slot: number; token: number; expires_at: number } {
-    return this._pools.lease(name, size, ttlMs, holder);
+    return this._pools.lease(name, size, ttlMs, holder, owner);
   }
 
-  releasePool(name: string, token: number): { released: true } {
-    return this._pools.release(name, token);
+  releasePool(name: string, token: number, owner?: string): { released: true } {
+    return this._pools.release(name, token, owner);
+  }
+
+  /** End every lock and pool lease taken by `owner` (its key ended); the names of the live ones. */
+  releaseOwner(owner: string): { locks: string[]; pools: string[] } {
+    return { locks: this._locks.releaseOwner(owner), pools: this._pools.releaseOwner(owner) };
   }
 
   // ---- housekeeping ---------------------------------------------------------
@@ -203,7 +221,7 @@ export class MemoryStore implements Store {
     if (this._items() < this.limits.maxItems) return;
     this._sweepAt(now);
     if (this._items() >= this.limits.maxItems) {
-      throw new HushError("max_items", `store is full (${this.limits.maxItems} items)`);
+      this.refusals.refuse("items", "max_items", `store is full (${this.limits.maxItems} items)`);
     }
   }
 }

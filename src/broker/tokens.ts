@@ -7,16 +7,22 @@
  * handshake (`spend`), never by a failed attempt; a revoked, expired or
  * exhausted token is refused, and the refusal carries a precise reason for
  * audit and metrics only.
+ *
+ * Bounds: at most `maxTokens` usable tokens (`max_items` past it); records
+ * of tokens that can no longer be used are kept an hour for listings, and
+ * the oldest are dropped sooner beyond twice `maxTokens` records.
  * @module
  */
 import { HushError } from "../errors.ts";
 import { TTL_LIMITS, randomBytes, wipe } from "./_deps.ts";
+import { checkLimit, LimitTally } from "./limits.ts";
 import { formatTokenId } from "../keys/strings.ts";
 import { DEFAULT_KEY_TTL_MS, validateKeyTtl, validateTags } from "./registry.ts";
 
 export const DEFAULT_TOKEN_TTL_MS = TTL_LIMITS.token.defaultMs;
 export const MAX_TOKEN_TTL_MS = TTL_LIMITS.token.maxMs;
 export const MAX_TOKEN_USES = 1_000_000;
+export const DEFAULT_MAX_TOKENS = 1_000;
 
 export interface TokenRecord {
   id: string;
@@ -29,6 +35,8 @@ export interface TokenRecord {
   createdAt: number;
   expiresAt: number;
   revokedAt: number | null;
+  /** When its last use was spent (null while it has uses left, or is unlimited). */
+  exhaustedAt?: number | null;
   /** Which server key (by id) answers joins with this token. */
   serverKeyId: string;
 }
@@ -74,14 +82,26 @@ function validateTokenTtl(t: unknown): number {
 
 export class TokenRegistry {
   private readonly tokens = new Map<string, TokenRecord>();
+  private readonly maxTokens: number;
+  /** Refusals by limit (`tokens`). */
+  readonly refusals = new LimitTally();
 
-  constructor(private readonly now: () => number) {}
+  constructor(
+    private readonly now: () => number,
+    limits: { maxTokens?: number } = {},
+  ) {
+    this.maxTokens = checkLimit(limits.maxTokens ?? DEFAULT_MAX_TOKENS, "maxTokens");
+  }
 
+  /** A new token; `max_items` when `maxTokens` tokens are usable (O(tokens), admin only). */
   create(s: TokenSettings, serverKeyId: string): TokenRecord {
     const ttl = validateTokenTtl(s.ttlMs);
     const usesLeft = validateUses(s.uses);
     const tags = validateTags(s.tags);
     const workerTtlMs = s.workerTtlMs === undefined ? undefined : validateKeyTtl(s.workerTtlMs);
+    if (this.count().active >= this.maxTokens) {
+      this.refusals.refuse("tokens", "max_items", `at most ${this.maxTokens} usable join tokens (revoke some, or wait for them to expire)`);
+    }
     let id: string;
     do id = formatTokenId(randomBytes(9));
     while (this.tokens.has(id));
@@ -121,7 +141,10 @@ export class TokenRegistry {
     t.uses++;
     if (t.usesLeft !== null) {
       t.usesLeft--;
-      if (t.usesLeft === 0) wipe(t.psk);
+      if (t.usesLeft === 0) {
+        wipe(t.psk);
+        t.exhaustedAt = this.now();
+      }
     }
   }
 
@@ -173,9 +196,23 @@ export class TokenRegistry {
     return { active, total: this.tokens.size };
   }
 
-  /** Wipe PSKs of tokens that can no longer be used. */
-  sweep(): void {
-    for (const t of this.tokens.values()) if (typeof this.check(t.id) === "string") wipe(t.psk);
+  /**
+   * Wipe PSKs of tokens that can no longer be used; drop their records
+   * `keepMs` after they ended, and sooner (oldest first) beyond twice
+   * `maxTokens` records.
+   */
+  sweep(keepMs = 3600_000): void {
+    const now = this.now();
+    const ended: [string, number][] = [];
+    for (const [id, t] of this.tokens) {
+      if (typeof this.check(t.id) !== "string") continue;
+      wipe(t.psk);
+      const endedAt = Math.min(t.revokedAt ?? Infinity, t.exhaustedAt ?? Infinity, t.expiresAt);
+      if (endedAt + keepMs < now) this.tokens.delete(id);
+      else ended.push([id, endedAt]);
+    }
+    const excess = this.tokens.size - 2 * this.maxTokens;
+    if (excess > 0) for (const [id] of ended.sort((a, b) => a[1] - b[1]).slice(0, excess)) this.tokens.delete(id);
   }
 
   wipe(): void {

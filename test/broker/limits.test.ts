@@ -1,6 +1,7 @@
 import { describe, test, expect } from "bun:test";
 import fc from "fast-check";
 import { DEFAULT_LIMITS, resolveLimits, validateName } from "../../src/broker/index.ts";
+import { validateHolder } from "../../src/broker/limits.ts";
 import { expectCode, outcome } from "./_helpers.ts";
 
 describe("limits", () => {
@@ -12,6 +13,7 @@ describe("limits", () => {
       ttlRequired: true,
       maxTtlMs: 30 * 24 * 3600_000,
       maxPoolSize: 1024,
+      maxListPage: 1000,
     });
     expect(Object.isFrozen(DEFAULT_LIMITS)).toBe(true);
   });
@@ -29,24 +31,38 @@ describe("limits", () => {
       "pool name is longer than 256 bytes",
     );
     expect(expectCode(() => validateName("a\tb", DEFAULT_LIMITS, "lock name"), "invalid_request").message).toBe(
-      "lock name must be valid UTF-8 without control characters",
+      "lock name must be valid UTF-8 without control, format or invisible characters",
     );
     validateName("x".repeat(256), DEFAULT_LIMITS);
   });
 
-  test("property: validateName agrees with TextEncoder and the control-character rule", () => {
+  test("format, invisible, private-use and unassigned characters are refused in names and holders", () => {
+    const bad = ["ab\u202ecd", "a\u200bb", "a\u200db", "a\u2066b", "\ufeffa", "so\u00adft", "t\u{e0041}g", "a\u2028b", "a\u2029b", "p\ue000u", "q\u{f0000}", "v\ufe0fs", "a\u00a0b", "a\u3000b", "h\u3164f", "n\u0378c", "n\uffffc", "a\u0085b"];
+    for (const n of bad) {
+      expect(expectCode(() => validateName(n, DEFAULT_LIMITS, "lock name"), "invalid_request").message).toContain("format or invisible");
+      expect(outcome(() => validateHolder(n))).toBe("invalid_request");
+    }
+    for (const n of ["café", "ключ", "鍵", "a b", "😀", "x.y:z/w-v_u"]) {
+      validateName(n, DEFAULT_LIMITS);
+      validateHolder(n);
+    }
+  });
+
+  test("property: validateName agrees with TextEncoder and the control, format and invisible character rule", () => {
     const limits = { ...DEFAULT_LIMITS, maxKeyBytes: 16 };
     const anyUnit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
-    const unit = fc.oneof(anyUnit, fc.constantFrom("a", "é", "€", "😀"));
+    const unit = fc.oneof(anyUnit, fc.constantFrom("a", "é", "€", "😀", "\u202e", "\u200b", "\u00a0", "\ufeff", "\u{e0041}"));
     const enc = new TextEncoder();
     fc.assert(
       fc.property(fc.string({ unit, maxLength: 20 }), (s) => {
         const wellFormed = (s as unknown as { isWellFormed(): boolean }).isWellFormed();
         const control = /[\u0000-\u001f\u007f-\u009f]/.test(s);
+        // Independent of the implementation's regex: the general categories and the property named in limits.ts.
+        const invisible = wellFormed && [...s].some((ch) => /\p{Cf}|\p{Co}|\p{Cn}|\p{Zl}|\p{Zp}|\p{Default_Ignorable_Code_Point}/u.test(ch) || (ch !== " " && /\p{Zs}/u.test(ch)));
         const expected =
           s.length === 0 ? "invalid_request"
           : s.length > 16 ? "too_large"
-          : !wellFormed || control ? "invalid_request"
+          : !wellFormed || control || invisible ? "invalid_request"
           : enc.encode(s).length > 16 ? "too_large"
           : "ok";
         expect(outcome(() => validateName(s, limits))).toBe(expected);
