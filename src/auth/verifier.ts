@@ -48,6 +48,8 @@ export interface VerifierOptions<K extends VerifiableKey> {
   now: () => number;
   windowMs?: number;
   nonceCacheMax?: number;
+  /** Most replay-cache entries of one key (its share); default: the whole cache. */
+  nonceCachePerKey?: number;
 }
 
 export class RequestVerifier<K extends VerifiableKey> {
@@ -58,7 +60,8 @@ export class RequestVerifier<K extends VerifiableKey> {
 
   constructor(opts: VerifierOptions<K>) {
     this.windowMs = opts.windowMs ?? 60_000;
-    this.nonces = new NonceCache(opts.nonceCacheMax ?? 1_000_000, this.windowMs);
+    const max = opts.nonceCacheMax ?? 1_000_000;
+    this.nonces = new NonceCache(max, this.windowMs, Math.min(max, opts.nonceCachePerKey ?? max));
     this.lookup = opts.lookup;
     this.now = opts.now;
   }

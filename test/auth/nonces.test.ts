@@ -1,5 +1,6 @@
 /** NonceCache: replay semantics, bounds, and constant cost once entries expire (proposed test/auth/nonces.test.ts). */
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { NonceCache } from "../../src/auth/nonces.ts";
 
 const K = "w_AAAAAAAAAAAAAAAA";
@@ -47,5 +48,55 @@ describe("NonceCache", () => {
     // Flat: ~1 µs; the Map-iterating purge took 50–300 µs per call here.
     expect(usPerCall).toBeLessThan(20);
     expect(c.size).toBeLessThanOrEqual(100_000 + 64);
+  });
+});
+
+describe("NonceCache per-key share", () => {
+  const A = "w_AAAAAAAAAAAAAAAA";
+  const B = "w_BBBBBBBBBBBBBBBB";
+
+  test("a key past its share gets 'full' for itself only; others still fit; counted", () => {
+    const c = new NonceCache(100, 1000, 10);
+    for (let i = 0; i < 10; i++) expect(c.remember(A, nonce(i), 0, 0)).toBe("ok");
+    expect(c.remember(A, nonce(10), 0, 1)).toBe("full");
+    expect(c.remember(A, nonce(3), 0, 1)).toBe("replay"); // a replay is still a replay
+    for (let i = 0; i < 10; i++) expect(c.remember(B, nonce(i), 0, 2)).toBe("ok");
+    expect(c.heldBy(A)).toBe(10);
+    expect(c.refusals.get("replay_cache_per_key")).toBe(1);
+    // Once A's entries expire, A has room again (and its old nonces are forgotten).
+    expect(c.remember(A, nonce(10), 1001, 1001)).toBe("ok");
+    expect(c.heldBy(A)).toBe(1);
+    expect(c.heldBy(B)).toBe(0);
+  });
+
+  test("out-of-order expiries: a key at its share is freed by the (throttled) scan", () => {
+    const c = new NonceCache(100, 1000, 3);
+    expect(c.remember(B, nonce(0), 5000, 0)).toBe("ok"); // far-future timestamp holds the FIFO head
+    for (let i = 0; i < 3; i++) expect(c.remember(A, nonce(i), 0, 0)).toBe("ok");
+    expect(c.remember(A, nonce(3), 1001, 1001)).toBe("ok"); // the scan dropped A's expired entries
+    expect(c.heldBy(A)).toBe(1);
+    expect(c.remember(B, nonce(0), 5000, 1002)).toBe("replay");
+  });
+
+  test("property: a key's entries never exceed its share, and the cache never exceeds its bound", () => {
+    const op = fc.record({ key: fc.constantFrom(A, B, "w_CCCCCCCCCCCCCCCC"), n: fc.integer({ min: 0, max: 40 }), dt: fc.integer({ min: 0, max: 400 }), ahead: fc.integer({ min: -300, max: 300 }) });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+        const c = new NonceCache(20, 1000, 8);
+        const seen = new Map<string, number>(); // model: key+nonce → expiry of the accepted entry
+        let now = 0;
+        for (const o of ops) {
+          now += o.dt;
+          const ts = now + o.ahead;
+          const r = c.remember(o.key, nonce(o.n), ts, now);
+          const k = o.key + nonce(o.n);
+          if ((seen.get(k) ?? -Infinity) >= now) expect(r).toBe("replay");
+          if (r === "ok") seen.set(k, ts + 1000);
+          expect(c.size).toBeLessThanOrEqual(20);
+          for (const key of [A, B]) expect(c.heldBy(key)).toBeLessThanOrEqual(8);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
