@@ -11,6 +11,7 @@ import { AuditWriter, SealStateFile, auditHmacKeyId, deriveAuditHmacKey } from "
 import { validateAllow } from "../src/broker/index.ts";
 import { loadCredSpec, parseAllowSpecs, parseCredsFile, type LoadedCred } from "../src/server/creds-load.ts";
 import { warnIfLoose } from "./_shared.ts";
+import { applyLimitArgs } from "./_limits.ts";
 import { loadTls } from "../src/server/tls.ts";
 import { DEFAULTS, defaultSocketPath, parseDuration, parseListenUrl, parsePositiveInt, parseSize, parseSocketMode, type DaemonConfig } from "../src/config/index.ts";
 
@@ -171,6 +172,7 @@ export function buildConfig(args: Record<string, any>): DaemonConfig {
     const n = parsePositiveInt(args["join-rate"], "--join-rate");
     config.joinRate = { ...config.joinRate, global: n, globalBurst: 2 * n };
   }
+  applyLimitArgs(config, args);
   if (args.listen) {
     parseListenUrl(args.listen, !!args["insecure-loopback"]);
     config.listen = { url: args.listen, tls: loadTlsFiles(args["tls-cert"], args["tls-key"]) };

@@ -88,6 +88,8 @@ function _config(args: Record<string, any>, socketPath: string): DaemonConfig {
     // Every process of the run shares one credential, and the daemon is
     // private to this command: a per-key rate limit would only throttle the run.
     keyRate: { rate: 0, burst: 0 },
+    // One credential for the whole run: its replay-cache share is the whole cache.
+    nonceCachePerKey: DEFAULTS.nonceCacheMax,
     limits: {
       ...DEFAULTS.limits,
       maxItems: args["max-items"] ? parsePositiveInt(args["max-items"], "--max-items") : DEFAULTS.limits.maxItems,

@@ -7,6 +7,7 @@
  * @module
  */
 import { defineCommand } from "citty";
+import { HushError } from "../src/errors.ts";
 import { claimSocketDir, startDaemon, type Daemon } from "../src/server/daemon.ts";
 import { trapStopSignals } from "../src/server/signals.ts";
 import type { LoadedCred } from "../src/server/creds-load.ts";
@@ -19,6 +20,7 @@ import { invokedName } from "./_usage.ts";
 import { encodeServerPublic } from "../src/keys/index.ts";
 import { auditOptions, buildConfig, loadCreds, loadServerKey, openAudit } from "./_sources.ts";
 import { formatPin, wipe } from "../src/crypto/index.ts";
+import { limitArgs } from "./_limits.ts";
 import { Logger, Masker } from "../src/observe/index.ts";
 
 export default defineCommand({
@@ -63,6 +65,7 @@ export default defineCommand({
     "audit-seal-every": { type: "string", description: "seal after this many audit lines (default 100)", valueHint: "N" },
     "audit-seal-interval": { type: "string", description: "seal unsealed lines at least this often (default 10s)", valueHint: "DURATION" },
     "log-level": { type: "string", description: "debug, info (default), warn or error", valueHint: "LEVEL" },
+    ...limitArgs,
   },
   async run({ args, rawArgs }) {
     // First: from here to exit, no stop signal takes the default action (invariant 7).
@@ -83,6 +86,7 @@ export default defineCommand({
       // Fail fast: every credential source is read before anything listens.
       const creds = await loadCreds(args["creds-file"], collectRepeated(rawArgs, "--cred"), collectRepeated(rawArgs, "--cred-allow"), signals.abort);
       undo.push(() => creds.forEach((c) => wipe(...c.values)));
+      if (creds.length > config.limits.maxCreds) throw new HushError("invalid_request", `${creds.length} credentials at start, more than --max-creds ${config.limits.maxCreds}`);
       if (signals.received) throw signals.abort.reason;
       const audit = openAudit(auditOptions(args), (s) => log.masker.mask(s), VERSION);
       const w = audit.writer;

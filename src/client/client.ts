@@ -275,8 +275,33 @@ export class Client {
     return (await this.call("DELETE", `/v1/kv/${checkName(key, "key")}`)).deleted;
   }
 
+  /**
+   * Every live key under `prefix`, sorted: follows the daemon's pages
+   * (PROTOCOL.md §8 `GET /v1/kv`) until the last one. For big stores, page
+   * yourself with `listPage`.
+   */
   async list(prefix = ""): Promise<string[]> {
-    return (await this.call("GET", `/v1/kv?prefix=${encodeURIComponent(prefix)}`)).keys;
+    const keys: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.listPage(prefix, { cursor });
+      keys.push(...page.keys);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    return keys;
+  }
+
+  /**
+   * One page of live keys under `prefix`: at most `limit` (default and
+   * maximum: the daemon's page size, 1 000 unless `--max-list`), after the
+   * page that returned `cursor`. `nextCursor` is null on the last page.
+   */
+  async listPage(prefix = "", opts: { limit?: number; cursor?: string } = {}): Promise<{ keys: string[]; nextCursor: string | null }> {
+    let q = `prefix=${encodeURIComponent(prefix)}`;
+    if (opts.limit !== undefined) q += `&limit=${encodeURIComponent(String(opts.limit))}`;
+    if (opts.cursor !== undefined) q += `&cursor=${encodeURIComponent(opts.cursor)}`;
+    const r = await this.call("GET", `/v1/kv?${q}`);
+    return { keys: r.keys, nextCursor: r.next_cursor ?? null };
   }
 
   async incr(key: string, by = 1, opts: { ttlMs?: number } = {}): Promise<number> {

@@ -22,10 +22,24 @@ export interface DaemonConfig {
     maxBodyBytes: number;
     ttlRequired: boolean;
     maxTtlMs: number;
+    /** Most keys in one page of `GET /v1/kv` (a larger `limit` is cut to it). */
+    maxListPage: number;
+    /** Most credentials. */
+    maxCreds: number;
+    /** Most live leases of one credential (shared ones count). */
+    maxLeasesPerCred: number;
+    /** Most live credential leases of one worker key. */
+    maxLeasesPerWorker: number;
+    /** Most live worker keys (issued and joined). */
+    maxWorkers: number;
+    /** Most usable join tokens. */
+    maxTokens: number;
   };
   /** Accepted clock skew for signed requests. */
   clockWindowMs: number;
   nonceCacheMax: number;
+  /** Most replay-cache entries of one key (its share of `nonceCacheMax`). */
+  nonceCachePerKey: number;
   maxInFlight: number;
   requestTimeoutMs: number;
   idleTimeoutS: number;
@@ -42,8 +56,12 @@ export interface DaemonConfig {
   rekeyGraceMs: number;
   /** Requests per second per key id, and burst (token bucket); rate 0 = unlimited. */
   keyRate: { rate: number; burst: number };
-  /** Join handshakes per second (and burst), for all sources together and per source. */
-  joinRate: { global: number; globalBurst: number; perSource: number; perSourceBurst: number };
+  /**
+   * Join handshakes per second (and burst): for all sources together, per
+   * source (an IPv4 address or IPv6 /64) and per network (IPv4 /24, IPv6
+   * /48; default 4 × per source). See src/server/joinlimit.ts.
+   */
+  joinRate: { global: number; globalBurst: number; perSource: number; perSourceBurst: number; perNetwork?: number; perNetworkBurst?: number };
 }
 
 /** The secure defaults. */
@@ -56,9 +74,18 @@ export const DEFAULTS: Omit<DaemonConfig, "socketPath"> = {
     maxBodyBytes: 1024 * 1024,
     ttlRequired: true,
     maxTtlMs: TTL_LIMITS.store.maxMs,
+    maxListPage: 1_000,
+    maxCreds: 1_000,
+    maxLeasesPerCred: 10_000,
+    maxLeasesPerWorker: 1_000,
+    maxWorkers: 10_000,
+    maxTokens: 1_000,
   },
   clockWindowMs: 60_000,
   nonceCacheMax: 1_000_000,
+  // 1/16 of the cache: a key at the default rate (500/s, 1 000 burst) holds at most
+  // about 61 000 entries (timestamps up to 60 s ahead live 120 s).
+  nonceCachePerKey: 62_500,
   maxInFlight: 512,
   requestTimeoutMs: 5_000,
   idleTimeoutS: 10,
@@ -67,8 +94,17 @@ export const DEFAULTS: Omit<DaemonConfig, "socketPath"> = {
   logLevel: "info",
   rekeyGraceMs: 10_000,
   keyRate: { rate: 500, burst: 1_000 },
-  joinRate: { global: 2_000, globalBurst: 4_000, perSource: 20, perSourceBurst: 40 },
+  joinRate: { global: 2_000, globalBurst: 4_000, perSource: 20, perSourceBurst: 40, perNetwork: 80, perNetworkBurst: 160 },
 };
+
+/**
+ * The replay-cache share a key needs at `rate` requests per second (bursts
+ * of `burst`) so that its own traffic never hits it: every nonce lives at
+ * most two windows (a timestamp up to one window ahead, plus the window).
+ */
+export function replayShareFor(rate: number, burst: number, windowMs: number): number {
+  return Math.ceil((rate * 2 * windowMs) / 1000) + burst;
+}
 
 /** `--socket`, else `$XDG_RUNTIME_DIR/hush/hush.sock`, else `/tmp/hush-<uid>/hush.sock`. */
 export function defaultSocketPath(env: Record<string, string | undefined> = process.env): string {

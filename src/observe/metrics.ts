@@ -46,6 +46,21 @@ export class Gauge {
   }
 }
 
+/** A counter whose values live elsewhere (e.g. refusal tallies of the broker), read at scrape time. */
+export class CounterView {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly label: string,
+    private readonly read: () => Iterable<[string, number]>,
+  ) {}
+  render(): string {
+    let s = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} counter\n`;
+    for (const [v, n] of this.read()) s += `${this.name}${labelKey({ [this.label]: v })} ${n}\n`;
+    return s;
+  }
+}
+
 export class Histogram {
   private readonly counts: number[];
   private sum = 0;
@@ -81,6 +96,12 @@ export class Registry {
     const g = new Gauge(name, help, read);
     this.items.push(g);
     return g;
+  }
+  /** A counter with one label, whose (label value, count) pairs are read at scrape time. */
+  counterView(name: string, help: string, label: string, read: () => Iterable<[string, number]>): CounterView {
+    const c = new CounterView(name, help, label, read);
+    this.items.push(c);
+    return c;
   }
   histogram(name: string, help: string, buckets: number[]): Histogram {
     const h = new Histogram(name, help, buckets);

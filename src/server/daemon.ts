@@ -11,6 +11,8 @@ import { dirname } from "node:path";
 import { CredentialStore, KeyRegistry, MemoryStore, ServerKeys, TokenRegistry, type KeyRecord } from "../broker/index.ts";
 import { NonceCache, RequestVerifier } from "../auth/index.ts";
 import { RateLimiter } from "./ratelimit.ts";
+import { JoinLimiter } from "./joinlimit.ts";
+import { installKeyEnd } from "./revoke.ts";
 import { generateX25519, randomBytes, wipe, type X25519KeyPair } from "../crypto/index.ts";
 import { Logger, Masker, Registry } from "../observe/index.ts";
 import { adminSocketPath, type DaemonConfig } from "../config/index.ts";
@@ -113,7 +115,7 @@ function _makeState(config: DaemonConfig, opts: StartOptions): State {
   const masker = opts.log?.masker ?? new Masker();
   const log = opts.log ?? new Logger({ level: config.logLevel, masker });
   const now = () => Date.now();
-  const registry = new KeyRegistry(now);
+  const registry = new KeyRegistry(now, config.limits);
   const st: State = {
     config,
     version: opts.version,
@@ -125,19 +127,17 @@ function _makeState(config: DaemonConfig, opts: StartOptions): State {
       now,
       windowMs: config.clockWindowMs,
       nonceCacheMax: config.nonceCacheMax,
+      nonceCachePerKey: config.nonceCachePerKey,
     }),
     serverKeys: new ServerKeys(opts.serverKey ?? generateX25519(), now),
-    tokens: new TokenRegistry(now),
+    tokens: new TokenRegistry(now, config.limits),
     creds: new CredentialStore(now, config.limits),
     audit: opts.audit ?? { record() {}, healthy: true },
     auditLog: opts.auditLog,
     auditHmacKey: opts.auditHmacKey ?? randomBytes(32),
     handshakeReplay: new NonceCache(200_000, config.clockWindowMs),
     keyLimiter: new RateLimiter(config.keyRate.rate, config.keyRate.burst),
-    joinLimits: {
-      global: new RateLimiter(config.joinRate.global, config.joinRate.globalBurst),
-      perSource: new RateLimiter(config.joinRate.perSource, config.joinRate.perSourceBurst),
-    },
+    joinLimits: new JoinLimiter(config.joinRate),
     log,
     masker,
     metrics: new Registry(),
@@ -146,6 +146,7 @@ function _makeState(config: DaemonConfig, opts: StartOptions): State {
     phase: "starting",
   };
   masker.add(st.serverKeys.active.secretKey, { owner: maskOwner.serverKey(st.serverKeys.active.id) });
+  installKeyEnd(st);
   return st;
 }
 

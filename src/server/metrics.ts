@@ -32,8 +32,21 @@ export function createServerMetrics(st: State): ServerMetrics {
   r.gauge("hush_tokens", "Usable join tokens.", () => st.tokens.count().active);
   r.gauge("hush_nonce_cache_entries", "Entries in the request replay cache.", () => st.verifier.nonces.size);
   r.gauge("hush_in_flight", "Requests being answered now.", () => st.inFlight);
+  r.gauge("hush_creds", "Credentials held.", () => st.creds.size);
+  r.gauge("hush_cred_leases", "Live credential leases (shared and exclusive).", () => (st.creds.sweep(), st.creds.leaseCount));
+  r.counterView("hush_limit_refusals_total", "Requests refused by a limit on what the daemon holds, by limit.", "limit", () => limitRefusals(st));
   cache.set(st, m);
   return m;
+}
+
+/** Refusal counts of every bounded table (label values: the fixed limit names of SECURITY.md "Limits"). */
+function* limitRefusals(st: State): Iterable<[string, number]> {
+  yield* st.creds.refusals.counts;
+  yield* st.registry.refusals.counts;
+  yield* st.tokens.refusals.counts;
+  yield* st.store.refusals.counts;
+  yield* st.verifier.nonces.refusals;
+  for (const [k, n] of st.handshakeReplay.refusals) yield ["handshake_" + k, n];
 }
 
 const KNOWN = new Set(["kv", "locks", "pools", "whoami", "health", "ready", "admin", "join", "rekey", "creds"]);

@@ -13,7 +13,7 @@ import { type Answer, decodeSegment, ok, optInt, parseObject } from "./http.ts";
 import { routeServerKey, routeTokens } from "./routes-admin-keys.ts";
 import { routeAdminCreds } from "./routes-creds.ts";
 import { routeAuditHash } from "./routes-audit.ts";
-import { maskCredential, maskOwner } from "./masking.ts";
+import { maskCredential } from "./masking.ts";
 
 const NO_ROUTE = () => new HushError("not_found", "no such admin route");
 
@@ -57,7 +57,7 @@ export function routeAdmin(st: State, method: string, parts: string[], body: Uin
 function routeAdminInner(st: State, method: string, parts: string[], body: Uint8Array, actor: string, corrId: string): Answer {
   const area = parts[3];
   if (area === "creds") return routeAdminCreds(st, method, parts, body, actor, corrId);
-  if (area === "workers") return routeWorkers(st, method, parts, body, actor);
+  if (area === "workers") return routeWorkers(st, method, parts, body, actor, corrId);
   if (area === "tokens") return routeTokens(st, method, parts, body, actor);
   if (area === "server-key") return routeServerKey(st, method, parts, actor);
   if (area === "admins" && parts.length === 4 && method === "GET") return ok({ admins: st.registry.list().filter((k) => k.kind === "admin") });
@@ -74,7 +74,7 @@ function routeAdminInner(st: State, method: string, parts: string[], body: Uint8
   throw NO_ROUTE();
 }
 
-function routeWorkers(st: State, method: string, parts: string[], body: Uint8Array, actor: string): Answer {
+function routeWorkers(st: State, method: string, parts: string[], body: Uint8Array, actor: string, corrId: string): Answer {
   if (parts.length === 4) {
     if (method === "GET") return ok({ workers: st.registry.list().filter((k) => k.kind === "worker") });
     if (method === "POST") {
@@ -87,8 +87,8 @@ function routeWorkers(st: State, method: string, parts: string[], body: Uint8Arr
   if (parts.length === 6 && method === "POST") {
     const id = decodeSegment(parts[4], "worker id");
     if (parts[5] === "revoke") {
-      const rec = st.registry.revoke(id);
-      st.masker.release(maskOwner.key(rec.id));
+      // Ends its credential leases, locks and pool slots too (src/server/revoke.ts).
+      const rec = st.registry.revoke(id, { reason: "revoked", actor, corrId });
       st.log.info("worker key revoked", { worker: rec.id, actor });
       return ok(st.registry.info(rec));
     }

@@ -61,9 +61,8 @@ function checkFresh(st: State, payload: Uint8Array, ephemeral: Uint8Array): Reco
 }
 
 export function handleJoin(st: State, body: Uint8Array, source: string): { answer: Answer; workerId: string; tokenId: string } {
-  // Per source first (a refused source does not drain the global bucket). A unix
-  // socket has no distinguishable sources, so only the global limit applies there.
-  const wait = (source === "unix" ? 0 : st.joinLimits.perSource.take(source)) || st.joinLimits.global.take("*");
+  // Per source, per network, then global (src/server/joinlimit.ts).
+  const wait = st.joinLimits.take(source);
   if (wait > 0) throw new HushError("rate_limited", "too many join attempts", { retryAfter: wait });
   // A join mints a credential: not while the audit log cannot record it.
   if (!st.audit.healthy) throw new HushError("unavailable", "the audit log cannot be written; refusing until it recovers");
@@ -107,8 +106,7 @@ export function handleJoin(st: State, body: Uint8Array, source: string): { answe
 export function handleRekey(st: State, key: KeyRecord, generation: KeyGeneration, body: Uint8Array): Answer {
   if (generation !== "current") {
     // The credential was copied: someone else already rotated this key away.
-    st.registry.revoke(key.id);
-    st.masker.release(maskOwner.key(key.id));
+    st.registry.revoke(key.id, { reason: "clone_suspected", actor: key.id });
     st.log.warn("clone suspected: a rotated-away key tried to rekey; worker locked", { worker: key.id, event: "clone_suspected" });
     throw new JoinRefused("clone_suspected");
   }

@@ -50,7 +50,9 @@ function routeKv(ctx: WorkerContext, method: string, parts: string[], search: st
   if (parts.length === 3) {
     if (method !== "GET") methodNotAllowed();
     const q = new URLSearchParams(search);
-    return ok({ keys: store.list(q.get("prefix") ?? "") });
+    const limit = q.get("limit");
+    if (limit !== null && !/^[1-9][0-9]{0,8}$/.test(limit)) throw new HushError("invalid_request", "limit must be a positive integer");
+    return ok(store.listPage(q.get("prefix") ?? "", { limit: limit === null ? undefined : Number(limit), cursor: q.get("cursor") ?? undefined }));
   }
   const key = decodeSegment(parts[3], "key");
   if (parts.length === 4) {
@@ -88,9 +90,11 @@ function routeLocks(ctx: WorkerContext, method: string, parts: string[], body: U
   const name = decodeSegment(parts[3], "lock name");
   const b = parseObject(body);
   const op = parts[4];
-  if (op === undefined) return ok(ctx.store.acquireLock(name, optTtl(b), optString(b, "holder")));
-  if (op === "renew") return ok(ctx.store.renewLock(name, reqInt(b, "token"), optTtl(b)));
-  if (op === "release") return ok(ctx.store.releaseLock(name, reqInt(b, "token")));
+  // A lock answers only to the key that took it (its id is the owner).
+  const owner = ctx.key.id;
+  if (op === undefined) return ok(ctx.store.acquireLock(name, optTtl(b), optString(b, "holder"), owner));
+  if (op === "renew") return ok(ctx.store.renewLock(name, reqInt(b, "token"), optTtl(b), owner));
+  if (op === "release") return ok(ctx.store.releaseLock(name, reqInt(b, "token"), owner));
   throw NOT_FOUND_ROUTE;
 }
 
@@ -100,8 +104,8 @@ function routePools(ctx: WorkerContext, method: string, parts: string[], body: U
   const name = decodeSegment(parts[3], "pool name");
   const b = parseObject(body);
   if (parts[4] === "lease") {
-    return ok(ctx.store.leasePool(name, reqInt(b, "size"), optTtl(b), optString(b, "holder")));
+    return ok(ctx.store.leasePool(name, reqInt(b, "size"), optTtl(b), optString(b, "holder"), ctx.key.id));
   }
-  if (parts[4] === "release") return ok(ctx.store.releasePool(name, reqInt(b, "token")));
+  if (parts[4] === "release") return ok(ctx.store.releasePool(name, reqInt(b, "token"), ctx.key.id));
   throw NOT_FOUND_ROUTE;
 }

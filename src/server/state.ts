@@ -5,6 +5,7 @@
 import type { CredentialStore, KeyRecord, KeyRegistry, MemoryStore, ServerKeys, TokenRegistry } from "../broker/index.ts";
 import type { NonceCache, RequestVerifier } from "../auth/index.ts";
 import type { RateLimiter } from "./ratelimit.ts";
+import type { JoinLimiter } from "./joinlimit.ts";
 import type { Logger, Masker, Registry } from "../observe/index.ts";
 import type { DaemonConfig } from "../config/index.ts";
 
@@ -52,7 +53,8 @@ export interface State {
   auditHmacKey: Uint8Array;
   /** Message-1 ephemeral keys seen inside the window (join and rekey replay protection). */
   handshakeReplay: NonceCache;
-  joinLimits: { global: RateLimiter; perSource: RateLimiter };
+  /** Joins per source, per network and in all (src/server/joinlimit.ts). */
+  joinLimits: JoinLimiter;
   /** Requests per key id (token bucket). */
   keyLimiter: RateLimiter;
   /** SHA-256 of the TLS listener's SPKI, carried in tokens and credentials. */

@@ -1,0 +1,45 @@
+/**
+ * `hush serve` flags for the limits on what clients can make the daemon
+ * hold (SECURITY.md "Limits"): credentials and their leases, worker keys,
+ * join tokens, listing pages, the replay cache and its per-key share, and
+ * the per-source join rate. Defaults live in src/config.
+ * @module
+ */
+import { DEFAULTS, parsePositiveInt, replayShareFor, type DaemonConfig } from "../src/config/index.ts";
+
+const n = (description: string) => ({ type: "string" as const, description, valueHint: "N" });
+
+export const limitArgs = {
+  "max-workers": n(`most live worker keys, issued and joined (default ${DEFAULTS.limits.maxWorkers})`),
+  "max-tokens": n(`most usable join tokens (default ${DEFAULTS.limits.maxTokens})`),
+  "max-creds": n(`most credentials (default ${DEFAULTS.limits.maxCreds})`),
+  "max-leases-per-cred": n(`most live leases of one credential, shared ones included (default ${DEFAULTS.limits.maxLeasesPerCred})`),
+  "max-leases-per-worker": n(`most live credential leases of one worker (default ${DEFAULTS.limits.maxLeasesPerWorker})`),
+  "max-list": n(`most keys in one page of a KV listing (default ${DEFAULTS.limits.maxListPage})`),
+  "replay-cache": n(`most nonces remembered in all (default ${DEFAULTS.nonceCacheMax})`),
+  "replay-cache-per-key": n(`most nonces remembered for one key (default ${DEFAULTS.nonceCachePerKey}, or what --key-rate needs if more)`),
+  "join-rate-source": n(`joins per second per source address (IPv6: per /64), burst twice that; per /24 or /48 network 4× (default ${DEFAULTS.joinRate.perSource})`),
+};
+
+/** Apply the limit flags to `config` (after --key-rate and --clock-window are set). */
+export function applyLimitArgs(config: DaemonConfig, args: Record<string, any>): void {
+  const opt = (flag: string, dflt: number) => (args[flag] ? parsePositiveInt(args[flag], `--${flag}`) : dflt);
+  const l = config.limits;
+  config.limits = {
+    ...l,
+    maxWorkers: opt("max-workers", l.maxWorkers),
+    maxTokens: opt("max-tokens", l.maxTokens),
+    maxCreds: opt("max-creds", l.maxCreds),
+    maxLeasesPerCred: opt("max-leases-per-cred", l.maxLeasesPerCred),
+    maxLeasesPerWorker: opt("max-leases-per-worker", l.maxLeasesPerWorker),
+    maxListPage: opt("max-list", l.maxListPage),
+  };
+  config.nonceCacheMax = opt("replay-cache", config.nonceCacheMax);
+  // A key's share covers what its own rate limit lets it send, unless the operator says otherwise.
+  const needed = config.keyRate.rate > 0 ? replayShareFor(config.keyRate.rate, config.keyRate.burst, config.clockWindowMs) : 0;
+  config.nonceCachePerKey = Math.min(config.nonceCacheMax, opt("replay-cache-per-key", Math.max(config.nonceCachePerKey, needed)));
+  if (args["join-rate-source"]) {
+    const r = parsePositiveInt(args["join-rate-source"], "--join-rate-source");
+    config.joinRate = { ...config.joinRate, perSource: r, perSourceBurst: 2 * r, perNetwork: 4 * r, perNetworkBurst: 8 * r };
+  }
+}

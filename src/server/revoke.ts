@@ -1,0 +1,39 @@
+/**
+ * What happens when a key ends: every way a key is revoked (`hush workers
+ * revoke`, clone detection, any later caller of `KeyRegistry.revoke`) and
+ * its expiry (noticed by the sweeper) lead to `endKey`, through the
+ * registry's `onEnd` hook, so no revocation path can forget it.
+ *
+ * `endKey` stops masking a revoked key's credential (an expired one is
+ * released by its mask's own expiry), ends the key's credential leases (an
+ * exclusive value is free for others at once), its locks and its pool
+ * slots, and audits each one
+ * (`action: "revoke.release"`, `actor`: the key, `target`: `cred:NAME`,
+ * `lock:NAME` or `pool:NAME`, `reason`: `revoked`, `clone_suspected` or
+ * `expired`). Fencing tokens are untouched: a resource still refuses a
+ * token lower than the newest it has seen.
+ * @module
+ */
+import type { KeyEnd, KeyRecord } from "../broker/index.ts";
+import type { State } from "./state.ts";
+import { maskOwner } from "./masking.ts";
+
+/** Route every key's end to `endKey`. Call once, when the daemon's state is built. */
+export function installKeyEnd(st: State): void {
+  st.registry.onEnd = (rec, end) => endKey(st, rec, end);
+}
+
+/** End what `rec` held; audit and log it. Returns how many holds ended. */
+export function endKey(st: State, rec: KeyRecord, end: KeyEnd): number {
+  if (end.reason !== "expired") st.masker.release(maskOwner.key(rec.id));
+  const leases = st.creds.endHolder(rec.id);
+  const { locks, pools } = st.store.releaseOwner(rec.id);
+  const targets = [...leases.map((l) => `cred:${l.cred}`), ...locks.map((n) => `lock:${n}`), ...pools.map((n) => `pool:${n}`)];
+  for (const target of targets) {
+    st.audit.record({ actor: rec.id, via: "revoke", action: "revoke.release", target, result: "ok", reason: end.reason, corr_id: end.corrId });
+  }
+  if (targets.length > 0 || end.reason !== "expired") {
+    st.log.info("key ended", { key_id: rec.id, reason: end.reason, by: end.actor, leases: leases.length, locks: locks.length, pool_leases: pools.length });
+  }
+  return targets.length;
+}
