@@ -123,6 +123,22 @@ describe("revoking a worker ends what it holds", () => {
   });
 });
 
+test("a key that expires ends its holds at the next sweep", async () => {
+  await admin.call("POST", "/v1/admin/creds", { name: "acct3", values: ["once"], allow: ["ci"], mode: "exclusive" });
+  const r = await admin.call("POST", "/v1/admin/workers", { name: "short-lived", tags: ["ci"], ttl_ms: 1500 });
+  const a = new Client({ socket: d.socket, credential: r.credential, autoRekey: false, retries: 0 });
+  clients.push(a);
+  const b = await worker("later");
+  await a.checkout("acct3", { ttlMs: 3600_000 });
+  await a.lock("nightly", { ttlMs: 3600_000 });
+  expect(await codeOf(b.c.checkout("acct3"))).toBe("conflict");
+  await Bun.sleep(2600); // the key expires at 1.5 s; the sweeper runs every second
+  expect((await b.c.checkout("acct3")).value).toBe("once");
+  await (await b.c.lock("nightly", { ttlMs: 1000 })).release();
+  const events = readFileSync(auditFile, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  expect(events.filter((e) => e.action === "revoke.release" && e.actor === r.id && e.reason === "expired").map((e) => e.target).sort()).toEqual(["cred:acct3", "lock:nightly"]);
+});
+
 describe("names with invisible or format characters are refused", () => {
   // U+202E right-to-left override, U+200B zero width space, U+2066 isolate, U+FEFF BOM,
   // U+00AD soft hyphen, U+E0041 tag letter, U+2028 line separator, U+E000 private use,
