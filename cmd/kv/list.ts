@@ -6,6 +6,7 @@
  */
 import { defineCommand } from "citty";
 import { parsePositiveInt } from "../../src/config/index.ts";
+import { HushError } from "../../src/errors.ts";
 import { credentialArgs, hint, jsonArgs, printJson, workerClient } from "../_shared.ts";
 
 export default defineCommand({
@@ -21,15 +22,16 @@ export default defineCommand({
     const c = await workerClient(args);
     const prefix = args.prefix ?? "";
     if (args.limit === undefined && args.cursor === undefined) {
-      const all: string[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await c.listPage(prefix, { cursor });
-        if (args.json) all.push(...page.keys);
-        else if (page.keys.length) process.stdout.write(page.keys.join("\n") + "\n");
-        cursor = page.nextCursor ?? undefined;
-      } while (cursor !== undefined);
-      if (args.json) printJson({ keys: all });
+      if (args.json) printJson({ keys: await c.list(prefix) });
+      else {
+        let cursor: string | undefined;
+        do {
+          const page = await c.listPage(prefix, { cursor });
+          if (page.keys.length) process.stdout.write(page.keys.join("\n") + "\n");
+          if (page.nextCursor !== null && page.nextCursor === cursor) throw new HushError("internal", "the daemon repeated a listing cursor");
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor !== undefined);
+      }
       return 0;
     }
     const limit = args.limit === undefined ? undefined : parsePositiveInt(args.limit, "--limit");

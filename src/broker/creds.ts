@@ -15,7 +15,7 @@
 import { HushError } from "../errors.ts";
 import { TTL_LIMITS, randomBytes, wipe } from "./_deps.ts";
 import { toB64u } from "../crypto/index.ts";
-import { checkLimit, LimitTally, validateName, type StoreLimits } from "./limits.ts";
+import { checkLimit, LimitTally, validateName } from "./limits.ts";
 import { IndexedHeap, IntHeap, type HeapItem } from "./heap.ts";
 
 export type CredMode = "shared" | "exclusive";
@@ -143,7 +143,7 @@ export class CredentialStore {
    * dropped). A new name past `maxCreds` -> `max_items`.
    */
   put(name: string, values: Uint8Array[], opts: { allow?: unknown; mode?: unknown; source?: string } = {}): CredInfo {
-    validateName(name, this.limits as unknown as StoreLimits, "credential name");
+    validateName(name, this.limits, "credential name");
     const mode = opts.mode ?? "shared";
     if (mode !== "shared" && mode !== "exclusive") throw new HushError("invalid_request", "mode must be shared or exclusive");
     const allow = validateAllow(opts.allow);

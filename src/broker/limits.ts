@@ -121,7 +121,7 @@ function _measure(s: string): { bytes: number; chars: number } | null {
  * unassigned characters (`_UNSAFE_RE`). Empty, such a character, a lone
  * surrogate or a non-string -> `invalid_request`; too long -> `too_large`.
  */
-export function validateName(name: string, limits: StoreLimits, what = "key"): void {
+export function validateName(name: string, limits: Pick<StoreLimits, "maxKeyBytes">, what = "key"): void {
   if (typeof name !== "string") throw new HushError("invalid_request", `${what} must be a string`);
   if (name.length === 0) throw new HushError("invalid_request", `${what} must not be empty`);
   const max = limits.maxKeyBytes;

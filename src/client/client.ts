@@ -286,6 +286,8 @@ export class Client {
     do {
       const page = await this.listPage(prefix, { cursor });
       keys.push(...page.keys);
+      // A cursor always moves forward; a repeated one would loop for ever.
+      if (page.nextCursor !== null && page.nextCursor === cursor) throw new HushError("internal", "the daemon repeated a listing cursor");
       cursor = page.nextCursor ?? undefined;
     } while (cursor !== undefined);
     return keys;
