@@ -5,14 +5,16 @@
  *   bun bench/listing.ts [--keys 10000] [--listers 4] [--seconds 5]
  *                        [--daemon ./dist/hush] [--serve-args "--max-list 1000 …"]
  *
- * 1. Cost per page: one client pages through every key again and again;
- *    wall time and daemon CPU per page, and bytes per page (response body).
+ * 1. Cost per page: one client pages through every key again and again
+ *    (waiting out `rate_limited` answers, as a client should); wall time
+ *    (p50/p90) and daemon CPU per page, and bytes per page (response body).
  * 2. Another worker's latency: it reads one key in a loop for `--seconds`,
  *    first alone (the anchor), then while `--listers` clients page through
  *    the store without pause; p50/p90/p99 and the ratio to the anchor. Each
  *    lister is its own process (this file with `--lister`, its credential in
  *    HUSH_CREDENTIAL), so that their parsing does not delay the probe.
- * The per-key rate limit is off. Prints one JSON object. Against a daemon
+ * The per-key rate limit is off; the listing budget (--list-rate) is the
+ * daemon's default unless `--serve-args` changes it. Prints one JSON object. Against a daemon
  * without paging (older binaries), a "page" is the whole listing.
  * @module
  */
@@ -34,20 +36,35 @@ const compiled = resolve(import.meta.dir, "../dist/hush");
 const daemonCmd = arg("daemon", existsSync(compiled) ? compiled : undefined);
 const extra = (arg("serve-args", "--replay-cache-per-key 1000000") ?? "").split(/\s+/).filter(Boolean);
 
-/** Page through every key under `prefix` once; returns pages, keys and body bytes. */
-async function pass(c: Client, prefix: string) {
+/**
+ * Page through every key under `prefix` once, as a well-behaved client: a
+ * `rate_limited` page (the daemon's --list-rate) is retried after its
+ * Retry-After. Returns pages, keys, body bytes and each page's latency (ns).
+ */
+async function pass(c: Client, prefix: string, h?: Histogram) {
   let pages = 0;
   let bytes = 0;
   let keys = 0;
+  let waits = 0;
   let cursor: string | undefined;
   do {
-    const p = await c.listPage(prefix, { cursor });
+    const t = Bun.nanoseconds();
+    let p;
+    try {
+      p = await c.listPage(prefix, { cursor });
+    } catch (e: any) {
+      if (e?.code !== "rate_limited") throw e;
+      waits++;
+      await Bun.sleep(1000 * Number(e.detail?.retryAfter ?? 1));
+      continue;
+    }
+    h?.record(Bun.nanoseconds() - t);
     pages++;
     keys += p.keys.length;
     bytes += JSON.stringify({ keys: p.keys, next_cursor: p.nextCursor }).length;
     cursor = p.nextCursor ?? undefined;
   } while (cursor !== undefined);
-  return { pages, bytes, keys };
+  return { pages, bytes, keys, waits };
 }
 
 if (argv.includes("--lister")) {
@@ -79,14 +96,16 @@ try {
   if (first.keys !== nKeys) throw new Error(`listed ${first.keys} keys, expected ${nKeys}`);
   let pages = 0;
   let bytes = 0;
+  let waits = 0;
+  const pageNs = new Histogram();
   const cpu0 = d.cpuMs() ?? 0;
   const t0 = performance.now();
   while (performance.now() - t0 < seconds * 1000 || pages < 50) {
-    const r = await pass(lister, "list/");
+    const r = await pass(lister, "list/", pageNs);
     pages += r.pages;
     bytes += r.bytes;
+    waits += r.waits;
   }
-  const wallMs = performance.now() - t0;
   const cpuMs = (d.cpuMs() ?? 0) - cpu0;
 
   // 2. Another worker's latency, alone and while `listers` clients list.
@@ -127,10 +146,12 @@ try {
         key_bytes: 256,
         per_page: {
           pages_per_listing: first.pages,
-          wall_ms: Math.round((wallMs / pages) * 1000) / 1000,
+          wall_ms_p50: ms(pageNs, 50),
+          wall_ms_p90: ms(pageNs, 90),
           daemon_cpu_ms: Math.round((cpuMs / pages) * 1000) / 1000,
           body_bytes: Math.round(bytes / pages),
           pages_measured: pages,
+          rate_limited_waits: waits,
         },
         other_worker_get: { anchor: row(anchor), with_listers: row(loaded), listers, pages_listed_meanwhile: listed, p90_ratio: Math.round((loaded.percentile(90) / anchor.percentile(90)) * 100) / 100 },
       },

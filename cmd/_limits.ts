@@ -1,8 +1,8 @@
 /**
  * `hush serve` flags for the limits on what clients can make the daemon
- * hold (SECURITY.md "Limits"): credentials and their leases, worker keys,
- * join tokens, listing pages, the replay cache and its per-key share, and
- * the per-source join rate. Defaults live in src/config.
+ * hold or do (SECURITY.md "Secure defaults"): credentials and their leases,
+ * worker keys, join tokens, listing pages and the listing rate, the replay
+ * cache and its per-key share, and the per-source join rate. Defaults live in src/config.
  * @module
  */
 import { DEFAULTS, parsePositiveInt, replayShareFor, type DaemonConfig } from "../src/config/index.ts";
@@ -16,6 +16,7 @@ export const limitArgs = {
   "max-leases-per-cred": n(`most live leases of one credential, shared ones included (default ${DEFAULTS.limits.maxLeasesPerCred})`),
   "max-leases-per-worker": n(`most live credential leases of one worker (default ${DEFAULTS.limits.maxLeasesPerWorker})`),
   "max-list": n(`most keys in one page of a KV listing (default ${DEFAULTS.limits.maxListPage})`),
+  "list-rate": n(`keys one worker may list per second, bursts of twice that (default ${DEFAULTS.limits.listRate}; 0 = unlimited)`),
   "replay-cache": n(`most nonces remembered in all (default ${DEFAULTS.nonceCacheMax})`),
   "replay-cache-per-key": n(`most nonces remembered for one key (default ${DEFAULTS.nonceCachePerKey}, or what --key-rate needs if more)`),
   "join-rate-source": n(`joins per second per source address (IPv6: per /64), burst twice that; per /24 or /48 network 4× (default ${DEFAULTS.joinRate.perSource})`),
@@ -33,6 +34,7 @@ export function applyLimitArgs(config: DaemonConfig, args: Record<string, any>):
     maxLeasesPerCred: opt("max-leases-per-cred", l.maxLeasesPerCred),
     maxLeasesPerWorker: opt("max-leases-per-worker", l.maxLeasesPerWorker),
     maxListPage: opt("max-list", l.maxListPage),
+    listRate: args["list-rate"] === "0" ? 0 : opt("list-rate", l.listRate),
   };
   config.nonceCacheMax = opt("replay-cache", config.nonceCacheMax);
   // A key's share covers what its own rate limit lets it send, unless the operator says otherwise.

@@ -94,6 +94,8 @@ function _config(args: Record<string, any>, socketPath: string): DaemonConfig {
       ...DEFAULTS.limits,
       maxItems: args["max-items"] ? parsePositiveInt(args["max-items"], "--max-items") : DEFAULTS.limits.maxItems,
       ttlRequired: args["ttl-required"] !== false,
+      // One key, one command: no listing budget either.
+      listRate: 0,
     },
   };
 }

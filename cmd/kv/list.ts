@@ -1,12 +1,12 @@
 /**
  * `hush kv list [PREFIX] [--limit N] [--cursor C]`: every key by default
- * (page after page, printed as they arrive); with --limit or --cursor, one
- * page, and the cursor of the next one on stderr (or in --json).
+ * (page after page, printed as they arrive, waiting out the daemon's
+ * listing budget); with --limit or --cursor, one page, and the cursor of
+ * the next one on stderr (or in --json).
  * @module
  */
 import { defineCommand } from "citty";
 import { parsePositiveInt } from "../../src/config/index.ts";
-import { HushError } from "../../src/errors.ts";
 import { credentialArgs, hint, jsonArgs, printJson, workerClient } from "../_shared.ts";
 
 export default defineCommand({
@@ -23,15 +23,7 @@ export default defineCommand({
     const prefix = args.prefix ?? "";
     if (args.limit === undefined && args.cursor === undefined) {
       if (args.json) printJson({ keys: await c.list(prefix) });
-      else {
-        let cursor: string | undefined;
-        do {
-          const page = await c.listPage(prefix, { cursor });
-          if (page.keys.length) process.stdout.write(page.keys.join("\n") + "\n");
-          if (page.nextCursor !== null && page.nextCursor === cursor) throw new HushError("internal", "the daemon repeated a listing cursor");
-          cursor = page.nextCursor ?? undefined;
-        } while (cursor !== undefined);
-      }
+      else for await (const keys of c.pages(prefix)) if (keys.length) process.stdout.write(keys.join("\n") + "\n");
       return 0;
     }
     const limit = args.limit === undefined ? undefined : parsePositiveInt(args.limit, "--limit");

@@ -7,6 +7,7 @@
  * `now < e` and expired from `now >= e` on. "No expiry" is `Infinity`.
  * @module
  */
+import type { ErrorCode } from "../errors.ts";
 import type { StoreLimits } from "./limits.ts";
 
 export interface StoreContext {
@@ -19,6 +20,8 @@ export interface StoreContext {
   reserveItem(now: number): void;
   /** Record that some entry now expires at `expiresAt` (keeps the sweep hint a lower bound). */
   noteExpiry(expiresAt: number): void;
+  /** Count a refusal under `limit` in the store's tally and throw `HushError(code, message, detail)`. */
+  refuse(limit: string, code: ErrorCode, message: string, detail?: Record<string, unknown>): never;
 }
 
 /** `expires_at` as the protocol shows it. */

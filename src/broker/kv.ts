@@ -23,6 +23,7 @@ import { fromB64u, fromUtf8, toB64u, utf8, wipe } from "../crypto/index.ts";
 import { showExpiry, type StoreContext } from "./context.ts";
 import { validateName, validatePrefix, validateTtl, type StoreLimits } from "./limits.ts";
 import { SortedKeys } from "./sorted.ts";
+import { CostBudget } from "./budget.ts";
 
 /** One page of a listing: `next_cursor` is null when no live key follows. */
 export interface KeyPage {
@@ -47,8 +48,13 @@ export class KvTable {
   private readonly _map = new Map<string, KvEntry>();
   private readonly _sorted = new SortedKeys();
   private _bytes = 0;
+  /** Keys listed per key id (`listRate`): a page's cost grows with its keys. */
+  private readonly _listBudget: CostBudget;
 
-  constructor(private readonly _ctx: StoreContext) {}
+  constructor(private readonly _ctx: StoreContext) {
+    const rate = _ctx.limits.listRate;
+    this._listBudget = new CostBudget(rate, 2 * rate, () => _ctx.now());
+  }
 
   /** Stored entries (live, plus expired ones not yet swept). */
   get size(): number {
@@ -104,9 +110,11 @@ export class KvTable {
   /**
    * One page of live keys under `prefix`, sorted, after the key that
    * `cursor` names. `limit` defaults to, and is cut to, `maxListPage`.
-   * Errors: `invalid_request` for a bad prefix, limit or cursor.
+   * `owner` (a key id) pays for the keys listed from its `listRate` budget.
+   * Errors: `invalid_request` for a bad prefix, limit or cursor;
+   * `rate_limited` (detail `retryAfter`, seconds) while `owner` is over budget.
    */
-  listPage(prefix: string, opts: { limit?: number; cursor?: string } = {}): KeyPage {
+  listPage(prefix: string, opts: { limit?: number; cursor?: string; owner?: string } = {}): KeyPage {
     const limits = this._ctx.limits;
     validatePrefix(prefix, limits);
     const limit = opts.limit ?? limits.maxListPage;
@@ -114,7 +122,13 @@ export class KvTable {
       throw new HushError("invalid_request", "limit must be a positive integer");
     }
     const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, limits);
-    return this._scan(prefix, after, Math.min(limit, limits.maxListPage));
+    if (opts.owner !== undefined) {
+      const wait = this._listBudget.wait(opts.owner);
+      if (wait > 0) this._ctx.refuse("list_rate", "rate_limited", `this key listed more than ${limits.listRate} keys per second`, { retryAfter: wait });
+    }
+    const page = this._scan(prefix, after, Math.min(limit, limits.maxListPage));
+    if (opts.owner !== undefined) this._listBudget.charge(opts.owner, page.keys.length);
+    return page;
   }
 
   incr(key: string, by: number, ttlMs?: number): { value: number } {

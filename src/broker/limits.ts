@@ -25,6 +25,8 @@ export interface StoreLimits {
   maxPoolSize: number;
   /** Most keys in one page of a KV listing (a larger `limit` is cut to this). */
   maxListPage: number;
+  /** Keys one key id may list per second (bursts of twice that); 0 = unlimited. */
+  listRate: number;
 }
 
 /** Secure defaults (the ephemeral-broker SECURITY limits). */
@@ -36,6 +38,7 @@ export const DEFAULT_LIMITS: StoreLimits = Object.freeze({
   maxTtlMs: TTL_LIMITS.store.maxMs,
   maxPoolSize: 1024,
   maxListPage: 1000,
+  listRate: 20_000,
 });
 
 /** Longest holder string, in characters (code points). */
@@ -52,6 +55,9 @@ export function resolveLimits(overrides: Partial<StoreLimits> = {}): StoreLimits
     if (!Number.isSafeInteger(l[k]) || l[k] < 1) {
       throw new HushError("invalid_request", `limits.${k} must be a positive integer`);
     }
+  }
+  if (!Number.isSafeInteger(l.listRate) || l.listRate < 0) {
+    throw new HushError("invalid_request", "limits.listRate must be an integer ≥ 0");
   }
   if (typeof l.ttlRequired !== "boolean") {
     throw new HushError("invalid_request", "limits.ttlRequired must be a boolean");
@@ -195,10 +201,10 @@ export function validatePoolSize(size: number, limits: StoreLimits): void {
 export class LimitTally {
   readonly counts = new Map<string, number>();
 
-  /** Count a refusal under `limit` and throw `HushError(code, message)` (detail `{ limit }`). */
-  refuse(limit: string, code: ErrorCode, message: string): never {
+  /** Count a refusal under `limit` and throw `HushError(code, message)` (detail `{ limit, …detail }`). */
+  refuse(limit: string, code: ErrorCode, message: string, detail: Record<string, unknown> = {}): never {
     this.counts.set(limit, (this.counts.get(limit) ?? 0) + 1);
-    throw new HushError(code, message, { limit });
+    throw new HushError(code, message, { limit, ...detail });
   }
 }
 

@@ -60,7 +60,7 @@ export interface Store {
   get(key: string): { valueJson: Uint8Array; expires_at: number | null };
   del(key: string): { deleted: boolean };
   list(prefix: string): string[];
-  listPage(prefix: string, opts?: { limit?: number; cursor?: string }): KeyPage;
+  listPage(prefix: string, opts?: { limit?: number; cursor?: string; owner?: string }): KeyPage;
   incr(key: string, by: number, ttlMs?: number): { value: number };
   acquireLock(name: string, ttlMs: number | undefined, holder?: string, owner?: string): { token: number; expires_at: number };
   renewLock(name: string, token: number, ttlMs?: number, owner?: string): { expires_at: number };
@@ -112,6 +112,7 @@ export class MemoryStore implements Store {
       noteExpiry: (e) => {
         if (e < this._nextExpiry) this._nextExpiry = e;
       },
+      refuse: (limit, code, message, detail) => this.refusals.refuse(limit, code, message, detail),
     };
     this._kv = new KvTable(ctx);
     this._locks = new LockTable(ctx);
@@ -138,8 +139,8 @@ export class MemoryStore implements Store {
     return this._kv.list(prefix);
   }
 
-  /** One page of a listing (PROTOCOL.md §8 `GET /v1/kv`). */
-  listPage(prefix: string, opts: { limit?: number; cursor?: string } = {}): KeyPage {
+  /** One page of a listing (PROTOCOL.md §8 `GET /v1/kv`); `owner` pays for it from its list budget. */
+  listPage(prefix: string, opts: { limit?: number; cursor?: string; owner?: string } = {}): KeyPage {
     return this._kv.listPage(prefix, opts);
   }
 

@@ -277,20 +277,38 @@ export class Client {
 
   /**
    * Every live key under `prefix`, sorted: follows the daemon's pages
-   * (PROTOCOL.md §8 `GET /v1/kv`) until the last one. For big stores, page
-   * yourself with `listPage`.
+   * (PROTOCOL.md §8 `GET /v1/kv`) until the last one. For big stores, use
+   * `pages()` or `listPage`.
    */
   async list(prefix = ""): Promise<string[]> {
     const keys: string[] = [];
+    for await (const page of this.pages(prefix)) keys.push(...page);
+    return keys;
+  }
+
+  /**
+   * The pages of live keys under `prefix`, in order, until the last one. A
+   * page refused `rate_limited` (the daemon's listing budget) is asked for
+   * again after its Retry-After, at most 10 times in a row.
+   */
+  async *pages(prefix = ""): AsyncGenerator<string[]> {
     let cursor: string | undefined;
+    let waits = 0;
     do {
-      const page = await this.listPage(prefix, { cursor });
-      keys.push(...page.keys);
+      let page;
+      try {
+        page = await this.listPage(prefix, { cursor });
+      } catch (e) {
+        if (!(e instanceof HushError && e.code === "rate_limited") || ++waits > 10) throw e;
+        await new Promise((r) => setTimeout(r, 1000 * Math.min(60, Number(e.detail.retryAfter) || 1)));
+        continue;
+      }
+      waits = 0;
+      yield page.keys;
       // A cursor always moves forward; a repeated one would loop for ever.
       if (page.nextCursor !== null && page.nextCursor === cursor) throw new HushError("internal", "the daemon repeated a listing cursor");
       cursor = page.nextCursor ?? undefined;
     } while (cursor !== undefined);
-    return keys;
   }
 
   /**

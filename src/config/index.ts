@@ -24,6 +24,8 @@ export interface DaemonConfig {
     maxTtlMs: number;
     /** Most keys in one page of `GET /v1/kv` (a larger `limit` is cut to it). */
     maxListPage: number;
+    /** Keys one key may list per second, bursts of twice that (0 = unlimited). */
+    listRate: number;
     /** Most credentials. */
     maxCreds: number;
     /** Most live leases of one credential (shared ones count). */
@@ -75,6 +77,7 @@ export const DEFAULTS: Omit<DaemonConfig, "socketPath"> = {
     ttlRequired: true,
     maxTtlMs: TTL_LIMITS.store.maxMs,
     maxListPage: 1_000,
+    listRate: 20_000,
     maxCreds: 1_000,
     maxLeasesPerCred: 10_000,
     maxLeasesPerWorker: 1_000,

@@ -52,7 +52,8 @@ function routeKv(ctx: WorkerContext, method: string, parts: string[], search: st
     const q = new URLSearchParams(search);
     const limit = q.get("limit");
     if (limit !== null && !/^[1-9][0-9]{0,8}$/.test(limit)) throw new HushError("invalid_request", "limit must be a positive integer");
-    return ok(store.listPage(q.get("prefix") ?? "", { limit: limit === null ? undefined : Number(limit), cursor: q.get("cursor") ?? undefined }));
+    // The key pays for what it lists from its listing budget (--list-rate).
+    return ok(store.listPage(q.get("prefix") ?? "", { limit: limit === null ? undefined : Number(limit), cursor: q.get("cursor") ?? undefined, owner: ctx.key.id }));
   }
   const key = decodeSegment(parts[3], "key");
   if (parts.length === 4) {

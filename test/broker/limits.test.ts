@@ -14,6 +14,7 @@ describe("limits", () => {
       maxTtlMs: 30 * 24 * 3600_000,
       maxPoolSize: 1024,
       maxListPage: 1000,
+      listRate: 20_000,
     });
     expect(Object.isFrozen(DEFAULT_LIMITS)).toBe(true);
   });

@@ -71,6 +71,29 @@ describe("listPage", () => {
   });
 });
 
+describe("listing budget (listRate keys per second per owner, bursts of twice that)", () => {
+  test("an owner over budget is rate_limited with retryAfter; others are not; it refills with time", () => {
+    const { store, clock } = makeStore({ listRate: 5, maxListPage: 4 });
+    for (let i = 0; i < 20; i++) store.set(`k${String(i).padStart(2, "0")}`, json(i), 60_000);
+    // Burst 10: pages of 4, 4, 4 (the last one may overdraw), then refused.
+    let cursor: string | undefined;
+    for (let i = 0; i < 3; i++) cursor = store.listPage("", { cursor, owner: "w_a" }).next_cursor!;
+    const e = expectCode(() => store.listPage("", { cursor, owner: "w_a" }), "rate_limited");
+    expect(e.detail).toEqual({ limit: "list_rate", retryAfter: 1 });
+    expect(store.listPage("", { owner: "w_b" }).keys.length).toBe(4);
+    expect(store.listPage("", {}).keys.length).toBe(4); // no owner (inside the daemon): no budget
+    expect(store.refusals.counts.get("list_rate")).toBe(1);
+    clock.advance(1000); // -2 + 5
+    expect(store.listPage("", { cursor, owner: "w_a" }).keys).toEqual(["k12", "k13", "k14", "k15"]);
+  });
+
+  test("listRate 0 is unlimited", () => {
+    const { store } = makeStore({ listRate: 0, maxListPage: 2 });
+    for (let i = 0; i < 4; i++) store.set(`k${i}`, json(i), 60_000);
+    for (let i = 0; i < 100; i++) expect(store.listPage("", { owner: "w_a" }).keys.length).toBe(2);
+  });
+});
+
 describe("SortedKeys", () => {
   test("property: agrees with a sorted array under inserts, removes and seeks", () => {
     const key = fc.string({ unit: fc.constantFrom("a", "b", "c", "é", "😀"), maxLength: 4 });

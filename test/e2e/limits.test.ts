@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { rawRequest, startDaemon, type Daemon } from "./_harness.ts";
 import { AdminClient, Client, joinWithToken, createUnixTransport } from "../../src/client/index.ts";
-import { signRequest } from "../../src/auth/index.ts";
+import { signRequest, signResponse } from "../../src/auth/index.ts";
 import { decodeCredential } from "../../src/keys/index.ts";
 
 let d: Daemon;
@@ -39,10 +39,11 @@ async function worker(name: string): Promise<{ c: Client; credential: string }> 
   return { c, credential: r.credential };
 }
 const codeOf = (p: Promise<unknown>) => p.then(() => "ok", (e: any) => e.code as string);
-const metric = async (name: string, labels = "") => {
-  const m = new RegExp(`^${name}${labels.replace(/[{}]/g, "\\$&")} (\\d+)$`, "m").exec((await rawRequest(d.admin, "GET", "/metrics")).text);
+async function metricOf(daemon: Daemon, name: string, labels = ""): Promise<number> {
+  const m = new RegExp(`^${name}${labels.replace(/[{}]/g, "\\$&")} (\\d+)$`, "m").exec((await rawRequest(daemon.admin, "GET", "/metrics")).text);
   return m ? Number(m[1]) : 0;
-};
+}
+const metric = (name: string, labels = "") => metricOf(d, name, labels);
 
 describe("credential leases", () => {
   test("shared checkouts: per worker → max_items, per credential → conflict; a return frees a place; gauge and counters", async () => {
@@ -146,6 +147,40 @@ describe("listing pages", () => {
     expect(JSON.parse(next.stdout)).toEqual({ keys: keys.slice(7, 17), next_cursor: expect.any(String) });
     const bad = await d.cli(["kv", "list", "--cursor", "nonsense!"], { env });
     expect(bad.code).toBe(2);
+  });
+});
+
+describe("listing budget", () => {
+  test("--list-rate: a key that lists too much is rate_limited (signed, Retry-After); another key is not", async () => {
+    const small = await startDaemon(["--list-rate", "10", "--max-list", "10"]);
+    try {
+      const sa = new AdminClient({ socket: small.socket });
+      const mk = async (name: string) => new Client({ socket: small.socket, credential: (await sa.call("POST", "/v1/admin/workers", { name })).credential, autoRekey: false, retries: 0 });
+      const a = await mk("a");
+      const b = await mk("b");
+      for (let i = 0; i < 25; i++) await a.set(`k${i}`, i, { ttlMs: 60_000 });
+      await a.listPage("", {});
+      await a.listPage("", {}); // 20 keys: the burst is spent
+      const e: any = await a.listPage("", {}).catch((x) => x);
+      expect(e.code).toBe("rate_limited");
+      expect(Number(e.detail.retryAfter)).toBeGreaterThanOrEqual(1);
+      const k = decodeCredential(a.credential);
+      const s = signRequest(k.macKey, k.keyId, { method: "GET", target: "/v1/kv" });
+      const raw = await rawRequest(small.socket, "GET", "/v1/kv", { headers: { authorization: s.authorization } });
+      expect(raw.status).toBe(429);
+      expect(Number(raw.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect(raw.headers.get("hush-signature")).toBe(signResponse(k.macKey, s.signature, 429, raw.text));
+      expect((await b.listPage("", {})).keys.length).toBe(10);
+      // Listing everything waits out the budget (Retry-After) instead of failing.
+      const all = await small.cli(["kv", "list"], { env: { HUSH_CREDENTIAL: b.credential } });
+      expect(all.code).toBe(0);
+      expect(all.stdout.trim().split("\n").length).toBe(25);
+      expect(await metricOf(small, "hush_limit_refusals_total", `{limit="list_rate"}`)).toBeGreaterThanOrEqual(3);
+      for (const c of [a, b, sa]) c.close();
+    } finally {
+      await small.stop();
+      small.cleanup();
+    }
   });
 });
 
