@@ -34,6 +34,11 @@ export class CostBudget {
     return b.tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - b.tokens) / this.rate));
   }
 
+  /** Keys with a bucket. */
+  get size(): number {
+    return this.buckets.size;
+  }
+
   /** Charge `cost` units to `key` (after the work; the balance may go below zero). */
   charge(key: string, cost: number): void {
     if (this.rate <= 0) return;
