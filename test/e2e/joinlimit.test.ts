@@ -60,20 +60,28 @@ async function joinFrom(from: string): Promise<number> {
 }
 
 test.skipIf(!canNetns)("one IPv6 /64 is one source: twelve of its addresses do not drain the global budget for another network", async () => {
+  const t0 = performance.now();
   const flood = await Promise.all(FLOOD6.map(joinFrom));
+  const elapsedS = (performance.now() - t0) / 1000;
   const other = await joinFrom(OTHER6);
   expect(flood.every((s) => s === 400 || s === 429)).toBe(true);
   expect(other).toBe(400);
-  expect(flood.filter((s) => s === 400).length).toBeLessThanOrEqual(2);
+  // Its share of the global burst (4): at most 2, plus what the network bucket (1/s here) refilled meanwhile.
+  expect(flood.filter((s) => s === 400).length).toBeLessThanOrEqual(2 + Math.floor(elapsedS));
+  expect(flood.filter((s) => s === 429).length).toBeGreaterThan(0);
 });
 
 test.skipIf(!canNetns)("IPv4 is limited per address and per /24: a flood from one /24 leaves room for another", async () => {
   await Bun.sleep(2100); // the global bucket refills
+  const t0 = performance.now();
   const flood = await Promise.all(FLOOD4.map(joinFrom));
+  const elapsedS = (performance.now() - t0) / 1000;
   const other = await joinFrom(OTHER4);
   expect(flood.every((s) => s === 400 || s === 429)).toBe(true);
   expect(other).toBe(400);
-  expect(flood.filter((s) => s === 400).length).toBeLessThanOrEqual(2);
+  // Its share of the global burst (4): at most 2, plus what the network bucket (1/s here) refilled meanwhile.
+  expect(flood.filter((s) => s === 400).length).toBeLessThanOrEqual(2 + Math.floor(elapsedS));
+  expect(flood.filter((s) => s === 429).length).toBeGreaterThan(0);
   // The refusals are counted and audited per join; the daemon is still up.
   expect(daemon!.exitCode).toBeNull();
 });
