@@ -236,7 +236,8 @@ export function createFetch(st: State, role: Role, m: ServerMetrics = createServ
       }
       try {
         if (route === "rekey") {
-          if (method !== "POST" || parts.length !== 3) throw new HushError("not_found", "no such route");
+          if (parts.length !== 3) throw new HushError("not_found", "no such route");
+          if (method !== "POST") throw new HushError("invalid_request", "method not allowed on this route");
           answer = handleRekey(st, key, v.generation, body);
           st.audit.record({ actor: key.id, via: "worker", action: "rekey", target: key.id, result: "ok", corr_id: corrId });
         } else if (key.rekeyRequired && route !== "whoami") {

@@ -54,7 +54,21 @@ export function routeAdmin(st: State, method: string, parts: string[], body: Uin
   }
 }
 
+const METHODS: Record<string, string[]> = { admins: ["GET", "POST"], stats: ["GET"], audit: ["GET"], "audit/hash": ["POST"], workers: ["GET", "POST"], tokens: ["GET", "POST"] };
+
+/** A known admin path with a method it does not take: invalid_request (PROTOCOL.md §1: there is no 405). */
+function checkMethod(method: string, parts: string[]): void {
+  let allowed: string[] | undefined;
+  if (parts[1] === "metrics" && parts.length === 2) allowed = ["GET"];
+  else if (parts.length === 4) allowed = parts[3] === "server-key" ? ["GET"] : parts[3] === "creds" ? ["GET", "POST"] : METHODS[parts[3]];
+  else if (parts.length === 5 && parts[3] === "audit" && parts[4] === "hash") allowed = METHODS["audit/hash"];
+  else if (parts.length === 5 && (parts[3] === "server-key" || parts[3] === "creds")) allowed = parts[3] === "creds" ? ["DELETE"] : ["POST"];
+  else if (parts.length === 6 && (parts[3] === "workers" || parts[3] === "tokens") && (parts[5] === "revoke" || parts[5] === "rotate")) allowed = ["POST"];
+  if (allowed && !allowed.includes(method)) throw new HushError("invalid_request", "method not allowed on this route");
+}
+
 function routeAdminInner(st: State, method: string, parts: string[], body: Uint8Array, actor: string, corrId: string): Answer {
+  checkMethod(method, parts);
   const area = parts[3];
   if (area === "creds") return routeAdminCreds(st, method, parts, body, actor, corrId);
   if (area === "workers") return routeWorkers(st, method, parts, body, actor, corrId);

@@ -40,9 +40,11 @@ export function requireAudit(st: State): void {
  * answer sealed to the previous enc key, which that client still holds).
  */
 export function routeCreds(st: State, key: KeyRecord, encKey: Uint8Array, signature: string, method: string, parts: string[], body: Uint8Array, corrId: string): Answer {
+  const isReturn = parts.length === 6 && parts[3] === "leases" && parts[5] === "return";
+  if (!isReturn && !(parts.length === 5 && parts[4] === "checkout")) throw new HushError("not_found", "no such route");
   if (method !== "POST") throw new HushError("invalid_request", "method not allowed on this route");
   // POST /v1/creds/leases/{lease_id}/return
-  if (parts.length === 6 && parts[3] === "leases" && parts[5] === "return") {
+  if (isReturn) {
     const leaseId = decodeSegment(parts[4], "lease id");
     requireAudit(st);
     const r = st.creds.giveBack(leaseId, key.id);
@@ -50,7 +52,7 @@ export function routeCreds(st: State, key: KeyRecord, encKey: Uint8Array, signat
     return ok({ returned: true });
   }
   // POST /v1/creds/{name}/checkout
-  if (parts.length === 5 && parts[4] === "checkout") {
+  {
     const name = decodeSegment(parts[3], "credential name");
     const b = parseObject(body);
     requireAudit(st);
@@ -74,7 +76,6 @@ export function routeCreds(st: State, key: KeyRecord, encKey: Uint8Array, signat
     }
     return ok({ lease_id: c.leaseId, expires_at: c.expiresAt, sealed, version: c.version, mode: c.mode });
   }
-  throw new HushError("not_found", "no such route");
 }
 
 /** Split a body's values into byte buffers (the caller's strings cannot be wiped; the copies can). */
@@ -85,6 +86,7 @@ function valuesOf(b: Record<string, unknown>): Uint8Array[] {
 }
 
 export function routeAdminCreds(st: State, method: string, parts: string[], body: Uint8Array, actor: string, corrId: string): Answer {
+  if ((parts.length === 4 && method !== "GET" && method !== "POST") || (parts.length === 5 && method !== "DELETE")) throw new HushError("invalid_request", "method not allowed on this route");
   if (parts.length === 4 && method === "GET") return ok({ creds: st.creds.list() });
   if (parts.length === 4 && method === "POST") {
     const b = parseObject(body);

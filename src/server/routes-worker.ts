@@ -55,8 +55,9 @@ function routeKv(ctx: WorkerContext, method: string, parts: string[], search: st
     // The key pays for what it lists from its listing budget (--list-rate).
     return ok(store.listPage(q.get("prefix") ?? "", { limit: limit === null ? undefined : Number(limit), cursor: q.get("cursor") ?? undefined, owner: ctx.key.id }));
   }
-  const key = decodeSegment(parts[3], "key");
   if (parts.length === 4) {
+    if (method !== "GET" && method !== "PUT" && method !== "DELETE") methodNotAllowed();
+    const key = decodeSegment(parts[3], "key");
     if (method === "GET") {
       const r = store.get(key);
       // Splice the stored JSON bytes straight into the answer: no re-serialising.
@@ -74,11 +75,11 @@ function routeKv(ctx: WorkerContext, method: string, parts: string[], search: st
         throw e;
       }
     }
-    if (method === "DELETE") return ok(store.del(key));
-    methodNotAllowed();
+    return ok(store.del(key));
   }
   if (parts.length === 5 && parts[4] === "incr") {
     if (method !== "POST") methodNotAllowed();
+    const key = decodeSegment(parts[3], "key");
     const b = parseObject(body);
     return ok(store.incr(key, optInt(b, "by") ?? 1, optTtl(b)));
   }
@@ -86,27 +87,25 @@ function routeKv(ctx: WorkerContext, method: string, parts: string[], search: st
 }
 
 function routeLocks(ctx: WorkerContext, method: string, parts: string[], body: Uint8Array): Answer {
+  const op = parts[4];
+  if (parts.length < 4 || parts.length > 5 || (op !== undefined && op !== "renew" && op !== "release")) throw NOT_FOUND_ROUTE;
   if (method !== "POST") methodNotAllowed();
-  if (parts.length < 4 || parts.length > 5) throw NOT_FOUND_ROUTE;
   const name = decodeSegment(parts[3], "lock name");
   const b = parseObject(body);
-  const op = parts[4];
   // A lock answers only to the key that took it (its id is the owner).
   const owner = ctx.key.id;
   if (op === undefined) return ok(ctx.store.acquireLock(name, optTtl(b), optString(b, "holder"), owner));
   if (op === "renew") return ok(ctx.store.renewLock(name, reqInt(b, "token"), optTtl(b), owner));
-  if (op === "release") return ok(ctx.store.releaseLock(name, reqInt(b, "token"), owner));
-  throw NOT_FOUND_ROUTE;
+  return ok(ctx.store.releaseLock(name, reqInt(b, "token"), owner));
 }
 
 function routePools(ctx: WorkerContext, method: string, parts: string[], body: Uint8Array): Answer {
+  if (parts.length !== 5 || (parts[4] !== "lease" && parts[4] !== "release")) throw NOT_FOUND_ROUTE;
   if (method !== "POST") methodNotAllowed();
-  if (parts.length !== 5) throw NOT_FOUND_ROUTE;
   const name = decodeSegment(parts[3], "pool name");
   const b = parseObject(body);
   if (parts[4] === "lease") {
     return ok(ctx.store.leasePool(name, reqInt(b, "size"), optTtl(b), optString(b, "holder"), ctx.key.id));
   }
-  if (parts[4] === "release") return ok(ctx.store.releasePool(name, reqInt(b, "token"), ctx.key.id));
-  throw NOT_FOUND_ROUTE;
+  return ok(ctx.store.releasePool(name, reqInt(b, "token"), ctx.key.id));
 }
