@@ -187,7 +187,7 @@ async function _listen(st: State, lock: DaemonLock): Promise<{ servers: Server[]
       bound.push(boundSocket(adminSock));
     });
     if (gid !== undefined) openToGroup(sock, gid, config.socketMode);
-    const url = config.listen ? _listenTcp(st, common, workerFetch, servers) : undefined;
+    const url = config.listen ? _listenTcp(st, common, createFetch(st, "tcp", metrics), servers) : undefined;
     return { servers, bound, url };
   } catch (e) {
     for (const s of servers) s.stop(true);

@@ -22,11 +22,27 @@ export const STATUS: Record<ErrorCode, number> = {
   internal: 500,
 };
 
-/** A finished answer before signing: status, body text, extra headers. */
+/**
+ * The neutral answer, before signing: what every transport sends back
+ * (src/server/pipeline.ts). An answer belongs to one request: the sign
+ * stage adds its headers to `headers` in place.
+ */
 export interface Answer {
   status: number;
+  /** The body text; the response signature covers these exact bytes (UTF-8). */
   body: string;
+  /** Extra headers: `hush-signature`, `hush-rekey-after`, `retry-after`, a content type. */
   headers?: Record<string, string>;
+  /**
+   * How a transport sends it. Absent: a JSON answer (JSON content type,
+   * `X-Request-Id`, `Cache-Control: no-store`). `text`: `headers` and
+   * `X-Request-Id` only (`/metrics` on admin.sock). `stream`: `stream` with
+   * `headers`, never signed (the audit stream, PROTOCOL.md §4).
+   */
+  kind?: "text" | "stream";
+  stream?: ReadableStream<Uint8Array>;
+  /** The request could not be framed (bad target, late or broken body): close the connection after answering. */
+  close?: boolean;
 }
 
 export function ok(data: unknown, status = 200): Answer {

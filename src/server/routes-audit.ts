@@ -29,7 +29,7 @@ function intParam(q: URLSearchParams, name: string): number | undefined {
  * timeouts do not cut it), and it ends once the run's `stop` line and
  * closing seal have been sent (or when the daemon's stop ends it).
  */
-export function auditStream(st: State, search: string): Response {
+export function auditStream(st: State, search: string): Answer {
   const w = st.auditLog;
   if (!w) throw new HushError("not_found", "this daemon has no audit file (serve --audit-file FILE)");
   const q = new URLSearchParams(search);
@@ -96,7 +96,7 @@ export function auditStream(st: State, search: string): Response {
       finish?.();
     },
   });
-  return new Response(stream, { headers: { "content-type": "application/x-ndjson", "cache-control": "no-store" } });
+  return { status: 200, body: "", kind: "stream", stream, headers: { "content-type": "application/x-ndjson", "cache-control": "no-store" } };
 }
 
 export function routeAuditHash(st: State, body: Uint8Array): Answer {

@@ -12,10 +12,10 @@
  */
 import { HushError } from "../errors.ts";
 import { concatBytes, fromUtf8, randomBytes, sealChaCha, toB64u, utf8, wipe } from "../crypto/index.ts";
-import type { KeyRecord } from "../broker/index.ts";
 import type { State } from "./state.ts";
 import { auditHash } from "../audit/index.ts";
 import { type Answer, decodeSegment, ok, optInt, parseObject } from "./http.ts";
+import type { Ctx } from "./pipeline.ts";
 import { maskOwner } from "./masking.ts";
 
 /** Seal a value to a worker's enc key, bound to the request signature. */
@@ -35,47 +35,52 @@ export function requireAudit(st: State): void {
 }
 
 /**
- * `encKey` is the key of the generation that signed the request (during a
- * rekey's grace period a request signed with the previous key gets its
- * answer sealed to the previous enc key, which that client still holds).
+ * The enc key of the generation that signed the request: during a rekey's
+ * grace period a request signed with the previous key gets its answer
+ * sealed to the previous enc key, which that client still holds.
  */
-export function routeCreds(st: State, key: KeyRecord, encKey: Uint8Array, signature: string, method: string, parts: string[], body: Uint8Array, corrId: string): Answer {
-  const isReturn = parts.length === 6 && parts[3] === "leases" && parts[5] === "return";
-  if (!isReturn && !(parts.length === 5 && parts[4] === "checkout")) throw new HushError("not_found", "no such route");
-  if (method !== "POST") throw new HushError("invalid_request", "method not allowed on this route");
-  // POST /v1/creds/leases/{lease_id}/return
-  if (isReturn) {
-    const leaseId = decodeSegment(parts[4], "lease id");
-    requireAudit(st);
-    const r = st.creds.giveBack(leaseId, key.id);
-    st.audit.record({ actor: key.id, via: "worker", action: "cred.return", target: r.cred, result: "ok", corr_id: corrId });
-    return ok({ returned: true });
-  }
-  // POST /v1/creds/{name}/checkout
-  {
-    const name = decodeSegment(parts[3], "credential name");
-    const b = parseObject(body);
-    requireAudit(st);
-    let c;
-    try {
-      c = st.creds.checkout(name, key.id, key.tags, optInt(b, "ttl_ms"));
-    } catch (e) {
-      if (e instanceof HushError) {
-        const result = e.code === "forbidden" ? "denied" : "error";
-        st.audit.record({ actor: key.id, via: "worker", action: "cred.checkout", target: name, result, reason: e.code, corr_id: corrId });
-      }
-      throw e;
+function encKeyOf(c: Ctx): Uint8Array {
+  const key = c.key!;
+  return c.generation === "previous" && key.prevEncKey ? key.prevEncKey : key.encKey;
+}
+
+/** `POST /v1/creds/leases/{lease_id}/return` */
+export function credReturn(c: Ctx): Answer {
+  const { st, corrId } = c;
+  const key = c.key!;
+  const leaseId = decodeSegment(c.parts[4], "lease id");
+  requireAudit(st);
+  const r = st.creds.giveBack(leaseId, key.id);
+  st.audit.record({ actor: key.id, via: "worker", action: "cred.return", target: r.cred, result: "ok", corr_id: corrId });
+  return ok({ returned: true });
+}
+
+/** `POST /v1/creds/{name}/checkout`: the value sealed to the worker, audited as an HMAC only. */
+export function credCheckout(c: Ctx): Answer {
+  const { st, corrId } = c;
+  const key = c.key!;
+  const name = decodeSegment(c.parts[3], "credential name");
+  const b = parseObject(c.body);
+  requireAudit(st);
+  let co;
+  try {
+    co = st.creds.checkout(name, key.id, key.tags, optInt(b, "ttl_ms"));
+  } catch (e) {
+    if (e instanceof HushError) {
+      const result = e.code === "forbidden" ? "denied" : "error";
+      st.audit.record({ actor: key.id, via: "worker", action: "cred.checkout", target: name, result, reason: e.code, corr_id: corrId });
     }
-    const sealed = sealValue(encKey, signature, name, c.value, c.version);
-    // The value given out appears only as an HMAC (e.g. which worker held which pooled account).
-    st.audit.record({ actor: key.id, via: "worker", action: "cred.checkout", target: name, result: "ok", corr_id: corrId, value_hash: auditHash(c.value, st.auditHmacKey) });
-    // Fail closed even for the request during which the audit file first fails: no record, no secret.
-    if (!st.audit.healthy) {
-      st.creds.giveBack(c.leaseId, key.id);
-      throw new HushError("unavailable", "the audit log cannot be written; refusing until it recovers");
-    }
-    return ok({ lease_id: c.leaseId, expires_at: c.expiresAt, sealed, version: c.version, mode: c.mode });
+    throw e;
   }
+  const sealed = sealValue(encKeyOf(c), c.signature, name, co.value, co.version);
+  // The value given out appears only as an HMAC (e.g. which worker held which pooled account).
+  st.audit.record({ actor: key.id, via: "worker", action: "cred.checkout", target: name, result: "ok", corr_id: corrId, value_hash: auditHash(co.value, st.auditHmacKey) });
+  // Fail closed even for the request during which the audit file first fails: no record, no secret.
+  if (!st.audit.healthy) {
+    st.creds.giveBack(co.leaseId, key.id);
+    throw new HushError("unavailable", "the audit log cannot be written; refusing until it recovers");
+  }
+  return ok({ lease_id: co.leaseId, expires_at: co.expiresAt, sealed, version: co.version, mode: co.mode });
 }
 
 /** Split a body's values into byte buffers (the caller's strings cannot be wiped; the copies can). */
@@ -85,36 +90,41 @@ function valuesOf(b: Record<string, unknown>): Uint8Array[] {
   return (v as string[]).map((x) => utf8(x));
 }
 
-export function routeAdminCreds(st: State, method: string, parts: string[], body: Uint8Array, actor: string, corrId: string): Answer {
-  if ((parts.length === 4 && method !== "GET" && method !== "POST") || (parts.length === 5 && method !== "DELETE")) throw new HushError("invalid_request", "method not allowed on this route");
-  if (parts.length === 4 && method === "GET") return ok({ creds: st.creds.list() });
-  if (parts.length === 4 && method === "POST") {
-    const b = parseObject(body);
-    if (typeof b.name !== "string") throw new HushError("invalid_request", "name is required");
-    requireAudit(st);
-    const values = valuesOf(b);
-    let info;
-    try {
-      info = st.creds.put(b.name, values, { allow: b.allow, mode: b.mode, source: "admin" });
-    } catch (e) {
-      wipe(...values);
-      throw e;
-    }
-    // The values replaced (if any) are wiped; the new ones are masked until deleted or replaced.
-    st.masker.release(maskOwner.cred(info.name));
-    for (const v of values) st.masker.add(fromUtf8(v), { owner: maskOwner.cred(info.name) });
-    for (const v of values) st.audit.record({ actor, via: "admin", action: "cred.put", target: info.name, result: "ok", corr_id: corrId, value_hash: auditHash(v, st.auditHmacKey) });
-    st.log.info("credential stored", { name: info.name, mode: info.mode, values: info.values, actor });
-    return ok(info, 201);
+/** `GET /v1/admin/creds`: names and settings, never values. */
+export function adminCredsList(c: Ctx): Answer {
+  return ok({ creds: c.st.creds.list() });
+}
+
+/** `POST /v1/admin/creds`: create or replace; each value audited as an HMAC; fails closed. */
+export function adminCredsPut(c: Ctx): Answer {
+  const { st, actor, corrId } = c;
+  const b = parseObject(c.body);
+  if (typeof b.name !== "string") throw new HushError("invalid_request", "name is required");
+  requireAudit(st);
+  const values = valuesOf(b);
+  let info;
+  try {
+    info = st.creds.put(b.name, values, { allow: b.allow, mode: b.mode, source: "admin" });
+  } catch (e) {
+    wipe(...values);
+    throw e;
   }
-  if (parts.length === 5 && method === "DELETE") {
-    const name = decodeSegment(parts[4], "credential name");
-    requireAudit(st);
-    const info = st.creds.delete(name);
-    st.masker.release(maskOwner.cred(name));
-    st.audit.record({ actor, via: "admin", action: "cred.delete", target: name, result: "ok", corr_id: corrId });
-    st.log.info("credential deleted", { name, actor });
-    return ok(info);
-  }
-  throw new HushError("not_found", "no such admin route");
+  // The values replaced (if any) are wiped; the new ones are masked until deleted or replaced.
+  st.masker.release(maskOwner.cred(info.name));
+  for (const v of values) st.masker.add(fromUtf8(v), { owner: maskOwner.cred(info.name) });
+  for (const v of values) st.audit.record({ actor, via: "admin", action: "cred.put", target: info.name, result: "ok", corr_id: corrId, value_hash: auditHash(v, st.auditHmacKey) });
+  st.log.info("credential stored", { name: info.name, mode: info.mode, values: info.values, actor });
+  return ok(info, 201);
+}
+
+/** `DELETE /v1/admin/creds/{name}`: fails closed. */
+export function adminCredsDelete(c: Ctx): Answer {
+  const { st, actor, corrId } = c;
+  const name = decodeSegment(c.parts[4], "credential name");
+  requireAudit(st);
+  const info = st.creds.delete(name);
+  st.masker.release(maskOwner.cred(name));
+  st.audit.record({ actor, via: "admin", action: "cred.delete", target: name, result: "ok", corr_id: corrId });
+  st.log.info("credential deleted", { name, actor });
+  return ok(info);
 }

@@ -17,6 +17,7 @@ import type { KeyGeneration } from "../auth/index.ts";
 import type { State } from "./state.ts";
 import { ok, parseObject, type Answer } from "./http.ts";
 import { maskHandshakeCredential, maskOwner } from "./masking.ts";
+import type { Ctx } from "./pipeline.ts";
 
 /** A refused handshake: the client sees auth_failed, logs see `reason`. */
 export class JoinRefused extends HushError {
@@ -140,4 +141,46 @@ export function handleRekey(st: State, key: KeyRecord, generation: KeyGeneration
   maskHandshakeCredential(st, key, serverPublic);
   st.log.info("worker rekeyed", { worker: key.id });
   return ok({ msg: toB64u(m2.message) });
+}
+
+/** `POST /v1/join` (role `join`): unsigned; counted in `hush_joins_total{result}` and audited either way. */
+export function joinRoute(c: Ctx): Answer {
+  const { st, m, corrId } = c;
+  const source = c.req.peer;
+  try {
+    const j = handleJoin(st, c.body, source);
+    m.joins.inc({ result: "ok" });
+    st.audit.record({ actor: j.workerId, via: "join", action: "join", target: j.tokenId, result: "ok", corr_id: corrId });
+    return j.answer;
+  } catch (e) {
+    if (e instanceof JoinRefused) {
+      m.joins.inc({ result: "refused" });
+      m.authFailures.inc({ reason: e.reason });
+      st.log.warn("join refused", { corr_id: corrId, reason: e.reason, source });
+      st.audit.record({ actor: source, via: "join", action: "join", result: "denied", reason: e.reason, corr_id: corrId });
+    } else if (e instanceof HushError && e.code === "rate_limited") {
+      m.joins.inc({ result: "rate_limited" });
+      m.rejected.inc({ reason: "join_rate" });
+      st.audit.record({ actor: source, via: "join", action: "join", result: "denied", reason: "rate_limited", corr_id: corrId });
+    }
+    throw e;
+  }
+}
+
+/** `POST /v1/rekey` (role `self`): audited either way; a refusal's reason goes to logs and metrics. */
+export function rekeyRoute(c: Ctx): Answer {
+  const { st, corrId } = c;
+  const key = c.key!;
+  try {
+    const a = handleRekey(st, key, c.generation!, c.body);
+    st.audit.record({ actor: key.id, via: "worker", action: "rekey", target: key.id, result: "ok", corr_id: corrId });
+    return a;
+  } catch (e) {
+    if (e instanceof JoinRefused) {
+      c.m.authFailures.inc({ reason: e.reason });
+      st.log.warn("rekey refused", { corr_id: corrId, reason: e.reason, key_id: key.id });
+      st.audit.record({ actor: key.id, via: "worker", action: e.reason === "clone_suspected" ? "clone_suspected" : "rekey", target: key.id, result: "denied", reason: e.reason, corr_id: corrId });
+    }
+    throw e;
+  }
 }

@@ -1,0 +1,176 @@
+/**
+ * The request pipeline, independent of the transport (DESIGN.md, "The
+ * request path"):
+ *
+ *   transport (HTTP request | WebSocket message) → NeutralRequest
+ *     → observe → limits → public routes → body → ┬ admin.sock: admin listener
+ *                                                 └ hush.sock, TCP: join → authenticate → sign → rate → route
+ *     → Ctx.answer (status, body, headers) → transport
+ *
+ * Each stage is a small function `(c, next)` with one job, composed
+ * once per listener (like hono's middleware, but `next` takes the context,
+ * so nothing is allocated per request for the chain). A stage answers by
+ * setting `c.answer` and returning without calling `next`; stages that
+ * work on the answer (sign, observe) do so after `await next(c)`. No stage
+ * knows which transport it serves: the HTTP adapter (app.ts) reads the
+ * body, checks the target and builds the Response; a WebSocket adapter
+ * hands in the same NeutralRequest and gets the same answer.
+ *
+ * Routes are one declarative table (routes.ts): method, path pattern, role,
+ * handler. Handlers may be async (a store behind Redis awaits).
+ * @module
+ */
+import { randomBytes, toB64u } from "../crypto/index.ts";
+import type { KeyGeneration } from "../auth/index.ts";
+import type { KeyRecord } from "../broker/index.ts";
+import type { Answer } from "./http.ts";
+import type { State } from "./state.ts";
+import { createServerMetrics, type ServerMetrics } from "./metrics.ts";
+import { ROUTES, type Route } from "./routes.ts";
+import { bodyStage, EMPTY, limits, observe, publicRoutes } from "./stages.ts";
+import { adminListener, authenticate, join, rate, route, sign } from "./stages-signed.ts";
+
+/**
+ * Where a request arrived: `worker` = hush.sock, `tcp` = the TCP listener
+ * (TLS, or plain HTTP on loopback; same routes as hush.sock), `admin` =
+ * admin.sock (connecting is the authorisation; nothing is signed).
+ */
+export type Listener = "worker" | "tcp" | "admin";
+
+/** What a transport's body reader gives: the bytes, or why there are none. */
+export type BodyRead = Uint8Array | "too_large" | "timeout" | "aborted";
+
+/** A request as every transport hands it to the pipeline. */
+export interface NeutralRequest {
+  /** Upper-case method: GET, PUT, POST, DELETE, … */
+  method: string;
+  /**
+   * Path and query as signed (PROTOCOL.md §3, "Targets and names"), e.g.
+   * `/v1/kv?prefix=a`; null when the transport could not make one (HTTP: a
+   * missing or malformed Host header).
+   */
+  target: string | null;
+  /** The headers the pipeline reads (lower-case names). */
+  headers: {
+    authorization?: string | null;
+    /** Reused as corr_id when it matches `^[A-Za-z0-9._:-]{1,64}$`. */
+    "x-request-id"?: string | null;
+    /** Not checked (PROTOCOL.md §1); carried for logs and future use. */
+    "content-type"?: string | null;
+  };
+  /**
+   * The body bytes, or the transport's reader for them: called once, after
+   * the refusals that need no body (in-flight cap, unknown path, health),
+   * and bound by the transport to the body cap and the request deadline.
+   */
+  body: Uint8Array | (() => Promise<BodyRead>);
+  listener: Listener;
+  /** The source address (join rate limits per source), or "unix". */
+  peer: string;
+  /** A transport's own message id (WebSocket), echoed by that transport. */
+  id?: string;
+}
+
+/** The per-request context the stages and handlers share. */
+export interface Ctx {
+  readonly st: State;
+  readonly m: ServerMetrics;
+  readonly req: NeutralRequest;
+  readonly corrId: string;
+  /** The phase when the request arrived: one accepted before a SIGTERM completes even if its body arrives during the drain. */
+  readonly phase: State["phase"];
+  /** performance.now() at arrival (ms). */
+  readonly t0: number;
+  /** Set by `limits`: the target's path and query ("" or "?…"), and the path split on "/" (parts[1] = "v1"). */
+  path: string;
+  search: string;
+  parts: string[];
+  /** The route table's area of the path (routes.ts `areaOf`). */
+  area: string;
+  /** The metrics label (metrics.ts `routeLabel`): a closed vocabulary. */
+  label: string;
+  /** The request body once read (zero-filled when the request ends). */
+  body: Uint8Array;
+  /** Who is asking: a key id, "admin-socket", or "" before authentication. */
+  actor: string;
+  /** Set by `authenticate`: the key, the request's Signature, which MAC key generation matched, and a copy of that MAC key. */
+  key: KeyRecord | undefined;
+  signature: string;
+  generation: KeyGeneration | undefined;
+  macKey: Uint8Array | undefined;
+  /** The request reached the route table (a refusal before routing carries no Hush-Rekey-After). */
+  routed: boolean;
+  answer: Answer | undefined;
+}
+
+/**
+ * A stage may be synchronous: one that has nothing to do after `next`
+ * returns `next(c)` unawaited, so the hot path pays for an async frame only
+ * where a stage awaits (observe, limits, sign, route, and a body read).
+ */
+export type Next = (c: Ctx) => Promise<void> | void;
+export type Stage = (c: Ctx, next: Next) => Promise<void> | void;
+
+const END: Next = () => {};
+
+/** Chain stages into one function; built once, so a request allocates nothing for the chain. */
+export function compose(stages: readonly Stage[]): Next {
+  let next = END;
+  for (let i = stages.length - 1; i >= 0; i--) {
+    const stage = stages[i];
+    const inner = next;
+    next = (c) => stage(c, inner);
+  }
+  return next;
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
+const bootId = toB64u(randomBytes(6));
+let seq = 0;
+
+function newCtx(st: State, m: ServerMetrics, req: NeutralRequest): Ctx {
+  const given = req.headers["x-request-id"];
+  return {
+    st,
+    m,
+    req,
+    corrId: given && REQUEST_ID_RE.test(given) ? given : `${bootId}-${(++seq).toString(36)}`,
+    phase: st.phase,
+    t0: performance.now(),
+    path: "",
+    search: "",
+    parts: [],
+    area: "",
+    label: "unknown",
+    body: EMPTY,
+    actor: "",
+    key: undefined,
+    signature: "",
+    generation: undefined,
+    macKey: undefined,
+    routed: false,
+    answer: undefined,
+  };
+}
+
+export interface PipelineOptions {
+  metrics?: ServerMetrics;
+  /** The route table (tests swap in their own); default routes.ts ROUTES. */
+  routes?: readonly Route[];
+}
+
+/**
+ * The pipeline of one listener: `run(req)` resolves to the finished context,
+ * whose `answer` is always set and `corrId` names the request. Never rejects.
+ */
+export function createPipeline(st: State, listener: Listener, opts: PipelineOptions = {}): (req: NeutralRequest) => Promise<Ctx> {
+  const m = opts.metrics ?? createServerMetrics(st);
+  const routes = opts.routes ?? ROUTES;
+  const tail = listener === "admin" ? [adminListener(routes)] : [join(routes), authenticate(), sign(), rate(), route(routes)];
+  const run = compose([observe(), limits(), publicRoutes(routes), bodyStage(), ...tail]);
+  return async (req) => {
+    const c = newCtx(st, m, req);
+    await run(c);
+    return c;
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * The stages that decide who is asking and what they may do (pipeline.ts):
+ *
+ * - hush.sock and TCP: `join` (the one unsigned route with a body) →
+ *   `authenticate` (PROTOCOL.md §3) → `sign` (§4) → `rate` (per key) →
+ *   `route` (rekey gate, role gate, the table, error mapping).
+ * - admin.sock: `adminListener` (the admin rows; nothing is signed).
+ *
+ * Invariant 4: every route except health, ready and join is authenticated
+ * on hush.sock and TCP; a failure answers the generic `auth_failed`, the
+ * precise reason goes to logs, metrics and the audit log only.
+ * @module
+ */
+import { HushError } from "../errors.ts";
+import { hashBody, signResponse } from "../auth/index.ts";
+import { answerError, fail, type Answer } from "./http.ts";
+import type { Ctx, Stage } from "./pipeline.ts";
+import { answerWith } from "./stages.ts";
+import { compileRoutes, matchRoute, type Area, type Role, type Route } from "./routes.ts";
+import { auditAdminChange, isAdminChange } from "./routes-admin.ts";
+
+/** `POST /v1/join` (the `join` row): answered unsigned; everything else goes on to authentication. */
+export function join(routes: readonly Route[]): Stage {
+  const table = compileRoutes(routes, ["join"]);
+  return function join(c, next) {
+    const hit = matchRoute(table.get(c.area), c.parts, c.req.method);
+    return typeof hit === "object" ? answerWith(c, hit) : next(c);
+  };
+}
+
+/**
+ * Verify the request signature (§3 steps 1–7) and refuse a retired MAC key
+ * except for a rekey (step 8, which trips clone detection). Sets `c.key`,
+ * `c.actor`, `c.signature`, `c.generation` and `c.macKey`: a copy of the
+ * key that signed the request, which signs the answer even if the handler
+ * rekeys (replacing key.macKey) or revokes (zero-filling it) the key.
+ */
+export function authenticate(): Stage {
+  return function authenticate(c, next) {
+    const { st, m } = c;
+    const v = st.verifier.verify(c.req.method, c.req.target!, c.req.headers.authorization ?? null, hashBody(c.body));
+    if (!v.ok) {
+      m.authFailures.inc({ reason: v.reason });
+      st.log.warn("authentication failed", { corr_id: c.corrId, reason: v.reason, key_id: v.keyId, route: c.label });
+      st.audit.record({ actor: v.keyId ?? "unknown", via: "worker", action: "auth", target: c.label, result: "denied", reason: v.reason, corr_id: c.corrId });
+      c.answer = v.reason === "nonce_cache_full" ? fail("busy", "replay cache full, try again", c.corrId) : fail("auth_failed", "authentication failed", c.corrId);
+      return;
+    }
+    const key = v.key;
+    if (v.generation === "retired" && c.label !== "rekey") {
+      m.authFailures.inc({ reason: "retired_key" });
+      st.log.warn("authentication failed", { corr_id: c.corrId, reason: "retired_key", key_id: key.id, route: c.label });
+      st.audit.record({ actor: key.id, via: "worker", action: "auth", target: c.label, result: "denied", reason: "retired_key", corr_id: c.corrId });
+      c.answer = fail("auth_failed", "authentication failed", c.corrId);
+      return;
+    }
+    key.lastSeenAt = Date.now();
+    c.key = key;
+    c.actor = key.id;
+    c.signature = v.signature;
+    c.generation = v.generation;
+    c.macKey = v.macKey.slice();
+    return next(c);
+  };
+}
+
+/**
+ * Sign whatever answer comes back (§4): `Hush-Signature` over status and
+ * body with the MAC key that signed the request, and, once routed, the
+ * `Hush-Rekey-After` half-life hint while a rekey could still extend the
+ * key. The audit stream is not signed. The MAC key copy is wiped after.
+ */
+export function sign(): Stage {
+  return async function sign(c, next) {
+    const macKey = c.macKey!;
+    try {
+      await next(c);
+      const a = c.answer!;
+      if (a.kind === "stream") return;
+      const h = (a.headers ??= {});
+      h["hush-signature"] = signResponse(macKey, c.signature, a.status, a.body);
+      const key = c.key!;
+      // None once the key already ends at the hard cap (a rekey could not extend it).
+      if (c.routed && key.revokedAt === null && key.expiresAt < key.hardExpiresAt) h["hush-rekey-after"] = String(key.expiresAt - Math.floor(key.ttlMs / 2));
+    } finally {
+      macKey.fill(0);
+    }
+  };
+}
+
+/** The per-key token bucket (§3, "Per-key rate limit"): `rate_limited` with `Retry-After`, signed, audited. */
+export function rate(): Stage {
+  return function rate(c, next) {
+    const { st } = c;
+    const key = c.key!;
+    const wait = st.keyLimiter.take(key.id);
+    if (wait > 0) {
+      c.m.rejected.inc({ reason: "rate_limit" });
+      st.audit.record({ actor: key.id, via: key.kind, action: "rate_limit", target: c.label, result: "denied", reason: "rate_limited", corr_id: c.corrId });
+      c.answer = fail("rate_limited", "too many requests for this key", c.corrId, { "retry-after": String(wait) });
+      return;
+    }
+    return next(c);
+  };
+}
+
+const SIGNED_ROLES: readonly Role[] = ["self", "worker", "admin", "owner"];
+
+/**
+ * Route a verified request: a key whose rotation was demanded gets
+ * `rekey_required` except on `self` routes; the key's kind must fit the
+ * area's role (`forbidden`, audited as a policy denial outside creds and
+ * admin); admin changes are audited (routes-admin.ts); then the row's
+ * handler. Errors become signed error answers here.
+ */
+export function route(routes: readonly Route[]): Stage {
+  const table = compileRoutes(routes, SIGNED_ROLES);
+  return async function route(c) {
+    const { st } = c;
+    const key = c.key!;
+    c.routed = true;
+    try {
+      const area = table.get(c.area);
+      const role = area?.role ?? "worker";
+      if (key.rekeyRequired && role !== "self") {
+        c.answer = fail("rekey_required", "this key must be rotated (POST /v1/rekey) before further use", c.corrId);
+        return;
+      }
+      if (role === "admin" && key.kind !== "admin") throw new HushError("forbidden", "admin routes need an admin credential");
+      if (role === "worker" && key.kind !== "worker") throw new HushError("forbidden", "admin credentials are for admin routes only");
+      c.answer = await dispatch(c, area, role === "admin");
+    } catch (e) {
+      if (e instanceof HushError && e.code === "forbidden" && c.area !== "creds" && c.area !== "admin") {
+        st.audit.record({ actor: key.id, via: key.kind, action: "policy", target: c.label, result: "denied", reason: "forbidden", corr_id: c.corrId });
+      }
+      c.answer = answerError(e, c.corrId);
+      if (c.answer.status === 500) st.log.error("internal error", { corr_id: c.corrId, route: c.label, err: String((e as Error)?.stack ?? e) });
+    }
+  };
+}
+
+/** The admin.sock listener: the `admin` and `owner` rows as "admin-socket"; any other path is `not_found`. Errors go to `observe` (unsigned). */
+export function adminListener(routes: readonly Route[]): Stage {
+  const table = compileRoutes(routes, ["admin", "owner"]);
+  return async function adminListener(c) {
+    c.actor = "admin-socket";
+    const area = table.get(c.area);
+    if (c.area !== "admin" && typeof matchRoute(area, c.parts, c.req.method) !== "object") throw new HushError("not_found", "no such route on the admin socket");
+    c.answer = await dispatch(c, area, true);
+  };
+}
+
+/** Run the matching row, inside the admin audit when it changes something. */
+function dispatch(c: Ctx, area: Area | undefined, admin: boolean): Promise<Answer> | Answer {
+  if (admin && isAdminChange(c)) return auditAdminChange(c, () => invoke(c, area, admin));
+  return invoke(c, area, admin);
+}
+
+function invoke(c: Ctx, area: Area | undefined, admin: boolean): Promise<Answer> | Answer {
+  const hit = matchRoute(area, c.parts, c.req.method);
+  if (hit === "method") throw new HushError("invalid_request", "method not allowed on this route");
+  if (hit === undefined) throw new HushError("not_found", admin ? "no such admin route" : "no such route");
+  if (hit.role === "owner" && c.actor !== "admin-socket") throw new HushError("forbidden", "admin keys are issued on the admin socket only");
+  return hit.handler(c);
+}

@@ -1,0 +1,134 @@
+/**
+ * The stages every listener runs before it knows who is asking
+ * (pipeline.ts): `observe` (metrics, last-resort error mapping), `limits`
+ * (in-flight cap, target), `publicRoutes` (health, ready) and `bodyStage`
+ * (body cap and deadline, daemon phase). Refusals here are never signed:
+ * nothing has been verified yet (PROTOCOL.md §4).
+ * @module
+ */
+import { wipe } from "../crypto/index.ts";
+import { answerError, fail } from "./http.ts";
+import type { BodyRead, Ctx, Next, Stage } from "./pipeline.ts";
+import { areaOf, compileRoutes, matchRoute, type Route, type Row } from "./routes.ts";
+import { routeLabel } from "./metrics.ts";
+
+/** The empty body (shared; never wiped). */
+export const EMPTY = new Uint8Array(0);
+
+/**
+ * Outermost: maps anything thrown to its error answer (unsigned; `internal`
+ * is logged with its stack), counts `hush_requests_total{route,code}` and
+ * the duration, and zero-fills the request body.
+ */
+export function observe(): Stage {
+  return async function observe(c, next) {
+    try {
+      await next(c);
+      if (!c.answer) throw new Error("the pipeline gave no answer");
+    } catch (e) {
+      c.answer = answerError(e, c.corrId);
+      if (c.answer.status === 500) c.st.log.error("internal error", { corr_id: c.corrId, route: c.label, err: String((e as Error)?.stack ?? e) });
+    } finally {
+      if (c.body !== EMPTY) wipe(c.body);
+      c.m.requests.inc({ route: c.label, code: String(c.answer?.status ?? 500) });
+      c.m.duration.observe((performance.now() - c.t0) / 1000);
+    }
+  };
+}
+
+/**
+ * The in-flight cap (`busy`, before anything else is looked at), then the
+ * target: none (`invalid_request`, connection closed) or outside `/v1/` and
+ * `/metrics` (`not_found`). Sets the path fields, area and metrics label.
+ */
+export function limits(): Stage {
+  return async function limits(c, next) {
+    const st = c.st;
+    st.inFlight++;
+    try {
+      if (st.inFlight > st.config.maxInFlight) {
+        c.m.rejected.inc({ reason: "in_flight" });
+        c.answer = fail("busy", "too many requests in flight", c.corrId);
+        return;
+      }
+      const target = c.req.target;
+      if (target === null) {
+        // HTTP: a missing or malformed Host header (Bun builds req.url from it).
+        c.m.rejected.inc({ reason: "bad_target" });
+        c.answer = { ...fail("invalid_request", "malformed request target or Host header", c.corrId), close: true };
+        return;
+      }
+      const q = target.indexOf("?");
+      const path = q < 0 ? target : target.slice(0, q);
+      c.path = path;
+      c.search = q < 0 ? "" : target.slice(q);
+      const parts = (c.parts = path.split("/"));
+      c.area = areaOf(parts);
+      c.label = routeLabel(parts);
+      if (parts[1] !== "v1" && path !== "/metrics") {
+        c.answer = fail("not_found", "no such route", c.corrId);
+        return;
+      }
+      await next(c);
+    } finally {
+      st.inFlight--;
+    }
+  };
+}
+
+/** The `public` rows of the table (health, ready), answered before the body is read. Another method goes on (to authentication). */
+export function publicRoutes(routes: readonly Route[]): Stage {
+  const table = compileRoutes(routes, ["public"]);
+  return function publicRoutes(c, next) {
+    const hit = matchRoute(table.get(c.area), c.parts, c.req.method);
+    return typeof hit === "object" ? answerWith(c, hit) : next(c);
+  };
+}
+
+/** Set `c.answer` from a row's handler (sync or async). */
+export async function answerWith(c: Ctx, row: Row): Promise<void> {
+  c.answer = await row.handler(c);
+}
+
+/**
+ * The body: over the cap → `too_large`; late or abandoned → `invalid_request`
+ * with the connection closed (the transport's reader enforces the deadline).
+ * Then the daemon's phase at arrival: not serving → `unavailable`.
+ */
+export function bodyStage(): Stage {
+  return function body(c, next) {
+    const src = c.req.body;
+    return typeof src === "function" ? readThenCheck(c, src, next) : checkBody(c, src, next);
+  };
+}
+
+async function readThenCheck(c: Ctx, read: () => Promise<BodyRead>, next: Next): Promise<void> {
+  return checkBody(c, await read(), next);
+}
+
+function checkBody(c: Ctx, b: BodyRead, next: Next): Promise<void> | void {
+  const { st, m } = c;
+  if (b === "aborted") {
+    // The client hung up mid-body or sent broken framing: its fault, not ours.
+    m.rejected.inc({ reason: "body_aborted" });
+    c.answer = { ...fail("invalid_request", "the request body could not be read", c.corrId), close: true };
+    return;
+  }
+  if (b === "timeout") {
+    m.rejected.inc({ reason: "timeout" });
+    c.answer = { ...fail("invalid_request", `request body not received within ${st.config.requestTimeoutMs} ms`, c.corrId), close: true };
+    return;
+  }
+  const max = st.config.limits.maxBodyBytes;
+  if (b !== "too_large") c.body = b;
+  if (b === "too_large" || b.length > max) {
+    m.rejected.inc({ reason: "body_too_large" });
+    c.answer = fail("too_large", `body over ${max} bytes`, c.corrId);
+    return;
+  }
+  if (c.phase !== "serving") {
+    c.answer = fail("unavailable", `daemon is ${c.phase}`, c.corrId);
+    return;
+  }
+  return next(c);
+}
