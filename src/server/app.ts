@@ -17,7 +17,7 @@
 import type { Answer } from "./http.ts";
 import type { State } from "./state.ts";
 import { createServerMetrics, type ServerMetrics } from "./metrics.ts";
-import { createPipeline, type BodyRead, type Listener } from "./pipeline.ts";
+import { createPipeline, type BodyRead, type Ctx, type Listener } from "./pipeline.ts";
 import { EMPTY } from "./stages.ts";
 
 export type { Listener } from "./pipeline.ts";
@@ -98,6 +98,8 @@ export function toResponse(a: Answer, corrId: string): Response {
 
 type Peer = { requestIP(r: Request): { address: string } | null };
 
+const respond = (c: Ctx) => toResponse(c.answer!, c.corrId);
+
 /**
  * Bun.serve's `fetch` for one listener. `worker` and `admin` are unix
  * sockets (peer "unix"); `tcp` asks the server for the source address.
@@ -107,14 +109,14 @@ export function createFetch(st: State, listener: Listener, m: ServerMetrics = cr
   const maxBody = st.config.limits.maxBodyBytes;
   const timeoutMs = st.config.requestTimeoutMs;
 
-  return async function fetch(req: Request, server?: Peer): Promise<Response> {
+  return function fetch(req: Request, server?: Peer): Response | Promise<Response> {
     let target: string | null = null;
     try {
       const url = new URL(req.url);
       target = url.pathname + url.search;
     } catch {}
     const h = req.headers;
-    const c = await run({
+    const c = run({
       method: req.method,
       target,
       headers: { authorization: h.get("authorization"), "x-request-id": h.get("x-request-id"), "content-type": h.get("content-type") },
@@ -123,6 +125,6 @@ export function createFetch(st: State, listener: Listener, m: ServerMetrics = cr
       listener,
       peer: listener === "tcp" ? (server?.requestIP(req)?.address ?? "unix") : "unix",
     });
-    return toResponse(c.answer!, c.corrId);
+    return c instanceof Promise ? c.then(respond) : respond(c);
   };
 }

@@ -11,7 +11,7 @@
  * once per listener (like hono's middleware, but `next` takes the context,
  * so nothing is allocated per request for the chain). A stage answers by
  * setting `c.answer` and returning without calling `next`; stages that
- * work on the answer (sign, observe) do so after `await next(c)`. No stage
+ * work on the answer (sign, observe) do so after `next(c)` is done. No stage
  * knows which transport it serves: the HTTP adapter (app.ts) reads the
  * body, checks the target and builds the Response; a WebSocket adapter
  * hands in the same NeutralRequest and gets the same answer.
@@ -104,9 +104,11 @@ export interface Ctx {
 }
 
 /**
- * A stage may be synchronous: one that has nothing to do after `next`
- * returns `next(c)` unawaited, so the hot path pays for an async frame only
- * where a stage awaits (observe, limits, sign, route, and a body read).
+ * Stages and handlers may be asynchronous, but need not be: a stage returns
+ * `next(c)` (a promise only if something downstream waited), and a stage
+ * that works after `next` does so at once for a synchronous result and in a
+ * small async helper for a promise. A request that waits for nothing (a
+ * signed GET against the in-memory store) runs without a single microtask.
  */
 export type Next = (c: Ctx) => Promise<void> | void;
 export type Stage = (c: Ctx, next: Next) => Promise<void> | void;
@@ -160,17 +162,19 @@ export interface PipelineOptions {
 }
 
 /**
- * The pipeline of one listener: `run(req)` resolves to the finished context,
- * whose `answer` is always set and `corrId` names the request. Never rejects.
+ * The pipeline of one listener: `run(req)` gives the finished context, whose
+ * `answer` is always set and `corrId` names the request; a promise of it
+ * only when a stage had to wait (a body read, an async handler), so a
+ * synchronous request costs no microtask. Never throws or rejects.
  */
-export function createPipeline(st: State, listener: Listener, opts: PipelineOptions = {}): (req: NeutralRequest) => Promise<Ctx> {
+export function createPipeline(st: State, listener: Listener, opts: PipelineOptions = {}): (req: NeutralRequest) => Ctx | Promise<Ctx> {
   const m = opts.metrics ?? createServerMetrics(st);
   const routes = opts.routes ?? ROUTES;
   const tail = listener === "admin" ? [adminListener(routes)] : [join(routes), authenticate(), sign(), rate(), route(routes)];
   const run = compose([observe(), limits(), publicRoutes(routes), bodyStage(), ...tail]);
-  return async (req) => {
+  return (req) => {
     const c = newCtx(st, m, req);
-    await run(c);
-    return c;
+    const r = run(c);
+    return r ? r.then(() => c) : c;
   };
 }

@@ -15,7 +15,7 @@ import { HushError } from "../errors.ts";
 import { hashBody, signResponse } from "../auth/index.ts";
 import { answerError, fail, type Answer } from "./http.ts";
 import type { Ctx, Stage } from "./pipeline.ts";
-import { answerWith } from "./stages.ts";
+import { answerLater, answerWith } from "./stages.ts";
 import { compileRoutes, matchRoute, type Area, type Role, type Route } from "./routes.ts";
 import { auditAdminChange, isAdminChange } from "./routes-admin.ts";
 
@@ -71,21 +71,42 @@ export function authenticate(): Stage {
  * key. The audit stream is not signed. The MAC key copy is wiped after.
  */
 export function sign(): Stage {
-  return async function sign(c, next) {
-    const macKey = c.macKey!;
+  return function sign(c, next) {
+    let r: Promise<void> | void = undefined;
     try {
-      await next(c);
-      const a = c.answer!;
-      if (a.kind === "stream") return;
-      const h = (a.headers ??= {});
-      h["hush-signature"] = signResponse(macKey, c.signature, a.status, a.body);
-      const key = c.key!;
-      // None once the key already ends at the hard cap (a rekey could not extend it).
-      if (c.routed && key.revokedAt === null && key.expiresAt < key.hardExpiresAt) h["hush-rekey-after"] = String(key.expiresAt - Math.floor(key.ttlMs / 2));
-    } finally {
-      macKey.fill(0);
+      r = next(c);
+    } catch (e) {
+      c.macKey!.fill(0);
+      throw e;
     }
+    if (r) return signLater(c, r);
+    signAnswer(c);
   };
+}
+
+async function signLater(c: Ctx, p: Promise<void>): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    c.macKey!.fill(0);
+    throw e;
+  }
+  signAnswer(c);
+}
+
+function signAnswer(c: Ctx): void {
+  const macKey = c.macKey!;
+  try {
+    const a = c.answer!;
+    if (a.kind === "stream") return;
+    const h = (a.headers ??= {});
+    h["hush-signature"] = signResponse(macKey, c.signature, a.status, a.body);
+    const key = c.key!;
+    // None once the key already ends at the hard cap (a rekey could not extend it).
+    if (c.routed && key.revokedAt === null && key.expiresAt < key.hardExpiresAt) h["hush-rekey-after"] = String(key.expiresAt - Math.floor(key.ttlMs / 2));
+  } finally {
+    macKey.fill(0);
+  }
 }
 
 /** The per-key token bucket (§3, "Per-key rate limit"): `rate_limited` with `Retry-After`, signed, audited. */
@@ -115,8 +136,7 @@ const SIGNED_ROLES: readonly Role[] = ["self", "worker", "admin", "owner"];
  */
 export function route(routes: readonly Route[]): Stage {
   const table = compileRoutes(routes, SIGNED_ROLES);
-  return async function route(c) {
-    const { st } = c;
+  return function route(c) {
     const key = c.key!;
     c.routed = true;
     try {
@@ -128,25 +148,44 @@ export function route(routes: readonly Route[]): Stage {
       }
       if (role === "admin" && key.kind !== "admin") throw new HushError("forbidden", "admin routes need an admin credential");
       if (role === "worker" && key.kind !== "worker") throw new HushError("forbidden", "admin credentials are for admin routes only");
-      c.answer = await dispatch(c, area, role === "admin");
+      const a = dispatch(c, area, role === "admin");
+      if (a instanceof Promise) return routeLater(c, a);
+      c.answer = a;
     } catch (e) {
-      if (e instanceof HushError && e.code === "forbidden" && c.area !== "creds" && c.area !== "admin") {
-        st.audit.record({ actor: key.id, via: key.kind, action: "policy", target: c.label, result: "denied", reason: "forbidden", corr_id: c.corrId });
-      }
-      c.answer = answerError(e, c.corrId);
-      if (c.answer.status === 500) st.log.error("internal error", { corr_id: c.corrId, route: c.label, err: String((e as Error)?.stack ?? e) });
+      routeError(c, e);
     }
   };
+}
+
+async function routeLater(c: Ctx, p: Promise<Answer>): Promise<void> {
+  try {
+    c.answer = await p;
+  } catch (e) {
+    routeError(c, e);
+  }
+}
+
+/** A signed error answer; a forbidden outside creds and admin is audited as a policy denial. */
+function routeError(c: Ctx, e: unknown): void {
+  const { st } = c;
+  const key = c.key!;
+  if (e instanceof HushError && e.code === "forbidden" && c.area !== "creds" && c.area !== "admin") {
+    st.audit.record({ actor: key.id, via: key.kind, action: "policy", target: c.label, result: "denied", reason: "forbidden", corr_id: c.corrId });
+  }
+  c.answer = answerError(e, c.corrId);
+  if (c.answer.status === 500) st.log.error("internal error", { corr_id: c.corrId, route: c.label, err: String((e as Error)?.stack ?? e) });
 }
 
 /** The admin.sock listener: the `admin` and `owner` rows as "admin-socket"; any other path is `not_found`. Errors go to `observe` (unsigned). */
 export function adminListener(routes: readonly Route[]): Stage {
   const table = compileRoutes(routes, ["admin", "owner"]);
-  return async function adminListener(c) {
+  return function adminListener(c) {
     c.actor = "admin-socket";
     const area = table.get(c.area);
     if (c.area !== "admin" && typeof matchRoute(area, c.parts, c.req.method) !== "object") throw new HushError("not_found", "no such route on the admin socket");
-    c.answer = await dispatch(c, area, true);
+    const a = dispatch(c, area, true);
+    if (a instanceof Promise) return answerLater(c, a);
+    c.answer = a;
   };
 }
 

@@ -1,13 +1,13 @@
 /**
  * The stages every listener runs before it knows who is asking
- * (pipeline.ts): `observe` (metrics, last-resort error mapping), `limits`
- * (in-flight cap, target), `publicRoutes` (health, ready) and `bodyStage`
+ * (pipeline.ts): `observe` (in-flight count, metrics, last-resort error
+ * mapping), `limits` (in-flight cap, target), `publicRoutes` (health, ready) and `bodyStage`
  * (body cap and deadline, daemon phase). Refusals here are never signed:
  * nothing has been verified yet (PROTOCOL.md §4).
  * @module
  */
 import { wipe } from "../crypto/index.ts";
-import { answerError, fail } from "./http.ts";
+import { answerError, fail, type Answer } from "./http.ts";
 import type { BodyRead, Ctx, Next, Stage } from "./pipeline.ts";
 import { areaOf, compileRoutes, matchRoute, type Route, type Row } from "./routes.ts";
 import { routeLabel } from "./metrics.ts";
@@ -16,24 +16,45 @@ import { routeLabel } from "./metrics.ts";
 export const EMPTY = new Uint8Array(0);
 
 /**
- * Outermost: maps anything thrown to its error answer (unsigned; `internal`
+ * Outermost: counts the request in flight (`hush_in_flight`) until it is
+ * answered, maps anything thrown to its error answer (unsigned; `internal`
  * is logged with its stack), counts `hush_requests_total{route,code}` and
  * the duration, and zero-fills the request body.
  */
 export function observe(): Stage {
-  return async function observe(c, next) {
+  return function observe(c, next) {
+    c.st.inFlight++;
+    let r: Promise<void> | void = undefined;
     try {
-      await next(c);
-      if (!c.answer) throw new Error("the pipeline gave no answer");
+      r = next(c);
     } catch (e) {
-      c.answer = answerError(e, c.corrId);
-      if (c.answer.status === 500) c.st.log.error("internal error", { corr_id: c.corrId, route: c.label, err: String((e as Error)?.stack ?? e) });
-    } finally {
-      if (c.body !== EMPTY) wipe(c.body);
-      c.m.requests.inc({ route: c.label, code: String(c.answer?.status ?? 500) });
-      c.m.duration.observe((performance.now() - c.t0) / 1000);
+      mapError(c, e);
     }
+    if (r) return observeLater(c, r);
+    finish(c);
   };
+}
+
+async function observeLater(c: Ctx, p: Promise<void>): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    mapError(c, e);
+  }
+  finish(c);
+}
+
+function mapError(c: Ctx, e: unknown): void {
+  c.answer = answerError(e, c.corrId);
+  if (c.answer.status === 500) c.st.log.error("internal error", { corr_id: c.corrId, route: c.label, err: String((e as Error)?.stack ?? e) });
+}
+
+function finish(c: Ctx): void {
+  if (!c.answer) mapError(c, new Error("the pipeline gave no answer"));
+  c.st.inFlight--;
+  if (c.body !== EMPTY) wipe(c.body);
+  c.m.requests.inc({ route: c.label, code: String(c.answer!.status) });
+  c.m.duration.observe((performance.now() - c.t0) / 1000);
 }
 
 /**
@@ -42,37 +63,32 @@ export function observe(): Stage {
  * `/metrics` (`not_found`). Sets the path fields, area and metrics label.
  */
 export function limits(): Stage {
-  return async function limits(c, next) {
+  return function limits(c, next) {
     const st = c.st;
-    st.inFlight++;
-    try {
-      if (st.inFlight > st.config.maxInFlight) {
-        c.m.rejected.inc({ reason: "in_flight" });
-        c.answer = fail("busy", "too many requests in flight", c.corrId);
-        return;
-      }
-      const target = c.req.target;
-      if (target === null) {
-        // HTTP: a missing or malformed Host header (Bun builds req.url from it).
-        c.m.rejected.inc({ reason: "bad_target" });
-        c.answer = { ...fail("invalid_request", "malformed request target or Host header", c.corrId), close: true };
-        return;
-      }
-      const q = target.indexOf("?");
-      const path = q < 0 ? target : target.slice(0, q);
-      c.path = path;
-      c.search = q < 0 ? "" : target.slice(q);
-      const parts = (c.parts = path.split("/"));
-      c.area = areaOf(parts);
-      c.label = routeLabel(parts);
-      if (parts[1] !== "v1" && path !== "/metrics") {
-        c.answer = fail("not_found", "no such route", c.corrId);
-        return;
-      }
-      await next(c);
-    } finally {
-      st.inFlight--;
+    if (st.inFlight > st.config.maxInFlight) {
+      c.m.rejected.inc({ reason: "in_flight" });
+      c.answer = fail("busy", "too many requests in flight", c.corrId);
+      return;
     }
+    const target = c.req.target;
+    if (target === null) {
+      // HTTP: a missing or malformed Host header (Bun builds req.url from it).
+      c.m.rejected.inc({ reason: "bad_target" });
+      c.answer = { ...fail("invalid_request", "malformed request target or Host header", c.corrId), close: true };
+      return;
+    }
+    const q = target.indexOf("?");
+    const path = q < 0 ? target : target.slice(0, q);
+    c.path = path;
+    c.search = q < 0 ? "" : target.slice(q);
+    const parts = (c.parts = path.split("/"));
+    c.area = areaOf(parts);
+    c.label = routeLabel(parts);
+    if (parts[1] !== "v1" && path !== "/metrics") {
+      c.answer = fail("not_found", "no such route", c.corrId);
+      return;
+    }
+    return next(c);
   };
 }
 
@@ -85,9 +101,15 @@ export function publicRoutes(routes: readonly Route[]): Stage {
   };
 }
 
-/** Set `c.answer` from a row's handler (sync or async). */
-export async function answerWith(c: Ctx, row: Row): Promise<void> {
-  c.answer = await row.handler(c);
+/** Set `c.answer` from a row's handler; a promise only when the handler is async. */
+export function answerWith(c: Ctx, row: Row): Promise<void> | void {
+  const a = row.handler(c);
+  if (a instanceof Promise) return answerLater(c, a);
+  c.answer = a;
+}
+
+export async function answerLater(c: Ctx, p: Promise<Answer>): Promise<void> {
+  c.answer = await p;
 }
 
 /**

@@ -127,6 +127,22 @@ describe("the pipeline, without HTTP", () => {
     expect(d.state.inFlight).toBe(0);
   });
 
+  test("an async handler is awaited and its answer signed; a request that waits for nothing is answered synchronously", async () => {
+    const slow: Route = { method: "GET", path: "/v1/whoami/slow", role: "self", handler: async (c) => { await Bun.sleep(2); return { status: 200, body: `{"id":"${c.key!.id}"}` }; } };
+    const run = createPipeline(d.state, "worker", { routes: [...ROUTES, slow] });
+    const key = newKey();
+    const s = neutral("GET", "/v1/whoami/slow", { key });
+    const pending = run(s.req);
+    expect(pending).toBeInstanceOf(Promise);
+    const a = (await pending).answer!;
+    expect(JSON.parse(a.body)).toEqual({ id: key.id });
+    expect(a.headers!["hush-signature"]).toBe(signResponse(key.macKey, s.signature, 200, a.body));
+    // The in-memory store answers at once: no promise, no microtask on the hot path.
+    const now = run(neutral("GET", "/v1/whoami", { key }).req);
+    expect(now).not.toBeInstanceOf(Promise);
+    expect((now as Awaited<typeof now>).answer!.status).toBe(200);
+  });
+
   test("the admin listener refuses the worker, join and rekey routes and signs nothing", async () => {
     const run = createPipeline(d.state, "admin");
     for (const [method, path] of [["GET", "/v1/kv/a"], ["POST", "/v1/join"], ["POST", "/v1/rekey"], ["GET", "/v1/whoami"], ["POST", "/v1/locks/l"]]) {
