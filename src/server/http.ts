@@ -56,7 +56,7 @@ export function fail(code: ErrorCode, message: string, corrId: string, headers?:
 export function answerError(e: unknown, corrId: string): Answer {
   if (e instanceof HushError) {
     const h: Record<string, string> = {};
-    if (e.code === "rate_limited") h["Retry-After"] = String(e.detail.retryAfter ?? 1);
+    if (e.code === "rate_limited") h["retry-after"] = String(e.detail.retryAfter ?? 1);
     return fail(e.code, e.message, corrId, h);
   }
   return fail("internal", "internal error", corrId);

@@ -143,6 +143,19 @@ describe("the pipeline, without HTTP", () => {
     expect((now as Awaited<typeof now>).answer!.status).toBe(200);
   });
 
+  test("a join over its source's rate (TCP peer) is refused unsigned, with a lower-case retry-after like every neutral header", async () => {
+    const run = createPipeline(d.state, "tcp");
+    let c;
+    // Drain this source's bucket (the global one is far larger), then one more.
+    for (let i = 0; i < 1000; i++) {
+      c = await run({ ...neutral("POST", "/v1/join", { listener: "tcp", body: "{}" }).req, peer: "192.0.2.7" });
+      if (c.answer!.status === 429) break;
+    }
+    expect([c!.answer!.status, JSON.parse(c!.answer!.body).error]).toEqual([429, "rate_limited"]);
+    expect(Object.keys(c!.answer!.headers!)).toEqual(["retry-after"]);
+    expect(events.at(-1)).toMatchObject({ actor: "192.0.2.7", action: "join", reason: "rate_limited" });
+  });
+
   test("the admin listener refuses the worker, join and rekey routes and signs nothing", async () => {
     const run = createPipeline(d.state, "admin");
     for (const [method, path] of [["GET", "/v1/kv/a"], ["POST", "/v1/join"], ["POST", "/v1/rekey"], ["GET", "/v1/whoami"], ["POST", "/v1/locks/l"]]) {
