@@ -22,17 +22,6 @@ import { EMPTY } from "./stages.ts";
 
 export type { Listener } from "./pipeline.ts";
 
-/** `p`, or "timeout" after `ms` (the body of a slow client is not waited for). */
-async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | "timeout"> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), ms)));
-  try {
-    return await Promise.race([p, t]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * Read the body, refusing it past `max` bytes before it is buffered: a
  * declared Content-Length over the cap is refused unread, a chunked body is
@@ -71,14 +60,18 @@ async function readBody(req: Request, max: number): Promise<Uint8Array | null> {
   return out;
 }
 
-/** The body within `max` bytes and `ms` milliseconds, or why not. */
+/** The body within `max` bytes and `ms` milliseconds (a slow client is not waited for), or why not. */
 async function readWithin(req: Request, max: number, ms: number): Promise<BodyRead> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), ms)));
   try {
-    const r = await withDeadline(readBody(req, max), ms);
+    const r = await Promise.race([readBody(req, max), late]);
     return r === null ? "too_large" : r;
   } catch {
     // The client hung up mid-body or sent broken framing.
     return "aborted";
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -98,14 +91,16 @@ export function toResponse(a: Answer, corrId: string): Response {
 
 type Peer = { requestIP(r: Request): { address: string } | null };
 
-const respond = (c: Ctx) => toResponse(c.answer!, c.corrId);
+function respond(c: Ctx): Response {
+  return toResponse(c.answer!, c.corrId);
+}
 
 /**
  * Bun.serve's `fetch` for one listener. `worker` and `admin` are unix
  * sockets (peer "unix"); `tcp` asks the server for the source address.
  */
 export function createFetch(st: State, listener: Listener, m: ServerMetrics = createServerMetrics(st)) {
-  const run = createPipeline(st, listener, { metrics: m });
+  const { start, run } = createPipeline(st, listener, { metrics: m });
   const maxBody = st.config.limits.maxBodyBytes;
   const timeoutMs = st.config.requestTimeoutMs;
 
@@ -116,15 +111,18 @@ export function createFetch(st: State, listener: Listener, m: ServerMetrics = cr
       target = url.pathname + url.search;
     } catch {}
     const h = req.headers;
-    const c = run({
+    const c = start({
       method: req.method,
       target,
-      headers: { authorization: h.get("authorization"), "x-request-id": h.get("x-request-id"), "content-type": h.get("content-type") },
+      authorization: h.get("authorization"),
+      requestId: h.get("x-request-id"),
+      contentType: h.get("content-type"),
       // No body (most GETs): nothing to wait for, so no deadline timer on the hot path.
       body: req.body === null ? EMPTY : () => readWithin(req, maxBody, timeoutMs),
       listener,
       peer: listener === "tcp" ? (server?.requestIP(req)?.address ?? "unix") : "unix",
     });
-    return c instanceof Promise ? c.then(respond) : respond(c);
+    const wait = run(c);
+    return wait ? wait.then(() => respond(c)) : respond(c);
   };
 }

@@ -50,14 +50,12 @@ export interface NeutralRequest {
    * missing or malformed Host header).
    */
   target: string | null;
-  /** The headers the pipeline reads (lower-case names). */
-  headers: {
-    authorization?: string | null;
-    /** Reused as corr_id when it matches `^[A-Za-z0-9._:-]{1,64}$`. */
-    "x-request-id"?: string | null;
-    /** Not checked (PROTOCOL.md §1); carried for logs and future use. */
-    "content-type"?: string | null;
-  };
+  /** The headers the pipeline reads, flat (one object per request): `Authorization` (§3), */
+  authorization: string | null;
+  /** `X-Request-Id`, reused as corr_id when it matches `^[A-Za-z0-9._:-]{1,64}$`, */
+  requestId: string | null;
+  /** and `Content-Type`, which is not checked (PROTOCOL.md §1) but carried for the handlers. */
+  contentType: string | null;
   /**
    * The body bytes, or the transport's reader for them: called once, after
    * the refusals that need no body (in-flight cap, unknown path, health),
@@ -131,7 +129,7 @@ const bootId = toB64u(randomBytes(6));
 let seq = 0;
 
 function newCtx(st: State, m: ServerMetrics, req: NeutralRequest): Ctx {
-  const given = req.headers["x-request-id"];
+  const given = req.requestId;
   return {
     st,
     m,
@@ -161,20 +159,28 @@ export interface PipelineOptions {
   routes?: readonly Route[];
 }
 
+/** A listener's pipeline, in two steps so a transport can keep the context without an extra promise. */
+export interface Pipeline {
+  /** The context of a new request (its corr_id, its arrival phase and time). */
+  start(req: NeutralRequest): Ctx;
+  /** Run the stages: afterwards `c.answer` is set. A promise only when a stage had to wait. Never throws or rejects. */
+  run(c: Ctx): Promise<void> | void;
+}
+
 /**
- * The pipeline of one listener: `run(req)` gives the finished context, whose
- * `answer` is always set and `corrId` names the request; a promise of it
- * only when a stage had to wait (a body read, an async handler), so a
- * synchronous request costs no microtask. Never throws or rejects.
+ * The pipeline of one listener. A request that waits for nothing (no body
+ * to read, a synchronous handler) runs without a promise or a microtask.
  */
-export function createPipeline(st: State, listener: Listener, opts: PipelineOptions = {}): (req: NeutralRequest) => Ctx | Promise<Ctx> {
+export function createPipeline(st: State, listener: Listener, opts: PipelineOptions = {}): Pipeline {
   const m = opts.metrics ?? createServerMetrics(st);
   const routes = opts.routes ?? ROUTES;
   const tail = listener === "admin" ? [adminListener(routes)] : [join(routes), authenticate(), sign(), rate(), route(routes)];
-  const run = compose([observe(), limits(), publicRoutes(routes), bodyStage(), ...tail]);
-  return (req) => {
-    const c = newCtx(st, m, req);
-    const r = run(c);
-    return r ? r.then(() => c) : c;
-  };
+  return { start: (req) => newCtx(st, m, req), run: compose([observe(), limits(), publicRoutes(routes), bodyStage(), ...tail]) };
+}
+
+/** Run one request to its finished context (tests, and transports that need no speed). */
+export async function answer(p: Pipeline, req: NeutralRequest): Promise<Ctx> {
+  const c = p.start(req);
+  await p.run(c);
+  return c;
 }

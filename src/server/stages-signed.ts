@@ -38,7 +38,7 @@ export function join(routes: readonly Route[]): Stage {
 export function authenticate(): Stage {
   return function authenticate(c, next) {
     const { st, m } = c;
-    const v = st.verifier.verify(c.req.method, c.req.target!, c.req.headers.authorization ?? null, hashBody(c.body));
+    const v = st.verifier.verify(c.req.method, c.req.target!, c.req.authorization, hashBody(c.body));
     if (!v.ok) {
       m.authFailures.inc({ reason: v.reason });
       st.log.warn("authentication failed", { corr_id: c.corrId, reason: v.reason, key_id: v.keyId, route: c.label });

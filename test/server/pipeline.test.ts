@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { startDaemon, type Daemon } from "../../src/server/daemon.ts";
-import { createPipeline, type NeutralRequest } from "../../src/server/pipeline.ts";
+import { answer, createPipeline, type NeutralRequest, type PipelineOptions } from "../../src/server/pipeline.ts";
 import { compileRoutes, ROUTES, type Route } from "../../src/server/routes.ts";
 import { routeLabel } from "../../src/server/metrics.ts";
 import type { AuditEvent } from "../../src/server/state.ts";
@@ -39,12 +39,20 @@ afterAll(async () => {
 type Key = ReturnType<Daemon["state"]["registry"]["create"]>;
 const newKey = (kind: "worker" | "admin" = "worker") => d.state.registry.create({ kind, name: "p", via: "issue" });
 
+/** A listener's pipeline as one call: neutral request in, finished context out. */
+function pipeline(listener: NeutralRequest["listener"], opts?: PipelineOptions) {
+  const p = createPipeline(d.state, listener, opts);
+  return (req: NeutralRequest) => answer(p, req);
+}
+
 function neutral(method: string, target: string, opts: { key?: Key; body?: string; listener?: NeutralRequest["listener"]; requestId?: string } = {}) {
   const s = opts.key ? signRequest(opts.key.macKey, opts.key.id, { method, target, body: opts.body }) : undefined;
   const req: NeutralRequest = {
     method,
     target,
-    headers: { authorization: s?.authorization ?? null, "x-request-id": opts.requestId ?? null },
+    authorization: s?.authorization ?? null,
+    requestId: opts.requestId ?? null,
+    contentType: opts.body === undefined ? null : "application/json",
     body: opts.body === undefined ? new Uint8Array(0) : utf8(opts.body),
     listener: opts.listener ?? "worker",
     peer: "unix",
@@ -54,7 +62,7 @@ function neutral(method: string, target: string, opts: { key?: Key; body?: strin
 
 describe("the pipeline, without HTTP", () => {
   test("a public route is answered unsigned, before the body is asked for", async () => {
-    const run = createPipeline(d.state, "worker");
+    const run = pipeline("worker");
     const { req } = neutral("GET", "/v1/health");
     req.body = () => {
       throw new Error("the body must not be read for a public route");
@@ -67,7 +75,7 @@ describe("the pipeline, without HTTP", () => {
   });
 
   test("an unauthenticated request gets the generic auth_failed; the reason goes to the audit log only", async () => {
-    const run = createPipeline(d.state, "worker");
+    const run = pipeline("worker");
     const c = await run(neutral("GET", "/v1/kv/a").req);
     expect(c.answer!.status).toBe(401);
     expect(JSON.parse(c.answer!.body)).toEqual({ error: "auth_failed", message: "authentication failed", corr_id: c.corrId });
@@ -76,7 +84,7 @@ describe("the pipeline, without HTTP", () => {
   });
 
   test("a good signed request is routed and its answer signed with the requester's key", async () => {
-    const run = createPipeline(d.state, "worker");
+    const run = pipeline("worker");
     const key = newKey();
     const put = neutral("PUT", "/v1/kv/neutral", { key, body: '{"value":{"n":1},"ttl_ms":60000}' });
     const a = (await run(put.req)).answer!;
@@ -90,7 +98,7 @@ describe("the pipeline, without HTTP", () => {
   });
 
   test("the rate stage refuses past the key's burst: signed, Retry-After, no Hush-Rekey-After, audited", async () => {
-    const run = createPipeline(d.state, "worker");
+    const run = pipeline("worker");
     const key = newKey();
     for (let i = 0; i < 3; i++) expect((await run(neutral("GET", "/v1/whoami", { key }).req)).answer!.status).toBe(200);
     const over = neutral("GET", "/v1/whoami", { key });
@@ -110,7 +118,7 @@ describe("the pipeline, without HTTP", () => {
       { method: "GET", path: "/v1/whoami/boom", role: "self", handler: () => { throw new Error("boom in a handler"); } },
       { method: "GET", path: "/v1/whoami/later", role: "self", handler: async () => { await Bun.sleep(1); throw new HushError("conflict", "refused later"); } },
     ];
-    const run = createPipeline(d.state, "worker", { routes: [...ROUTES, ...extra] });
+    const run = pipeline("worker", { routes: [...ROUTES, ...extra] });
     const key = newKey();
     const boom = neutral("GET", "/v1/whoami/boom", { key });
     const c = await run(boom.req);
@@ -129,22 +137,23 @@ describe("the pipeline, without HTTP", () => {
 
   test("an async handler is awaited and its answer signed; a request that waits for nothing is answered synchronously", async () => {
     const slow: Route = { method: "GET", path: "/v1/whoami/slow", role: "self", handler: async (c) => { await Bun.sleep(2); return { status: 200, body: `{"id":"${c.key!.id}"}` }; } };
-    const run = createPipeline(d.state, "worker", { routes: [...ROUTES, slow] });
+    const p = createPipeline(d.state, "worker", { routes: [...ROUTES, slow] });
     const key = newKey();
     const s = neutral("GET", "/v1/whoami/slow", { key });
-    const pending = run(s.req);
+    const c = p.start(s.req);
+    const pending = p.run(c);
     expect(pending).toBeInstanceOf(Promise);
-    const a = (await pending).answer!;
-    expect(JSON.parse(a.body)).toEqual({ id: key.id });
-    expect(a.headers!["hush-signature"]).toBe(signResponse(key.macKey, s.signature, 200, a.body));
+    await pending;
+    expect(JSON.parse(c.answer!.body)).toEqual({ id: key.id });
+    expect(c.answer!.headers!["hush-signature"]).toBe(signResponse(key.macKey, s.signature, 200, c.answer!.body));
     // The in-memory store answers at once: no promise, no microtask on the hot path.
-    const now = run(neutral("GET", "/v1/whoami", { key }).req);
-    expect(now).not.toBeInstanceOf(Promise);
-    expect((now as Awaited<typeof now>).answer!.status).toBe(200);
+    const now = p.start(neutral("GET", "/v1/whoami", { key }).req);
+    expect(p.run(now)).toBeUndefined();
+    expect(now.answer!.status).toBe(200);
   });
 
   test("a join over its source's rate (TCP peer) is refused unsigned, with a lower-case retry-after like every neutral header", async () => {
-    const run = createPipeline(d.state, "tcp");
+    const run = pipeline("tcp");
     let c;
     // Drain this source's bucket (the global one is far larger), then one more.
     for (let i = 0; i < 1000; i++) {
@@ -157,7 +166,7 @@ describe("the pipeline, without HTTP", () => {
   });
 
   test("the admin listener refuses the worker, join and rekey routes and signs nothing", async () => {
-    const run = createPipeline(d.state, "admin");
+    const run = pipeline("admin");
     for (const [method, path] of [["GET", "/v1/kv/a"], ["POST", "/v1/join"], ["POST", "/v1/rekey"], ["GET", "/v1/whoami"], ["POST", "/v1/locks/l"]]) {
       const a = (await run(neutral(method, path, { listener: "admin" }).req)).answer!;
       expect([a.status, JSON.parse(a.body).message]).toEqual([404, "no such route on the admin socket"]);
@@ -188,8 +197,8 @@ describe("HTTP adds nothing to the answer", () => {
     const http = { status: res.status, body: await res.text(), sig: res.headers.get("hush-signature"), rekeyAfter: res.headers.get("hush-rekey-after") };
     // The same signed bytes again, directly: forget the nonce so the replay check lets it through.
     d.state.verifier.nonces.clear();
-    const run = createPipeline(d.state, "worker");
-    const a = (await run({ method, target, headers, body: utf8(body ?? ""), listener: "worker", peer: "unix" })).answer!;
+    const req: NeutralRequest = { method, target, authorization: s.authorization, requestId: "same-request", contentType: null, body: utf8(body ?? ""), listener: "worker", peer: "unix" };
+    const a = (await pipeline("worker")(req)).answer!;
     const direct = { status: a.status, body: a.body, sig: a.headers?.["hush-signature"] ?? null, rekeyAfter: a.headers?.["hush-rekey-after"] ?? null };
     expect(http.sig).toBe(signResponse(key.macKey, s.signature, http.status, http.body));
     return { http, direct };
