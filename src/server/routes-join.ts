@@ -143,7 +143,7 @@ export function handleRekey(st: State, key: KeyRecord, generation: KeyGeneration
   return ok({ msg: toB64u(m2.message) });
 }
 
-/** `POST /v1/join` (role `join`): unsigned; counted in `hush_joins_total{result}` and audited either way. */
+/** `POST /v1/join` (role `join`): unsigned; counted in `hush_joins_total{result}` and audited either way (refusals: handshake, rate limit, no room for the key). */
 export function joinRoute(c: Ctx): Answer {
   const { st, m, corrId } = c;
   const source = c.req.peer;
@@ -162,6 +162,11 @@ export function joinRoute(c: Ctx): Answer {
       m.joins.inc({ result: "rate_limited" });
       m.rejected.inc({ reason: "join_rate" });
       st.audit.record({ actor: source, via: "join", action: "join", result: "denied", reason: "rate_limited", corr_id: corrId });
+    } else if (e instanceof HushError && e.code === "max_items") {
+      // No room for another live worker key (--max-workers); no token use was spent.
+      m.joins.inc({ result: "max_items" });
+      st.log.warn("join refused", { corr_id: corrId, reason: "max_items", source });
+      st.audit.record({ actor: source, via: "join", action: "join", result: "denied", reason: "max_items", corr_id: corrId });
     }
     throw e;
   }

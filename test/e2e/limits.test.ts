@@ -9,19 +9,23 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { rawRequest, startDaemon, type Daemon } from "./_harness.ts";
+import { readFileSync, rmSync } from "node:fs";
+import { rawRequest, startDaemon, tempDir, type Daemon } from "./_harness.ts";
 import { AdminClient, Client, joinWithToken, createUnixTransport } from "../../src/client/index.ts";
 import { signRequest, signResponse } from "../../src/auth/index.ts";
 import { decodeCredential } from "../../src/keys/index.ts";
 
 let d: Daemon;
 let admin: AdminClient;
+const auditDir = tempDir("hush-limits-audit-");
+const auditFile = join(auditDir, "audit.jsonl");
 const open: { close(): void }[] = [];
 
 beforeAll(async () => {
   d = await startDaemon([
     "--max-leases-per-cred", "5", "--max-leases-per-worker", "3", "--max-workers", "6", "--max-tokens", "2", "--max-creds", "3",
     "--max-list", "10", "--replay-cache", "3000", "--replay-cache-per-key", "400", "--key-rate", "0",
+    "--audit-file", auditFile,
   ]);
   admin = new AdminClient({ socket: d.socket });
   open.push(admin);
@@ -30,6 +34,7 @@ afterAll(async () => {
   for (const c of open) c.close();
   await d.stop();
   d.cleanup();
+  rmSync(auditDir, { recursive: true, force: true });
 });
 
 async function worker(name: string): Promise<{ c: Client; credential: string }> {
@@ -97,6 +102,10 @@ describe("credentials, tokens and workers", () => {
     open.push(t);
     expect(await codeOf(joinWithToken(t, tok, "joiner"))).toBe("max_items");
     expect((await admin.call("GET", "/v1/admin/tokens")).tokens.find((x: any) => x.status === "active" && x.uses_left === 2)).toBeDefined(); // no use spent
+    // A join refused for room is audited and counted like the other refused joins.
+    const events = readFileSync(auditFile, "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((e) => e.type === "event" && e.action === "join");
+    expect(events.at(-1)).toMatchObject({ actor: "unix", via: "join", result: "denied", reason: "max_items" });
+    expect(await metric("hush_joins_total", `{result="max_items"}`)).toBe(1);
     await admin.call("POST", `/v1/admin/workers/${made[0]}/revoke`);
     expect((await joinWithToken(t, tok, "joiner")).id).toStartWith("w_");
     expect(await metric("hush_limit_refusals_total", `{limit="workers"}`)).toBe(2);
