@@ -29,15 +29,23 @@ export interface VerifiableKey {
   macKey: Uint8Array;
   expiresAt: number;
   revokedAt: number | null;
-  /** The key replaced by the last rekey, valid until `prevUntil` (grace period). */
+  /** The key of an answered rekey, not used yet: its first use confirms it (PROTOCOL.md §6). */
+  pending?: { macKey: Uint8Array } | null;
+  /** The key replaced by the last confirmed rekey, valid until `prevUntil` (grace period). */
   prevMacKey?: Uint8Array | null;
   prevUntil?: number;
   /** Keys rotated away: a valid signature under one of them means a copied credential. */
   retiredMacKeys?: Uint8Array[];
+  /** Pending keys replaced by a later rekey: never valid; a signature under one means a copied credential. */
+  supersededMacKeys?: Uint8Array[];
 }
 
-/** Which of a worker's keys signed: the current one, the previous one (in grace), or a retired one. */
-export type KeyGeneration = "current" | "previous" | "retired";
+/**
+ * Which of a worker's keys signed: the current one, the pending one (its
+ * first use), the previous one (in grace), a retired one, or a superseded
+ * pending one. The caller decides what each means (§3 step 8, §6).
+ */
+export type KeyGeneration = "current" | "pending" | "previous" | "retired" | "superseded";
 
 export type VerifyResult<K> =
   | { ok: true; key: K; signature: string; keyId: string; generation: KeyGeneration; macKey: Uint8Array }
@@ -91,13 +99,18 @@ export class RequestVerifier<K extends VerifiableKey> {
     return { ok: true, key, signature: p.signature, keyId: p.keyId, generation, macKey };
   }
 
-  /** Try the previous key (inside its grace period), then the retired ones. */
+  /** Try the pending key, the previous key (inside its grace period), the retired ones, then the superseded ones. */
   private matchOld(key: K, sts: string, given: string, now: number): [KeyGeneration, Uint8Array] | null {
+    const pending = key.pending?.macKey;
+    if (pending && equalStrings(hmacSha256B64u(pending, sts), given)) return ["pending", pending];
     if (key.prevMacKey && (key.prevUntil ?? 0) >= now && equalStrings(hmacSha256B64u(key.prevMacKey, sts), given)) {
       return ["previous", key.prevMacKey];
     }
     for (const old of key.retiredMacKeys ?? []) {
       if (equalStrings(hmacSha256B64u(old, sts), given)) return ["retired", old];
+    }
+    for (const old of key.supersededMacKeys ?? []) {
+      if (equalStrings(hmacSha256B64u(old, sts), given)) return ["superseded", old];
     }
     return null;
   }

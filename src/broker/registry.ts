@@ -15,6 +15,13 @@
  * Every way a key ends — `revoke` (by an admin, by clone detection, or any
  * later caller) and expiry noticed by `sweep` — calls `onEnd` once, so the
  * daemon can end what the key held (src/server/revoke.ts).
+ *
+ * Rekey with key confirmation (PROTOCOL.md §6): `rekey` makes a **pending**
+ * key and leaves the current one in force; the pending key's first use
+ * (`confirm`) makes it the current key. A later rekey with the current key
+ * (a retry whose answer was lost) replaces the pending key, which is then
+ * remembered only as superseded: it never becomes valid, and a use of it
+ * means two holders of one credential.
  * @module
  */
 import { HushError } from "../errors.ts";
@@ -37,6 +44,19 @@ export const MAX_TAGS = 32;
 export const DEFAULT_KEY_TTL_MS = TTL_LIMITS.key.defaultMs;
 export const MAX_KEY_TTL_MS = TTL_LIMITS.key.maxMs;
 
+/** A rekey that was answered but whose new key has not been used yet (PROTOCOL.md §6). */
+export interface PendingKey {
+  macKey: Uint8Array;
+  encKey: Uint8Array;
+  /** The expiry message 2 announced: the key's expiry once confirmed. */
+  expiresAt: number;
+  /** The server key the rekey was addressed to (the new credential holds it). */
+  serverPublic: Uint8Array;
+  /** Made while a rotation was demanded: confirming it completes that rotation. */
+  demanded: boolean;
+  madeAt: number;
+}
+
 export interface KeyRecord {
   id: string;
   kind: "worker" | "admin";
@@ -54,15 +74,20 @@ export interface KeyRecord {
   ttlMs: number;
   /** No key of this worker lives past this (first issue + 30 days). */
   hardExpiresAt: number;
-  /** The key replaced by the last rekey, accepted until `prevUntil` (grace). */
+  /** The key replaced by the last confirmed rekey, accepted until `prevUntil` (grace). */
   prevMacKey: Uint8Array | null;
-  /** The enc key replaced by the last rekey (answers to requests signed with prevMacKey are sealed to it). */
+  /** The enc key replaced by the last confirmed rekey (answers to requests signed with prevMacKey are sealed to it). */
   prevEncKey: Uint8Array | null;
   prevUntil: number;
   /** Mac keys rotated away (newest first, a few kept) to recognise a copied credential. */
   retiredMacKeys: Uint8Array[];
+  /** The answered, not yet used, rekey (at most one). */
+  pending: PendingKey | null;
+  /** Pending mac keys replaced by a later rekey (newest first, a few kept): never valid; a use means a copied credential. */
+  supersededMacKeys: Uint8Array[];
   /** Set by `hush rotate worker`: every request but rekey/whoami answers rekey_required. */
   rekeyRequired: boolean;
+  /** Confirmed rekeys. */
   rekeys: number;
 }
 
@@ -80,10 +105,12 @@ export interface KeyInfo {
   last_seen_at: number | null;
   rekeys: number;
   rekey_required: boolean;
+  /** A rekey was answered and its new key has not been used yet. */
+  rekey_pending: boolean;
   status: "active" | "revoked" | "expired";
 }
 
-/** How many rotated-away mac keys are remembered for clone detection. */
+/** How many rotated-away (and, apart, superseded pending) mac keys are remembered for clone detection. */
 export const RETIRED_KEYS_KEPT = 4;
 
 export function validateWorkerName(name: unknown): string {
@@ -167,6 +194,8 @@ export class KeyRegistry {
       prevEncKey: null,
       prevUntil: 0,
       retiredMacKeys: [],
+      pending: null,
+      supersededMacKeys: [],
       rekeyRequired: false,
       rekeys: 0,
     };
@@ -183,24 +212,59 @@ export class KeyRegistry {
     return id;
   }
 
+  /** The expiry a rekey made now would give: the key lifetime from now, never past the hard cap. */
+  rekeyExpiry(rec: KeyRecord): number {
+    return Math.min(this.now() + rec.ttlMs, rec.hardExpiresAt);
+  }
+
   /**
-   * Replace both keys (PROTOCOL.md §6). The old mac key stays valid for
-   * `graceMs` for requests already in flight and is remembered afterwards
-   * only to recognise a copied credential. The new key lives `ttlMs`, never
-   * past `hardExpiresAt`.
+   * Record an answered rekey (PROTOCOL.md §6): the new keys are **pending**,
+   * and the current key stays in force until `confirm`. A pending key made
+   * before replaces nothing any more: it is wiped and its mac key kept (a
+   * few) only to recognise a copied credential. Takes ownership of the keys.
+   * Returns whether an earlier pending key was superseded.
    */
-  rekey(rec: KeyRecord, macKey: Uint8Array, encKey: Uint8Array, graceMs: number): void {
+  rekey(rec: KeyRecord, keys: { macKey: Uint8Array; encKey: Uint8Array; serverPublic: Uint8Array; expiresAt: number }): boolean {
+    const superseded = rec.pending !== null;
+    if (rec.pending) {
+      rec.supersededMacKeys.unshift(rec.pending.macKey);
+      for (const old of rec.supersededMacKeys.splice(RETIRED_KEYS_KEPT)) wipe(old);
+      wipe(rec.pending.encKey);
+    }
+    rec.pending = { ...keys, demanded: rec.rekeyRequired, madeAt: this.now() };
+    return superseded;
+  }
+
+  /**
+   * The pending key's first use: it becomes the current key. The old mac
+   * key stays valid for `graceMs` for requests already in flight — not at
+   * all when the rekey completed a demanded rotation (the old key could then
+   * only rekey and ask whoami anyway) — and is remembered afterwards only to
+   * recognise a copied credential. Clears `rekeyRequired` only for a rekey
+   * made while it was set. No-op without a pending key.
+   */
+  confirm(rec: KeyRecord, graceMs: number): void {
+    const p = rec.pending;
+    if (!p) return;
     const now = this.now();
     rec.retiredMacKeys.unshift(rec.macKey);
     for (const old of rec.retiredMacKeys.splice(RETIRED_KEYS_KEPT)) wipe(old);
-    rec.prevMacKey = rec.macKey;
     wipe(rec.prevEncKey);
-    rec.prevEncKey = rec.encKey;
-    rec.prevUntil = now + graceMs;
-    rec.macKey = macKey;
-    rec.encKey = encKey;
-    rec.expiresAt = Math.min(now + rec.ttlMs, rec.hardExpiresAt);
-    rec.rekeyRequired = false;
+    if (p.demanded) {
+      wipe(rec.encKey);
+      rec.prevMacKey = null;
+      rec.prevEncKey = null;
+      rec.prevUntil = 0;
+      rec.rekeyRequired = false;
+    } else {
+      rec.prevMacKey = rec.macKey;
+      rec.prevEncKey = rec.encKey;
+      rec.prevUntil = now + graceMs;
+    }
+    rec.macKey = p.macKey;
+    rec.encKey = p.encKey;
+    rec.expiresAt = Math.min(p.expiresAt, rec.hardExpiresAt);
+    rec.pending = null;
     rec.rekeys++;
   }
 
@@ -239,6 +303,7 @@ export class KeyRegistry {
       last_seen_at: rec.lastSeenAt,
       rekeys: rec.rekeys,
       rekey_required: rec.rekeyRequired,
+      rekey_pending: rec.pending !== null,
       status: rec.revokedAt !== null ? "revoked" : rec.expiresAt <= now ? "expired" : "active",
     };
   }
@@ -303,8 +368,10 @@ export class KeyRegistry {
 }
 
 function wipeKeys(r: KeyRecord): void {
-  wipe(r.macKey, r.encKey, r.prevMacKey, r.prevEncKey, ...r.retiredMacKeys);
+  wipe(r.macKey, r.encKey, r.prevMacKey, r.prevEncKey, r.pending?.macKey, r.pending?.encKey, ...r.retiredMacKeys, ...r.supersededMacKeys);
   r.prevMacKey = null;
   r.prevEncKey = null;
+  r.pending = null;
   r.retiredMacKeys = [];
+  r.supersededMacKeys = [];
 }

@@ -21,6 +21,9 @@ import { startHandshake } from "./join.ts";
 
 export { raiseFromResponse };
 
+/** How often `Client.rekey` sends its rekey when the answers are lost (PROTOCOL.md §6). */
+export const REKEY_ATTEMPTS = 3;
+
 export interface ClientOptions {
   /** Path of hush.sock. Default: HUSH_SOCKET, then the daemon's default path. */
   socket?: string;
@@ -188,42 +191,71 @@ export class Client {
 
   /**
    * Rotate this worker's keys (PROTOCOL.md §6): a Noise handshake keyed by
-   * the current mac key, addressed to the server's active key (learned from
-   * a signed whoami). Concurrent callers share one rotation.
+   * the current mac key, then a signed whoami with the new key, which
+   * confirms it (until then the daemon keeps the old key in force).
+   * Concurrent callers share one rotation.
+   *
+   * A rekey whose answer does not arrive (HushError `unavailable`: the
+   * daemon may have rotated and the answer was lost) is sent again with the
+   * old key, at most `REKEY_ATTEMPTS` times in all: the daemon answers the
+   * retry with a fresh pending key and forgets the lost one. After the last
+   * attempt the error is thrown and the old key stays in use (still valid).
+   * Throws HushError `auth_failed` when the daemon refuses the rekey or the
+   * new key (a copied credential locks the worker), `unavailable`.
    */
   rekey(): Promise<void> {
-    return (this.rekeying ??= (async () => {
+    return (this.rekeying ??= this.rotate().finally(() => {
+      this.rekeying = null;
+    }));
+  }
+
+  private async rotate(): Promise<void> {
+    // Address the server key this credential knows first: a key that was
+    // already rotated away then reaches /v1/rekey, where the daemon can
+    // recognise a copied credential. Only when that server key itself was
+    // retired, learn the active one from a signed whoami and try again.
+    let serverPublic = this.cred.serverPublic;
+    let done: { hs: ReturnType<typeof startHandshake>; msg: string };
+    try {
+      done = await this.sendRekey(serverPublic);
+    } catch (e) {
+      if (!(e instanceof HushError && e.code === "auth_failed")) throw e;
+      const who = await this.callOnce<{ server_public: string }>("GET", "/v1/whoami");
+      const active = decodeServerPublic(who.server_public);
+      if (equalBytes(active, serverPublic)) throw e;
+      serverPublic = active;
+      done = await this.sendRekey(serverPublic);
+    }
+    const { macKey, encKey } = done.hs.finish(done.msg);
+    const old = this.cred;
+    this.cred = { ...old, macKey, encKey, serverPublic };
+    // Requests in flight still verify answers with the old key; wipe it after the grace period.
+    const t = setTimeout(() => (old.macKey.fill(0), old.encKey.fill(0)), 15_000);
+    (t as any).unref?.();
+    this.rekeyAfter = Infinity;
+    // Confirm the new key at once (its first use). Any failure but a refusal
+    // of the key is no matter: the daemon confirms at the next request
+    // signed with it.
+    try {
+      await this.callOnce("GET", "/v1/whoami");
+    } catch (e) {
+      if (e instanceof HushError && e.code === "auth_failed") throw e;
+    }
+    this.onRekey?.(encodeCredential(this.cred));
+  }
+
+  /** POST /v1/rekey with a fresh message 1, again while the answer is lost (`unavailable`). */
+  private async sendRekey(serverPublic: Uint8Array): Promise<{ hs: ReturnType<typeof startHandshake>; msg: string }> {
+    for (let attempt = 1; ; attempt++) {
+      const hs = startHandshake(serverPublic, this.cred.macKey, `hush/1 rekey\n${this.cred.keyId}`, { ts: Date.now() });
       try {
-        // Address the server key this credential knows first: a key that was
-        // already rotated away then reaches /v1/rekey, where the daemon can
-        // recognise a copied credential. Only when that server key itself was
-        // retired, learn the active one from a signed whoami and try again.
-        let serverPublic = this.cred.serverPublic;
-        let r: { msg: string };
-        let hs = startHandshake(serverPublic, this.cred.macKey, `hush/1 rekey\n${this.cred.keyId}`, { ts: Date.now() });
-        try {
-          r = await this.callOnce<{ msg: string }>("POST", "/v1/rekey", { msg: hs.msg });
-        } catch (e) {
-          if (!(e instanceof HushError && e.code === "auth_failed")) throw e;
-          const who = await this.callOnce<{ server_public: string }>("GET", "/v1/whoami");
-          const active = decodeServerPublic(who.server_public);
-          if (equalBytes(active, serverPublic)) throw e;
-          serverPublic = active;
-          hs = startHandshake(serverPublic, this.cred.macKey, `hush/1 rekey\n${this.cred.keyId}`, { ts: Date.now() });
-          r = await this.callOnce<{ msg: string }>("POST", "/v1/rekey", { msg: hs.msg });
-        }
-        const { macKey, encKey } = hs.finish(r.msg);
-        const old = this.cred;
-        this.cred = { ...old, macKey, encKey, serverPublic };
-        // Requests in flight still verify answers with the old key; wipe it after the grace period.
-        const t = setTimeout(() => (old.macKey.fill(0), old.encKey.fill(0)), 15_000);
-        (t as any).unref?.();
-        this.rekeyAfter = Infinity;
-        this.onRekey?.(encodeCredential(this.cred));
-      } finally {
-        this.rekeying = null;
+        const r = await this.callOnce<{ msg: string }>("POST", "/v1/rekey", { msg: hs.msg });
+        return { hs, msg: r.msg };
+      } catch (e) {
+        if (!(e instanceof HushError && e.code === "unavailable") || attempt >= REKEY_ATTEMPTS) throw e;
+        await new Promise((r) => setTimeout(r, 50 * attempt));
       }
-    })());
+    }
   }
 
   private async callOnce<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -5,7 +5,8 @@
  * registry's `onEnd` hook, so no revocation path can forget it.
  *
  * `endKey` stops masking a revoked key's credential (an expired one is
- * released by its mask's own expiry), ends the key's credential leases (an
+ * released by its mask's own expiry) and the credential of a rekey it never
+ * confirmed, ends the key's credential leases (an
  * exclusive value is free for others at once), its locks and its pool
  * slots, and audits each one
  * (`action: "revoke.release"`, `actor`: the key, `target`: `cred:NAME`,
@@ -26,6 +27,7 @@ export function installKeyEnd(st: State): void {
 /** End what `rec` held; audit and log it. Returns how many holds ended. */
 export function endKey(st: State, rec: KeyRecord, end: KeyEnd): number {
   if (end.reason !== "expired") st.masker.release(maskOwner.key(rec.id));
+  st.masker.release(maskOwner.pendingKey(rec.id)); // an unconfirmed rekey's key can never be used now
   const leases = st.creds.endHolder(rec.id);
   const { locks, pools } = st.store.releaseOwner(rec.id);
   const targets = [...leases.map((l) => `cred:${l.cred}`), ...locks.map((n) => `lock:${n}`), ...pools.map((n) => `pool:${n}`)];

@@ -1,19 +1,18 @@
 /**
- * `POST /v1/join` (PROTOCOL.md §5) and `POST /v1/rekey` (§6): the Noise
- * NKpsk0 responder. Any failure answers the generic `auth_failed`; the
- * precise reason is returned to the caller for logs, metrics and audit.
+ * `POST /v1/join` (PROTOCOL.md §5): the Noise NKpsk0 responder, and the
+ * message checks it shares with rekey (rekey.ts, §6). Any failure answers
+ * the generic `auth_failed`; the precise reason is returned to the caller
+ * for logs, metrics and audit.
  *
  * Invariants: tags come from the token, never from the worker; a token use
  * is spent only by a completed handshake; a message-1 ephemeral key is
- * accepted once inside the timestamp window; a rekey signed with a key that
- * was already rotated away locks the worker (`clone_suspected`).
+ * accepted once inside the timestamp window.
  * @module
  */
 import { HushError } from "../errors.ts";
 import { fromB64u, fromUtf8, toB64u, utf8 } from "../crypto/index.ts";
 import { createResponder } from "../noise/index.ts";
-import { validateWorkerName, type KeyRecord } from "../broker/index.ts";
-import type { KeyGeneration } from "../auth/index.ts";
+import { validateWorkerName } from "../broker/index.ts";
 import type { State } from "./state.ts";
 import { ok, parseObject, type Answer } from "./http.ts";
 import { maskHandshakeCredential, maskOwner } from "./masking.ts";
@@ -28,7 +27,8 @@ export class JoinRefused extends HushError {
 
 const MAX_MSG_B64 = 1024;
 
-function readMessage(body: Uint8Array, withToken: boolean): { tokenId: string; msg: Uint8Array } {
+/** The `{token_id?, msg}` body of a join or rekey (`invalid_request` when malformed). */
+export function readMessage(body: Uint8Array, withToken: boolean): { tokenId: string; msg: Uint8Array } {
   const b = parseObject(body);
   const tokenId = b.token_id;
   if (withToken && (typeof tokenId !== "string" || !/^t_[A-Za-z0-9_-]{12}$/.test(tokenId))) {
@@ -45,7 +45,7 @@ function readMessage(body: Uint8Array, withToken: boolean): { tokenId: string; m
 }
 
 /** Check message-1 payload freshness and that its ephemeral key is new. */
-function checkFresh(st: State, payload: Uint8Array, ephemeral: Uint8Array): Record<string, unknown> {
+export function checkFresh(st: State, payload: Uint8Array, ephemeral: Uint8Array): Record<string, unknown> {
   let p: any;
   try {
     p = JSON.parse(fromUtf8(payload));
@@ -104,45 +104,6 @@ export function handleJoin(st: State, body: Uint8Array, source: string): { answe
   return { answer: ok({ msg: toB64u(m2.message) }), workerId: id, tokenId };
 }
 
-export function handleRekey(st: State, key: KeyRecord, generation: KeyGeneration, body: Uint8Array): Answer {
-  if (generation !== "current") {
-    // The credential was copied: someone else already rotated this key away.
-    st.registry.revoke(key.id, { reason: "clone_suspected", actor: key.id });
-    st.log.warn("clone suspected: a rotated-away key tried to rekey; worker locked", { worker: key.id, event: "clone_suspected" });
-    throw new JoinRefused("clone_suspected");
-  }
-  if (!st.audit.healthy) throw new HushError("unavailable", "the audit log cannot be written; refusing until it recovers");
-  const { msg } = readMessage(body, false);
-  const prologue = utf8(`hush/1 rekey\n${key.id}`);
-  // The worker addresses the active server key; a key joined under an older
-  // (still usable) one works too.
-  let responder: ReturnType<typeof createResponder> | undefined;
-  let m1: { payload: Uint8Array; remoteEphemeral: Uint8Array } | undefined;
-  let serverPublic: Uint8Array | undefined;
-  for (const sk of st.serverKeys.usable()) {
-    const r = createResponder({ staticKey: sk, psk: key.macKey, prologue });
-    try {
-      m1 = r.readMessage1(msg);
-      responder = r;
-      serverPublic = sk.publicKey;
-      break;
-    } catch {}
-  }
-  if (!responder || !m1 || !serverPublic) throw new JoinRefused("handshake_failed");
-  checkFresh(st, m1.payload, m1.remoteEphemeral);
-  const now = Date.now();
-  const expiresAt = Math.min(now + key.ttlMs, key.hardExpiresAt);
-  const m2 = responder.writeMessage2(utf8(JSON.stringify({ id: key.id, expires_at: expiresAt, tags: key.tags, server_time: now })));
-  const macKey = m2.c1.key;
-  const encKey = m2.c2.key;
-  m2.c1.wipe();
-  m2.c2.wipe();
-  st.registry.rekey(key, macKey, encKey, st.config.rekeyGraceMs);
-  maskHandshakeCredential(st, key, serverPublic);
-  st.log.info("worker rekeyed", { worker: key.id });
-  return ok({ msg: toB64u(m2.message) });
-}
-
 /** `POST /v1/join` (role `join`): unsigned; counted in `hush_joins_total{result}` and audited either way (refusals: handshake, rate limit, no room for the key). */
 export function joinRoute(c: Ctx): Answer {
   const { st, m, corrId } = c;
@@ -167,24 +128,6 @@ export function joinRoute(c: Ctx): Answer {
       m.joins.inc({ result: "max_items" });
       st.log.warn("join refused", { corr_id: corrId, reason: "max_items", source });
       st.audit.record({ actor: source, via: "join", action: "join", result: "denied", reason: "max_items", corr_id: corrId });
-    }
-    throw e;
-  }
-}
-
-/** `POST /v1/rekey` (role `self`): audited either way; a refusal's reason goes to logs and metrics. */
-export function rekeyRoute(c: Ctx): Answer {
-  const { st, corrId } = c;
-  const key = c.key!;
-  try {
-    const a = handleRekey(st, key, c.generation!, c.body);
-    st.audit.record({ actor: key.id, via: "worker", action: "rekey", target: key.id, result: "ok", corr_id: corrId });
-    return a;
-  } catch (e) {
-    if (e instanceof JoinRefused) {
-      c.m.authFailures.inc({ reason: e.reason });
-      st.log.warn("rekey refused", { corr_id: corrId, reason: e.reason, key_id: key.id });
-      st.audit.record({ actor: key.id, via: "worker", action: e.reason === "clone_suspected" ? "clone_suspected" : "rekey", target: key.id, result: "denied", reason: e.reason, corr_id: corrId });
     }
     throw e;
   }

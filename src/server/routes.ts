@@ -25,7 +25,8 @@
 import type { Answer } from "./http.ts";
 import type { Ctx } from "./pipeline.ts";
 import { health, ready } from "./routes-public.ts";
-import { joinRoute, rekeyRoute } from "./routes-join.ts";
+import { joinRoute } from "./routes-join.ts";
+import { rekeyRoute } from "./rekey.ts";
 import { kvDelete, kvGet, kvIncr, kvList, kvPut, lockAcquire, lockRelease, lockRenew, poolLease, poolRelease, whoami } from "./routes-worker.ts";
 import { adminCredsDelete, adminCredsList, adminCredsPut, credCheckout, credReturn } from "./routes-creds.ts";
 import { adminsCreate, adminsList, metricsText, stats, workerRevoke, workerRotate, workersIssue, workersList } from "./routes-admin.ts";

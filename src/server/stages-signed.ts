@@ -18,6 +18,7 @@ import type { Ctx, Stage } from "./pipeline.ts";
 import { answerLater, answerWith } from "./stages.ts";
 import { compileRoutes, matchRoute, type Area, type Role, type Route } from "./routes.ts";
 import { auditAdminChange, isAdminChange } from "./routes-admin.ts";
+import { settleRekey } from "./rekey.ts";
 
 /** `POST /v1/join` (the `join` row): answered unsigned; everything else goes on to authentication. */
 export function join(routes: readonly Route[]): Stage {
@@ -29,8 +30,9 @@ export function join(routes: readonly Route[]): Stage {
 }
 
 /**
- * Verify the request signature (§3 steps 1–7) and refuse a retired MAC key
- * except for a rekey (step 8, which trips clone detection). Sets `c.key`,
+ * Verify the request signature (§3 steps 1–7), confirm a pending rekey key
+ * or lock a worker whose superseded one signed (§6), and refuse a retired
+ * MAC key except for a rekey (step 8, which trips clone detection). Sets `c.key`,
  * `c.actor`, `c.signature`, `c.generation` and `c.macKey`: a copy of the
  * key that signed the request, which signs the answer even if the handler
  * rekeys (replacing key.macKey) or revokes (zero-filling it) the key.
@@ -47,7 +49,10 @@ export function authenticate(): Stage {
       return;
     }
     const key = v.key;
-    if (v.generation === "retired" && c.label !== "rekey") {
+    // A pending key's first use confirms it; a superseded one locks the worker (rekey.ts, §6).
+    const generation = v.generation === "pending" || v.generation === "superseded" ? settleRekey(c, key, v.generation) : v.generation;
+    if (generation === null) return;
+    if (generation === "retired" && c.label !== "rekey") {
       m.authFailures.inc({ reason: "retired_key" });
       st.log.warn("authentication failed", { corr_id: c.corrId, reason: "retired_key", key_id: key.id, route: c.label });
       st.audit.record({ actor: key.id, via: "worker", action: "auth", target: c.label, result: "denied", reason: "retired_key", corr_id: c.corrId });
@@ -58,7 +63,7 @@ export function authenticate(): Stage {
     c.key = key;
     c.actor = key.id;
     c.signature = v.signature;
-    c.generation = v.generation;
+    c.generation = generation;
     c.macKey = v.macKey.slice();
     return next(c);
   };

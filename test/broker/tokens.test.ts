@@ -211,3 +211,51 @@ describe("KeyRegistry sweep", () => {
     expect(r.get(live.id)).toBeDefined();
   });
 });
+
+describe("KeyRegistry rekey (key confirmation)", () => {
+  const keys = (n: number, expiresAt: number) => ({ macKey: new Uint8Array(32).fill(n), encKey: new Uint8Array(32).fill(100 + n), serverPublic: new Uint8Array(32), expiresAt });
+
+  test("one pending key at a time: a later rekey supersedes it (kept 4, wiped beyond); confirm swaps it in with a grace period", () => {
+    const clock = new FakeClock();
+    const r = new KeyRegistry(clock.now);
+    const k = r.create({ kind: "worker", name: "w", via: "issue", ttlMs: 10_000 });
+    const mac0 = k.macKey;
+    const made = [1, 2, 3, 4, 5, 6].map((n) => keys(n, r.rekeyExpiry(k)));
+    expect(r.rekey(k, made[0])).toBe(false);
+    for (const m of made.slice(1)) expect(r.rekey(k, m)).toBe(true);
+    expect(k.macKey).toBe(mac0); // still in force
+    expect(k.pending!.macKey).toBe(made[5].macKey);
+    expect(k.supersededMacKeys.map((m) => m[0])).toEqual([5, 4, 3, 2]);
+    expect(isZero(made[0].macKey) && isZero(made[0].encKey)).toBe(true); // beyond the 4 kept
+    expect(isZero(made[4].encKey)).toBe(true); // a superseded enc key is never needed
+    expect(r.info(k)).toMatchObject({ rekeys: 0, rekey_pending: true });
+    clock.advance(1000);
+    r.confirm(k, 300);
+    expect(k.macKey).toBe(made[5].macKey);
+    expect(k.expiresAt).toBe(made[5].expiresAt);
+    expect(k.prevMacKey).toBe(mac0);
+    expect(k.prevUntil).toBe(clock.now() + 300);
+    expect(k.retiredMacKeys[0]).toBe(mac0);
+    expect(r.info(k)).toMatchObject({ rekeys: 1, rekey_pending: false });
+    r.revoke(k.id);
+    expect(isZero(made[5].macKey) && isZero(mac0) && k.supersededMacKeys.length === 0).toBe(true);
+  });
+
+  test("a rekey made while a rotation is demanded completes it on confirmation, and the old key gets no grace; one made before does not", () => {
+    const clock = new FakeClock();
+    const r = new KeyRegistry(clock.now);
+    const k = r.create({ kind: "worker", name: "w", via: "issue" });
+    r.rekey(k, keys(1, r.rekeyExpiry(k)));
+    k.rekeyRequired = true;
+    r.confirm(k, 300);
+    expect(k.rekeyRequired).toBe(true);
+    expect(k.prevMacKey).not.toBeNull();
+    const oldEnc = k.encKey;
+    r.rekey(k, keys(2, r.rekeyExpiry(k)));
+    r.confirm(k, 300);
+    expect(k.rekeyRequired).toBe(false);
+    expect(k.prevMacKey).toBeNull();
+    expect(isZero(oldEnc)).toBe(true);
+    expect(k.retiredMacKeys[0][0]).toBe(1);
+  });
+});

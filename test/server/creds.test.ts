@@ -77,7 +77,8 @@ describe("review fixes", () => {
     const { rec } = worker(["ci"]);
     const oldMac = rec.macKey.slice();
     const oldEnc = rec.encKey.slice();
-    d.state.registry.rekey(rec, randomBytes(32), randomBytes(32), 10_000);
+    d.state.registry.rekey(rec, { macKey: randomBytes(32), encKey: randomBytes(32), serverPublic: d.state.serverKeys.active.publicKey, expiresAt: rec.expiresAt });
+    d.state.registry.confirm(rec, 10_000);
     const r = await rawCheckout({ id: rec.id, macKey: oldMac });
     expect(r.status).toBe(200);
     expect(openSealed(oldEnc, r.signature, r.json.sealed).value).toBe(SECRET);

@@ -1,0 +1,135 @@
+/**
+ * `POST /v1/rekey` (PROTOCOL.md §6): the Noise NKpsk0 responder keyed by the
+ * worker's current MAC key, with **key confirmation** (as WireGuard's and
+ * TLS 1.3's key updates): a rekey makes a *pending* key and leaves the
+ * current one in force; the pending key's first use confirms it.
+ *
+ * What each MAC key generation (src/auth/verifier.ts) means here:
+ *
+ * | generation   | a rekey (`/v1/rekey`)                      | any other request                          |
+ * | ------------ | ------------------------------------------ | ------------------------------------------ |
+ * | `current`    | a new pending key (replaces an earlier one) | served                                     |
+ * | `pending`    | confirms it, then as `current`             | confirms it, then served                   |
+ * | `previous`   | clone: the worker is locked                | served (the grace period, in-flight only)  |
+ * | `retired`    | clone: the worker is locked                | `retired_key`, not locked (a late request) |
+ * | `superseded` | clone: the worker is locked                | clone: the worker is locked                |
+ *
+ * So a rekey whose answer was lost is retried with the old key, which is
+ * still the current one, and gets a fresh answer; the lost answer's key
+ * never becomes valid. Only a holder who *received* an answer can sign with
+ * a pending key, and an honest worker that received one never rekeys with
+ * the old key again: a superseded key in use, or the old key rekeying after
+ * the new one was confirmed, means two holders of one credential.
+ *
+ * Invariants: a refused rekey changes nothing (the clone verdict, which
+ * revokes, is the deliberate exception); at most one pending key; a
+ * superseded key is never accepted.
+ * @module
+ */
+import { HushError } from "../errors.ts";
+import { toB64u, utf8 } from "../crypto/index.ts";
+import { createResponder } from "../noise/index.ts";
+import type { KeyRecord } from "../broker/index.ts";
+import type { KeyGeneration } from "../auth/index.ts";
+import type { State } from "./state.ts";
+import { fail, ok, type Answer } from "./http.ts";
+import { maskConfirmedCredential, maskPendingCredential } from "./masking.ts";
+import { checkFresh, JoinRefused, readMessage } from "./routes-join.ts";
+import type { Ctx } from "./pipeline.ts";
+
+/**
+ * The rekey handshake for `key`, signed with MAC key `generation`: answers
+ * message 2 and records the new keys as pending. Throws `JoinRefused`
+ * (`clone_suspected` after locking the worker; `handshake_failed`,
+ * `bad_payload`, `stale_timestamp`, `replayed_message`), `invalid_request`,
+ * `busy`, `unavailable` (audit log down).
+ */
+export function handleRekey(st: State, key: KeyRecord, generation: KeyGeneration, body: Uint8Array): Answer {
+  if (generation !== "current") {
+    // The credential was copied: someone else already rotated this key away.
+    lockClone(st, key, "a rotated-away key tried to rekey");
+  }
+  if (!st.audit.healthy) throw new HushError("unavailable", "the audit log cannot be written; refusing until it recovers");
+  const { msg } = readMessage(body, false);
+  const prologue = utf8(`hush/1 rekey\n${key.id}`);
+  // The worker addresses the active server key; a key joined under an older
+  // (still usable) one works too.
+  let responder: ReturnType<typeof createResponder> | undefined;
+  let m1: { payload: Uint8Array; remoteEphemeral: Uint8Array } | undefined;
+  let serverPublic: Uint8Array | undefined;
+  for (const sk of st.serverKeys.usable()) {
+    const r = createResponder({ staticKey: sk, psk: key.macKey, prologue });
+    try {
+      m1 = r.readMessage1(msg);
+      responder = r;
+      serverPublic = sk.publicKey;
+      break;
+    } catch {}
+  }
+  if (!responder || !m1 || !serverPublic) throw new JoinRefused("handshake_failed");
+  checkFresh(st, m1.payload, m1.remoteEphemeral);
+  const now = Date.now();
+  const expiresAt = st.registry.rekeyExpiry(key);
+  const m2 = responder.writeMessage2(utf8(JSON.stringify({ id: key.id, expires_at: expiresAt, tags: key.tags, server_time: now })));
+  const macKey = m2.c1.key;
+  const encKey = m2.c2.key;
+  m2.c1.wipe();
+  m2.c2.wipe();
+  const superseded = st.registry.rekey(key, { macKey, encKey, serverPublic, expiresAt });
+  maskPendingCredential(st, key);
+  st.log.info("worker rekey answered; the new key is pending until its first use", { worker: key.id, superseded });
+  return ok({ msg: toB64u(m2.message) });
+}
+
+/** Revoke `key` as a copied credential (log, then `JoinRefused("clone_suspected")`, which the caller audits). */
+function lockClone(st: State, key: KeyRecord, why: string): never {
+  st.registry.revoke(key.id, { reason: "clone_suspected", actor: key.id });
+  st.log.warn(`clone suspected: ${why}; worker locked`, { worker: key.id, event: "clone_suspected" });
+  throw new JoinRefused("clone_suspected");
+}
+
+function auditRefusal(c: Ctx, key: KeyRecord, reason: string): void {
+  c.m.authFailures.inc({ reason });
+  c.st.log.warn("rekey refused", { corr_id: c.corrId, reason, key_id: key.id });
+  c.st.audit.record({ actor: key.id, via: "worker", action: reason === "clone_suspected" ? "clone_suspected" : "rekey", target: key.id, result: "denied", reason, corr_id: c.corrId });
+}
+
+/**
+ * For `authenticate`, after a valid signature under a `pending` or
+ * `superseded` MAC key: confirm the pending key (it becomes the current
+ * key, audited as `rekey.confirm`) and return `"current"`; or lock the
+ * worker for a superseded key, set the (unsigned) `auth_failed` answer and
+ * return null.
+ */
+export function settleRekey(c: Ctx, key: KeyRecord, generation: "pending" | "superseded"): KeyGeneration | null {
+  const { st } = c;
+  if (generation === "pending" && key.pending) {
+    const serverPublic = key.pending.serverPublic;
+    st.registry.confirm(key, st.config.rekeyGraceMs);
+    maskConfirmedCredential(st, key, serverPublic);
+    st.log.info("worker rekeyed: the new key is confirmed", { worker: key.id, corr_id: c.corrId });
+    st.audit.record({ actor: key.id, via: "worker", action: "rekey.confirm", target: key.id, result: "ok", corr_id: c.corrId });
+    return "current";
+  }
+  try {
+    lockClone(st, key, "a superseded rekey key was used");
+  } catch (e) {
+    auditRefusal(c, key, (e as JoinRefused).reason);
+  }
+  c.answer = fail("auth_failed", "authentication failed", c.corrId);
+  return null;
+}
+
+/** `POST /v1/rekey` (role `self`): audited either way; a refusal's reason goes to logs and metrics. */
+export function rekeyRoute(c: Ctx): Answer {
+  const { st, corrId } = c;
+  const key = c.key!;
+  try {
+    const a = handleRekey(st, key, c.generation!, c.body);
+    st.audit.record({ actor: key.id, via: "worker", action: "rekey", target: key.id, result: "ok", corr_id: corrId });
+    return a;
+  } catch (e) {
+    if (e instanceof JoinRefused) auditRefusal(c, key, e.reason);
+    throw e;
+  }
+}
