@@ -122,7 +122,7 @@ credential is printed on stdout.`,
   "token create": {
     examples: ["hush token create --out join.token", "hush token create --uses 10 --ttl 8h --tags ci,linux --worker-ttl 12h --out ci.token"],
   },
-  "token list": { examples: ["hush token list", "hush token list --json"] },
+  "token list": { examples: ["hush token list", "hush token list --all                       # with the tokens that ended in the last hour", "hush token list --json"] },
   "token revoke": { examples: ["hush token revoke t_4yTSzcMy4wpS"] },
   creds: { examples: ['printf %s "$PW" | hush creds put db/password --allow ci', "hush creds list"] },
   "creds put": {

@@ -1,12 +1,16 @@
-/** `hush token list`: ids, uses, expiry, tags — never the PSK. @module */
+/** `hush token list [--all]`: ids, uses, expiry, tags — never the PSK. @module */
 import { defineCommand } from "citty";
 import { adminArgs, adminClient, formatTime, jsonArgs, printJson, printTable } from "../_shared.ts";
 
 export default defineCommand({
-  meta: { name: "list", description: "List join tokens (ids and metadata, never secrets)." },
-  args: { ...adminArgs, ...jsonArgs },
+  meta: { name: "list", description: "List the usable join tokens (ids and metadata, never secrets)." },
+  args: {
+    all: { type: "boolean", description: "also list tokens that ended (used up, revoked or expired) within the last hour" },
+    ...adminArgs,
+    ...jsonArgs,
+  },
   async run({ args }) {
-    const { tokens } = await (await adminClient(args)).call("GET", "/v1/admin/tokens");
+    const { tokens } = await (await adminClient(args)).call("GET", `/v1/admin/tokens${args.all ? "?all=1" : ""}`);
     if (args.json || !process.stdout.isTTY) {
       for (const t of tokens) printJson(t);
       return 0;

@@ -7,7 +7,9 @@
  *
  * The table holds one bucket per key id, at most `maxKeys`; past that the
  * oldest bucket is dropped, which can only make the budget more lenient for
- * its key.
+ * its key. `prune` drops the buckets that have refilled (a full bucket says
+ * nothing a missing one does not), so a key, or a join source's address, is
+ * remembered at most `burst / rate` seconds after its last use.
  * @module
  */
 
@@ -37,6 +39,20 @@ export class CostBudget {
   /** Keys with a bucket. */
   get size(): number {
     return this.buckets.size;
+  }
+
+  /** Drop every bucket that is full again by now. O(buckets). */
+  prune(): number {
+    if (this.rate <= 0) return 0;
+    const t = this.now();
+    let n = 0;
+    for (const [key, b] of this.buckets) {
+      if (b.tokens + ((t - b.at) / 1000) * this.rate >= this.burst) {
+        this.buckets.delete(key);
+        n++;
+      }
+    }
+    return n;
   }
 
   /** Charge `cost` units to `key` (after the work; the balance may go below zero). */

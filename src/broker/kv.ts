@@ -166,6 +166,11 @@ export class KvTable {
     return { value };
   }
 
+  /** Forget the listing budgets that have refilled (keys that have not listed lately). */
+  pruneListBudget(): void {
+    this._listBudget.prune();
+  }
+
   /** Wipe and remove every expired entry; report survivors' expiries to the context. */
   sweep(now: number): number {
     let removed = 0;

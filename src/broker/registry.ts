@@ -38,6 +38,9 @@ export interface KeyEnd {
 
 export const DEFAULT_MAX_WORKERS = 10_000;
 
+/** How long the record of an ended key or token stays listed (then it is dropped): one hour. */
+export const ENDED_RECORD_KEEP_MS = 3_600_000;
+
 export const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 export const TAG_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 export const MAX_TAGS = 32;
@@ -330,7 +333,7 @@ export class KeyRegistry {
    * `keepMs` after they expired or were revoked, then are dropped (a
    * long-running controller with many joins must not grow without bound).
    */
-  sweep(keepMs = 3600_000): void {
+  sweep(keepMs = ENDED_RECORD_KEEP_MS): void {
     const now = this.now();
     const ended: [string, number][] = [];
     for (const [id, r] of this.keys) {

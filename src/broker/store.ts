@@ -185,8 +185,9 @@ export class MemoryStore implements Store {
 
   // ---- housekeeping ---------------------------------------------------------
 
-  /** Wipe and remove everything expired; returns how many entries (KV keys, locks, leases) went. */
+  /** Wipe and remove everything expired (and forget refilled listing budgets); returns how many entries (KV keys, locks, leases) went. */
   sweep(): number {
+    this._kv.pruneListBudget();
     return this._sweepAt(this._now());
   }
 

@@ -9,15 +9,16 @@
  * audit and metrics only.
  *
  * Bounds: at most `maxTokens` usable tokens (`max_items` past it); records
- * of tokens that can no longer be used are kept an hour for listings, and
- * the oldest are dropped sooner beyond twice `maxTokens` records.
+ * of tokens that can no longer be used are kept an hour for listings
+ * (`list({ all: true })`), and the oldest are dropped sooner beyond twice
+ * `maxTokens` records.
  * @module
  */
 import { HushError } from "../errors.ts";
 import { TTL_LIMITS, randomBytes, wipe } from "./_deps.ts";
 import { checkLimit, LimitTally } from "./limits.ts";
 import { formatTokenId } from "../keys/strings.ts";
-import { DEFAULT_KEY_TTL_MS, validateKeyTtl, validateTags } from "./registry.ts";
+import { DEFAULT_KEY_TTL_MS, ENDED_RECORD_KEEP_MS, validateKeyTtl, validateTags } from "./registry.ts";
 
 export const DEFAULT_TOKEN_TTL_MS = TTL_LIMITS.token.defaultMs;
 export const MAX_TOKEN_TTL_MS = TTL_LIMITS.token.maxMs;
@@ -186,8 +187,14 @@ export class TokenRegistry {
     };
   }
 
-  list(): TokenInfo[] {
-    return [...this.tokens.values()].map((t) => this.info(t));
+  /** The usable tokens; with `all`, also those that ended less than `ENDED_RECORD_KEEP_MS` ago (see `sweep`). */
+  list(opts: { all?: boolean } = {}): TokenInfo[] {
+    const out: TokenInfo[] = [];
+    for (const t of this.tokens.values()) {
+      const info = this.info(t);
+      if (opts.all || info.status === "active") out.push(info);
+    }
+    return out;
   }
 
   count(): { active: number; total: number } {
@@ -201,7 +208,7 @@ export class TokenRegistry {
    * `keepMs` after they ended, and sooner (oldest first) beyond twice
    * `maxTokens` records.
    */
-  sweep(keepMs = 3600_000): void {
+  sweep(keepMs = ENDED_RECORD_KEEP_MS): void {
     const now = this.now();
     const ended: [string, number][] = [];
     for (const [id, t] of this.tokens) {

@@ -86,6 +86,8 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
     st.masker.expire(Date.now());
     st.handshakeReplay.purgeAll(Date.now());
     st.verifier.nonces.purgeAll(Date.now());
+    st.keyLimiter.prune();
+    st.joinLimits.prune();
   }, config.sweepIntervalMs);
   st.phase = "serving";
 

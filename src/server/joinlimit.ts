@@ -45,6 +45,13 @@ export class JoinLimiter {
     this.perNetwork = new RateLimiter(share(net, r.global, NETWORK_SHARE), Math.floor(share(netBurst, r.globalBurst, NETWORK_SHARE)), now);
   }
 
+  /** Forget the sources and networks whose buckets have refilled. */
+  prune(): void {
+    this.perSource.prune();
+    this.perNetwork.prune();
+    this.global.prune();
+  }
+
   /** Take one join for the peer `address` ("unix" on a unix socket): 0 when allowed, else seconds to wait. */
   take(address: string): number {
     const s = address === "unix" ? null : sourceOf(address);

@@ -27,6 +27,11 @@ export class RateLimiter {
     return wait;
   }
 
+  /** Forget the buckets that have refilled (see CostBudget.prune). */
+  prune(): number {
+    return this.budget.prune();
+  }
+
   get size(): number {
     return this.budget.size;
   }

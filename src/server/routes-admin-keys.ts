@@ -18,9 +18,15 @@ function mintToken(st: State, t: TokenRecord) {
   return { ...st.tokens.info(t), server_key: encodeServerPublic(sk.publicKey), token };
 }
 
-/** `GET /v1/admin/tokens` */
+/**
+ * `GET /v1/admin/tokens[?all=1]`: the usable tokens; with `all=1` (or
+ * `true`), also the ended ones still kept (an hour). Another `all` value is
+ * `invalid_request`.
+ */
 export function tokensList(c: Ctx): Answer {
-  return ok({ tokens: c.st.tokens.list() });
+  const all = new URLSearchParams(c.search).get("all");
+  if (all !== null && !/^(1|true|0|false)$/.test(all)) throw new HushError("invalid_request", "all must be 1, true, 0 or false");
+  return ok({ tokens: c.st.tokens.list({ all: all === "1" || all === "true" }) });
 }
 
 /** `POST /v1/admin/tokens`: the token string (it holds the PSK) is in this answer only. */

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { expectCode, FakeClock, isZero, T0 } from "./_helpers.ts";
-import { DEFAULT_TOKEN_TTL_MS, KeyRegistry, MAX_TOKEN_TTL_MS, ServerKeys, serverKeyId, TokenRegistry } from "../../src/broker/index.ts";
+import { DEFAULT_TOKEN_TTL_MS, ENDED_RECORD_KEEP_MS, KeyRegistry, MAX_TOKEN_TTL_MS, ServerKeys, serverKeyId, TokenRegistry } from "../../src/broker/index.ts";
 import { generateX25519, sha256, toB64u } from "../../src/crypto/index.ts";
 import { isTokenId } from "../../src/keys/index.ts";
 
@@ -102,7 +102,7 @@ describe("TokenRegistry", () => {
     reg.revoke(revoked.id);
     const expired = reg.create({ ttlMs: 10 }, "s");
     clock.advance(10);
-    const list = reg.list();
+    const list = reg.list({ all: true });
     const status = Object.fromEntries(list.map((i) => [i.id, i.status]));
     expect(status).toEqual({ [active.id]: "active", [exhausted.id]: "exhausted", [revoked.id]: "revoked", [expired.id]: "expired" });
     const pskB64 = toB64u(active.psk);
@@ -126,6 +126,36 @@ describe("TokenRegistry", () => {
     expect(isZero(live.psk)).toBe(true);
     expect(reg.count()).toEqual({ active: 0, total: 0 });
     expect(reg.check(live.id)).toBe("unknown_token");
+  });
+});
+
+describe("TokenRegistry retention", () => {
+  test("list shows usable tokens; list({all}) adds the ended ones until an hour after they ended, then they are gone", () => {
+    const { reg, clock } = tokens();
+    const live = reg.create({ ttlMs: 7200_000 }, "s");
+    const used = reg.create({ uses: 1 }, "s");
+    const revoked = reg.create({}, "s");
+    const expiring = reg.create({ ttlMs: 60_000 }, "s");
+    reg.spend(used);
+    reg.revoke(revoked.id);
+    clock.advance(60_000);
+    reg.sweep();
+    expect(reg.list().map((t) => t.id)).toEqual([live.id]);
+    expect(reg.list({ all: true }).map((t) => [t.id, t.status])).toEqual([
+      [live.id, "active"],
+      [used.id, "exhausted"],
+      [revoked.id, "revoked"],
+      [expiring.id, "expired"],
+    ]);
+    clock.advance(ENDED_RECORD_KEEP_MS - 60_000); // the used-up and revoked ones ended an hour ago now
+    reg.sweep();
+    expect(reg.list({ all: true }).map((t) => t.id)).toEqual([live.id, used.id, revoked.id, expiring.id]);
+    clock.advance(1);
+    reg.sweep();
+    expect(reg.list({ all: true }).map((t) => t.id)).toEqual([live.id, expiring.id]);
+    clock.advance(60_000);
+    reg.sweep();
+    expect(reg.list({ all: true }).map((t) => t.id)).toEqual([live.id]);
   });
 });
 

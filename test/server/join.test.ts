@@ -476,7 +476,7 @@ describe("server key rotation (prepare → activate → retire)", () => {
       expect((await errorOf(joinW(k, tok))).code).toBe("auth_failed");
       expect(logsFrom(k, from).find((l) => l.msg === "join refused")?.reason).toBe("revoked_token");
     }
-    const tokens = (await admin(k, "GET", "/v1/admin/tokens")).json.tokens;
+    const tokens = (await admin(k, "GET", "/v1/admin/tokens?all=1")).json.tokens;
     expect(tokens.find((x: any) => x.id === t0.t.id).status).toBe("revoked");
     expect(tokens.find((x: any) => x.id === t1.json.id).status).toBe("revoked");
     expect(tokens.find((x: any) => x.id === t2.json.id).status).toBe("active");

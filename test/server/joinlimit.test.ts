@@ -62,3 +62,22 @@ describe("JoinLimiter", () => {
     expect(l.take("unix")).toBe(0);
   });
 });
+
+describe("retention of buckets", () => {
+  test("prune forgets the sources, networks and keys whose buckets have refilled, and only those", () => {
+    let t = 0;
+    const j = new JoinLimiter({ global: 100, globalBurst: 200, perSource: 2, perSourceBurst: 4 }, () => t);
+    j.take("10.0.0.1");
+    t = 1000;
+    j.take("10.0.1.1");
+    j.prune();
+    // 10.0.0.1 took 1 of 4 a second ago (2/s): full again, forgotten; 10.0.1.1 not yet.
+    expect(j.perSource.size).toBe(1);
+    t = 2000;
+    j.prune();
+    expect([j.perSource.size, j.perNetwork.size, j.global.size]).toEqual([0, 0, 0]);
+    // Forgetting a full bucket changes no decision: the next take starts from a full bucket.
+    for (let i = 0; i < 4; i++) expect(j.take("10.0.0.1")).toBe(0);
+    expect(j.take("10.0.0.1")).toBeGreaterThan(0);
+  });
+});
