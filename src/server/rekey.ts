@@ -88,12 +88,6 @@ function lockClone(st: State, key: KeyRecord, why: string): never {
   throw new JoinRefused("clone_suspected");
 }
 
-function auditRefusal(c: Ctx, key: KeyRecord, reason: string): void {
-  c.m.authFailures.inc({ reason });
-  c.st.log.warn("rekey refused", { corr_id: c.corrId, reason, key_id: key.id });
-  c.st.audit.record({ actor: key.id, via: "worker", action: reason === "clone_suspected" ? "clone_suspected" : "rekey", target: key.id, result: "denied", reason, corr_id: c.corrId });
-}
-
 /**
  * For `authenticate`, after a valid signature under a `pending` or
  * `superseded` MAC key: confirm the pending key (it becomes the current
@@ -103,8 +97,8 @@ function auditRefusal(c: Ctx, key: KeyRecord, reason: string): void {
  */
 export function settleRekey(c: Ctx, key: KeyRecord, generation: "pending" | "superseded"): KeyGeneration | null {
   const { st } = c;
-  if (generation === "pending" && key.pending) {
-    const serverPublic = key.pending.serverPublic;
+  if (generation === "pending") {
+    const serverPublic = key.pending!.serverPublic;
     st.registry.confirm(key, st.config.rekeyGraceMs);
     maskConfirmedCredential(st, key, serverPublic);
     st.log.info("worker rekeyed: the new key is confirmed", { worker: key.id, corr_id: c.corrId });
@@ -113,9 +107,10 @@ export function settleRekey(c: Ctx, key: KeyRecord, generation: "pending" | "sup
   }
   try {
     lockClone(st, key, "a superseded rekey key was used");
-  } catch (e) {
-    auditRefusal(c, key, (e as JoinRefused).reason);
-  }
+  } catch {}
+  c.m.authFailures.inc({ reason: "clone_suspected" });
+  st.log.warn("authentication failed", { corr_id: c.corrId, reason: "clone_suspected", key_id: key.id, route: c.label });
+  st.audit.record({ actor: key.id, via: "worker", action: "clone_suspected", target: key.id, result: "denied", reason: "clone_suspected", corr_id: c.corrId });
   c.answer = fail("auth_failed", "authentication failed", c.corrId);
   return null;
 }
@@ -129,7 +124,11 @@ export function rekeyRoute(c: Ctx): Answer {
     st.audit.record({ actor: key.id, via: "worker", action: "rekey", target: key.id, result: "ok", corr_id: corrId });
     return a;
   } catch (e) {
-    if (e instanceof JoinRefused) auditRefusal(c, key, e.reason);
+    if (e instanceof JoinRefused) {
+      c.m.authFailures.inc({ reason: e.reason });
+      st.log.warn("rekey refused", { corr_id: corrId, reason: e.reason, key_id: key.id });
+      st.audit.record({ actor: key.id, via: "worker", action: e.reason === "clone_suspected" ? "clone_suspected" : "rekey", target: key.id, result: "denied", reason: e.reason, corr_id: corrId });
+    }
     throw e;
   }
 }

@@ -96,8 +96,10 @@ describe("key confirmation", () => {
     const r1 = await rawRekey(k0);
     const r2 = await rawRekey(k0);
     expect(r1.status === 200 && r2.status === 200).toBe(true);
+    const from = logs.length;
     expect(await codeOf(as(r1.next!).get("nothing"))).toBe("auth_failed");
     expect(info(k0.keyId).status).toBe("revoked");
+    expect(logged(from).find((l) => l.msg === "authentication failed")).toMatchObject({ reason: "clone_suspected", key_id: k0.keyId, route: "kv" });
     expect(await codeOf(as(k0).whoami())).toBe("auth_failed");
   });
 
