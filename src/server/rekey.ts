@@ -48,6 +48,7 @@ export function handleRekey(st: State, key: KeyRecord, generation: KeyGeneration
   if (generation !== "current") {
     // The credential was copied: someone else already rotated this key away.
     lockClone(st, key, "a rotated-away key tried to rekey");
+    throw new JoinRefused("clone_suspected");
   }
   if (!st.audit.healthy) throw new HushError("unavailable", "the audit log cannot be written; refusing until it recovers");
   const { msg } = readMessage(body, false);
@@ -81,11 +82,10 @@ export function handleRekey(st: State, key: KeyRecord, generation: KeyGeneration
   return ok({ msg: toB64u(m2.message) });
 }
 
-/** Revoke `key` as a copied credential (log, then `JoinRefused("clone_suspected")`, which the caller audits). */
-function lockClone(st: State, key: KeyRecord, why: string): never {
+/** Revoke `key` as a copied credential and log it (the caller audits the refusal). */
+function lockClone(st: State, key: KeyRecord, why: string): void {
   st.registry.revoke(key.id, { reason: "clone_suspected", actor: key.id });
   st.log.warn(`clone suspected: ${why}; worker locked`, { worker: key.id, event: "clone_suspected" });
-  throw new JoinRefused("clone_suspected");
 }
 
 /**
@@ -105,9 +105,7 @@ export function settleRekey(c: Ctx, key: KeyRecord, generation: "pending" | "sup
     st.audit.record({ actor: key.id, via: "worker", action: "rekey.confirm", target: key.id, result: "ok", corr_id: c.corrId });
     return "current";
   }
-  try {
-    lockClone(st, key, "a superseded rekey key was used");
-  } catch {}
+  lockClone(st, key, "a superseded rekey key was used");
   c.m.authFailures.inc({ reason: "clone_suspected" });
   st.log.warn("authentication failed", { corr_id: c.corrId, reason: "clone_suspected", key_id: key.id, route: c.label });
   st.audit.record({ actor: key.id, via: "worker", action: "clone_suspected", target: key.id, result: "denied", reason: "clone_suspected", corr_id: c.corrId });
