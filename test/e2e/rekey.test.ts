@@ -128,6 +128,26 @@ describe("a rekey whose answer is lost", () => {
   });
 });
 
+describe("a rekey whose answer is lost, in Node", () => {
+  test("the SDK bundle sends it again and carries on (node:http transport)", async () => {
+    const proxy = await lossyProxy();
+    const w = await issue("lossy-node");
+    proxy.drop = 1;
+    const script = `
+      const { Client } = await import(${JSON.stringify(SDK)});
+      const c = new Client({ socket: process.env.HUSH_SOCKET, credential: process.env.LOSSY_CRED, autoRekey: true, retries: 0 });
+      await c.rekey();
+      await c.set("lossy-node/k", "v", { ttlMs: 60000 });
+      console.log(c.credential === process.env.LOSSY_CRED ? "same" : await c.get("lossy-node/k"));
+      c.close();`;
+    const p = Bun.spawn(["node", "--input-type=module", "-e", script], { env: { ...process.env, HUSH_SOCKET: proxy.socket, LOSSY_CRED: w.credential }, stdout: "pipe", stderr: "pipe" });
+    const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+    expect({ out: out.trim(), err }).toEqual({ out: "v", err: "" });
+    expect(proxy).toMatchObject({ rekeys: 2, dropped: 1 });
+    expect(await workerInfo(w.id)).toMatchObject({ status: "active", rekeys: 1 });
+  });
+});
+
 describe("two processes sharing one credential", () => {
   test("both rekeying (at the same time, in Node, through the SDK bundle) lock the worker, whoever is first", async () => {
     const w = await issue("shared");
