@@ -64,7 +64,25 @@ export interface DaemonConfig {
    * /48; default 4 × per source). See src/server/joinlimit.ts.
    */
   joinRate: { global: number; globalBurst: number; perSource: number; perSourceBurst: number; perNetwork?: number; perNetworkBurst?: number };
+  /** The WebSocket transport's limits (src/server/ws.ts, PROTOCOL.md §3.6). */
+  ws: WsLimits;
 }
+
+export interface WsLimits {
+  /** Largest message in bytes (head and body); a larger one closes the connection (1009). */
+  maxMessageBytes: number;
+  /** Most messages in flight (received, not yet answered) on one connection. */
+  maxInFlight: number;
+  /** Most verified messages of one key in flight, over all its connections. */
+  maxInFlightPerKey: number;
+  /** A connection with no message for this long (ms) is closed (4000). */
+  idleTimeoutMs: number;
+  /** Most open WebSocket connections, all listeners together. */
+  maxConnections: number;
+}
+
+/** Room for a message's head beyond the body cap. */
+export const WS_HEAD_ROOM = 16 * 1024;
 
 /** The secure defaults. */
 export const DEFAULTS: Omit<DaemonConfig, "socketPath"> = {
@@ -98,6 +116,7 @@ export const DEFAULTS: Omit<DaemonConfig, "socketPath"> = {
   rekeyGraceMs: 10_000,
   keyRate: { rate: 500, burst: 1_000 },
   joinRate: { global: 2_000, globalBurst: 4_000, perSource: 20, perSourceBurst: 40, perNetwork: 80, perNetworkBurst: 160 },
+  ws: { maxMessageBytes: 1024 * 1024 + WS_HEAD_ROOM, maxInFlight: 128, maxInFlightPerKey: 512, idleTimeoutMs: 60_000, maxConnections: 1_000 },
 };
 
 /**

@@ -17,6 +17,7 @@ import { generateX25519, randomBytes, wipe, type X25519KeyPair } from "../crypto
 import { Logger, Masker, Registry } from "../observe/index.ts";
 import { adminSocketPath, type DaemonConfig } from "../config/index.ts";
 import { createFetch } from "./app.ts";
+import { createWsTransport, type WsTransport } from "./ws.ts";
 import type { AuditLog, AuditSink, State } from "./state.ts";
 import { createServerMetrics } from "./metrics.ts";
 import { maskOwner } from "./masking.ts";
@@ -102,6 +103,7 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
       // Requests in flight finish (and record their events) first; then the audit run ends, so its
       // stop line and closing seal reach `audit tail -f` streams, which end themselves after them.
       await _inFlightDone(st, hurried);
+      l.ws.close();
       st.auditLog?.close();
       for (const close of st.streams) close();
       await draining;
@@ -158,12 +160,13 @@ type Server = ReturnType<typeof Bun.serve>;
  * Reclaim stale sockets (under `lock`), bind both unix listeners (and the TCP
  * one). On failure, stop what was started and unlink what was bound.
  */
-async function _listen(st: State, lock: DaemonLock): Promise<{ servers: Server[]; bound: BoundSocket[]; url?: string }> {
+async function _listen(st: State, lock: DaemonLock): Promise<{ servers: Server[]; bound: BoundSocket[]; url?: string; ws: WsTransport }> {
   const config = st.config;
   const sock = config.socketPath;
   const adminSock = adminSocketPath(sock);
   const servers: Server[] = [];
   const bound: BoundSocket[] = [];
+  let wsClose: (() => void) | undefined;
   try {
     const gid = config.socketGroup !== undefined ? lookupGroup(config.socketGroup) : undefined;
     for (const p of [sock, adminSock]) {
@@ -179,19 +182,23 @@ async function _listen(st: State, lock: DaemonLock): Promise<{ servers: Server[]
       development: false,
       error: () => new Response('{"error":"internal","message":"internal error"}', { status: 500 }),
     };
-    const workerFetch = createFetch(st, "worker", metrics);
+    // hush.sock and TCP also speak WebSocket (GET /v1/ws); admin.sock HTTP only.
+    const ws = createWsTransport(st, metrics);
+    wsClose = ws.close;
+    const workerFetch = ws.fetch("worker", createFetch(st, "worker", metrics));
     const adminFetch = createFetch(st, "admin", metrics);
     withPrivateUmask(() => {
-      servers.push(Bun.serve({ ...common, unix: sock, fetch: workerFetch }));
+      servers.push(Bun.serve({ ...common, unix: sock, fetch: workerFetch, websocket: ws.websocket }));
       bound.push(boundSocket(sock));
       // The admin socket is owner-only; no idle timeout, so `audit tail -f` streams stay open.
       servers.push(Bun.serve({ ...common, idleTimeout: 0, unix: adminSock, fetch: adminFetch }));
       bound.push(boundSocket(adminSock));
     });
     if (gid !== undefined) openToGroup(sock, gid, config.socketMode);
-    const url = config.listen ? _listenTcp(st, common, createFetch(st, "tcp", metrics), servers) : undefined;
-    return { servers, bound, url };
+    const url = config.listen ? _listenTcp(st, { ...common, websocket: ws.websocket }, ws.fetch("tcp", createFetch(st, "tcp", metrics)), servers) : undefined;
+    return { servers, bound, url, ws };
   } catch (e) {
+    wsClose?.();
     for (const s of servers) s.stop(true);
     for (const s of bound) unlinkOwnSocket(s);
     throw e;
@@ -199,7 +206,7 @@ async function _listen(st: State, lock: DaemonLock): Promise<{ servers: Server[]
 }
 
 /** The TCP listener of `--listen` (TLS with a pin, or plain HTTP on loopback); returns its URL. */
-function _listenTcp(st: State, common: any, fetch: (req: Request, server: Server) => unknown, servers: Server[]): string {
+function _listenTcp(st: State, common: any, fetch: (req: Request, server: Server) => any, servers: Server[]): string {
   const u = new URL(st.config.listen!.url);
   const hostname = u.hostname.replace(/^\[|\]$/g, "");
   let tls: TlsMaterial | undefined;
