@@ -2,10 +2,11 @@
  * `hush serve` flags for the limits on what clients can make the daemon
  * hold or do (SECURITY.md "Secure defaults"): credentials and their leases,
  * worker keys, join tokens, listing pages and the listing rate, the replay
- * cache and its per-key share, and the per-source join rate. Defaults live in src/config.
+ * cache and its per-key share, the per-source join rate, and the WebSocket
+ * transport's limits. Defaults live in src/config.
  * @module
  */
-import { DEFAULTS, parsePositiveInt, replayShareFor, type DaemonConfig } from "../src/config/index.ts";
+import { DEFAULTS, WS_HEAD_ROOM, parseDuration, parsePositiveInt, parseSize, replayShareFor, type DaemonConfig } from "../src/config/index.ts";
 
 const n = (description: string) => ({ type: "string" as const, description, valueHint: "N" });
 
@@ -20,6 +21,11 @@ export const limitArgs = {
   "replay-cache": n(`most nonces remembered in all (default ${DEFAULTS.nonceCacheMax})`),
   "replay-cache-per-key": n(`most nonces remembered for one key (default ${DEFAULTS.nonceCachePerKey}, or what --key-rate needs if more)`),
   "join-rate-source": n(`joins per second per source address (IPv6: per /64), burst twice that; per /24 or /48 network 4× (default ${DEFAULTS.joinRate.perSource})`),
+  "ws-max-message": { type: "string" as const, description: "largest WebSocket message, head and body (default: --max-body + 16k); a larger one closes the connection", valueHint: "SIZE" },
+  "ws-max-in-flight": n(`most WebSocket messages in flight on one connection (default ${DEFAULTS.ws.maxInFlight})`),
+  "ws-max-in-flight-key": n(`most WebSocket messages of one key in flight, all its connections together (default ${DEFAULTS.ws.maxInFlightPerKey})`),
+  "ws-idle": { type: "string" as const, description: `close a WebSocket connection after this long without a message (default ${DEFAULTS.ws.idleTimeoutMs / 1000}s)`, valueHint: "DURATION" },
+  "ws-max-connections": n(`most open WebSocket connections (default ${DEFAULTS.ws.maxConnections})`),
 };
 
 /** Apply the limit flags to `config` (after --key-rate and --clock-window are set). */
@@ -40,6 +46,13 @@ export function applyLimitArgs(config: DaemonConfig, args: Record<string, any>):
   // A key's share covers what its own rate limit lets it send, unless the operator says otherwise.
   const needed = config.keyRate.rate > 0 ? replayShareFor(config.keyRate.rate, config.keyRate.burst, config.clockWindowMs) : 0;
   config.nonceCachePerKey = Math.min(config.nonceCacheMax, opt("replay-cache-per-key", Math.max(config.nonceCachePerKey, needed)));
+  config.ws = {
+    maxMessageBytes: args["ws-max-message"] ? parseSize(args["ws-max-message"], "--ws-max-message") : config.limits.maxBodyBytes + WS_HEAD_ROOM,
+    maxInFlight: opt("ws-max-in-flight", config.ws.maxInFlight),
+    maxInFlightPerKey: opt("ws-max-in-flight-key", config.ws.maxInFlightPerKey),
+    idleTimeoutMs: args["ws-idle"] ? parseDuration(args["ws-idle"], "--ws-idle") : config.ws.idleTimeoutMs,
+    maxConnections: opt("ws-max-connections", config.ws.maxConnections),
+  };
   if (args["join-rate-source"]) {
     const r = parsePositiveInt(args["join-rate-source"], "--join-rate-source");
     config.joinRate = { ...config.joinRate, perSource: r, perSourceBurst: 2 * r, perNetwork: 4 * r, perNetworkBurst: 8 * r };
