@@ -51,7 +51,8 @@ export async function buildBinary(t: BuildTarget, version = pkg.version, commit?
 
 /** The SDK as one ESM file for Node ≥ 20 (test runners: jest, vitest, Playwright). */
 export async function buildSdk(outfile = "dist/client.mjs"): Promise<void> {
-  const r = await Bun.build({ entrypoints: ["./src/client/index.ts"], target: "node", format: "esm", outdir: "dist", naming: "client.mjs" });
+  // `ws` stays a runtime dependency of the package (its optional native add-ons are found at run time).
+  const r = await Bun.build({ entrypoints: ["./src/client/index.ts"], target: "node", format: "esm", outdir: "dist", naming: "client.mjs", external: ["ws"] });
   if (!r.success) {
     for (const l of r.logs) console.error(l);
     throw new Error("SDK build failed");

@@ -16,6 +16,8 @@ import { decodeCredential, decodeServerPublic, encodeCredential, parseKeyFile, t
 import { defaultSocketPath } from "../config/index.ts";
 import { createUnixTransport, type Transport } from "./transport.ts";
 import { createLoopbackTransport, createTlsTransport } from "./tls.ts";
+import { createWsTransport } from "./transport-ws.ts";
+import { loopbackOpener, tlsOpener, unixOpener } from "./ws-open.ts";
 import { raiseFromResponse } from "./errors.ts";
 import { startHandshake } from "./join.ts";
 
@@ -43,7 +45,15 @@ export interface ClientOptions {
   tlsPin?: string;
   /** A `HUSH-WORKER-1…` string. Default: HUSH_CREDENTIAL. */
   credential?: string;
-  /** Connection retries (never-connected errors only). Default 5. */
+  /**
+   * `"ws"` (the default): signed requests as messages on a WebSocket
+   * connection shared by concurrent calls (PROTOCOL.md §3.6); `"http"`: one
+   * HTTP request per call. Default: HUSH_TRANSPORT, else `"ws"`.
+   */
+  transport?: TransportKind;
+  /** WebSocket connections shared by this client's calls (opened as needed). Default 1. */
+  connections?: number;
+  /** Retries of a request that never reached the daemon. Default 5. */
   retries?: number;
   timeoutMs?: number;
   /**
@@ -105,10 +115,27 @@ export interface Lease {
   release(): Promise<void>;
 }
 
-/** The unix socket, or HTTPS pinned to the server's key (plain HTTP only to loopback). */
+export type TransportKind = "ws" | "http";
+
+/** `opts.transport`, else HUSH_TRANSPORT, else "ws". Throws HushError `invalid_request` for anything else. */
+export function transportKind(opts: { transport?: string | undefined }, env: Record<string, string | undefined> = process.env): TransportKind {
+  const k = opts.transport ?? (env.HUSH_TRANSPORT || "ws");
+  if (k !== "ws" && k !== "http") throw new HushError("invalid_request", `transport must be "ws" or "http" (HUSH_TRANSPORT), got ${JSON.stringify(k)}`);
+  return k;
+}
+
+/**
+ * The unix socket, or HTTPS pinned to the server's key (plain HTTP only to
+ * loopback); over WebSocket connections unless `transport` (or
+ * HUSH_TRANSPORT) is "http".
+ */
 export function pickTransport(opts: ClientOptions, credentialPin?: Uint8Array): Transport {
   const url = opts.url ?? process.env.HUSH_URL;
-  if (!url) return createUnixTransport(opts.socket ?? defaultSocketPath(), opts);
+  const ws = transportKind(opts) === "ws";
+  if (!url) {
+    const socket = opts.socket ?? defaultSocketPath();
+    return ws ? createWsTransport(unixOpener(socket, opts.socketOwner), `the hush daemon at ${socket}`, opts) : createUnixTransport(socket, opts);
+  }
   let u: URL;
   try {
     u = new URL(url);
@@ -124,9 +151,12 @@ export function pickTransport(opts: ClientOptions, credentialPin?: Uint8Array): 
         override ? "tlsPin must look like sha256//BASE64 (44 characters)" : "no TLS pin: this credential or token was not made by a TLS controller; pass the controller's pin (sha256//…)",
       );
     }
-    return createTlsTransport(url, pin, opts);
+    return ws ? createWsTransport(tlsOpener(url, pin, opts.timeoutMs ?? 10_000), `the hush controller at ${u.host}`, opts) : createTlsTransport(url, pin, opts);
   }
-  if (u.protocol === "http:") return createLoopbackTransport(url, opts);
+  if (u.protocol === "http:") {
+    const t = createLoopbackTransport(url, opts); // checks that the host is a loopback address
+    return ws ? createWsTransport(loopbackOpener(url), u.host, opts) : t;
+  }
   throw new HushError("invalid_request", "the URL must start with https:// (or http:// to a loopback address)");
 }
 

@@ -2,9 +2,11 @@
  * Public SDK entry point (package.json `exports`).
  * @module
  */
-export { Client, openSealed, pickTransport, type Checkout, type ClientOptions, type Lock, type Lease } from "./client.ts";
+export { Client, openSealed, pickTransport, transportKind, type TransportKind, type Checkout, type ClientOptions, type Lock, type Lease } from "./client.ts";
 export { AdminClient } from "./admin.ts";
 export { HushError, isHushError, type ErrorCode } from "../errors.ts";
 export { joinWithToken, type JoinResult } from "./join.ts";
 export { checkedSocketPath, createUnixTransport, type Transport, type UnixTransportOptions } from "./transport.ts";
 export { createTlsTransport, createLoopbackTransport } from "./tls.ts";
+export { createWsTransport, CLOSE_UNPROCESSED, type Opener, type WsSocket, type WsEvents, type WsTransportOptions } from "./transport-ws.ts";
+export { unixOpener, tlsOpener, loopbackOpener } from "./ws-open.ts";

@@ -5,7 +5,10 @@
  * directory and the socket belong to the expected uid and nobody else can
  * write there; the connection then goes through the checked directory.
  * Connection errors — the request never reached the daemon — are retried
- * briefly; anything else is not.
+ * briefly; anything else is not. Errors say which it was: `detail.sent`
+ * false (with `connect: true`: never reached the daemon, safe to retry) or
+ * true (the connection failed after the request was written: it may have
+ * been carried out).
  * @module
  */
 import { HushError } from "../errors.ts";
@@ -50,7 +53,13 @@ function connectError(e: any): string | undefined {
 
 function unreachable(socketPath: string, e: any): HushError {
   const why = connectError(e) ?? (typeof e?.code === "string" ? e.code : undefined) ?? e?.message ?? e;
-  return new HushError("unavailable", `cannot reach the hush daemon at ${socketPath} (${why})`, { connect: true });
+  return new HushError("unavailable", `cannot reach the hush daemon at ${socketPath} (${why})`, { connect: true, sent: false });
+}
+
+/** The connection failed after the request was written (or while it was): it may have been carried out. */
+function lostAnswer(socketPath: string, e: any): HushError {
+  const why = (typeof e?.code === "string" ? e.code : undefined) ?? e?.message ?? e;
+  return new HushError("unavailable", `the connection to the hush daemon at ${socketPath} failed after the request was sent (${why}); it may have been carried out`, { sent: true });
 }
 
 /**
@@ -78,14 +87,17 @@ export function createUnixTransport(socketPath: string, opts: UnixTransportOptio
   return {
     async request(method, target, headers, body) {
       for (let attempt = 0; ; attempt++) {
+        let sending = false;
         try {
           // Checked before the first connection, and again after any failure
           // (the daemon may have restarted in a new directory).
           via ??= trustSocket(socketPath, owner);
+          sending = true;
           return await inner.request(via, method, target, headers, body);
         } catch (e) {
           via = undefined;
           if (e instanceof HushError) throw e;
+          if (sending && !connectError(e)) throw lostAnswer(socketPath, e);
           if (connectError(e) && attempt < retries) {
             await new Promise((r) => setTimeout(r, 25 * 2 ** attempt));
             continue;

@@ -9,6 +9,9 @@
  * - SIGTERM under load: every request gets either a complete, correctly
  *   signed answer or a clean `unavailable`; nothing is cut half-way; the
  *   daemon exits 0 and refuses new connections.
+ *
+ * The SDK load runs over both transports (HTTP, and WebSocket connections
+ * shared by concurrent calls).
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
@@ -17,6 +20,7 @@ import { signRequest, signResponse } from "../../src/auth/index.ts";
 import { Client, HushError } from "../../src/client/index.ts";
 import { decodeCredential } from "../../src/keys/index.ts";
 import { rawRequest, startDaemon, waitFor, type Daemon } from "../e2e/_harness.ts";
+import { TRANSPORTS } from "../_transport.ts";
 
 const started: Daemon[] = [];
 afterAll(() => started.forEach((d) => d.cleanup()));
@@ -33,6 +37,8 @@ interface Outcome {
   foreign: string[];
   /** Longest time a failing call took after the fault. */
   slowestFailureMs: number;
+  /** What the errors said about delivery: "sent" (may have reached the daemon), "not_sent" (never reached it), "other". */
+  delivery: Set<string>;
 }
 
 /** `clients` loops of set/get until `stop()`; outcomes are counted per phase. */
@@ -49,7 +55,10 @@ function load(clients: Client[], phaseOf: () => "before" | "after") {
         out[phase].ok++;
       } catch (e) {
         const o = out[phaseOf()];
-        if (e instanceof HushError) o.errors.set(e.code, (o.errors.get(e.code) ?? 0) + 1);
+        if (e instanceof HushError) {
+          o.errors.set(e.code, (o.errors.get(e.code) ?? 0) + 1);
+          o.delivery.add(e.detail.sent === true ? "sent" : e.detail.connect ? "not_sent" : "other");
+        }
         else o.foreign.push(String(e));
         if (phaseOf() === "after") o.slowestFailureMs = Math.max(o.slowestFailureMs, performance.now() - t0);
         if (phaseOf() === "after") await Bun.sleep(5);
@@ -66,7 +75,7 @@ function load(clients: Client[], phaseOf: () => "before" | "after") {
 }
 
 function newOutcome(): Outcome {
-  return { ok: 0, errors: new Map(), foreign: [], slowestFailureMs: 0 };
+  return { ok: 0, errors: new Map(), foreign: [], slowestFailureMs: 0, delivery: new Set() };
 }
 
 const fmt = (o: Outcome) => `ok=${o.ok} ${[...o.errors].map(([k, v]) => `${k}=${v}`).join(" ")}${o.foreign.length ? ` foreign=${o.foreign.length}` : ""}`;
@@ -80,11 +89,11 @@ function tryConnect(path: string): Promise<"connected" | "refused"> {
   });
 }
 
-describe("kill -9 under load", () => {
+describe.each(TRANSPORTS)("kill -9 under load (%s)", (transport) => {
   test("clients get clean `unavailable` errors; a restart reclaims the socket and serves within a second", async () => {
     const first = await daemon();
     const cred = await first.issue("chaos");
-    const clients = Array.from({ length: 6 }, () => new Client({ socket: first.socket, credential: cred, timeoutMs: 3_000 }));
+    const clients = Array.from({ length: 6 }, () => new Client({ socket: first.socket, credential: cred, timeoutMs: 3_000, transport }));
     let killed = false;
     const l = load(clients, () => (killed ? "after" : "before"));
 
@@ -101,6 +110,10 @@ describe("kill -9 under load", () => {
     expect(l.out.after.foreign).toEqual([]);
     expect([...l.out.after.errors.keys()]).toEqual(["unavailable"]);
     expect(l.out.after.ok).toBe(0);
+    // Calls on the connections that died may have reached the daemon; later ones never reached it. Each says which.
+    expect(l.out.after.delivery.has("other")).toBe(false);
+    expect(l.out.after.delivery.has("not_sent")).toBe(true);
+    if (transport === "ws") expect(l.out.after.delivery.has("sent")).toBe(true);
     // Connection retries back off for at most ~0.8 s in total; nothing waits for a timeout.
     expect(l.out.after.slowestFailureMs).toBeLessThan(3_000);
     expect(existsSync(first.socket)).toBe(true); // the stale socket a SIGKILL leaves behind
@@ -119,7 +132,7 @@ describe("kill -9 under load", () => {
     expect(stale).toBeInstanceOf(HushError);
     expect((stale as HushError).code).toBe("auth_failed");
     // A new key works at once.
-    const fresh = new Client({ socket: second.socket, credential: await second.issue("after") });
+    const fresh = new Client({ socket: second.socket, credential: await second.issue("after"), transport });
     await fresh.set("k", 1, { ttlMs: 10_000 });
     expect(await fresh.get("k")).toBe(1);
     for (const c of [...clients, fresh]) c.close();
@@ -127,10 +140,10 @@ describe("kill -9 under load", () => {
 });
 
 describe("SIGTERM under load", () => {
-  test("SDK load: every call either succeeds with a verified answer or fails with a clean `unavailable`", async () => {
+  test.each(TRANSPORTS)("SDK load (%s): every call either succeeds with a verified answer or fails with a clean `unavailable`", async (transport) => {
     const d = await daemon();
     const cred = await d.issue("chaos");
-    const clients = Array.from({ length: 6 }, () => new Client({ socket: d.socket, credential: cred, retries: 0, timeoutMs: 10_000 }));
+    const clients = Array.from({ length: 6 }, () => new Client({ socket: d.socket, credential: cred, retries: 0, timeoutMs: 10_000, transport }));
     let signalled = false;
     const l = load(clients, () => (signalled ? "after" : "before"));
     await waitFor(() => l.out.before.ok >= 300, 10_000, "load to run");

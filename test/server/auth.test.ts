@@ -15,6 +15,8 @@ import { Logger } from "../../src/observe/index.ts";
 import { signRequest, signResponse } from "../../src/auth/index.ts";
 import { encodeCredential, formatKeyId } from "../../src/keys/index.ts";
 import { randomBytes } from "../../src/crypto/index.ts";
+import { encodeAnswer, decodeRequest } from "../../src/wire/frame.ts";
+import { closeRaw, rawSend, TRANSPORTS, type TransportName } from "../_transport.ts";
 
 let d: Daemon;
 let dir: string;
@@ -29,16 +31,17 @@ beforeAll(async () => {
   cred = encodeCredential({ kind: "worker", keyId: rec.id, macKey: rec.macKey, encKey: rec.encKey, serverPublic: d.state.serverKeys.active.publicKey });
 });
 afterAll(async () => {
+  closeRaw();
   await d.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function send(method: string, target: string, authorization?: string, body?: string) {
-  const res = await fetch("http://localhost" + target, { method, body, headers: authorization ? { authorization } : {}, unix: d.socketPath } as RequestInit);
-  return { status: res.status, sig: res.headers.get("hush-signature"), text: await res.text() };
-}
+describe.each(TRANSPORTS)("signed requests over %s", (kind) => {
+  async function send(method: string, target: string, authorization?: string, body?: string) {
+    const r = await rawSend(kind, d.socketPath, method, target, { authorization, body });
+    return { status: r.status, sig: r.header("hush-signature"), text: r.text };
+  }
 
-describe("signed requests over the socket", () => {
   test("a good request is answered with a correct response signature", async () => {
     const body = JSON.stringify({ value: "v", ttl_ms: 60000 });
     const s = signRequest(rec.macKey, rec.id, { method: "PUT", target: "/v1/kv/a", body });
@@ -102,14 +105,14 @@ describe("signed requests over the socket", () => {
   });
 });
 
-describe("SDK", () => {
+describe.each(TRANSPORTS)("SDK over %s", (kind: TransportName) => {
   test("round trip with the real daemon", async () => {
-    const c = new Client({ socket: d.socketPath, credential: cred });
+    const c = new Client({ socket: d.socketPath, credential: cred, transport: kind });
     await c.set("sdk", [1, "two"], { ttlMs: 60000 });
     expect(await c.get("sdk")).toEqual([1, "two"]);
-    expect(await c.incr("cnt", 5, { ttlMs: 60000 })).toBe(5);
-    const lock = await c.lock("l", { ttlMs: 1000 });
-    await expect(c.lock("l", { ttlMs: 1000 })).rejects.toMatchObject({ code: "conflict" });
+    expect(await c.incr(`cnt-${kind}`, 5, { ttlMs: 60000 })).toBe(5);
+    const lock = await c.lock(`l-${kind}`, { ttlMs: 1000 });
+    await expect(c.lock(`l-${kind}`, { ttlMs: 1000 })).rejects.toMatchObject({ code: "conflict" });
     await lock.release();
     const e: any = await c.get("missing").catch((x) => x);
     expect(e).toBeInstanceOf(HushError);
@@ -118,16 +121,21 @@ describe("SDK", () => {
   });
   test("refuses an answer with a wrong or missing signature (a lying server)", async () => {
     // An impostor on its own socket: it cannot know the mac key, so it cannot sign.
-    const sock = join(dir, "impostor.sock");
+    const sock = join(dir, `impostor-${kind}.sock`);
     let mode: "wrong" | "none" = "wrong";
+    const body = '{"value":"attacker-controlled","expires_at":null}';
+    const headers = (): Record<string, string> => (mode === "wrong" ? { "hush-signature": "A".repeat(43) } : {});
     const srv = Bun.serve({
       unix: sock,
-      fetch: () =>
-        new Response('{"value":"attacker-controlled","expires_at":null}', {
-          headers: mode === "wrong" ? { "hush-signature": "A".repeat(43) } : {},
-        }),
+      fetch: (req, server) => (server.upgrade(req, { data: undefined }) ? undefined : new Response(body, { headers: headers() })),
+      websocket: {
+        message(ws, m) {
+          const f = decodeRequest(m as Buffer);
+          if (f.ok) ws.send(encodeAnswer(f.frame.id, 200, headers(), body));
+        },
+      },
     });
-    const c = new Client({ socket: sock, credential: cred, retries: 0 });
+    const c = new Client({ socket: sock, credential: cred, retries: 0, transport: kind });
     await expect(c.get("x")).rejects.toMatchObject({ code: "auth_failed" });
     mode = "none";
     await expect(c.get("x")).rejects.toMatchObject({ code: "auth_failed" });
