@@ -43,7 +43,8 @@ export default defineCommand({
     const socket = args.socket || defaultSocketPath();
     const url = args.url || process.env.HUSH_URL;
     const owner = socketOwner(args);
-    const transport = pickTransport({ socket, socketOwner: owner, url, tlsPin: args["tls-pin"] || undefined }, decodeJoinToken(parseKeyFile(token)).tlsPin);
+    // One request: HTTP (a WebSocket would add an upgrade round trip and gain nothing).
+    const transport = pickTransport({ socket, socketOwner: owner, url, tlsPin: args["tls-pin"] || undefined, transport: "http" }, decodeJoinToken(parseKeyFile(token)).tlsPin);
     let r, file;
     try {
       [r, file] = await withSecretFile(args.out, () => joinWithToken(transport, token, args.name || defaultName()));

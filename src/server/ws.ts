@@ -216,10 +216,13 @@ export function createWsTransport(st: State, m: ServerMetrics, opts: { routes?: 
       conns.add(ws);
     },
     message: onMessage,
-    close(ws, code) {
+    close(ws, code, reason) {
       conns.delete(ws);
-      // Bun cuts messages over maxPayloadLength with 1009 itself.
-      if (code === 1009 && !ws.data.closing) wm.closed.inc({ reason: "too_large" }), m.rejected.inc({ reason: "ws_too_large" });
+      // Bun cuts a message over maxPayloadLength itself (1009 to the client; here 1006 with this reason).
+      if (!ws.data.closing && (code === 1009 || reason === "Received too big message")) {
+        wm.closed.inc({ reason: "too_large" });
+        m.rejected.inc({ reason: "ws_too_large" });
+      }
     },
     error(e) {
       st.log.error("internal error in the WebSocket transport", { err: String(e?.stack ?? e) });
