@@ -10,6 +10,7 @@ import { parsePositiveInt } from "../src/config/index.ts";
 import { HushError } from "../src/errors.ts";
 import { OPS, isOpName } from "../src/bench/ops.ts";
 import { runBench, type BenchReport } from "../src/bench/run.ts";
+import { transportKind } from "../src/client/index.ts";
 
 const durationOrZero = (s: string, what: string) => (s === "0" ? 0 : parseDuration(s, what));
 const mib = (b: number | null) => (b === null ? "-" : (b / 1048576).toFixed(1) + " MiB");
@@ -18,7 +19,8 @@ export default defineCommand({
   meta: { name: "bench", description: "Measure a hush daemon: ops/s and latency percentiles through the signed SDK." },
   args: {
     op: { type: "string", description: `operation: ${OPS.join(", ")} (default get)`, valueHint: "OP" },
-    connections: { type: "string", alias: "c", description: "concurrent connections, one request in flight each (default 32)", valueHint: "N" },
+    connections: { type: "string", alias: "c", description: "requests in flight (default 32): pipelined on one WebSocket connection, or one HTTP connection each with --transport http", valueHint: "N" },
+    transport: { type: "string", description: "how the SDK carries requests: ws (default, or $HUSH_TRANSPORT) or http", valueHint: "ws|http" },
     duration: { type: "string", description: "measure for this long (default 10s)", valueHint: "DURATION" },
     requests: { type: "string", alias: "n", description: "measure this many operations instead of a duration", valueHint: "N" },
     "value-size": { type: "string", description: "length of the value set/get/checkout use (default 100)", valueHint: "BYTES" },
@@ -57,6 +59,7 @@ export default defineCommand({
       daemonCommand: args.daemon || undefined,
       sampleMs: args.sample ? parseDuration(args.sample, "--sample") : undefined,
       onProgress: progress?.update,
+      carrier: transportKind({ transport: args.transport || undefined }),
     }).finally(() => progress?.clear());
     if (args.json) printJson(r);
     else printReport(r);

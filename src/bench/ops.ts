@@ -11,7 +11,7 @@
  *   join      a full Noise NKpsk0 join handshake with an unlimited token
  * @module
  */
-import { Client, HushError, createUnixTransport, joinWithToken, type Transport } from "../client/index.ts";
+import { Client, HushError, createUnixTransport, joinWithToken, transportKind, type Transport, type TransportKind } from "../client/index.ts";
 import type { Operation } from "./load.ts";
 
 export const OPS = ["ping", "get", "set", "incr", "lock", "checkout", "join"] as const;
@@ -37,6 +37,12 @@ export interface OpSetup {
   keys: number;
   /** Experiment only: replace the SDK's fetch transport (bench/sdk-transport.ts). */
   transport?: (socket: string) => Transport;
+  /**
+   * How the SDK carries requests: "ws" (default: every worker shares one
+   * Client, whose requests are pipelined on one WebSocket connection) or
+   * "http" (one Client per worker, one request in flight each).
+   */
+  carrier?: TransportKind;
 }
 
 export interface PreparedOp {
@@ -56,11 +62,14 @@ function fail(what: string): never {
 export async function prepareOp(op: OpName, s: OpSetup): Promise<PreparedOp> {
   const value = "x".repeat(s.valueSize);
   const clients: Client[] = [];
-  const client = (w: number): Client => {
+  const carrier = s.transport ? "http" : transportKind({ transport: s.carrier });
+  const client = (worker: number): Client => {
     if (!s.credential) throw new HushError("invalid_request", "no credential given");
-    // One SDK client per connection; autoRekey off so a rekey never shows up inside the numbers.
+    // HTTP: one SDK client per worker; WebSocket: one shared client (its calls pipelined, as an
+    // application's concurrent calls are). autoRekey off so a rekey never shows up inside the numbers.
+    const w = carrier === "ws" ? 0 : worker;
     if (!clients[w]) {
-      clients[w] = new Client({ socket: s.socket, socketOwner: s.socketOwner, credential: s.credential, retries: 0, autoRekey: false });
+      clients[w] = new Client({ socket: s.socket, socketOwner: s.socketOwner, credential: s.credential, retries: 0, autoRekey: false, transport: carrier });
       if (s.transport) (clients[w] as any).transport = s.transport(s.socket);
     }
     return clients[w];

@@ -32,6 +32,8 @@ export interface BenchOptions {
   onProgress?: (phase: "daemon" | "warmup" | "measure", p?: Progress) => void;
   /** Experiment only: another client transport (see src/bench/rawhttp.ts). */
   transport?: OpSetup["transport"];
+  /** "ws" (default) or "http": how the SDK carries the requests (src/bench/ops.ts). */
+  carrier?: OpSetup["carrier"];
 }
 
 export interface BenchReport {
@@ -65,7 +67,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     if (!socket) {
       // Like `hush run`: a private daemon with one credential for every connection, so the
       // per-key rate limit (a policy, not a check) would measure the limiter instead.
-      const serveArgs: string[] = ["--key-rate", "0", ...(o.serveArgs ?? [])];
+      // Likewise its replay-cache share: one key sends what a fleet would.
+      const serveArgs: string[] = ["--key-rate", "0", "--replay-cache-per-key", "1000000", ...(o.serveArgs ?? [])];
       if (o.keys + o.connections + 100 > 10_000) serveArgs.push("--max-items", String(o.keys + o.connections + 100));
       // The default join limit (2 000/s) would measure the limiter, not the handshake.
       if (o.op === "join") serveArgs.push("--join-rate", "1000000");
@@ -78,7 +81,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     // A private daemon gets everything from its admin socket; a given one only what the op needs beyond the credential.
     const p = daemon || o.op === "checkout" || o.op === "join" ? await provision(socket, o.op, o.valueSize, !credential && needsCred, o.socketOwner) : {};
     credential ??= p.credential;
-    const prepared = await prepareOp(o.op, { socket, socketOwner: o.socketOwner, credential, token: p.token, connections: o.connections, valueSize: o.valueSize, keys: o.keys, transport: o.transport });
+    const prepared = await prepareOp(o.op, { socket, socketOwner: o.socketOwner, credential, token: p.token, connections: o.connections, valueSize: o.valueSize, keys: o.keys, transport: o.transport, carrier: o.carrier });
     try {
       const onProgress = (phase: "warmup" | "measure") => o.onProgress && ((p: Progress) => o.onProgress!(phase, p));
       if (o.warmupMs > 0) {
