@@ -158,27 +158,17 @@ function parseHead(text: string): { first: string; headers: Headers } | string {
   return { first: lines[0]!, headers };
 }
 
-/** Decode a request message (never throws). */
-export function decodeRequest(buf: Uint8Array): Decoded<RequestFrame> {
-  const b = asBuffer(buf);
-  const h = splitHead(b);
-  const head = typeof h === "string" ? h : parseHead(h.text);
-  if (typeof h === "string" || typeof head === "string") return { ok: false, id: leadingId(b), error: typeof h === "string" ? h : (head as string) };
-  const first = head.first;
-  const s1 = first.indexOf(" ");
-  const s2 = first.indexOf(" ", s1 + 1);
-  const id = s1 < 0 ? first : first.slice(0, s1);
-  if (!isId(id)) return { ok: false, id: null, error: "the first line does not start with a message id" };
-  if (s1 < 0 || s2 < 0 || first.indexOf(" ", s2 + 1) >= 0) return { ok: false, id, error: "the first line is not: id method target" };
-  const method = first.slice(s1 + 1, s2);
-  const target = first.slice(s2 + 1);
-  if (!isMethod(method)) return { ok: false, id, error: "the method is not 1-16 upper-case letters" };
-  if (target[0] !== "/") return { ok: false, id, error: "the target does not start with /" };
-  return { ok: true, frame: { id, method, target, headers: head.headers, body: buf.subarray(h.bodyAt) } };
+interface Head {
+  b: Buffer;
+  bodyAt: number;
+  /** The first line's id (checked), and the rest of that line after its first space ("" without one). */
+  id: string;
+  rest: string;
+  headers: Headers;
 }
 
-/** Decode an answer message (never throws). */
-export function decodeAnswer(buf: Uint8Array): Decoded<AnswerFrame> {
+/** Read the head shared by requests and answers, up to the first line's id. */
+function readHead(buf: Uint8Array): Head | { ok: false; id: string | null; error: string } {
   const b = asBuffer(buf);
   const h = splitHead(b);
   const head = typeof h === "string" ? h : parseHead(h.text);
@@ -187,7 +177,27 @@ export function decodeAnswer(buf: Uint8Array): Decoded<AnswerFrame> {
   const sp = first.indexOf(" ");
   const id = sp < 0 ? first : first.slice(0, sp);
   if (!isId(id)) return { ok: false, id: null, error: "the first line does not start with a message id" };
-  const status = first.slice(sp + 1);
-  if (sp < 0 || !STATUS_RE.test(status)) return { ok: false, id, error: "the first line is not: id status" };
-  return { ok: true, frame: { id, status: Number(status), headers: head.headers, body: b.toString("utf8", h.bodyAt) } };
+  return { b, bodyAt: h.bodyAt, id, rest: sp < 0 ? "" : first.slice(sp + 1), headers: head.headers };
+}
+
+/** Decode a request message (never throws). */
+export function decodeRequest(buf: Uint8Array): Decoded<RequestFrame> {
+  const h = readHead(buf);
+  if ("ok" in h) return h;
+  const { id, rest } = h;
+  const sp = rest.indexOf(" ");
+  if (sp < 0 || rest.indexOf(" ", sp + 1) >= 0) return { ok: false, id, error: "the first line is not: id method target" };
+  const method = rest.slice(0, sp);
+  const target = rest.slice(sp + 1);
+  if (!isMethod(method)) return { ok: false, id, error: "the method is not 1-16 upper-case letters" };
+  if (target[0] !== "/") return { ok: false, id, error: "the target does not start with /" };
+  return { ok: true, frame: { id, method, target, headers: h.headers, body: buf.subarray(h.bodyAt) } };
+}
+
+/** Decode an answer message (never throws). */
+export function decodeAnswer(buf: Uint8Array): Decoded<AnswerFrame> {
+  const h = readHead(buf);
+  if ("ok" in h) return h;
+  if (!STATUS_RE.test(h.rest)) return { ok: false, id: h.id, error: "the first line is not: id status" };
+  return { ok: true, frame: { id: h.id, status: Number(h.rest), headers: h.headers, body: h.b.toString("utf8", h.bodyAt) } };
 }
