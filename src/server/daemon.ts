@@ -1,6 +1,7 @@
 /**
  * The daemon: state, two unix listeners (hush.sock for signed worker
- * requests, admin.sock for the owner), the sweeper, and an orderly stop
+ * requests, over HTTP or as WebSocket messages (ws.ts); admin.sock for the
+ * owner, HTTP only), the sweeper, and an orderly stop
  * that drains, wipes the store and unlinks the sockets (invariant 7). The
  * daemon holds its socket directory's lock (src/os/lock.ts) while its
  * sockets exist, and unlinks only the socket files it bound (invariant 5).
