@@ -8,6 +8,25 @@
  */
 import { DEFAULTS, WS_HEAD_ROOM, parseDuration, parsePositiveInt, parseSize, replayShareFor, type DaemonConfig } from "../src/config/index.ts";
 
+/** How KV keys expire (`hush serve` and `hush run`; src/config `parseExpiryFlags`). */
+export const expiryArgs = {
+  "ttl-required": {
+    type: "boolean",
+    default: true,
+    description: "a new key must come with a TTL, or get --default-ttl (on by default)",
+    negativeDescription: "a new key written without a TTL never expires (not with --default-ttl)",
+  },
+  "default-ttl": {
+    type: "string",
+    description: "TTL of a new key written without one, e.g. 30m (at most 30d; default: none, the TTL is required)",
+    valueHint: "DURATION",
+  },
+  "sliding-ttl": {
+    type: "boolean",
+    description: "every read of a key pushes its expiry out by its TTL, unless the write said slide: false (never past 30d after its last write)",
+  },
+} as const;
+
 const n = (description: string) => ({ type: "string" as const, description, valueHint: "N" });
 
 export const limitArgs = {

@@ -13,7 +13,7 @@ import { loadCredSpec, parseAllowSpecs, parseCredsFile, type LoadedCred } from "
 import { warnIfLoose } from "./_shared.ts";
 import { applyLimitArgs } from "./_limits.ts";
 import { loadTls } from "../src/server/tls.ts";
-import { DEFAULTS, defaultSocketPath, parseDuration, parseListenUrl, parsePositiveInt, parseSize, parseSocketMode, type DaemonConfig } from "../src/config/index.ts";
+import { DEFAULTS, defaultSocketPath, parseDuration, parseExpiryFlags, parseListenUrl, parsePositiveInt, parseSize, parseSocketMode, type DaemonConfig } from "../src/config/index.ts";
 
 /** All start-up credential sources, validated. `abort` ends a running `exec:` command early. */
 export async function loadCreds(file: string | undefined, specs: string[], allowSpecs: string[], abort?: AbortSignal): Promise<LoadedCred[]> {
@@ -148,7 +148,7 @@ export function buildConfig(args: Record<string, any>): DaemonConfig {
       maxItems: args["max-items"] ? parsePositiveInt(args["max-items"], "--max-items") : DEFAULTS.limits.maxItems,
       maxValueBytes: args["max-value"] ? parseSize(args["max-value"], "--max-value") : DEFAULTS.limits.maxValueBytes,
       maxBodyBytes: args["max-body"] ? parseSize(args["max-body"], "--max-body") : DEFAULTS.limits.maxBodyBytes,
-      ttlRequired: args["ttl-required"] !== false,
+      ...parseExpiryFlags(args),
     },
     clockWindowMs: args["clock-window"] ? parseDuration(args["clock-window"], "--clock-window") : DEFAULTS.clockWindowMs,
     logLevel: (args["log-level"] as DaemonConfig["logLevel"]) || DEFAULTS.logLevel,

@@ -14,7 +14,8 @@ import { defineCommand } from "citty";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULTS, parsePositiveInt, type DaemonConfig } from "../src/config/index.ts";
+import { DEFAULTS, parseExpiryFlags, parsePositiveInt, type DaemonConfig } from "../src/config/index.ts";
+import { expiryArgs } from "./_limits.ts";
 import { startDaemon } from "../src/server/daemon.ts";
 import { hardenProcess, withCallerLimits } from "../src/server/harden.ts";
 import { signalExitCode, trapStopSignals } from "../src/server/signals.ts";
@@ -32,7 +33,7 @@ export default defineCommand({
   args: {
     name: { type: "string", description: "worker name of the run's credential (default: run)", valueHint: "NAME" },
     "max-items": { type: "string", description: "most items in the store (default 10000)", valueHint: "N" },
-    "ttl-required": { type: "boolean", default: true, description: "every key must have a TTL (on by default)", negativeDescription: "allow keys without a TTL" },
+    ...expiryArgs,
     mlock: {
       type: "boolean",
       default: true,
@@ -93,7 +94,7 @@ function _config(args: Record<string, any>, socketPath: string): DaemonConfig {
     limits: {
       ...DEFAULTS.limits,
       maxItems: args["max-items"] ? parsePositiveInt(args["max-items"], "--max-items") : DEFAULTS.limits.maxItems,
-      ttlRequired: args["ttl-required"] !== false,
+      ...parseExpiryFlags(args),
       // One key, one command: no listing budget either.
       listRate: 0,
     },

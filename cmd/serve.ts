@@ -20,7 +20,7 @@ import { invokedName } from "./_usage.ts";
 import { encodeServerPublic } from "../src/keys/index.ts";
 import { auditOptions, buildConfig, loadCreds, loadServerKey, openAudit } from "./_sources.ts";
 import { formatPin, wipe } from "../src/crypto/index.ts";
-import { limitArgs } from "./_limits.ts";
+import { expiryArgs, limitArgs } from "./_limits.ts";
 import { Logger, Masker } from "../src/observe/index.ts";
 
 export default defineCommand({
@@ -35,12 +35,7 @@ export default defineCommand({
     "max-items": { type: "string", description: "most items in the store (default 10000)", valueHint: "N" },
     "max-value": { type: "string", description: "largest value, e.g. 256k (default 256 KiB)", valueHint: "SIZE" },
     "max-body": { type: "string", description: "largest request body, e.g. 1m (default 1 MiB)", valueHint: "SIZE" },
-    "ttl-required": {
-      type: "boolean",
-      default: true,
-      description: "every key must have a TTL (on by default)",
-      negativeDescription: "allow keys without a TTL",
-    },
+    ...expiryArgs,
     mlock: {
       type: "boolean",
       default: true,

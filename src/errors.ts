@@ -34,6 +34,18 @@ export class HushError extends Error {
   ) {
     super(message);
   }
+
+  /** `rate_limited`: whole seconds to wait before trying again (the answer's Retry-After), when known. */
+  get retryAfter(): number | undefined {
+    const v = this.detail.retryAfter;
+    return typeof v === "number" ? v : undefined;
+  }
+
+  /** `conflict` on a held lock, claim or full pool: when the holder's hold ends (Unix ms, the daemon's clock), when known. */
+  get expiresAt(): number | undefined {
+    const v = this.detail.expiresAt;
+    return typeof v === "number" ? v : undefined;
+  }
 }
 
 /** Type guard for HushError. */

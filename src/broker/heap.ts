@@ -115,6 +115,11 @@ export class IntHeap {
     return this._a.length;
   }
 
+  /** The smallest number, or -1 when empty. O(1). */
+  peek(): number {
+    return this._a.length === 0 ? -1 : this._a[0];
+  }
+
   /** Remove and return the smallest number, or -1 when empty. O(log n). */
   pop(): number {
     const a = this._a;

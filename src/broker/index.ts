@@ -4,9 +4,10 @@
  * @module
  */
 export { MemoryStore } from "./store.ts";
-export { encodeCursor, decodeCursor, type KeyPage } from "./kv.ts";
-export type { Store, StoreOptions, StoreStats } from "./store.ts";
-export { DEFAULT_LIMITS, LimitTally, MAX_HOLDER_CHARS, resolveLimits, validateName } from "./limits.ts";
+export { encodeCursor, decodeCursor, type KeyPage, type KvRead, type SetOptions } from "./kv.ts";
+export type { LeaseGrant, LeaseOptions } from "./pools.ts";
+export type { ClaimAnswer, Store, StoreOptions, StoreStats } from "./store.ts";
+export { DEFAULT_LIMITS, LimitTally, MAX_HOLDER_CHARS, ZERO_TTL, resolveLimits, validateName } from "./limits.ts";
 export type { StoreLimits } from "./limits.ts";
 export * from "./registry.ts";
 export * from "./tokens.ts";

@@ -13,6 +13,13 @@
  * removed at once); the full scan lives in `sweep`, which the store only runs
  * when something can have expired.
  *
+ * TTLs (PROTOCOL.md §8 "Expiry"): a write with `ttl_ms` sets expiry = now +
+ * ttl; a write without one keeps a live key's expiry, and gives a new key
+ * the daemon's default TTL, else `ttl_required`, else no expiry. A key may
+ * *slide*: each successful read (`get`, a claim answered with the value)
+ * pushes its expiry out to now + its TTL, but never past its last write +
+ * `maxTtlMs` (reads alone cannot keep a key for ever) and never backwards.
+ *
  * Listing is paged (PROTOCOL.md §8 `GET /v1/kv`): keys are also kept in an
  * ordered set, so a page costs O(log n + page), and the cursor is the
  * base64url of the last key of the previous page (opaque to clients).
@@ -31,14 +38,39 @@ export interface KeyPage {
   next_cursor: string | null;
 }
 
-/** One stored value: bytes + expiry (`Infinity` = none). Kept small and monomorphic. */
+/** One stored value: bytes + expiry (`Infinity` = none) + how reads move it. Kept small and monomorphic. */
 class KvEntry {
   v: Uint8Array;
   e: number;
-  constructor(v: Uint8Array, e: number) {
+  /** The TTL the expiry was last set from (ms; 0 = none): what a sliding read adds. */
+  t: number;
+  /** The latest expiry a sliding read may set: last write + maxTtlMs. */
+  c: number;
+  /** Reads slide the expiry. */
+  s: boolean;
+  constructor(v: Uint8Array, e: number, t: number, c: number, s: boolean) {
     this.v = v;
     this.e = e;
+    this.t = t;
+    this.c = c;
+    this.s = s;
   }
+}
+
+/** Options of a write (`set`). */
+export interface SetOptions {
+  /** TTL in ms (1 … maxTtlMs); absent: see the module comment. */
+  ttlMs?: number;
+  /** Write only when no live key exists (`written: false` otherwise; nothing changes). */
+  ifAbsent?: boolean;
+  /** Reads slide the expiry; absent: the key's current setting, else the daemon's default. */
+  slide?: boolean;
+}
+
+/** A read: the stored bytes (not a copy) and the expiry after any slide. */
+export interface KvRead {
+  valueJson: Uint8Array;
+  expires_at: number | null;
 }
 
 /** Longest JSON text we are willing to parse as a counter (a safe integer needs ≤ 17). */
@@ -66,31 +98,63 @@ export class KvTable {
     return this._bytes;
   }
 
-  set(key: string, valueJson: Uint8Array, ttlMs?: number): { expires_at: number | null } {
+  /**
+   * Store `valueJson` (ownership passes to the table, also when it is not
+   * written). With `ifAbsent` and a live key: nothing changes, `written:
+   * false` and the key's expiry. Errors: `invalid_request`, `too_large`,
+   * `invalid_ttl`, `ttl_required`, `max_items` (nothing changes).
+   */
+  set(key: string, valueJson: Uint8Array, opts: SetOptions = {}): { expires_at: number | null; written: boolean } {
     const limits = this._ctx.limits;
-    validateName(key, limits);
-    _checkValue(valueJson, limits.maxValueBytes);
-    validateTtl(ttlMs, limits);
-    const now = this._ctx.now();
-    const entry = this._live(key, now);
-    const e = this._expiryFor(entry, ttlMs, now);
-    if (entry) {
-      this._replace(entry, valueJson, e);
-    } else {
-      this._ctx.reserveItem(now);
-      this._map.set(key, new KvEntry(valueJson, e));
-      this._sorted.insert(key);
-      this._bytes += valueJson.byteLength;
+    try {
+      validateName(key, limits);
+      _checkValue(valueJson, limits.maxValueBytes);
+      validateTtl(opts.ttlMs, limits);
+      _checkFlag(opts.ifAbsent, "if_absent");
+      _checkFlag(opts.slide, "slide");
+      const now = this._ctx.now();
+      const entry = this._live(key, now);
+      if (entry && opts.ifAbsent) {
+        wipe(valueJson);
+        return { expires_at: showExpiry(entry.e), written: false };
+      }
+      return { expires_at: showExpiry(this._write(key, entry, valueJson, opts.ttlMs, opts.slide, now)), written: true };
+    } catch (e) {
+      if (valueJson instanceof Uint8Array) wipe(valueJson);
+      throw e;
     }
-    this._ctx.noteExpiry(e);
-    return { expires_at: showExpiry(e) };
   }
 
-  get(key: string): { valueJson: Uint8Array; expires_at: number | null } {
+  /** The live value; a sliding key's expiry moves first. `not_found` when missing or expired. */
+  get(key: string): KvRead {
     validateName(key, this._ctx.limits);
-    const entry = this._live(key, this._ctx.now());
-    if (!entry) throw new HushError("not_found", "key not found");
+    const r = this.read(key, this._ctx.now());
+    if (!r) throw new HushError("not_found", "key not found");
+    return r;
+  }
+
+  /** The live value of a checked key, slid (a read), or undefined. */
+  read(key: string, now: number): KvRead | undefined {
+    const entry = this._live(key, now);
+    if (!entry) return undefined;
+    if (entry.s && entry.t > 0) {
+      const e = Math.min(now + entry.t, entry.c);
+      if (e > entry.e) entry.e = e;
+    }
     return { valueJson: entry.v, expires_at: showExpiry(entry.e) };
+  }
+
+  /**
+   * Remaining time to live of a live key in ms (`ttl_ms`, null for a key
+   * without expiry) and its expiry. Not a read: it does not slide.
+   * `not_found` when missing or expired.
+   */
+  ttl(key: string): { ttl_ms: number | null; expires_at: number | null } {
+    validateName(key, this._ctx.limits);
+    const now = this._ctx.now();
+    const entry = this._live(key, now);
+    if (!entry) throw new HushError("not_found", "key not found");
+    return entry.e === Infinity ? { ttl_ms: null, expires_at: null } : { ttl_ms: entry.e - now, expires_at: entry.e };
   }
 
   del(key: string): { deleted: boolean } {
@@ -140,7 +204,6 @@ export class KvTable {
     validateTtl(ttlMs, limits);
     const now = this._ctx.now();
     const entry = this._live(key, now);
-    const e = this._expiryFor(entry, ttlMs, now);
     let value = by;
     if (entry) {
       const current = _parseCounter(entry.v);
@@ -154,15 +217,7 @@ export class KvTable {
     if (bytes.byteLength > limits.maxValueBytes) {
       throw new HushError("too_large", `value is larger than ${limits.maxValueBytes} bytes`);
     }
-    if (entry) {
-      this._replace(entry, bytes, e);
-    } else {
-      this._ctx.reserveItem(now);
-      this._map.set(key, new KvEntry(bytes, e));
-      this._sorted.insert(key);
-      this._bytes += bytes.byteLength;
-    }
-    this._ctx.noteExpiry(e);
+    this._write(key, entry, bytes, ttlMs, undefined, now);
     return { value };
   }
 
@@ -223,21 +278,38 @@ export class KvTable {
   }
 
   /**
-   * Expiry of a write: the given TTL, else the live entry's current expiry,
-   * else none — or `ttl_required` for a new key when TTLs are required.
+   * Write checked bytes under `key` (`entry`: its live entry, if any);
+   * returns the expiry. The TTL: the given one, else the live entry's (its
+   * expiry kept), else the default TTL, else `ttl_required`, else none.
+   * Throws before it changes anything.
    */
-  private _expiryFor(entry: KvEntry | undefined, ttlMs: number | undefined, now: number): number {
-    if (ttlMs !== undefined) return now + ttlMs;
-    if (entry) return entry.e;
-    if (this._ctx.limits.ttlRequired) throw new HushError("ttl_required", "ttl_ms is required for a new key");
-    return Infinity;
-  }
-
-  private _replace(entry: KvEntry, v: Uint8Array, e: number): void {
-    if (entry.v !== v) wipe(entry.v);
-    this._bytes += v.byteLength - entry.v.byteLength;
-    entry.v = v;
-    entry.e = e;
+  private _write(key: string, entry: KvEntry | undefined, v: Uint8Array, ttlMs: number | undefined, slide: boolean | undefined, now: number): number {
+    const limits = this._ctx.limits;
+    let e: number;
+    let t: number;
+    if (ttlMs !== undefined) [e, t] = [now + ttlMs, ttlMs];
+    else if (entry) [e, t] = [entry.e, entry.t];
+    else if (limits.defaultTtlMs > 0) [e, t] = [now + limits.defaultTtlMs, limits.defaultTtlMs];
+    else if (limits.ttlRequired) throw new HushError("ttl_required", "ttl_ms is required for a new key");
+    else [e, t] = [Infinity, 0];
+    const s = slide ?? entry?.s ?? limits.slidingTtl;
+    const c = now + limits.maxTtlMs;
+    if (entry) {
+      if (entry.v !== v) wipe(entry.v);
+      this._bytes += v.byteLength - entry.v.byteLength;
+      entry.v = v;
+      entry.e = e;
+      entry.t = t;
+      entry.c = c;
+      entry.s = s;
+    } else {
+      this._ctx.reserveItem(now);
+      this._map.set(key, new KvEntry(v, e, t, c, s));
+      this._sorted.insert(key);
+      this._bytes += v.byteLength;
+    }
+    this._ctx.noteExpiry(e);
+    return e;
   }
 
   private _drop(key: string, entry: KvEntry): void {
@@ -264,6 +336,10 @@ export function decodeCursor(cursor: string, limits: StoreLimits): string {
     throw new HushError("invalid_request", "cursor is not valid (pass next_cursor from the previous page)");
   }
   return key;
+}
+
+function _checkFlag(v: unknown, field: string): void {
+  if (v !== undefined && typeof v !== "boolean") throw new HushError("invalid_request", `${field} must be true or false`);
 }
 
 function _checkValue(valueJson: Uint8Array, max: number): void {

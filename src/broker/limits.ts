@@ -11,17 +11,25 @@ import { HushError, type ErrorCode } from "../errors.ts";
 import { TTL_LIMITS } from "./_deps.ts";
 
 export interface StoreLimits {
-  /** Live KV keys + held locks + pools with at least one live lease. */
+  /** Live KV keys + held locks + held claims + live pool leases. */
   maxItems: number;
   /** Byte length of a value's JSON encoding. */
   maxValueBytes: number;
   /** UTF-8 byte length of a key, lock or pool name. */
   maxKeyBytes: number;
-  /** A new KV key must come with a TTL. Locks and pool leases always need one. */
+  /**
+   * A new KV key must end up with an expiry: it comes with a TTL, or gets
+   * `defaultTtlMs`. False: a new key without a TTL never expires (only
+   * without a default TTL). Locks, claims and pool leases always need one.
+   */
   ttlRequired: boolean;
-  /** Upper bound of every `ttl_ms`. */
+  /** TTL of a new KV key written without one (ms); 0 = none (then `ttlRequired` decides). */
+  defaultTtlMs: number;
+  /** Keys written without `slide` slide (each read pushes their expiry out by their TTL). */
+  slidingTtl: boolean;
+  /** Upper bound of every `ttl_ms`; also how far past its last write a sliding read may push a key. */
   maxTtlMs: number;
-  /** Upper bound of a pool's `size`. */
+  /** Upper bound of a pool's `size` (live leases are bounded by `maxItems` as well). */
   maxPoolSize: number;
   /** Most keys in one page of a KV listing (a larger `limit` is cut to this). */
   maxListPage: number;
@@ -35,8 +43,10 @@ export const DEFAULT_LIMITS: StoreLimits = Object.freeze({
   maxValueBytes: 256 * 1024,
   maxKeyBytes: 256,
   ttlRequired: true,
+  defaultTtlMs: 0,
+  slidingTtl: false,
   maxTtlMs: TTL_LIMITS.store.maxMs,
-  maxPoolSize: 1024,
+  maxPoolSize: 65_536,
   maxListPage: 1000,
   listRate: 20_000,
 });
@@ -59,8 +69,15 @@ export function resolveLimits(overrides: Partial<StoreLimits> = {}): StoreLimits
   if (!Number.isSafeInteger(l.listRate) || l.listRate < 0) {
     throw new HushError("invalid_request", "limits.listRate must be an integer ≥ 0");
   }
-  if (typeof l.ttlRequired !== "boolean") {
-    throw new HushError("invalid_request", "limits.ttlRequired must be a boolean");
+  for (const k of ["ttlRequired", "slidingTtl"] as const) {
+    if (typeof l[k] !== "boolean") throw new HushError("invalid_request", `limits.${k} must be a boolean`);
+  }
+  if (!Number.isSafeInteger(l.defaultTtlMs) || l.defaultTtlMs < 0 || l.defaultTtlMs > l.maxTtlMs) {
+    throw new HushError("invalid_request", `limits.defaultTtlMs must be an integer from 0 to ${l.maxTtlMs}`);
+  }
+  if (l.defaultTtlMs > 0 && !l.ttlRequired) {
+    // A default TTL makes every key expire; "not required" would mean keys may live for ever.
+    throw new HushError("invalid_request", "limits.defaultTtlMs and ttlRequired: false contradict each other (a default TTL makes every key expire)");
   }
   return Object.freeze(l);
 }
@@ -163,12 +180,16 @@ export function validateHolder(holder: string | undefined): void {
   }
 }
 
+/** Why `ttl_ms: 0` is refused (PROTOCOL.md §8 "Expiry"): a computed 0 must never mean "for ever". */
+export const ZERO_TTL = "ttl_ms 0 is refused (it never means \"no expiry\"); leave ttl_ms out to get the daemon's default";
+
 /**
  * Check a TTL. `undefined` passes through (callers decide whether a TTL is
  * required); anything else must be a positive safe integer ≤ maxTtlMs.
  */
 export function validateTtl(ttlMs: number | undefined, limits: StoreLimits): void {
   if (ttlMs === undefined) return;
+  if (ttlMs === 0) throw new HushError("invalid_ttl", ZERO_TTL);
   if (typeof ttlMs !== "number" || !Number.isSafeInteger(ttlMs) || ttlMs <= 0 || ttlMs > limits.maxTtlMs) {
     throw new HushError("invalid_ttl", `ttl_ms must be a positive integer ≤ ${limits.maxTtlMs}`);
   }

@@ -13,6 +13,14 @@
  * release from another key gets `conflict`, whatever token it sends (tokens
  * come from one shared counter, so they are easy to guess). `releaseOwner`
  * ends every lock of a key whose key has ended (revocation).
+ *
+ * Release is idempotent: a token that holds nothing (released already,
+ * expired, never issued) gets `released: false`, not an error. Renew of a
+ * lock that is not held is an error (`not_found`/`conflict`): the caller
+ * has lost the lock and must know.
+ *
+ * The same table serves KV *claims* (kv.ts getOrSet): a second instance
+ * whose names are KV keys; `words` names the thing in errors.
  * @module
  */
 import { HushError } from "../errors.ts";
@@ -37,29 +45,46 @@ class Lock {
   }
 }
 
+/** How errors name what the table holds. */
+export interface LockWords {
+  /** The name field: "lock name", "key". */
+  name: string;
+  /** The thing: "lock", "claim". */
+  thing: string;
+}
+
+const LOCK_WORDS: LockWords = { name: "lock name", thing: "lock" };
+
 export class LockTable {
   private readonly _map = new Map<string, Lock>();
   /** Lock names by owner, for `releaseOwner`. */
   private readonly _byOwner = new Map<string, Set<string>>();
 
-  constructor(private readonly _ctx: StoreContext) {}
+  constructor(
+    private readonly _ctx: StoreContext,
+    private readonly _words: LockWords = LOCK_WORDS,
+  ) {}
 
   /** Stored locks (held, plus expired ones not yet swept). */
   get size(): number {
     return this._map.size;
   }
 
+  /**
+   * Take a free lock: a fresh token, expiry now + ttlMs. Errors:
+   * `conflict` (detail `expiresAt`: the holder's expiry) while it is held,
+   * by anyone (not re-entrant); `ttl_required`, `invalid_ttl`,
+   * `invalid_request`, `max_items`.
+   */
   acquire(name: string, ttlMs: number | undefined, holder?: string, owner?: string): { token: number; expires_at: number } {
     const limits = this._ctx.limits;
-    validateName(name, limits, "lock name");
-    requireTtl(ttlMs, "a lock");
+    validateName(name, limits, this._words.name);
+    requireTtl(ttlMs, `a ${this._words.thing}`);
     validateTtl(ttlMs, limits);
     validateHolder(holder);
     const now = this._ctx.now();
     const lock = this._live(name, now);
-    if (lock) {
-      throw new HushError("conflict", "lock is held", { expires_at: lock.e });
-    }
+    if (lock) throw new HushError("conflict", `${this._words.thing} is held`, { expiresAt: lock.e });
     this._ctx.reserveItem(now);
     const token = this._ctx.issueToken();
     const e = now + ttlMs;
@@ -73,9 +98,10 @@ export class LockTable {
     return { token, expires_at: e };
   }
 
+  /** New expiry now + (ttlMs ?? the acquire TTL). `not_found` when not held; `conflict` for another key or token. */
   renew(name: string, token: number, ttlMs?: number, owner?: string): { expires_at: number } {
     const limits = this._ctx.limits;
-    validateName(name, limits, "lock name");
+    validateName(name, limits, this._words.name);
     validateToken(token);
     validateTtl(ttlMs, limits);
     const now = this._ctx.now();
@@ -85,12 +111,21 @@ export class LockTable {
     return { expires_at: lock.e };
   }
 
-  release(name: string, token: number, owner?: string): { released: true } {
-    validateName(name, this._ctx.limits, "lock name");
+  /**
+   * End the lock `token` holds: `released: true`; `released: false` when
+   * `token` holds no live lock of this name (idempotent). `conflict` when it
+   * does but another key took it.
+   */
+  release(name: string, token: number, owner?: string): { released: boolean } {
+    validateName(name, this._ctx.limits, this._words.name);
     validateToken(token);
-    this._delete(name, this._held(name, token, this._ctx.now(), owner));
+    const lock = this._live(name, this._ctx.now());
+    if (!lock || lock.token !== token) return { released: false };
+    if (lock.owner !== owner) throw new HushError("conflict", `the ${this._words.thing} was taken by another key`);
+    this._delete(name, lock);
     return { released: true };
   }
+
 
   /** Release every lock taken by `owner`; returns the names of those that were live. */
   releaseOwner(owner: string): string[] {
@@ -133,9 +168,10 @@ export class LockTable {
    */
   private _held(name: string, token: number, now: number, owner: string | undefined): Lock {
     const lock = this._live(name, now);
-    if (!lock) throw new HushError("not_found", "lock is not held");
-    if (lock.owner !== owner) throw new HushError("conflict", "the lock was taken by another key");
-    if (lock.token !== token) throw new HushError("conflict", "token does not hold the lock");
+    const thing = this._words.thing;
+    if (!lock) throw new HushError("not_found", `${thing} is not held`);
+    if (lock.owner !== owner) throw new HushError("conflict", `the ${thing} was taken by another key`);
+    if (lock.token !== token) throw new HushError("conflict", `token does not hold the ${thing}`);
     return lock;
   }
 

@@ -7,40 +7,48 @@
  *   store-wide counter (so tokens are never reused).
  * - The same `holder` of the same key asking again gets its same slot and
  *   token back, with the lease renewed (idempotent: a retried request is
- *   harmless). The same holder string from another key is another lease.
- * - A lease belongs to the key that took it (`owner`, a key id): a release
- *   from another key gets `conflict`; `releaseOwner` frees every slot of a
- *   key whose key has ended (revocation).
- * - Expired leases free their slot; `conflict` when every slot is taken.
+ *   harmless). The same holder string from another key is another lease —
+ *   unless the pool is *one per holder* (`onePerHolder`, fixed by its first
+ *   lease like its size): then every lease needs a holder, and a holder
+ *   name that another key holds a slot under gets `conflict`.
+ * - A lease belongs to the key that took it (`owner`, a key id): a renew or
+ *   release from another key gets `conflict`; `releaseOwner` frees every
+ *   slot of a key whose key has ended (revocation).
+ * - Release is idempotent: a token that holds no live lease of the pool gets
+ *   `released: false`.
+ * - Expired leases free their slot; `conflict` (detail `expiresAt`: when the
+ *   next lease runs out) when every slot is taken.
  * - A pool's size is fixed by its first lease while it has live leases; a
  *   pool whose leases are all gone is forgotten (and may come back with
- *   another size). It counts as one item towards `maxItems` while it exists.
+ *   another size). Every live lease counts as one item towards `maxItems`.
+ *
+ * Cost: every operation is O(log n) in the pool's live leases, whatever its
+ * size (at most `maxPoolSize`): leases sit in maps by slot, token and
+ * holder and in an expiry heap; the free slots below the highest one in use
+ * sit in a min-heap. Memory is O(live leases), never O(size).
  * @module
  */
 import { HushError } from "../errors.ts";
 import type { StoreContext } from "./context.ts";
-import {
-  requireTtl,
-  validateHolder,
-  validateName,
-  validatePoolSize,
-  validateTtl,
-  validateToken,
-} from "./limits.ts";
+import { IndexedHeap, IntHeap, type HeapItem } from "./heap.ts";
+import { requireTtl, validateHolder, validateName, validatePoolSize, validateTtl, validateToken } from "./limits.ts";
 
-class Lease {
+class Lease implements HeapItem {
+  _h = -1;
   token: number;
   /** Expiry (ms). */
   e: number;
+  /** TTL of the last lease or renew; a renew without `ttl_ms` reuses it. */
+  ttl: number;
   holder: string | undefined;
   /** Key id that took the lease (undefined only for callers without keys, e.g. unit tests). */
   owner: string | undefined;
-  /** Pool name and slot, for `releaseOwner`. */
-  pool: string;
+  pool: Pool;
   slot: number;
-  constructor(token: number, e: number, holder: string | undefined, owner: string | undefined, pool: string, slot: number) {
+  constructor(token: number, e: number, ttl: number, holder: string | undefined, owner: string | undefined, pool: Pool, slot: number) {
     this.token = token;
     this.e = e;
+    this.ttl = ttl;
     this.holder = holder;
     this.owner = owner;
     this.pool = pool;
@@ -49,15 +57,60 @@ class Lease {
 }
 
 class Pool {
-  readonly size: number;
-  /** Index = slot. Grows only as far as the highest slot in use; trailing holes are trimmed. */
-  readonly slots: (Lease | undefined)[] = [];
-  /** Stored leases (live, plus expired ones not yet purged). */
-  count = 0;
-  constructor(size: number) {
-    this.size = size;
+  readonly bySlot = new Map<number, Lease>();
+  readonly byToken = new Map<number, Lease>();
+  /** Keyed by `holderKey`. */
+  readonly byHolder = new Map<string, Lease>();
+  readonly expiry = new IndexedHeap<Lease>((l) => l.e);
+  /**
+   * Free slots below `next`. Every free slot below `next` is in it; it may
+   * also hold stale numbers (≥ `next` after it shrank), dropped when they
+   * reach the top. A number is in it at most once, and never while its slot
+   * is in use: a freed slot is used again only by popping it, and `next`
+   * grows only when the heap has run empty.
+   */
+  readonly free = new IntHeap();
+  /** 1 + the highest slot in use (0 when none). */
+  next = 0;
+  constructor(
+    readonly name: string,
+    readonly size: number,
+    readonly onePerHolder: boolean,
+  ) {}
+
+  /** The key of `byHolder`: the holder alone in a one-per-holder pool, else owner and holder. */
+  holderKey(holder: string, owner: string | undefined): string {
+    return this.onePerHolder ? holder : `${owner ?? ""}\u0000${holder}`;
+  }
+
+  /** The smallest free slot, or -1 when all `size` are taken. */
+  takeFree(): number {
+    const free = this.free;
+    while (free.size > 0) {
+      const s = free.pop();
+      if (s < this.next && !this.bySlot.has(s)) return s;
+    }
+    return this.next < this.size ? this.next++ : -1;
+  }
+
+  /** Put a slot back: shrink `next` past free top slots, or remember a hole. */
+  giveBack(slot: number): void {
+    if (slot === this.next - 1) {
+      this.next--;
+      while (this.next > 0 && !this.bySlot.has(this.next - 1)) this.next--;
+    } else {
+      this.free.push(slot);
+    }
   }
 }
+
+/** Options of a lease besides name, size, TTL and holder. */
+export interface LeaseOptions {
+  /** The pool keeps one lease per holder name (fixed by the pool's first lease; absent: whatever the pool has, else false). */
+  onePerHolder?: boolean;
+}
+
+export type LeaseGrant = { slot: number; token: number; expires_at: number };
 
 export class PoolTable {
   private readonly _map = new Map<string, Pool>();
@@ -72,86 +125,101 @@ export class PoolTable {
     return this._map.size;
   }
 
-  /** Stored leases across all pools. */
+  /** Stored leases across all pools (live, plus expired ones not yet purged). */
   get leases(): number {
     return this._leases;
   }
 
-  lease(
-    name: string,
-    size: number,
-    ttlMs: number | undefined,
-    holder?: string,
-    owner?: string,
-  ): { slot: number; token: number; expires_at: number } {
+  /**
+   * Lease a slot (see the module comment). Errors: `conflict` for a full
+   * pool or a holder name held by another key in a one-per-holder pool
+   * (detail `expiresAt`), another size (detail `size`) or another
+   * one-per-holder setting (detail `onePerHolder`); `invalid_request`
+   * (bad input, or no holder in a one-per-holder pool), `ttl_required`,
+   * `invalid_ttl`, `max_items`.
+   */
+  lease(name: string, size: number, ttlMs: number | undefined, holder?: string, owner?: string, opts: LeaseOptions = {}): LeaseGrant {
     const limits = this._ctx.limits;
     validateName(name, limits, "pool name");
     validatePoolSize(size, limits);
     requireTtl(ttlMs, "a pool lease");
     validateTtl(ttlMs, limits);
     validateHolder(holder);
+    const want = opts.onePerHolder;
+    if (want !== undefined && typeof want !== "boolean") throw new HushError("invalid_request", "one_per_holder must be true or false");
     const now = this._ctx.now();
     const e = now + ttlMs;
     let pool = this._map.get(name);
     if (pool) {
-      this._purge(name, pool, now);
-      if (pool.count === 0) pool = undefined;
+      this._purge(pool, now);
+      if (pool.bySlot.size === 0) pool = undefined;
     }
+    const perHolder = pool ? pool.onePerHolder : want === true;
+    if (perHolder && holder === undefined) throw new HushError("invalid_request", "holder is required in a one-per-holder pool");
     if (pool) {
-      if (pool.size !== size) {
-        throw new HushError("conflict", `pool has size ${pool.size}`, { size: pool.size });
+      if (pool.size !== size) throw new HushError("conflict", `pool has size ${pool.size}`, { size: pool.size });
+      if (want !== undefined && want !== pool.onePerHolder) {
+        throw new HushError("conflict", `pool is ${pool.onePerHolder ? "" : "not "}one-per-holder`, { onePerHolder: pool.onePerHolder });
       }
-      const slots = pool.slots;
-      if (holder !== undefined) {
-        for (let i = 0; i < slots.length; i++) {
-          const l = slots[i];
-          if (l !== undefined && l.holder === holder && l.owner === owner) {
-            l.e = e;
-            this._ctx.noteExpiry(e);
-            return { slot: i, token: l.token, expires_at: e };
-          }
-        }
+      const mine = holder === undefined ? undefined : pool.byHolder.get(pool.holderKey(holder, owner));
+      if (mine) {
+        if (mine.owner !== owner) throw new HushError("conflict", "another key holds a slot under this holder name", { expiresAt: mine.e });
+        mine.e = e;
+        mine.ttl = ttlMs;
+        pool.expiry.update(mine);
+        this._ctx.noteExpiry(e);
+        return { slot: mine.slot, token: mine.token, expires_at: e };
       }
-      let slot = 0;
-      while (slot < slots.length && slots[slot] !== undefined) slot++;
-      if (slot >= pool.size) {
-        throw new HushError("conflict", "pool is exhausted", { size: pool.size });
+      const slot = pool.takeFree();
+      if (slot < 0) throw new HushError("conflict", "pool is exhausted", { size: pool.size, expiresAt: pool.expiry.peek()!.e });
+      try {
+        this._ctx.reserveItem(now);
+      } catch (err) {
+        pool.giveBack(slot);
+        throw err;
       }
-      return this._grant(name, pool, slot, e, holder, owner);
+      return this._grant(pool, slot, e, ttlMs, holder, owner);
     }
     this._ctx.reserveItem(now);
-    pool = new Pool(size);
+    pool = new Pool(name, size, perHolder);
     this._map.set(name, pool);
-    return this._grant(name, pool, 0, e, holder, owner);
+    return this._grant(pool, pool.takeFree(), e, ttlMs, holder, owner);
   }
 
-  release(name: string, token: number, owner?: string): { released: true } {
+  /** New expiry now + (ttlMs ?? the lease's TTL). `not_found` without a live lease with `token`; `conflict` for another key. */
+  renew(name: string, token: number, ttlMs?: number, owner?: string): { expires_at: number } {
+    const limits = this._ctx.limits;
+    validateName(name, limits, "pool name");
+    validateToken(token);
+    validateTtl(ttlMs, limits);
+    const l = this._liveLease(name, token);
+    if (!l) throw new HushError("not_found", "no live lease with that token");
+    if (l.owner !== owner) throw new HushError("conflict", "the lease was taken by another key");
+    if (ttlMs !== undefined) l.ttl = ttlMs;
+    l.e = this._ctx.now() + l.ttl;
+    l.pool.expiry.update(l);
+    this._ctx.noteExpiry(l.e);
+    return { expires_at: l.e };
+  }
+
+  /** Free the slot `token` holds: `released: true`; `false` when no live lease of the pool has it; `conflict` for another key. */
+  release(name: string, token: number, owner?: string): { released: boolean } {
     validateName(name, this._ctx.limits, "pool name");
     validateToken(token);
-    const now = this._ctx.now();
-    const pool = this._map.get(name);
-    if (pool) {
-      const slots = pool.slots;
-      for (let i = 0; i < slots.length; i++) {
-        const l = slots[i];
-        if (l !== undefined && l.token === token) {
-          if (l.e > now && l.owner !== owner) throw new HushError("conflict", "the lease was taken by another key");
-          this._free(pool, i);
-          if (pool.count === 0) this._map.delete(name);
-          if (l.e > now) return { released: true };
-          break; // expired: removed, but there was no live lease to release
-        }
-      }
-    }
-    throw new HushError("not_found", "no live lease with that token");
+    const l = this._liveLease(name, token);
+    if (!l) return { released: false };
+    if (l.owner !== owner) throw new HushError("conflict", "the lease was taken by another key");
+    this._free(l);
+    return { released: true };
   }
 
-  /** Remove every expired lease (and emptied pools); report survivors' expiries to the context. */
+  /** Remove every expired lease (and emptied pools); report each pool's next expiry to the context. */
   sweep(now: number): number {
     let removed = 0;
-    for (const [name, pool] of this._map) {
-      removed += this._purge(name, pool, now);
-      for (const l of pool.slots) if (l !== undefined) this._ctx.noteExpiry(l.e);
+    for (const pool of this._map.values()) {
+      removed += this._purge(pool, now);
+      const next = pool.expiry.peek();
+      if (next) this._ctx.noteExpiry(next.e);
     }
     return removed;
   }
@@ -163,11 +231,8 @@ export class PoolTable {
     const now = this._ctx.now();
     const out: string[] = [];
     for (const l of [...mine]) {
-      const pool = this._map.get(l.pool);
-      if (pool === undefined || pool.slots[l.slot] !== l) continue;
-      if (l.e > now) out.push(l.pool);
-      this._free(pool, l.slot);
-      if (pool.count === 0) this._map.delete(l.pool);
+      if (l.e > now) out.push(l.pool.name);
+      this._free(l);
     }
     this._byOwner.delete(owner);
     return out;
@@ -179,46 +244,60 @@ export class PoolTable {
     this._leases = 0;
   }
 
-  private _grant(name: string, pool: Pool, slot: number, e: number, holder: string | undefined, owner: string | undefined) {
+  /** The live lease of pool `name` with `token`; an expired one found is freed on the way. */
+  private _liveLease(name: string, token: number): Lease | undefined {
+    const pool = this._map.get(name);
+    const l = pool?.byToken.get(token);
+    if (!l) return undefined;
+    if (l.e > this._ctx.now()) return l;
+    this._free(l);
+    return undefined;
+  }
+
+  private _grant(pool: Pool, slot: number, e: number, ttl: number, holder: string | undefined, owner: string | undefined): LeaseGrant {
     const token = this._ctx.issueToken();
-    const lease = new Lease(token, e, holder, owner, name, slot);
-    pool.slots[slot] = lease;
+    const lease = new Lease(token, e, ttl, holder, owner, pool, slot);
+    pool.bySlot.set(slot, lease);
+    pool.byToken.set(token, lease);
+    if (holder !== undefined) pool.byHolder.set(pool.holderKey(holder, owner), lease);
+    pool.expiry.push(lease);
     if (owner !== undefined) {
       const mine = this._byOwner.get(owner);
       if (mine) mine.add(lease);
       else this._byOwner.set(owner, new Set([lease]));
     }
-    pool.count++;
     this._leases++;
     this._ctx.noteExpiry(e);
     return { slot, token, expires_at: e };
   }
 
-  private _free(pool: Pool, slot: number): void {
-    const slots = pool.slots;
-    const l = slots[slot];
-    if (l?.owner !== undefined) {
+  /** Remove a stored lease from every index; forget its pool when it was the last. */
+  private _free(l: Lease): void {
+    const pool = l.pool;
+    if (pool.bySlot.get(l.slot) !== l) return;
+    pool.bySlot.delete(l.slot);
+    pool.byToken.delete(l.token);
+    if (l.holder !== undefined) {
+      const k = pool.holderKey(l.holder, l.owner);
+      if (pool.byHolder.get(k) === l) pool.byHolder.delete(k);
+    }
+    pool.expiry.remove(l);
+    pool.giveBack(l.slot);
+    if (l.owner !== undefined) {
       const mine = this._byOwner.get(l.owner);
       if (mine && mine.delete(l) && mine.size === 0) this._byOwner.delete(l.owner);
     }
-    slots[slot] = undefined;
-    pool.count--;
     this._leases--;
-    while (slots.length > 0 && slots[slots.length - 1] === undefined) slots.pop();
+    if (pool.bySlot.size === 0 && this._map.get(pool.name) === pool) this._map.delete(pool.name);
   }
 
-  /** Free the slots of expired leases; forget the pool when none are left. Returns how many. */
-  private _purge(name: string, pool: Pool, now: number): number {
+  /** Free the slots of expired leases, soonest first; returns how many. */
+  private _purge(pool: Pool, now: number): number {
     let removed = 0;
-    const slots = pool.slots;
-    for (let i = slots.length - 1; i >= 0; i--) {
-      const l = slots[i];
-      if (l !== undefined && l.e <= now) {
-        this._free(pool, i);
-        removed++;
-      }
+    for (let l = pool.expiry.peek(); l !== undefined && l.e <= now; l = pool.expiry.peek()) {
+      this._free(l);
+      removed++;
     }
-    if (pool.count === 0) this._map.delete(name);
     return removed;
   }
 }

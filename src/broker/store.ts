@@ -9,10 +9,10 @@
  * that fails changes nothing visible (invariant 8); at most it removes
  * entries that had already expired.
  *
- * Cost model: get/set/del/incr and lock calls are O(1) plus the name check
- * (a new or deleted KV key also updates the ordered key set, O(log n));
- * pool calls are O(pool size ≤ maxPoolSize); `listPage` is O(log n + page),
- * `list` O(matching keys). Expiry is
+ * Cost model: get/set/del/incr/ttl, lock and claim calls are O(1) plus the
+ * name check (a new or deleted KV key also updates the ordered key set,
+ * O(log n)); pool calls are O(log n) in the pool's live leases;
+ * `listPage` is O(log n + page), `list` O(matching keys). Expiry is
  * checked lazily on every access. `sweep()` is a full scan, but it returns at
  * once while nothing can have expired yet (the store keeps a lower bound of
  * the earliest expiry), so a full store rejects new items in O(1) until an
@@ -21,10 +21,10 @@
  */
 import { HushError } from "../errors.ts";
 import type { StoreContext } from "./context.ts";
-import { KvTable, type KeyPage } from "./kv.ts";
-import { LimitTally, resolveLimits, type StoreLimits } from "./limits.ts";
+import { KvTable, type KeyPage, type KvRead, type SetOptions } from "./kv.ts";
+import { LimitTally, requireTtl, resolveLimits, validateName, validateTtl, type StoreLimits } from "./limits.ts";
 import { LockTable } from "./locks.ts";
-import { PoolTable } from "./pools.ts";
+import { PoolTable, type LeaseGrant, type LeaseOptions } from "./pools.ts";
 
 export interface StoreOptions {
   /** Current time in Unix milliseconds (fractions are floored). */
@@ -40,10 +40,12 @@ export interface StoreOptions {
 }
 
 export interface StoreStats {
-  /** kv + locks + pools: what counts towards `maxItems`. */
+  /** kv + locks + claims + leases: what counts towards `maxItems`. */
   items: number;
   kv: number;
   locks: number;
+  /** KV keys being created by a getOrSet caller (`claimKey`). */
+  claims: number;
   pools: number;
   leases: number;
   /** Bytes of stored KV values. */
@@ -54,26 +56,33 @@ export interface StoreStats {
  * The broker-state contract the server depends on, so that another backend
  * (DESIGN.md "Multi-host and scale") can stand in for `MemoryStore`.
  */
+/** `claimKey`'s answer: the live value (a read: it slides), or a claim the caller now holds. */
+export type ClaimAnswer = ({ state: "value" } & KvRead) | { state: "claimed"; token: number; expires_at: number };
+
+/**
+ * The broker-state contract the server depends on, so that another backend
+ * (DESIGN.md "Multi-host and scale") can stand in for `MemoryStore`. Every
+ * method is one atomic step; PROTOCOL.md §8 gives each one's semantics.
+ */
 export interface Store {
   readonly limits: StoreLimits;
-  set(key: string, valueJson: Uint8Array, ttlMs?: number): { expires_at: number | null };
-  get(key: string): { valueJson: Uint8Array; expires_at: number | null };
+  set(key: string, valueJson: Uint8Array, opts?: SetOptions): { expires_at: number | null; written: boolean };
+  get(key: string): KvRead;
+  ttl(key: string): { ttl_ms: number | null; expires_at: number | null };
   del(key: string): { deleted: boolean };
   list(prefix: string): string[];
   listPage(prefix: string, opts?: { limit?: number; cursor?: string; owner?: string }): KeyPage;
   incr(key: string, by: number, ttlMs?: number): { value: number };
+  claimKey(key: string, ttlMs: number | undefined, owner?: string): ClaimAnswer;
+  renewClaim(key: string, token: number, ttlMs?: number, owner?: string): { expires_at: number };
+  releaseClaim(key: string, token: number, owner?: string): { released: boolean };
   acquireLock(name: string, ttlMs: number | undefined, holder?: string, owner?: string): { token: number; expires_at: number };
   renewLock(name: string, token: number, ttlMs?: number, owner?: string): { expires_at: number };
-  releaseLock(name: string, token: number, owner?: string): { released: true };
-  leasePool(
-    name: string,
-    size: number,
-    ttlMs: number | undefined,
-    holder?: string,
-    owner?: string,
-  ): { slot: number; token: number; expires_at: number };
-  releasePool(name: string, token: number, owner?: string): { released: true };
-  releaseOwner(owner: string): { locks: string[]; pools: string[] };
+  releaseLock(name: string, token: number, owner?: string): { released: boolean };
+  leasePool(name: string, size: number, ttlMs: number | undefined, holder?: string, owner?: string, opts?: LeaseOptions): LeaseGrant;
+  renewPool(name: string, token: number, ttlMs?: number, owner?: string): { expires_at: number };
+  releasePool(name: string, token: number, owner?: string): { released: boolean };
+  releaseOwner(owner: string): { locks: string[]; pools: string[]; claims: string[] };
   sweep(): number;
   stats(): StoreStats;
   wipe(): void;
@@ -84,6 +93,8 @@ export class MemoryStore implements Store {
   private readonly _now: () => number;
   private readonly _kv: KvTable;
   private readonly _locks: LockTable;
+  /** Claims on KV keys (getOrSet): a lock table whose names are keys. */
+  private readonly _claims: LockTable;
   private readonly _pools: PoolTable;
   /** Last fencing/lease token handed out (store-wide, so never reused). */
   private _lastToken = 0;
@@ -116,19 +127,25 @@ export class MemoryStore implements Store {
     };
     this._kv = new KvTable(ctx);
     this._locks = new LockTable(ctx);
+    this._claims = new LockTable(ctx, { name: "key", thing: "claim" });
     this._pools = new PoolTable(ctx);
   }
 
   // ---- KV -------------------------------------------------------------------
 
-  /** Store `valueJson` (ownership passes to the store) under `key`. */
-  set(key: string, valueJson: Uint8Array, ttlMs?: number): { expires_at: number | null } {
-    return this._kv.set(key, valueJson, ttlMs);
+  /** Store `valueJson` (ownership passes to the store, written or not) under `key` (kv.ts `set`). */
+  set(key: string, valueJson: Uint8Array, opts: SetOptions = {}): { expires_at: number | null; written: boolean } {
+    return this._kv.set(key, valueJson, opts);
   }
 
-  /** The stored bytes (not a copy: splice them before the next mutating call). */
-  get(key: string): { valueJson: Uint8Array; expires_at: number | null } {
+  /** The stored bytes (not a copy: splice them before the next mutating call); a sliding key's expiry moves. */
+  get(key: string): KvRead {
     return this._kv.get(key);
+  }
+
+  /** Remaining TTL (ms; null: no expiry) of a live key; not a read (no slide). */
+  ttl(key: string): { ttl_ms: number | null; expires_at: number | null } {
+    return this._kv.ttl(key);
   }
 
   del(key: string): { deleted: boolean } {
@@ -148,6 +165,33 @@ export class MemoryStore implements Store {
     return this._kv.incr(key, by, ttlMs);
   }
 
+  // ---- claims: getOrSet's creation step (PROTOCOL.md §8 `…/claim`) --------
+
+  /**
+   * One step: the live value of `key` (a read, so it slides), or else a
+   * claim on `key` for `owner` (token, expiry now + ttlMs) — the caller makes
+   * the value, writes it with `set(…, { ifAbsent })` and releases the claim. `conflict`
+   * (detail `expiresAt`: the claim's expiry) while another caller holds the
+   * claim (claims are not re-entrant, even for the same key id).
+   */
+  claimKey(key: string, ttlMs: number | undefined, owner?: string): ClaimAnswer {
+    const limits = this.limits;
+    validateName(key, limits);
+    requireTtl(ttlMs, "a claim");
+    validateTtl(ttlMs, limits);
+    const hit = this._kv.read(key, this._now());
+    if (hit) return { state: "value", ...hit };
+    return { state: "claimed", ...this._claims.acquire(key, ttlMs, undefined, owner) };
+  }
+
+  renewClaim(key: string, token: number, ttlMs?: number, owner?: string): { expires_at: number } {
+    return this._claims.renew(key, token, ttlMs, owner);
+  }
+
+  releaseClaim(key: string, token: number, owner?: string): { released: boolean } {
+    return this._claims.release(key, token, owner);
+  }
+
   // ---- locks (`owner`: the key id that takes, renews or releases) ----------
 
   acquireLock(name: string, ttlMs: number | undefined, holder?: string, owner?: string): { token: number; expires_at: number } {
@@ -158,29 +202,27 @@ export class MemoryStore implements Store {
     return this._locks.renew(name, token, ttlMs, owner);
   }
 
-  releaseLock(name: string, token: number, owner?: string): { released: true } {
+  releaseLock(name: string, token: number, owner?: string): { released: boolean } {
     return this._locks.release(name, token, owner);
   }
 
   // ---- pools ----------------------------------------------------------------
 
-  leasePool(
-    name: string,
-    size: number,
-    ttlMs: number | undefined,
-    holder?: string,
-    owner?: string,
-  ): { slot: number; token: number; expires_at: number } {
-    return this._pools.lease(name, size, ttlMs, holder, owner);
+  leasePool(name: string, size: number, ttlMs: number | undefined, holder?: string, owner?: string, opts: LeaseOptions = {}): LeaseGrant {
+    return this._pools.lease(name, size, ttlMs, holder, owner, opts);
   }
 
-  releasePool(name: string, token: number, owner?: string): { released: true } {
+  renewPool(name: string, token: number, ttlMs?: number, owner?: string): { expires_at: number } {
+    return this._pools.renew(name, token, ttlMs, owner);
+  }
+
+  releasePool(name: string, token: number, owner?: string): { released: boolean } {
     return this._pools.release(name, token, owner);
   }
 
-  /** End every lock and pool lease taken by `owner` (its key ended); the names of the live ones. */
-  releaseOwner(owner: string): { locks: string[]; pools: string[] } {
-    return { locks: this._locks.releaseOwner(owner), pools: this._pools.releaseOwner(owner) };
+  /** End every lock, claim and pool lease taken by `owner` (its key ended); the names of the live ones. */
+  releaseOwner(owner: string): { locks: string[]; pools: string[]; claims: string[] } {
+    return { locks: this._locks.releaseOwner(owner), pools: this._pools.releaseOwner(owner), claims: this._claims.releaseOwner(owner) };
   }
 
   // ---- housekeeping ---------------------------------------------------------
@@ -196,27 +238,29 @@ export class MemoryStore implements Store {
     this._sweepAt(this._now());
     const kv = this._kv.size;
     const locks = this._locks.size;
-    const pools = this._pools.size;
-    return { items: kv + locks + pools, kv, locks, pools, leases: this._pools.leases, bytes: this._kv.bytes };
+    const claims = this._claims.size;
+    const leases = this._pools.leases;
+    return { items: kv + locks + claims + leases, kv, locks, claims, pools: this._pools.size, leases, bytes: this._kv.bytes };
   }
 
   /** Zero-fill every stored buffer and drop everything (daemon shutdown). Tokens are still never reused. */
   wipe(): void {
     this._kv.wipe();
     this._locks.wipe();
+    this._claims.wipe();
     this._pools.wipe();
     this._nextExpiry = Infinity;
   }
 
   private _items(): number {
-    return this._kv.size + this._locks.size + this._pools.size;
+    return this._kv.size + this._locks.size + this._claims.size + this._pools.leases;
   }
 
   private _sweepAt(now: number): number {
     if (now < this._nextExpiry) return 0;
     // The tables report every survivor's expiry, rebuilding the exact minimum.
     this._nextExpiry = Infinity;
-    return this._kv.sweep(now) + this._locks.sweep(now) + this._pools.sweep(now);
+    return this._kv.sweep(now) + this._locks.sweep(now) + this._claims.sweep(now) + this._pools.sweep(now);
   }
 
   private _reserveItem(now: number): void {

@@ -4,7 +4,7 @@
  * @module
  */
 import { HushError } from "../errors.ts";
-import { TTL_LIMITS } from "./ttl.ts";
+import { TTL_LIMITS, checkTtl } from "./ttl.ts";
 
 export { TTL_LIMITS, checkTtl, formatDuration, type TtlRule } from "./ttl.ts";
 
@@ -21,6 +21,10 @@ export interface DaemonConfig {
     maxKeyBytes: number;
     maxBodyBytes: number;
     ttlRequired: boolean;
+    /** TTL given to a new KV key written without one (ms); 0 = none. Needs `ttlRequired`. */
+    defaultTtlMs: number;
+    /** Keys written without `slide` slide on every read (PROTOCOL.md §8 "Expiry"). */
+    slidingTtl: boolean;
     maxTtlMs: number;
     /** Most keys in one page of `GET /v1/kv` (a larger `limit` is cut to it). */
     maxListPage: number;
@@ -93,6 +97,8 @@ export const DEFAULTS: Omit<DaemonConfig, "socketPath"> = {
     maxKeyBytes: 256,
     maxBodyBytes: 1024 * 1024,
     ttlRequired: true,
+    defaultTtlMs: 0,
+    slidingTtl: false,
     maxTtlMs: TTL_LIMITS.store.maxMs,
     maxListPage: 1_000,
     listRate: 20_000,
@@ -151,6 +157,28 @@ export function parseDuration(s: string, what = "duration"): number {
   const v = Number(m[1]) * UNIT[m[2]];
   if (!Number.isSafeInteger(v) || v <= 0) throw new HushError("invalid_request", `${what}: must be positive`);
   return v;
+}
+
+/**
+ * The KV expiry flags of `hush serve` and `hush run` (`--default-ttl D`,
+ * `--sliding-ttl`, `--no-ttl-required`) as limits. A default TTL keeps
+ * TTLs required in effect (every key still expires), so it cannot be
+ * combined with `--no-ttl-required`: `invalid_request`, naming both.
+ */
+export function parseExpiryFlags(args: { "default-ttl"?: string; "sliding-ttl"?: boolean; "ttl-required"?: boolean }): {
+  ttlRequired: boolean;
+  defaultTtlMs: number;
+  slidingTtl: boolean;
+} {
+  const ttlRequired = args["ttl-required"] !== false;
+  const d = args["default-ttl"];
+  const defaultTtlMs = d === undefined || d === "" ? 0 : checkTtl(parseDuration(d, "--default-ttl"), TTL_LIMITS.store, "--default-ttl");
+  if (defaultTtlMs > 0 && !ttlRequired) {
+    throw new HushError("invalid_request", "--default-ttl and --no-ttl-required contradict each other", {
+      hint: "--default-ttl D gives every key written without a TTL D (keys still expire); --no-ttl-required lets such keys live for ever. Pass one of them",
+    });
+  }
+  return { ttlRequired, defaultTtlMs, slidingTtl: args["sliding-ttl"] === true };
 }
 
 /** Parse a socket mode: 0600 or 0660 only (owner, or owner + group). */

@@ -4,6 +4,7 @@
  * @module
  */
 import { HushError, type ErrorCode } from "../errors.ts";
+import { ZERO_TTL } from "../broker/index.ts";
 
 export const STATUS: Record<ErrorCode, number> = {
   invalid_request: 400,
@@ -49,15 +50,32 @@ export function ok(data: unknown, status = 200): Answer {
   return { status, body: JSON.stringify(data) };
 }
 
-export function fail(code: ErrorCode, message: string, corrId: string, headers?: Record<string, string>): Answer {
-  return { status: STATUS[code], body: JSON.stringify({ error: code, message, corr_id: corrId }), headers };
+export function fail(code: ErrorCode, message: string, corrId: string, headers?: Record<string, string>, extra?: Record<string, unknown>): Answer {
+  return { status: STATUS[code], body: JSON.stringify({ error: code, message, corr_id: corrId, ...extra }), headers };
+}
+
+/**
+ * The error details a client may act on, carried in the error body under
+ * their wire names (PROTOCOL.md §1 "Errors"): when a held lock, claim or
+ * full pool frees up (`expires_at`), a pool's size and one-per-holder
+ * setting. Numbers and booleans only: never a value.
+ */
+const WIRE_DETAIL: Record<string, string> = { expiresAt: "expires_at", size: "size", onePerHolder: "one_per_holder" };
+
+function wireDetail(detail: Record<string, unknown>): Record<string, unknown> | undefined {
+  let out: Record<string, unknown> | undefined;
+  for (const k in WIRE_DETAIL) {
+    const v = detail[k];
+    if (typeof v === "number" || typeof v === "boolean") (out ??= {})[WIRE_DETAIL[k]] = v;
+  }
+  return out;
 }
 
 export function answerError(e: unknown, corrId: string): Answer {
   if (e instanceof HushError) {
     const h: Record<string, string> = {};
     if (e.code === "rate_limited") h["retry-after"] = String(e.detail.retryAfter ?? 1);
-    return fail(e.code, e.message, corrId, h);
+    return fail(e.code, e.message, corrId, h, wireDetail(e.detail));
   }
   return fail("internal", "internal error", corrId);
 }
@@ -119,7 +137,15 @@ export function reqInt(body: Record<string, unknown>, field: string): number {
 export function optTtl(body: Record<string, unknown>): number | undefined {
   const v = body.ttl_ms;
   if (v === undefined || v === null) return undefined;
+  if (v === 0) throw new HushError("invalid_ttl", ZERO_TTL);
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) throw new HushError("invalid_ttl", "ttl_ms must be a positive integer");
+  return v;
+}
+
+export function optBool(body: Record<string, unknown>, field: string): boolean | undefined {
+  const v = body[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "boolean") throw new HushError("invalid_request", `${field} must be true or false`);
   return v;
 }
 

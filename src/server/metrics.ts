@@ -58,7 +58,7 @@ export function routeLabel(parts: string[]): string {
   if (parts[1] === "metrics" && parts.length === 2) return "metrics";
   const a = parts[2];
   if (parts[1] !== "v1" || !a || !KNOWN.has(a)) return "unknown";
-  if (a === "kv" && parts[4] === "incr") return "kv_incr";
+  if (a === "kv" && (parts[4] === "incr" || parts[4] === "ttl" || parts[4] === "claim")) return `kv_${parts[4]}`;
   if (a === "admin") return ADMIN_AREAS.has(parts[3]) ? `admin_${parts[3]}` : "admin";
   return a;
 }

@@ -8,9 +8,9 @@
  * released by its mask's own expiry) and the credential of a rekey it never
  * confirmed, ends the key's credential leases (an
  * exclusive value is free for others at once), its locks and its pool
- * slots, and audits each one
+ * slots and its claims on KV keys (getOrSet), and audits each one
  * (`action: "revoke.release"`, `actor`: the key, `target`: `cred:NAME`,
- * `lock:NAME` or `pool:NAME`, `reason`: `revoked`, `clone_suspected` or
+ * `lock:NAME`, `pool:NAME` or `claim:KEY`, `reason`: `revoked`, `clone_suspected` or
  * `expired`). Fencing tokens are untouched: a resource still refuses a
  * token lower than the newest it has seen.
  * @module
@@ -29,13 +29,18 @@ export function endKey(st: State, rec: KeyRecord, end: KeyEnd): number {
   if (end.reason !== "expired") st.masker.release(maskOwner.key(rec.id));
   st.masker.release(maskOwner.pendingKey(rec.id)); // an unconfirmed rekey's key can never be used now
   const leases = st.creds.endHolder(rec.id);
-  const { locks, pools } = st.store.releaseOwner(rec.id);
-  const targets = [...leases.map((l) => `cred:${l.cred}`), ...locks.map((n) => `lock:${n}`), ...pools.map((n) => `pool:${n}`)];
+  const { locks, pools, claims } = st.store.releaseOwner(rec.id);
+  const targets = [
+    ...leases.map((l) => `cred:${l.cred}`),
+    ...locks.map((n) => `lock:${n}`),
+    ...pools.map((n) => `pool:${n}`),
+    ...claims.map((k) => `claim:${k}`),
+  ];
   for (const target of targets) {
     st.audit.record({ actor: rec.id, via: "revoke", action: "revoke.release", target, result: "ok", reason: end.reason, corr_id: end.corrId });
   }
   if (targets.length > 0 || end.reason !== "expired") {
-    st.log.info("key ended", { key_id: rec.id, reason: end.reason, by: end.actor, leases: leases.length, locks: locks.length, pool_leases: pools.length });
+    st.log.info("key ended", { key_id: rec.id, reason: end.reason, by: end.actor, leases: leases.length, locks: locks.length, pool_leases: pools.length, claims: claims.length });
   }
   return targets.length;
 }

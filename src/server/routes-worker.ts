@@ -1,13 +1,13 @@
 /**
- * Worker routes (PROTOCOL.md §8): KV, counters, locks, pools, whoami (rows
- * in routes.ts). Each handler turns a verified request into a store call
- * and a JSON answer.
+ * Worker routes (PROTOCOL.md §8): KV, counters, claims, locks, pools, whoami
+ * (rows in routes.ts). Each handler turns a verified request into one store
+ * call (one atomic step) and a JSON answer.
  * @module
  */
 import { HushError } from "../errors.ts";
 import { fromUtf8, utf8, wipe } from "../crypto/index.ts";
 import { encodeServerPublic } from "../keys/index.ts";
-import { type Answer, decodeSegment, ok, optInt, optString, optTtl, parseObject, reqInt } from "./http.ts";
+import { type Answer, decodeSegment, ok, optBool, optInt, optString, optTtl, parseObject, reqInt } from "./http.ts";
 import type { Ctx } from "./pipeline.ts";
 
 /** `GET /v1/whoami` (any key, even while a rekey is required). */
@@ -34,26 +34,52 @@ export function kvList(c: Ctx): Answer {
   return ok(c.st.store.listPage(q.get("prefix") ?? "", { limit: limit === null ? undefined : Number(limit), cursor: q.get("cursor") ?? undefined, owner: c.key!.id }));
 }
 
-/** `GET /v1/kv/{key}` */
+/** `GET /v1/kv/{key}` (a sliding key's expiry moves). */
 export function kvGet(c: Ctx): Answer {
   const r = c.st.store.get(decodeSegment(c.parts[3], "key"));
   // Splice the stored JSON bytes straight into the answer: no re-serialising.
   return { status: 200, body: `{"value":${fromUtf8(r.valueJson)},"expires_at":${r.expires_at}}` };
 }
 
-/** `PUT /v1/kv/{key}` */
+/** `GET /v1/kv/{key}/ttl` */
+export function kvTtl(c: Ctx): Answer {
+  return ok(c.st.store.ttl(decodeSegment(c.parts[3], "key")));
+}
+
+/** `PUT /v1/kv/{key}`: `{value, ttl_ms?, if_absent?, slide?}` */
 export function kvPut(c: Ctx): Answer {
   const key = decodeSegment(c.parts[3], "key");
   const b = parseObject(c.body);
   if (!("value" in b) || b.value === undefined) throw new HushError("invalid_request", "value is required");
-  const ttl = optTtl(b);
+  const opts = { ttlMs: optTtl(b), ifAbsent: optBool(b, "if_absent"), slide: optBool(b, "slide") };
   const json = utf8(JSON.stringify(b.value));
   try {
-    return ok(c.st.store.set(key, json, ttl));
+    return ok(c.st.store.set(key, json, opts));
   } catch (e) {
     wipe(json);
     throw e;
   }
+}
+
+/** `POST /v1/kv/{key}/claim`: the value, or a claim to make it (getOrSet). */
+export function kvClaim(c: Ctx): Answer {
+  const key = decodeSegment(c.parts[3], "key");
+  const r = c.st.store.claimKey(key, optTtl(parseObject(c.body)), c.key!.id);
+  if (r.state === "claimed") return ok(r);
+  return { status: 200, body: `{"state":"value","value":${fromUtf8(r.valueJson)},"expires_at":${r.expires_at}}` };
+}
+
+/** `POST /v1/kv/{key}/claim/renew` */
+export function kvClaimRenew(c: Ctx): Answer {
+  const key = decodeSegment(c.parts[3], "key");
+  const b = parseObject(c.body);
+  return ok(c.st.store.renewClaim(key, reqInt(b, "token"), optTtl(b), c.key!.id));
+}
+
+/** `POST /v1/kv/{key}/claim/release` */
+export function kvClaimRelease(c: Ctx): Answer {
+  const key = decodeSegment(c.parts[3], "key");
+  return ok(c.st.store.releaseClaim(key, reqInt(parseObject(c.body), "token"), c.key!.id));
 }
 
 /** `DELETE /v1/kv/{key}` */
@@ -95,7 +121,15 @@ export function lockRelease(c: Ctx): Answer {
 export function poolLease(c: Ctx): Answer {
   const name = decodeSegment(c.parts[3], "pool name");
   const b = parseObject(c.body);
-  return ok(c.st.store.leasePool(name, reqInt(b, "size"), optTtl(b), optString(b, "holder"), c.key!.id));
+  const opts = { onePerHolder: optBool(b, "one_per_holder") };
+  return ok(c.st.store.leasePool(name, reqInt(b, "size"), optTtl(b), optString(b, "holder"), c.key!.id, opts));
+}
+
+/** `POST /v1/pools/{name}/renew` */
+export function poolRenew(c: Ctx): Answer {
+  const name = decodeSegment(c.parts[3], "pool name");
+  const b = parseObject(c.body);
+  return ok(c.st.store.renewPool(name, reqInt(b, "token"), optTtl(b), c.key!.id));
 }
 
 /** `POST /v1/pools/{name}/release` */

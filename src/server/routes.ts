@@ -27,7 +27,24 @@ import type { Ctx } from "./pipeline.ts";
 import { health, ready } from "./routes-public.ts";
 import { joinRoute } from "./routes-join.ts";
 import { rekeyRoute } from "./rekey.ts";
-import { kvDelete, kvGet, kvIncr, kvList, kvPut, lockAcquire, lockRelease, lockRenew, poolLease, poolRelease, whoami } from "./routes-worker.ts";
+import {
+  kvClaim,
+  kvClaimRelease,
+  kvClaimRenew,
+  kvDelete,
+  kvGet,
+  kvIncr,
+  kvList,
+  kvPut,
+  kvTtl,
+  lockAcquire,
+  lockRelease,
+  lockRenew,
+  poolLease,
+  poolRelease,
+  poolRenew,
+  whoami,
+} from "./routes-worker.ts";
 import { adminCredsDelete, adminCredsList, adminCredsPut, credCheckout, credReturn } from "./routes-creds.ts";
 import { adminsCreate, adminsList, metricsText, stats, workerRevoke, workerRotate, workersIssue, workersList } from "./routes-admin.ts";
 import { serverKeyList, serverKeyStage, tokenRevoke, tokenRotate, tokensCreate, tokensList } from "./routes-admin-keys.ts";
@@ -57,10 +74,15 @@ export const ROUTES: readonly Route[] = [
   { method: "PUT", path: "/v1/kv/:key", role: "worker", handler: kvPut },
   { method: "DELETE", path: "/v1/kv/:key", role: "worker", handler: kvDelete },
   { method: "POST", path: "/v1/kv/:key/incr", role: "worker", handler: kvIncr },
+  { method: "GET", path: "/v1/kv/:key/ttl", role: "worker", handler: kvTtl },
+  { method: "POST", path: "/v1/kv/:key/claim", role: "worker", handler: kvClaim },
+  { method: "POST", path: "/v1/kv/:key/claim/renew", role: "worker", handler: kvClaimRenew },
+  { method: "POST", path: "/v1/kv/:key/claim/release", role: "worker", handler: kvClaimRelease },
   { method: "POST", path: "/v1/locks/:name", role: "worker", handler: lockAcquire },
   { method: "POST", path: "/v1/locks/:name/renew", role: "worker", handler: lockRenew },
   { method: "POST", path: "/v1/locks/:name/release", role: "worker", handler: lockRelease },
   { method: "POST", path: "/v1/pools/:name/lease", role: "worker", handler: poolLease },
+  { method: "POST", path: "/v1/pools/:name/renew", role: "worker", handler: poolRenew },
   { method: "POST", path: "/v1/pools/:name/release", role: "worker", handler: poolRelease },
   { method: "POST", path: "/v1/creds/:name/checkout", role: "worker", handler: credCheckout },
   { method: "POST", path: "/v1/creds/leases/:lease/return", role: "worker", handler: credReturn },

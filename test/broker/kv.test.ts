@@ -10,7 +10,7 @@ describe("kv: set/get/del", () => {
   test("round trip returns the very bytes stored and expires_at = now + ttl", () => {
     const { store } = makeStore();
     const v = json({ user: "ci", pw: "hunter2" });
-    expect(store.set("db/creds", v, 5000)).toEqual({ expires_at: T0 + 5000 });
+    expect(store.set("db/creds", v, { ttlMs: 5000 })).toEqual({ expires_at: T0 + 5000, written: true });
     const got = store.get("db/creds");
     expect(got.valueJson).toBe(v);
     expect(JSON.parse(text(got.valueJson))).toEqual({ user: "ci", pw: "hunter2" });
@@ -26,7 +26,7 @@ describe("kv: set/get/del", () => {
   test("del removes and zero-fills; a second del reports false", () => {
     const { store } = makeStore();
     const v = json("secret-value");
-    store.set("k", v, 1000);
+    store.set("k", v, { ttlMs: 1000 });
     expect(store.del("k")).toEqual({ deleted: true });
     expect(isZero(v)).toBe(true);
     expect(store.del("k")).toEqual({ deleted: false });
@@ -38,8 +38,8 @@ describe("kv: set/get/del", () => {
     const { store } = makeStore();
     const a = json("first-secret");
     const b = json("second-secret");
-    store.set("k", a, 1000);
-    store.set("k", b, 1000);
+    store.set("k", a, { ttlMs: 1000 });
+    store.set("k", b, { ttlMs: 1000 });
     expect(isZero(a)).toBe(true);
     expect(text(store.get("k").valueJson)).toBe('"second-secret"');
     expect(store.stats()).toMatchObject({ kv: 1, bytes: b.byteLength });
@@ -48,27 +48,27 @@ describe("kv: set/get/del", () => {
   test("setting the same buffer again does not wipe it", () => {
     const { store } = makeStore();
     const a = json("same");
-    store.set("k", a, 1000);
-    store.set("k", a, 2000);
+    store.set("k", a, { ttlMs: 1000 });
+    store.set("k", a, { ttlMs: 2000 });
     expect(text(store.get("k").valueJson)).toBe('"same"');
   });
 
   test("wipe() zero-fills every stored buffer and drops everything", () => {
     const { store } = makeStore();
     const bufs = [json("a-secret"), json({ x: "b-secret" }), json([1, 2, 3])];
-    bufs.forEach((b, i) => store.set(`k${i}`, b, 1000));
+    bufs.forEach((b, i) => store.set(`k${i}`, b, { ttlMs: 1000 }));
     store.acquireLock("l", 1000);
     store.leasePool("p", 2, 1000);
     store.wipe();
     for (const b of bufs) expect(isZero(b)).toBe(true);
-    expect(store.stats()).toEqual({ items: 0, kv: 0, locks: 0, pools: 0, leases: 0, bytes: 0 });
+    expect(store.stats()).toEqual({ items: 0, kv: 0, locks: 0, claims: 0, pools: 0, leases: 0, bytes: 0 });
     expect(store.list("")).toEqual([]);
   });
 
   test("empty value -> invalid_request; non-bytes -> invalid_request", () => {
     const { store } = makeStore();
-    expectCode(() => store.set("k", new Uint8Array(0), 1000), "invalid_request");
-    expectCode(() => store.set("k", "x" as unknown as Uint8Array, 1000), "invalid_request");
+    expectCode(() => store.set("k", new Uint8Array(0), { ttlMs: 1000 }), "invalid_request");
+    expectCode(() => store.set("k", "x" as unknown as Uint8Array, { ttlMs: 1000 }), "invalid_request");
   });
 });
 
@@ -76,7 +76,7 @@ describe("kv: TTL and expiry", () => {
   test("live until expires_at - 1, gone at expires_at; the buffer is zero-filled on access", () => {
     const { store, clock } = makeStore();
     const v = json("ephemeral-secret");
-    store.set("k", v, 100);
+    store.set("k", v, { ttlMs: 100 });
     clock.advance(99);
     expect(store.get("k").valueJson).toBe(v);
     clock.advance(1);
@@ -88,10 +88,10 @@ describe("kv: TTL and expiry", () => {
   test("list excludes expired keys (and wipes them), sorted, prefix-filtered", () => {
     const { store, clock } = makeStore();
     const short = json("s");
-    store.set("b/2", json(2), 1000);
-    store.set("a/1", json(1), 1000);
-    store.set("b/1", json(1), 1000);
-    store.set("b/short", short, 10);
+    store.set("b/2", json(2), { ttlMs: 1000 });
+    store.set("a/1", json(1), { ttlMs: 1000 });
+    store.set("b/1", json(1), { ttlMs: 1000 });
+    store.set("b/short", short, { ttlMs: 10 });
     expect(store.list("")).toEqual(["a/1", "b/1", "b/2", "b/short"]);
     clock.advance(10);
     expect(store.list("b/")).toEqual(["b/1", "b/2"]);
@@ -112,9 +112,9 @@ describe("kv: TTL and expiry", () => {
     const a = json("a");
     const b = json("b");
     const c = json("c");
-    store.set("a", a, 10);
-    store.set("b", b, 20);
-    store.set("c", c, 30);
+    store.set("a", a, { ttlMs: 10 });
+    store.set("b", b, { ttlMs: 20 });
+    store.set("c", c, { ttlMs: 30 });
     expect(store.sweep()).toBe(0);
     clock.advance(20);
     expect(store.sweep()).toBe(2);
@@ -129,10 +129,10 @@ describe("kv: TTL and expiry", () => {
 
   test("sweep sees an expiry that was shortened by an overwrite", () => {
     const { store, clock } = makeStore();
-    store.set("k", json(1), 1000);
+    store.set("k", json(1), { ttlMs: 1000 });
     store.sweep();
     const v = json(2);
-    store.set("k", v, 5);
+    store.set("k", v, { ttlMs: 5 });
     clock.advance(5);
     expect(store.sweep()).toBe(1);
     expect(isZero(v)).toBe(true);
@@ -142,9 +142,9 @@ describe("kv: TTL and expiry", () => {
     const { store, clock } = makeStore();
     const e = expectCode(() => store.set("k", json(1)), "ttl_required");
     expect(e.message).toContain("ttl_ms");
-    store.set("k", json(1), 100);
+    store.set("k", json(1), { ttlMs: 100 });
     clock.advance(50);
-    expect(store.set("k", json(2))).toEqual({ expires_at: T0 + 100 });
+    expect(store.set("k", json(2))).toEqual({ expires_at: T0 + 100, written: true });
     clock.advance(50);
     expectCode(() => store.get("k"), "not_found");
     expectCode(() => store.set("k", json(3)), "ttl_required"); // expired = new
@@ -152,7 +152,7 @@ describe("kv: TTL and expiry", () => {
 
   test("ttlRequired: false -> no expiry (expires_at null)", () => {
     const { store, clock } = makeStore({ ttlRequired: false });
-    expect(store.set("k", json(1))).toEqual({ expires_at: null });
+    expect(store.set("k", json(1))).toEqual({ expires_at: null, written: true });
     clock.advance(365 * DAY);
     expect(store.get("k").expires_at).toBeNull();
     expect(store.sweep()).toBe(0);
@@ -160,20 +160,25 @@ describe("kv: TTL and expiry", () => {
 
   test("invalid_ttl for 0, negative, non-integer, non-number and > maxTtlMs; maxTtlMs itself is ok", () => {
     const { store } = makeStore();
-    for (const bad of [0, -1, -1000, 1.5, 0.1, NaN, Infinity, -Infinity, DEFAULT_LIMITS.maxTtlMs + 1, 2 ** 53]) {
-      const e = expectCode(() => store.set("k", json(1), bad), "invalid_ttl");
+    for (const bad of [-1, -1000, 1.5, 0.1, NaN, Infinity, -Infinity, DEFAULT_LIMITS.maxTtlMs + 1, 2 ** 53]) {
+      const e = expectCode(() => store.set("k", json(1), { ttlMs: bad }), "invalid_ttl");
       expect(e.message).toBe("ttl_ms must be a positive integer ≤ 2592000000");
     }
-    expectCode(() => store.set("k", json(1), "100" as unknown as number), "invalid_ttl");
+    // 0 never means "no expiry", not even where keys may live for ever.
+    for (const s of [store, makeStore({ ttlRequired: false }).store]) {
+      expect(expectCode(() => s.set("k", json(1), { ttlMs: 0 }), "invalid_ttl").message).toContain("ttl_ms 0 is refused");
+      expectCode(() => s.incr("k", 1, 0), "invalid_ttl");
+    }
+    expectCode(() => store.set("k", json(1), { ttlMs: "100" as unknown as number }), "invalid_ttl");
     expect(store.stats().kv).toBe(0);
-    expect(store.set("k", json(1), DEFAULT_LIMITS.maxTtlMs).expires_at).toBe(T0 + 30 * DAY);
-    expect(store.set("k", json(1), 1).expires_at).toBe(T0 + 1);
+    expect(store.set("k", json(1), { ttlMs: DEFAULT_LIMITS.maxTtlMs }).expires_at).toBe(T0 + 30 * DAY);
+    expect(store.set("k", json(1), { ttlMs: 1 }).expires_at).toBe(T0 + 1);
   });
 
   test("a fractional clock is floored to integer ms", () => {
     let t = T0 + 0.75;
     const store = new MemoryStore({ now: () => t });
-    expect(store.set("k", json(1), 10).expires_at).toBe(T0 + 10);
+    expect(store.set("k", json(1), { ttlMs: 10 }).expires_at).toBe(T0 + 10);
     t = T0 + 9.99;
     expect(store.get("k").expires_at).toBe(T0 + 10);
   });
@@ -182,8 +187,8 @@ describe("kv: TTL and expiry", () => {
 describe("kv: limits", () => {
   test("key length: 256 bytes ok, 257 too_large (ASCII)", () => {
     const { store } = makeStore();
-    store.set("k".repeat(256), json(1), 1000);
-    const e = expectCode(() => store.set("k".repeat(257), json(1), 1000), "too_large");
+    store.set("k".repeat(256), json(1), { ttlMs: 1000 });
+    const e = expectCode(() => store.set("k".repeat(257), json(1), { ttlMs: 1000 }), "too_large");
     expect(e.message).toBe("key is longer than 256 bytes");
     expectCode(() => store.get("k".repeat(257)), "too_large");
   });
@@ -192,67 +197,71 @@ describe("kv: limits", () => {
     const { store } = makeStore();
     const ok = ["é".repeat(128), "€".repeat(85) + "a", "😀".repeat(64), "a" + "é".repeat(127) + "b"];
     const big = ["é".repeat(128) + "a", "€".repeat(86), "😀".repeat(64) + "a", "😀".repeat(65)];
-    for (const k of ok) expect(store.set(k, json(1), 1000).expires_at).toBe(T0 + 1000);
-    for (const k of big) expectCode(() => store.set(k, json(1), 1000), "too_large");
+    for (const k of ok) expect(store.set(k, json(1), { ttlMs: 1000 }).expires_at).toBe(T0 + 1000);
+    for (const k of big) expectCode(() => store.set(k, json(1), { ttlMs: 1000 }), "too_large");
     expect(store.list("").length).toBe(ok.length);
   });
 
   test("bad key names -> invalid_request", () => {
     const { store } = makeStore();
     const bad = ["", "a\u0000b", "\u001f", "x\u007f", "\u0080", "\u009f", "tab\there", "nl\n", "\ud800", "a\udc00b", "\u00a0", "a\u202eb"];
-    for (const k of bad) expectCode(() => store.set(k, json(1), 1000), "invalid_request");
+    for (const k of bad) expectCode(() => store.set(k, json(1), { ttlMs: 1000 }), "invalid_request");
     expectCode(() => store.get(42 as unknown as string), "invalid_request");
     // Just outside the control ranges are fine.
-    for (const k of [" ", "~", "/a/b:c", "ключ", "\ud83d\ude00"]) store.set(k, json(1), 1000);
+    for (const k of [" ", "~", "/a/b:c", "ключ", "\ud83d\ude00"]) store.set(k, json(1), { ttlMs: 1000 });
   });
 
   test("value size: maxValueBytes ok, +1 too_large (default and custom)", () => {
     const { store } = makeStore();
     const max = DEFAULT_LIMITS.maxValueBytes;
     expect(max).toBe(262_144);
-    store.set("k", new Uint8Array(max).fill(0x31), 1000);
-    const e = expectCode(() => store.set("k2", new Uint8Array(max + 1).fill(0x31), 1000), "too_large");
+    store.set("k", new Uint8Array(max).fill(0x31), { ttlMs: 1000 });
+    const e = expectCode(() => store.set("k2", new Uint8Array(max + 1).fill(0x31), { ttlMs: 1000 }), "too_large");
     expect(e.message).toBe("value is larger than 262144 bytes");
 
     const small = makeStore({ maxValueBytes: 8 }).store;
-    small.set("k", json("123456"), 1000); // 8 bytes with quotes
-    expectCode(() => small.set("k", json("1234567"), 1000), "too_large");
+    small.set("k", json("123456"), { ttlMs: 1000 }); // 8 bytes with quotes
+    expectCode(() => small.set("k", json("1234567"), { ttlMs: 1000 }), "too_large");
     expect(text(small.get("k").valueJson)).toBe('"123456"'); // failed overwrite changed nothing
   });
 
   test("maxItems: full store rejects new keys, allows overwrites, frees on delete and expiry", () => {
     const { store, clock } = makeStore({ maxItems: 3 });
-    store.set("a", json(1), 1000);
-    store.set("b", json(1), 1000);
-    store.set("c", json(1), 10);
-    const e = expectCode(() => store.set("d", json(1), 1000), "max_items");
+    store.set("a", json(1), { ttlMs: 1000 });
+    store.set("b", json(1), { ttlMs: 1000 });
+    store.set("c", json(1), { ttlMs: 10 });
+    const e = expectCode(() => store.set("d", json(1), { ttlMs: 1000 }), "max_items");
     expect(e.message).toBe("store is full (3 items)");
-    store.set("a", json(2), 1000); // overwrite when full
+    store.set("a", json(2), { ttlMs: 1000 }); // overwrite when full
     store.incr("a", 1, 1000); // existing-key incr when full
     expectCode(() => store.incr("n", 1, 1000), "max_items");
     store.del("b");
-    store.set("d", json(1), 1000);
-    expectCode(() => store.set("e", json(1), 1000), "max_items");
+    store.set("d", json(1), { ttlMs: 1000 });
+    expectCode(() => store.set("e", json(1), { ttlMs: 1000 }), "max_items");
     clock.advance(10); // "c" expires; no explicit sweep needed
-    store.set("e", json(1), 1000);
+    store.set("e", json(1), { ttlMs: 1000 });
     expect(store.stats().items).toBe(3);
   });
 
-  test("maxItems counts held locks and pools with live leases", () => {
-    const { store, clock } = makeStore({ maxItems: 3 });
-    store.set("a", json(1), 1000);
+  test("maxItems counts held locks, claims and live pool leases", () => {
+    const { store, clock } = makeStore({ maxItems: 4 });
+    store.set("a", json(1), { ttlMs: 1000 });
     const lock = store.acquireLock("lock", 1000);
     store.leasePool("pool", 4, 50);
-    store.leasePool("pool", 4, 50); // more leases in an existing pool are not new items
-    expect(store.stats()).toMatchObject({ items: 3, kv: 1, locks: 1, pools: 1, leases: 2 });
-    expectCode(() => store.set("b", json(1), 1000), "max_items");
+    store.leasePool("pool", 4, 50); // every lease is an item, in a new pool or not
+    expect(store.stats()).toMatchObject({ items: 4, kv: 1, locks: 1, pools: 1, leases: 2 });
+    expectCode(() => store.set("b", json(1), { ttlMs: 1000 }), "max_items");
     expectCode(() => store.acquireLock("lock2", 1000), "max_items");
+    expectCode(() => store.leasePool("pool", 4, 1000), "max_items");
     expectCode(() => store.leasePool("pool2", 1, 1000), "max_items");
+    expectCode(() => store.claimKey("c", 1000), "max_items");
+    expect(store.stats()).toMatchObject({ items: 4, pools: 1, leases: 2, claims: 0 });
     store.releaseLock("lock", lock.token);
-    store.set("b", json(1), 1000);
+    store.claimKey("c", 1000);
     clock.advance(50); // the pool's leases expire
     store.acquireLock("lock2", 1000);
-    expect(store.stats()).toMatchObject({ items: 3, kv: 2, locks: 1, pools: 0, leases: 0 });
+    store.set("b", json(1), { ttlMs: 1000 });
+    expect(store.stats()).toMatchObject({ items: 4, kv: 2, locks: 1, claims: 1, pools: 0, leases: 0 });
   });
 
   test("bad limits fail fast", () => {
@@ -269,7 +278,7 @@ describe("kv: prototype-pollution keys are ordinary keys", () => {
   test("missing before set, round trip after, listed, deleted", () => {
     const { store } = makeStore();
     for (const k of names) expectCode(() => store.get(k), "not_found");
-    for (const k of names) store.set(k, json({ k }), 1000);
+    for (const k of names) store.set(k, json({ k }), { ttlMs: 1000 });
     for (const k of names) expect(JSON.parse(text(store.get(k).valueJson))).toEqual({ k });
     expect(store.list("")).toEqual([...names].sort());
     expect(store.incr("__proto__x", 2, 1000)).toEqual({ value: 2 });
@@ -317,7 +326,7 @@ describe("kv: incr", () => {
   test("counts on values set as JSON integers", () => {
     const { store } = makeStore();
     for (const [stored, expected] of [["41", 42], [" 41 ", 42], ["-1", 0], ["1e3", 1001], ["4.0", 5]] as const) {
-      store.set("n", new TextEncoder().encode(stored), 1000);
+      store.set("n", new TextEncoder().encode(stored), { ttlMs: 1000 });
       expect(store.incr("n", 1).value).toBe(expected);
     }
   });
@@ -336,7 +345,7 @@ describe("kv: incr", () => {
     const { store } = makeStore();
     for (const v of ["s3cr3t-token", 1.5, { n: 1 }, [1], true, null, "12"]) {
       const buf = json(v);
-      store.set("x", buf, 1000);
+      store.set("x", buf, { ttlMs: 1000 });
       const e = expectCode(() => store.incr("x", 1), "invalid_request");
       expect(e.message).toBe("value of key is not an integer");
       expect(store.get("x").valueJson).toBe(buf);
@@ -356,7 +365,7 @@ describe("kv: incr", () => {
   test("incr zero-fills the previous value buffer", () => {
     const { store } = makeStore();
     const v = json(10);
-    store.set("c", v, 1000);
+    store.set("c", v, { ttlMs: 1000 });
     store.incr("c", 1);
     expect(isZero(v)).toBe(true);
   });
@@ -383,15 +392,15 @@ describe("kv: failures never leak values and change nothing", () => {
         const secret = `S3CR3T-${tail}`;
         const { store } = makeStore({ maxValueBytes: 64 });
         const buf = json(secret);
-        store.set("s", buf, 1000);
+        store.set("s", buf, { ttlMs: 1000 });
         const before = text(buf);
         const msgs: string[] = [];
         const attempts = [
-          () => store.set("s", json(secret.repeat(20)), 1000),
-          () => store.set("s", json(secret), 0),
+          () => store.set("s", json(secret.repeat(20)), { ttlMs: 1000 }),
+          () => store.set("s", json(secret), { ttlMs: 0 }),
           () => store.set("t", json(secret)),
           () => store.incr("s", 1),
-          () => store.set("", json(secret), 1000),
+          () => store.set("", json(secret), { ttlMs: 1000 }),
         ];
         for (const a of attempts) {
           try {
@@ -432,7 +441,7 @@ describe("kv: failures never leak values and change nothing", () => {
         };
         for (const o of ops) {
           if (o.t === "set") {
-            store.set(o.k, json(o.v), o.ttl);
+            store.set(o.k, json(o.v), { ttlMs: o.ttl });
             model.set(o.k, { v: o.v, e: clock.t + o.ttl });
           } else if (o.t === "del") {
             expect(store.del(o.k).deleted).toBe(live(o.k) !== undefined);

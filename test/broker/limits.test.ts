@@ -11,8 +11,10 @@ describe("limits", () => {
       maxValueBytes: 256 * 1024,
       maxKeyBytes: 256,
       ttlRequired: true,
+      defaultTtlMs: 0,
+      slidingTtl: false,
       maxTtlMs: 30 * 24 * 3600_000,
-      maxPoolSize: 1024,
+      maxPoolSize: 65_536,
       maxListPage: 1000,
       listRate: 20_000,
     });

@@ -27,8 +27,8 @@ describe("listPage", () => {
   test("pages of `limit`, in order, each key once; next_cursor null on the last page", () => {
     const { store } = makeStore();
     const keys = Array.from({ length: 25 }, (_, i) => `k/${String(i).padStart(2, "0")}`);
-    for (const k of [...keys].reverse()) store.set(k, json(1), 10_000);
-    store.set("other", json(1), 10_000);
+    for (const k of [...keys].reverse()) store.set(k, json(1), { ttlMs: 10_000 });
+    store.set("other", json(1), { ttlMs: 10_000 });
     const pages = allPages(store, "k/", 10);
     expect(pages.map((p) => p.length)).toEqual([10, 10, 5]);
     expect(pages.flat()).toEqual(keys);
@@ -38,7 +38,7 @@ describe("listPage", () => {
 
   test("limit is cut to maxListPage; bad limit or cursor is invalid_request", () => {
     const { store } = makeStore({ maxListPage: 3 });
-    for (let i = 0; i < 5; i++) store.set(`k${i}`, json(i), 10_000);
+    for (let i = 0; i < 5; i++) store.set(`k${i}`, json(i), { ttlMs: 10_000 });
     expect(store.listPage("", { limit: 1000 }).keys).toEqual(["k0", "k1", "k2"]);
     expect(store.listPage("").keys.length).toBe(3);
     for (const limit of [0, -1, 1.5, NaN]) expectCode(() => store.listPage("", { limit }), "invalid_request");
@@ -47,12 +47,12 @@ describe("listPage", () => {
 
   test("keys added or deleted between pages: no key twice, none skipped that lived throughout", () => {
     const { store } = makeStore();
-    for (const k of ["a", "c", "e", "g"]) store.set(k, json(1), 10_000);
+    for (const k of ["a", "c", "e", "g"]) store.set(k, json(1), { ttlMs: 10_000 });
     const p1 = store.listPage("", { limit: 2 });
     expect(p1.keys).toEqual(["a", "c"]);
     store.del("c"); // the cursor's own key is gone: paging still continues after it
-    store.set("b", json(1), 10_000); // before the cursor: not seen, as in any cursor listing
-    store.set("d", json(1), 10_000);
+    store.set("b", json(1), { ttlMs: 10_000 }); // before the cursor: not seen, as in any cursor listing
+    store.set("d", json(1), { ttlMs: 10_000 });
     const p2 = store.listPage("", { limit: 2, cursor: p1.next_cursor! });
     expect(p2.keys).toEqual(["d", "e"]);
     expect(store.listPage("", { cursor: p2.next_cursor! }).keys).toEqual(["g"]);
@@ -60,7 +60,7 @@ describe("listPage", () => {
 
   test("expired keys are skipped (and dropped) on the way", () => {
     const { store, clock } = makeStore();
-    for (let i = 0; i < 10; i++) store.set(`k${i}`, json(i), i % 2 ? 100 : 10_000);
+    for (let i = 0; i < 10; i++) store.set(`k${i}`, json(i), { ttlMs: i % 2 ? 100 : 10_000 });
     clock.advance(100);
     expect(allPages(store, "", 2).flat()).toEqual(["k0", "k2", "k4", "k6", "k8"]);
     expect(store.stats().kv).toBe(5);
@@ -74,7 +74,7 @@ describe("listPage", () => {
 describe("listing budget (listRate keys per second per owner, bursts of twice that)", () => {
   test("an owner over budget is rate_limited with retryAfter; others are not; it refills with time", () => {
     const { store, clock } = makeStore({ listRate: 5, maxListPage: 4 });
-    for (let i = 0; i < 20; i++) store.set(`k${String(i).padStart(2, "0")}`, json(i), 60_000);
+    for (let i = 0; i < 20; i++) store.set(`k${String(i).padStart(2, "0")}`, json(i), { ttlMs: 60_000 });
     // Burst 10: pages of 4, 4, 4 (the last one may overdraw), then refused.
     let cursor: string | undefined;
     for (let i = 0; i < 3; i++) cursor = store.listPage("", { cursor, owner: "w_a" }).next_cursor!;
@@ -89,7 +89,7 @@ describe("listing budget (listRate keys per second per owner, bursts of twice th
 
   test("listRate 0 is unlimited", () => {
     const { store } = makeStore({ listRate: 0, maxListPage: 2 });
-    for (let i = 0; i < 4; i++) store.set(`k${i}`, json(i), 60_000);
+    for (let i = 0; i < 4; i++) store.set(`k${i}`, json(i), { ttlMs: 60_000 });
     for (let i = 0; i < 100; i++) expect(store.listPage("", { owner: "w_a" }).keys.length).toBe(2);
   });
 });

@@ -15,7 +15,8 @@ describe("pools: slot semantics", () => {
     expect(c.token).toBeGreaterThan(b.token);
     const e = expectCode(() => store.leasePool("db", 3, 1000, "w4"), "conflict");
     expect(e.message).toBe("pool is exhausted");
-    expect(store.stats()).toMatchObject({ pools: 1, leases: 3, items: 1 });
+    expect(e.detail).toEqual({ size: 3, expiresAt: T0 + 1000 });
+    expect(store.stats()).toMatchObject({ pools: 1, leases: 3, items: 3 }); // every lease is an item
   });
 
   test("release frees the slot; the next lease takes the smallest free one", () => {
@@ -55,7 +56,7 @@ describe("pools: slot semantics", () => {
     const b = store.leasePool("p", 1, 100, "w2");
     expect(b.slot).toBe(0);
     expect(b.token).toBeGreaterThan(a.token);
-    expectCode(() => store.releasePool("p", a.token), "not_found");
+    expect(store.releasePool("p", a.token)).toEqual({ released: false });
     expectCode(() => store.leasePool("p", 1, 100, "w1"), "conflict"); // w1 lost its slot to w2
   });
 
@@ -68,19 +69,38 @@ describe("pools: slot semantics", () => {
     expect(b.token).toBeGreaterThan(a.token);
   });
 
-  test("release: unknown, repeated, expired or other-pool token -> not_found", () => {
+  test("release is idempotent: unknown, repeated, expired or other-pool token -> released: false", () => {
     const { store, clock } = makeStore();
-    expectCode(() => store.releasePool("p", 1), "not_found");
+    const no = { released: false };
+    expect(store.releasePool("p", 1)).toEqual(no);
     const a = store.leasePool("p", 2, 10);
     const other = store.leasePool("q", 2, 1000);
-    expectCode(() => store.releasePool("p", other.token), "not_found");
-    expectCode(() => store.releasePool("p", a.token + 100), "not_found");
-    store.releasePool("p", a.token);
-    expectCode(() => store.releasePool("p", a.token), "not_found");
+    expect(store.releasePool("p", other.token)).toEqual(no);
+    expect(store.releasePool("p", a.token + 100)).toEqual(no);
+    expect(store.releasePool("p", a.token)).toEqual({ released: true });
+    expect(store.releasePool("p", a.token)).toEqual(no);
     const b = store.leasePool("p", 2, 10);
     clock.advance(10);
-    expectCode(() => store.releasePool("p", b.token), "not_found");
+    expect(store.releasePool("p", b.token)).toEqual(no);
     expect(store.stats()).toMatchObject({ pools: 1, leases: 1 });
+  });
+
+  test("renew: now + ttl (default: the lease's TTL); a dead token -> not_found", () => {
+    const { store, clock } = makeStore();
+    const a = store.leasePool("p", 2, 100, "w1");
+    clock.advance(60);
+    expect(store.renewPool("p", a.token)).toEqual({ expires_at: T0 + 160 });
+    clock.advance(60);
+    expect(store.renewPool("p", a.token, 500)).toEqual({ expires_at: T0 + 620 });
+    clock.advance(400);
+    expect(store.renewPool("p", a.token)).toEqual({ expires_at: T0 + 1020 }); // the TTL of the last renew
+    expect(store.leasePool("p", 2, 100, "w1")).toEqual({ slot: 0, token: a.token, expires_at: T0 + 620 });
+    expectCode(() => store.renewPool("q", a.token), "not_found");
+    expectCode(() => store.renewPool("p", a.token + 1), "not_found");
+    clock.advance(100);
+    expectCode(() => store.renewPool("p", a.token), "not_found");
+    expectCode(() => store.renewPool("p", a.token, 0), "invalid_ttl");
+    expect(store.stats().leases).toBe(0);
   });
 
   test("size is fixed while the pool has live leases; free once they are gone", () => {
@@ -98,9 +118,9 @@ describe("pools: slot semantics", () => {
     const { store } = makeStore();
     for (const bad of [0, -1, 1.5, NaN, DEFAULT_LIMITS.maxPoolSize + 1, "2" as unknown as number]) {
       const e = expectCode(() => store.leasePool("p", bad, 100), "invalid_request");
-      expect(e.message).toBe("size must be an integer from 1 to 1024");
+      expect(e.message).toBe("size must be an integer from 1 to 65536");
     }
-    expect(store.leasePool("big", 1024, 100).slot).toBe(0);
+    expect(store.leasePool("big", 65_536, 100).slot).toBe(0);
     expectCode(() => store.leasePool("p", 2, undefined), "ttl_required");
     expectCode(() => makeStore({ ttlRequired: false }).store.leasePool("p", 2, undefined), "ttl_required");
     for (const bad of [0, -5, 1.5, 30 * 24 * 3600_000 + 1]) expectCode(() => store.leasePool("p", 2, bad), "invalid_ttl");
@@ -109,6 +129,7 @@ describe("pools: slot semantics", () => {
     expectCode(() => store.leasePool("p", 2, 100, ""), "invalid_request");
     expectCode(() => store.leasePool("p", 2, 100, "h".repeat(257)), "invalid_request");
     expectCode(() => store.releasePool("p", 0), "invalid_request");
+    expectCode(() => store.leasePool("p", 2, 100, "h", undefined, { onePerHolder: "yes" as unknown as boolean }), "invalid_request");
     expect(makeStore({ maxPoolSize: 4 }).store.leasePool("p", 4, 100).slot).toBe(0);
     expectCode(() => makeStore({ maxPoolSize: 4 }).store.leasePool("p", 5, 100), "invalid_request");
     expect(store.stats().pools).toBe(1);
@@ -125,12 +146,99 @@ describe("pools: slot semantics", () => {
     expect(store.leasePool("p", 3, 10).slot).toBe(0);
   });
 
-  test("a full pool of maxPoolSize slots", () => {
+  test("a full pool of maxPoolSize slots: live leases are items, bounded by maxItems", () => {
+    const { store } = makeStore({ maxPoolSize: 2048, maxItems: 4096 });
+    for (let i = 0; i < 2048; i++) expect(store.leasePool("p", 2048, 100, `h${i}`).slot).toBe(i);
+    expectCode(() => store.leasePool("p", 2048, 100, "extra"), "conflict");
+    expect(store.leasePool("p", 2048, 100, "h777").slot).toBe(777);
+    expect(store.stats()).toMatchObject({ items: 2048, leases: 2048 });
+    const full = makeStore({ maxItems: 3 }).store;
+    for (let i = 0; i < 3; i++) full.leasePool("big", 65_536, 100);
+    const e = expectCode(() => full.leasePool("big", 65_536, 100), "max_items");
+    expect(e.detail).toMatchObject({ limit: "items" });
+    expect(full.stats()).toMatchObject({ items: 3, leases: 3 });
+  });
+
+  test("the smallest free slot, through holes, expiries and a shrinking top", () => {
+    const { store, clock } = makeStore();
+    const t = [0, 1, 2, 3, 4, 5].map(() => store.leasePool("p", 100, 1000).token);
+    store.releasePool("p", t[4]);
+    store.releasePool("p", t[1]);
+    store.releasePool("p", t[5]); // the top: 5 and the hole at 4 go, the highest in use is 3
+    store.releasePool("p", t[3]);
+    expect([0, 1, 2, 3].map(() => store.leasePool("p", 100, 10).slot)).toEqual([1, 3, 4, 5]);
+    clock.advance(10); // 1, 3, 4, 5 expire
+    expect(store.leasePool("p", 100, 1000).slot).toBe(1);
+    expect(store.leasePool("p", 100, 1000).slot).toBe(3);
+    expect(store.stats().leases).toBe(4);
+  });
+});
+
+describe("pools: one lease per holder (opt-in)", () => {
+  test("fixed by the first lease; a holder is required; the same key gets its slot back, another key conflict", () => {
+    const { store, clock } = makeStore();
+    const a = store.leasePool("db", 4, 1000, "worker-1", "w_a", { onePerHolder: true });
+    expect(store.leasePool("db", 4, 500, "worker-1", "w_a")).toEqual({ slot: a.slot, token: a.token, expires_at: T0 + 500 });
+    const e = expectCode(() => store.leasePool("db", 4, 1000, "worker-1", "w_b"), "conflict");
+    expect(e.message).toBe("another key holds a slot under this holder name");
+    expect(e.expiresAt).toBe(T0 + 500);
+    expect(expectCode(() => store.leasePool("db", 4, 1000, undefined, "w_b"), "invalid_request").message).toBe("holder is required in a one-per-holder pool");
+    expect(expectCode(() => store.leasePool("db", 4, 1000, "worker-2", "w_b", { onePerHolder: false }), "conflict").detail).toEqual({ onePerHolder: true });
+    expect(store.leasePool("db", 4, 1000, "worker-2", "w_b").slot).toBe(1);
+    expect(store.stats()).toMatchObject({ leases: 2 });
+    clock.advance(500); // worker-1's lease ends: its name is free for another key
+    expect(store.leasePool("db", 4, 1000, "worker-1", "w_b").slot).toBe(0);
+  });
+
+  test("without it (the default) the same holder string from two keys gets two slots, and the setting is fixed too", () => {
     const { store } = makeStore();
-    for (let i = 0; i < 1024; i++) expect(store.leasePool("p", 1024, 100, `h${i}`).slot).toBe(i);
-    expectCode(() => store.leasePool("p", 1024, 100, "extra"), "conflict");
-    expect(store.leasePool("p", 1024, 100, "h777").slot).toBe(777);
-    expect(store.stats()).toMatchObject({ items: 1, leases: 1024 });
+    store.leasePool("p", 4, 1000, "h", "w_a");
+    expect(store.leasePool("p", 4, 1000, "h", "w_b").slot).toBe(1);
+    expect(store.leasePool("p", 4, 1000, undefined, "w_b").slot).toBe(2);
+    expectCode(() => store.leasePool("p", 4, 1000, "h", "w_c", { onePerHolder: true }), "conflict");
+    expectCode(() => store.leasePool("q", 4, 1000, undefined, "w_a", { onePerHolder: true }), "invalid_request");
+    expect(store.stats()).toMatchObject({ pools: 1, leases: 3 });
+  });
+});
+
+describe("pools: property — large pools against an array model", () => {
+  test("the smallest free slot after any mix of leases, releases, renewals and expiries", () => {
+    const op = fc.oneof(
+      fc.record({ t: fc.constant("lease" as const), ttl: fc.integer({ min: 1, max: 50 }) }),
+      fc.record({ t: fc.constant("release" as const), pick: fc.nat() }),
+      fc.record({ t: fc.constant("renew" as const), pick: fc.nat(), ttl: fc.integer({ min: 1, max: 50 }) }),
+      fc.record({ t: fc.constant("advance" as const), ms: fc.integer({ min: 0, max: 20 }) }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.array(op, { maxLength: 200 }), (size, ops) => {
+        const { store, clock } = makeStore();
+        const model: ({ token: number; exp: number } | undefined)[] = Array(size).fill(undefined);
+        const alive = () => model.map((l, i) => (l && l.exp > clock.t ? i : -1)).filter((i) => i >= 0);
+        for (const o of ops) {
+          for (let i = 0; i < size; i++) if (model[i] && model[i]!.exp <= clock.t) model[i] = undefined;
+          if (o.t === "advance") clock.advance(o.ms);
+          else if (o.t === "lease") {
+            const free = model.findIndex((l) => l === undefined);
+            if (free < 0) expectCode(() => store.leasePool("p", size, o.ttl), "conflict");
+            else {
+              const r = store.leasePool("p", size, o.ttl);
+              expect(r.slot).toBe(free);
+              model[free] = { token: r.token, exp: r.expires_at };
+            }
+          } else {
+            const live = alive();
+            if (live.length === 0) continue;
+            const slot = live[o.pick % live.length];
+            if (o.t === "release") {
+              expect(store.releasePool("p", model[slot]!.token)).toEqual({ released: true });
+              model[slot] = undefined;
+            } else model[slot]!.exp = store.renewPool("p", model[slot]!.token, o.ttl).expires_at;
+          }
+          expect(store.stats().leases).toBe(alive().length); // stats() sweeps first
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
@@ -138,21 +246,21 @@ type Held = { pool: number; slot: number; token: number; exp: number; holder: st
 
 describe("pools: property — no slot ever has two live holders", () => {
   const POOLS = ["p", "constructor"];
-  const HOLDERS = 6;
+  const HOLDERS = 8;
   const op = fc.oneof(
     {
       weight: 5,
       arbitrary: fc.record({
         t: fc.constant("lease" as const),
         p: fc.nat(POOLS.length - 1),
-        size: fc.constantFrom(2, 3, 3, 3),
+        size: fc.constantFrom(2, 3, 5, 5),
         ttl: fc.integer({ min: 1, max: 60 }),
         h: fc.option(fc.nat(HOLDERS - 1), { nil: undefined }),
       }),
     },
     {
       weight: 3,
-      arbitrary: fc.record({ t: fc.constant("release" as const), p: fc.nat(POOLS.length - 1), pick: fc.nat() }),
+      arbitrary: fc.record({ t: fc.constantFrom("release" as const, "renew" as const), p: fc.nat(POOLS.length - 1), pick: fc.nat(), ttl: fc.integer({ min: 1, max: 60 }) }),
     },
     { weight: 3, arbitrary: fc.record({ t: fc.constant("advance" as const), ms: fc.integer({ min: 0, max: 40 }) }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant("sweep" as const) }) },
@@ -202,8 +310,15 @@ describe("pools: property — no slot ever has two live holders", () => {
             const token = seen.length > 0 && o.pick % 5 !== 0 ? seen[o.pick % seen.length] : 10_000 + o.pick;
             const l = held.get(token);
             const ok = l !== undefined && l.pool === o.p && l.exp > clock.t;
-            expect(outcome(() => store.releasePool(POOLS[o.p], token))).toBe(ok ? "ok" : "not_found");
-            if (ok) held.delete(token);
+            if (o.t === "release") {
+              expect(store.releasePool(POOLS[o.p], token)).toEqual({ released: ok });
+              if (ok) held.delete(token);
+            } else {
+              let r: { expires_at: number } | undefined;
+              expect(outcome(() => (r = store.renewPool(POOLS[o.p], token, o.ttl)))).toBe(ok ? "ok" : "not_found");
+              if (r) l!.exp = r.expires_at;
+              if (r) expect(r.expires_at).toBe(clock.t + o.ttl);
+            }
           }
           for (let p = 0; p < POOLS.length; p++) {
             const slots = live(p).map((l) => l.slot);
@@ -212,7 +327,7 @@ describe("pools: property — no slot ever has two live holders", () => {
           }
           const livePools = POOLS.filter((_, p) => live(p).length > 0).length;
           const leases = POOLS.reduce((n, _, p) => n + live(p).length, 0);
-          expect(store.stats()).toMatchObject({ pools: livePools, leases });
+          expect(store.stats()).toMatchObject({ pools: livePools, leases, items: leases });
         }
       }),
       { numRuns: 300 },

@@ -766,7 +766,7 @@ test(`corpus: ${N_REQUESTS}+ hostile requests and ${N_RAW} raw connections get d
   // No hostile path or name became a metric label: every route label is from the fixed vocabulary.
   const metrics = (await rawRequest(d.admin, "GET", "/metrics")).text;
   const routes = new Set([...metrics.matchAll(/route="([^"]*)"/g)].map((m) => m[1]));
-  for (const r of routes) expect(r).toMatch(/^(metrics|unknown|kv|kv_incr|locks|pools|whoami|health|ready|admin|admin_[a-z-]+|join|rekey|creds)$/);
+  for (const r of routes) expect(r).toMatch(/^(metrics|unknown|kv|kv_incr|kv_ttl|kv_claim|locks|pools|whoami|health|ready|admin|admin_[a-z-]+|join|rekey|creds)$/);
   for (const s of secrets) expect(metrics).not.toContain(s);
 }, 120_000);
 

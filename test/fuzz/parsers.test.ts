@@ -390,6 +390,8 @@ const LABELS = new Set([
   "unknown",
   "kv",
   "kv_incr",
+  "kv_ttl",
+  "kv_claim",
   "locks",
   "pools",
   "whoami",
