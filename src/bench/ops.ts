@@ -114,7 +114,7 @@ export async function prepareOp(op: OpName, s: OpSetup): Promise<PreparedOp> {
       };
       break;
     case "lock": {
-      const held: ({ release(): Promise<void> } | null)[] = [];
+      const held: ({ release(): Promise<unknown> } | null)[] = [];
       run = async (w) => {
         const h = held[w];
         if (h) {

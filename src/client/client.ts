@@ -5,8 +5,12 @@
  *
  *   const hush = Client.fromEnv();          // HUSH_SOCKET + HUSH_CREDENTIAL
  *   await hush.set("build/id", "42", { ttlMs: 60_000 });
- *   const lock = await hush.lock("db-migrate", { ttlMs: 30_000 });
- *   await lock.release();
+ *   await hush.withLock("db-migrate", async (signal) => migrate(signal), { ttlMs: 30_000, wait: { timeoutMs: 60_000 } });
+ *   const db = await hush.getOrSet("fixture/db", () => createDatabase(), { ttlMs: 3_600_000 });
+ *
+ * Every method takes `{ signal }` (an AbortSignal); every object returned is
+ * camelCase (the wire stays snake_case; `call()` returns it raw). The API
+ * reference is docs/SDK.md.
  * @module
  */
 import { HushError } from "../errors.ts";
@@ -20,8 +24,11 @@ import { createWsTransport } from "./transport-ws.ts";
 import { loopbackOpener, tlsOpener, unixOpener } from "./ws-open.ts";
 import { raiseFromResponse } from "./errors.ts";
 import { startHandshake } from "./join.ts";
+import { asyncDispose, getOrSetFlow, makeHold, runHeld, type GetOrSetOptions, type Lease, type Lock } from "./holds.ts";
+import { abortable, sleep, untilFree, type CallOptions, type WaitOptions } from "./wait.ts";
 
 export { raiseFromResponse };
+export type { CallOptions, GetOrSetOptions, Lease, Lock, WaitOptions };
 
 /** How often `Client.rekey` sends its rekey when the answers are lost (PROTOCOL.md §6). */
 export const REKEY_ATTEMPTS = 3;
@@ -67,12 +74,49 @@ export interface ClientOptions {
   onRekey?: (credential: string) => void;
 }
 
-export interface Lock {
+/** Options of `lock` and `withLock`. */
+export interface LockOptions extends CallOptions {
+  /** Lease time of the lock, in ms (required: a lock always expires). */
+  ttlMs: number;
+  /** A label recorded with the lock (informational). */
+  holder?: string | undefined;
+  /** Wait while someone else holds it (without: one try, `conflict` at once). */
+  wait?: WaitOptions | undefined;
+}
+
+/** Options of `lease`. */
+export interface LeaseOptions extends CallOptions {
+  /** The pool's number of slots (fixed by its first lease). */
+  size: number;
+  ttlMs: number;
+  /** The same holder (with the same credential) gets the same slot back. */
+  holder?: string | undefined;
+  /** The pool keeps one slot per holder name, whoever asks (fixed by its first lease; needs `holder`). */
+  onePerHolder?: boolean | undefined;
+  /** Wait while every slot is taken. */
+  wait?: WaitOptions | undefined;
+}
+
+/** Options of `set`. */
+export interface SetOptions extends CallOptions {
+  /** TTL in ms (absent: a live key keeps its expiry; a new key gets the daemon's default, or `ttl_required`). 0 is refused. */
+  ttlMs?: number | undefined;
+  /** Write only when no live key exists; `written: false` otherwise. */
+  ifAbsent?: boolean | undefined;
+  /** Reads push the expiry out by the TTL (capped at 30 days after this write). */
+  slide?: boolean | undefined;
+}
+
+/** What `whoami` says about this client's key. */
+export interface WhoAmI {
+  id: string;
   name: string;
-  token: number;
+  kind: "worker" | "admin";
+  tags: string[];
   expiresAt: number;
-  renew(ttlMs?: number): Promise<number>;
-  release(): Promise<void>;
+  rekeyRequired: boolean;
+  /** The server's active public key (`hushpub1…`). */
+  serverPublic: string;
 }
 
 export interface Checkout {
@@ -105,14 +149,6 @@ export function openSealed(encKey: Uint8Array, signature: string, sealed: string
   } finally {
     plain.fill(0);
   }
-}
-
-export interface Lease {
-  pool: string;
-  slot: number;
-  token: number;
-  expiresAt: number;
-  release(): Promise<void>;
 }
 
 export type TransportKind = "ws" | "http";
@@ -176,9 +212,16 @@ export class Client {
   private rekeyAfter = Infinity;
   private rekeying: Promise<void> | null = null;
 
+  private closed = false;
+
   constructor(opts: ClientOptions = {}) {
     const credential = opts.credential ?? process.env.HUSH_CREDENTIAL;
-    if (!credential) throw new HushError("invalid_request", "no credential: set HUSH_CREDENTIAL or pass { credential }");
+    if (!credential) {
+      throw new HushError(
+        "invalid_request",
+        "no hush credential: HUSH_CREDENTIAL is not set. Start this command under `hush run -- <command>` (a private daemon for the run, which sets HUSH_SOCKET and HUSH_CREDENTIAL), or pass { credential }",
+      );
+    }
     // Accept a bare string or a whole key file (comment header lines are skipped).
     this.cred = decodeCredential(parseKeyFile(credential));
     this.socket = opts.socket ?? defaultSocketPath();
@@ -207,6 +250,7 @@ export class Client {
 
   /** Send a signed request; verify the signed answer; return its JSON. */
   async call<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+    if (this.closed) throw closedError();
     if (this.autoRekey && Date.now() >= this.rekeyAfter && path !== "/v1/rekey") await this.rekey();
     try {
       return await this.callOnce<T>(method, path, body);
@@ -320,21 +364,53 @@ export class Client {
     return { data: JSON.parse(res.body) as T, signature: signed.signature, cred };
   }
 
-  whoami(): Promise<{ id: string; name: string; tags: string[]; expires_at: number }> {
-    return this.call("GET", "/v1/whoami");
+  /** One call, abortable by `signal` (it rejects with `signal.reason`). */
+  private req<T = any>(method: string, path: string, body: unknown, signal: AbortSignal | undefined): Promise<T> {
+    return abortable(() => this.call<T>(method, path, body), signal);
   }
 
-  /** The stored value; throws HushError `not_found` when absent or expired. */
-  async get<T = unknown>(key: string): Promise<T> {
-    return (await this.call("GET", `/v1/kv/${checkName(key, "key")}`)).value;
+  private readonly caller = (method: string, path: string, body: unknown, signal: AbortSignal | undefined) => this.req(method, path, body, signal);
+
+  /** This client's key, as the daemon sees it. */
+  async whoami(opts: CallOptions = {}): Promise<WhoAmI> {
+    const r = await this.req("GET", "/v1/whoami", undefined, opts.signal);
+    return { id: r.id, name: r.name, kind: r.kind, tags: r.tags, expiresAt: r.expires_at, rekeyRequired: r.rekey_required, serverPublic: r.server_public };
   }
 
-  async set(key: string, value: unknown, opts: { ttlMs?: number } = {}): Promise<{ expires_at: number | null }> {
-    return this.call("PUT", `/v1/kv/${checkName(key, "key")}`, { value, ttl_ms: opts.ttlMs });
+  /** The stored value (a sliding key's expiry moves); throws HushError `not_found` when absent or expired. */
+  async get<T = unknown>(key: string, opts: CallOptions = {}): Promise<T> {
+    return (await this.req("GET", `/v1/kv/${checkName(key, "key")}`, undefined, opts.signal)).value;
   }
 
-  async del(key: string): Promise<boolean> {
-    return (await this.call("DELETE", `/v1/kv/${checkName(key, "key")}`)).deleted;
+  /**
+   * Store `value` (any JSON value) under `key`. `written` is false only with
+   * `ifAbsent` when a live key exists (nothing changed; `expiresAt` is that
+   * key's). `expiresAt` is null for a key without expiry.
+   */
+  async set(key: string, value: unknown, opts: SetOptions = {}): Promise<{ expiresAt: number | null; written: boolean }> {
+    const body = { value, ttl_ms: opts.ttlMs, if_absent: opts.ifAbsent, slide: opts.slide };
+    const r = await this.req("PUT", `/v1/kv/${checkName(key, "key")}`, body, opts.signal);
+    return { expiresAt: r.expires_at, written: r.written };
+  }
+
+  /** Remaining time to live of a live key in ms; null when it never expires. Not a read: it does not slide. HushError `not_found` when absent. */
+  async ttl(key: string, opts: CallOptions = {}): Promise<number | null> {
+    return (await this.req("GET", `/v1/kv/${checkName(key, "key")}/ttl`, undefined, opts.signal)).ttl_ms;
+  }
+
+  /**
+   * The value under `key`, made once by whoever asks first: the daemon
+   * answers the value or lets exactly one caller claim the key (one step);
+   * that caller runs `factory(signal)`, stores its result with `ifAbsent`
+   * and returns it, while the others wait (`wait`, default 60 s) and get the
+   * stored value. See holds.ts `getOrSetFlow` and docs/SDK.md.
+   */
+  async getOrSet<T>(key: string, factory: (signal: AbortSignal) => T | Promise<T>, opts: GetOrSetOptions = {}): Promise<T> {
+    return getOrSetFlow(this.caller, `/v1/kv/${checkName(key, "key")}`, factory, opts);
+  }
+
+  async del(key: string, opts: CallOptions = {}): Promise<boolean> {
+    return (await this.req("DELETE", `/v1/kv/${checkName(key, "key")}`, undefined, opts.signal)).deleted;
   }
 
   /**
@@ -342,9 +418,9 @@ export class Client {
    * (PROTOCOL.md §8 `GET /v1/kv`) until the last one. For big stores, use
    * `pages()` or `listPage`.
    */
-  async list(prefix = ""): Promise<string[]> {
+  async list(prefix = "", opts: CallOptions = {}): Promise<string[]> {
     const keys: string[] = [];
-    for await (const page of this.pages(prefix)) keys.push(...page);
+    for await (const page of this.pages(prefix, opts)) keys.push(...page);
     return keys;
   }
 
@@ -353,16 +429,16 @@ export class Client {
    * page refused `rate_limited` (the daemon's listing budget) is asked for
    * again after its Retry-After, at most 10 times in a row.
    */
-  async *pages(prefix = ""): AsyncGenerator<string[]> {
+  async *pages(prefix = "", opts: CallOptions = {}): AsyncGenerator<string[]> {
     let cursor: string | undefined;
     let waits = 0;
     do {
       let page;
       try {
-        page = await this.listPage(prefix, { cursor });
+        page = await this.listPage(prefix, { cursor, signal: opts.signal });
       } catch (e) {
         if (!(e instanceof HushError && e.code === "rate_limited") || ++waits > 10) throw e;
-        await new Promise((r) => setTimeout(r, 1000 * Math.min(60, Number(e.detail.retryAfter) || 1)));
+        await sleep(1000 * Math.min(60, e.retryAfter || 1), opts.signal);
         continue;
       }
       waits = 0;
@@ -378,51 +454,53 @@ export class Client {
    * maximum: the daemon's page size, 1 000 unless `--max-list`), after the
    * page that returned `cursor`. `nextCursor` is null on the last page.
    */
-  async listPage(prefix = "", opts: { limit?: number; cursor?: string } = {}): Promise<{ keys: string[]; nextCursor: string | null }> {
+  async listPage(prefix = "", opts: { limit?: number | undefined; cursor?: string | undefined } & CallOptions = {}): Promise<{ keys: string[]; nextCursor: string | null }> {
     let q = `prefix=${encodeURIComponent(prefix)}`;
     if (opts.limit !== undefined) q += `&limit=${encodeURIComponent(String(opts.limit))}`;
     if (opts.cursor !== undefined) q += `&cursor=${encodeURIComponent(opts.cursor)}`;
-    const r = await this.call("GET", `/v1/kv?${q}`);
+    const r = await this.req("GET", `/v1/kv?${q}`, undefined, opts.signal);
     return { keys: r.keys, nextCursor: r.next_cursor ?? null };
   }
 
-  async incr(key: string, by = 1, opts: { ttlMs?: number } = {}): Promise<number> {
-    return (await this.call("POST", `/v1/kv/${checkName(key, "key")}/incr`, { by, ttl_ms: opts.ttlMs })).value;
+  /** Add `by` to an integer counter (a new one starts at `by`); the new value. */
+  async incr(key: string, by = 1, opts: { ttlMs?: number | undefined } & CallOptions = {}): Promise<number> {
+    return (await this.req("POST", `/v1/kv/${checkName(key, "key")}/incr`, { by, ttl_ms: opts.ttlMs }, opts.signal)).value;
   }
 
-  /** Acquire a lock; throws `conflict` when someone else holds it. */
-  async lock(name: string, opts: { ttlMs: number; holder?: string }): Promise<Lock> {
+  /**
+   * Acquire a lock: its fencing token and expiry. While someone holds it:
+   * HushError `conflict` with `expiresAt` (the holder's expiry) at once, or
+   * after waiting `wait.timeoutMs` (polling with jitter, wait.ts).
+   */
+  async lock(name: string, opts: LockOptions): Promise<Lock> {
     const path = `/v1/locks/${checkName(name, "lock name")}`;
-    const r = await this.call("POST", path, { ttl_ms: opts.ttlMs, holder: opts.holder });
-    const lock: Lock = {
-      name,
-      token: r.token,
-      expiresAt: r.expires_at,
-      renew: async (ttlMs?: number) => {
-        const x = await this.call("POST", `${path}/renew`, { token: r.token, ttl_ms: ttlMs });
-        lock.expiresAt = x.expires_at;
-        return x.expires_at;
-      },
-      release: async () => {
-        await this.call("POST", `${path}/release`, { token: r.token });
-      },
-    };
-    return lock;
+    const body = { ttl_ms: opts.ttlMs, holder: opts.holder };
+    const r = await untilFree(() => this.req("POST", path, body, opts.signal), opts.wait, opts.signal);
+    return makeHold(this.caller, path, r.token, r.expires_at, { name, holder: opts.holder });
   }
 
-  /** Lease the smallest free slot of a pool of `size`; the same holder gets the same slot. */
-  async lease(pool: string, opts: { size: number; ttlMs: number; holder?: string }): Promise<Lease> {
+  /**
+   * Run `fn(signal, lock)` holding lock `name` (taken as `lock()` does,
+   * waiting per `opts.wait`): renewed every ttlMs/3 while `fn` runs,
+   * released after it settles, also when it throws. If a renewal fails
+   * (the lock is lost), `signal` aborts, and once `fn` settles withLock
+   * rejects with that error even if `fn` resolved. Returns what `fn` returns.
+   */
+  async withLock<T>(name: string, fn: (signal: AbortSignal, lock: Lock) => T | Promise<T>, opts: LockOptions): Promise<T> {
+    const lock = await this.lock(name, opts);
+    return runHeld(lock, `lock ${JSON.stringify(name)}`, opts.ttlMs, (signal) => fn(signal, lock), opts.signal);
+  }
+
+  /**
+   * Lease the smallest free slot of a pool of `size`; the same holder (same
+   * credential) gets the same slot and token back, renewed. When all are
+   * taken: HushError `conflict` with `expiresAt`, at once or after `wait`.
+   */
+  async lease(pool: string, opts: LeaseOptions): Promise<Lease> {
     const path = `/v1/pools/${checkName(pool, "pool name")}`;
-    const r = await this.call("POST", `${path}/lease`, { size: opts.size, ttl_ms: opts.ttlMs, holder: opts.holder });
-    return {
-      pool,
-      slot: r.slot,
-      token: r.token,
-      expiresAt: r.expires_at,
-      release: async () => {
-        await this.call("POST", `${path}/release`, { token: r.token });
-      },
-    };
+    const body = { size: opts.size, ttl_ms: opts.ttlMs, holder: opts.holder, one_per_holder: opts.onePerHolder };
+    const r = await untilFree(() => this.req("POST", `${path}/lease`, body, opts.signal), opts.wait, opts.signal);
+    return makeHold(this.caller, path, r.token, r.expires_at, { pool, slot: r.slot as number, holder: opts.holder });
   }
 
   /**
@@ -430,16 +508,21 @@ export class Client {
    * worker's enc key, bound to this request's signature, and is opened here.
    * Exclusive credentials should be given back with `return()`.
    */
-  async checkout(name: string, opts: { ttlMs?: number } = {}): Promise<Checkout> {
+  async checkout(name: string, opts: { ttlMs?: number | undefined } & CallOptions = {}): Promise<Checkout> {
+    return abortable(() => this.checkoutNow(name, opts.ttlMs), opts.signal);
+  }
+
+  private async checkoutNow(name: string, ttlMs: number | undefined): Promise<Checkout> {
     const path = `/v1/creds/${checkName(name, "credential name")}/checkout`;
+    if (this.closed) throw closedError();
     if (this.autoRekey && Date.now() >= this.rekeyAfter) await this.rekey();
     let r;
     try {
-      r = await this.exchange<any>("POST", path, { ttl_ms: opts.ttlMs });
+      r = await this.exchange<any>("POST", path, { ttl_ms: ttlMs });
     } catch (e) {
       if (!(this.autoRekey && e instanceof HushError && e.code === "rekey_required")) throw e;
       await this.rekey();
-      r = await this.exchange<any>("POST", path, { ttl_ms: opts.ttlMs });
+      r = await this.exchange<any>("POST", path, { ttl_ms: ttlMs });
     }
     const plain = openSealed(r.cred.encKey, r.signature, r.data.sealed);
     const leaseId: string = r.data.lease_id;
@@ -457,16 +540,33 @@ export class Client {
   }
 
   /** Liveness (unauthenticated). */
-  async health(): Promise<{ ok: boolean; version: string }> {
-    const res = await this.transport.request("GET", "/v1/health", {});
+  async health(opts: CallOptions = {}): Promise<{ ok: boolean; version: string }> {
+    if (this.closed) throw closedError();
+    const res = await abortable(() => this.transport.request("GET", "/v1/health", {}), opts.signal);
     if (res.status !== 200) raiseFromResponse(res);
     return JSON.parse(res.body);
   }
 
-  /** Drop pooled connections and wipe the key material held by this client. */
+  /**
+   * Drop pooled connections and wipe the key material held by this client.
+   * Idempotent; any later call throws HushError `invalid_request` (detail
+   * `closed: true`). Locks and leases still held are not released (they
+   * expire by their TTL): release them first, or use `await using`.
+   */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.transport.close();
     this.cred.macKey.fill(0);
     this.cred.encKey.fill(0);
   }
+
+  /** `close()`, for `await using hush = Client.fromEnv()`. */
+  async [asyncDispose](): Promise<void> {
+    this.close();
+  }
+}
+
+function closedError(): HushError {
+  return new HushError("invalid_request", "this hush client is closed (close() was called); make a new Client", { closed: true });
 }

@@ -7,14 +7,26 @@ import type { RawResponse } from "./transport.ts";
 
 const CODES = new Set<string>(ERROR_CODES);
 
-/** Throw the typed error an error answer carries. */
+/** Wire names of the error details a client may act on (PROTOCOL.md §1 "Errors") → `HushError.detail` names. */
+const DETAIL: Record<string, string> = { expires_at: "expiresAt", size: "size", one_per_holder: "onePerHolder" };
+
+/**
+ * Throw the typed error an error answer carries. `detail`: `status`; for
+ * `rate_limited`, `retryAfter` (seconds, a number); and the answer's
+ * `expires_at`, `size` and `one_per_holder` as `expiresAt`, `size`,
+ * `onePerHolder`.
+ */
 export function raiseFromResponse(res: RawResponse): never {
   let code: ErrorCode = "internal";
   let message = `unexpected HTTP ${res.status}`;
+  const detail: Record<string, unknown> = { status: res.status };
   try {
     const b = JSON.parse(res.body);
     if (typeof b?.error === "string" && CODES.has(b.error)) code = b.error;
     if (typeof b?.message === "string") message = b.message;
+    for (const k in DETAIL) if (typeof b?.[k] === "number" || typeof b?.[k] === "boolean") detail[DETAIL[k]] = b[k];
   } catch {}
-  throw new HushError(code, message, { status: res.status, retryAfter: res.header("retry-after") ?? undefined });
+  const retryAfter = Number(res.header("retry-after"));
+  if (res.header("retry-after") !== null && Number.isFinite(retryAfter) && retryAfter >= 0) detail.retryAfter = retryAfter;
+  throw new HushError(code, message, detail);
 }

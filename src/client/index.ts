@@ -2,7 +2,24 @@
  * Public SDK entry point (package.json `exports`).
  * @module
  */
-export { Client, openSealed, pickTransport, transportKind, type TransportKind, type Checkout, type ClientOptions, type Lock, type Lease } from "./client.ts";
+export {
+  Client,
+  openSealed,
+  pickTransport,
+  transportKind,
+  type TransportKind,
+  type CallOptions,
+  type Checkout,
+  type ClientOptions,
+  type GetOrSetOptions,
+  type Lease,
+  type LeaseOptions,
+  type Lock,
+  type LockOptions,
+  type SetOptions,
+  type WaitOptions,
+  type WhoAmI,
+} from "./client.ts";
 export { AdminClient } from "./admin.ts";
 export { HushError, isHushError, type ErrorCode } from "../errors.ts";
 export { joinWithToken, type JoinResult } from "./join.ts";

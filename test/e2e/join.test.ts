@@ -175,9 +175,9 @@ describe("hush join", () => {
     expect(j.code).toBe(0);
     const c = new Client({ socket: d.socket, credential: readFileSync(j.out, "utf8"), autoRekey: false });
     const who: any = await c.whoami();
-    expect(who).toMatchObject({ id: j.id, name: "build-7", kind: "worker", tags: ["sdk"], server_public: serverPub });
-    expect(who.expires_at - Date.now()).toBeGreaterThan(2 * 3600_000 - 60_000);
-    expect(who.expires_at - Date.now()).toBeLessThanOrEqual(2 * 3600_000);
+    expect(who).toMatchObject({ id: j.id, name: "build-7", kind: "worker", tags: ["sdk"], serverPublic: serverPub });
+    expect(who.expiresAt - Date.now()).toBeGreaterThan(2 * 3600_000 - 60_000);
+    expect(who.expiresAt - Date.now()).toBeLessThanOrEqual(2 * 3600_000);
     await c.set("sdk/x", { n: 1 }, { ttlMs: 60_000 });
     const viaCli = await hush(["kv", "get", "sdk/x", "--socket", d.socket, "--credential-file", j.out]);
     expect(viaCli).toMatchObject({ code: 0, stdout: '{"n":1}\n' });

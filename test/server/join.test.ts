@@ -114,8 +114,8 @@ describe("join", () => {
     const who = await c.whoami();
     expect(who).toMatchObject({ id: r.id, name: "builder-1", tags: ["ci", "linux"], kind: "worker" });
     // Message 2's expires_at is computed a moment before the record's: never later than the real expiry.
-    expect(who.expires_at - r.expiresAt).toBeGreaterThanOrEqual(0);
-    expect(who.expires_at - r.expiresAt).toBeLessThan(1000);
+    expect(who.expiresAt - r.expiresAt).toBeGreaterThanOrEqual(0);
+    expect(who.expiresAt - r.expiresAt).toBeLessThan(1000);
     const info = e.d.state.registry.info(e.d.state.registry.get(r.id)!);
     expect(info).toMatchObject({ via: "join", token_id: t.id, status: "active", kind: "worker" });
     expect(t.uses).toBe(1);
@@ -365,7 +365,7 @@ describe("rekey", () => {
     expect((await errorOf(manual.get("forced/k"))).code).toBe("rekey_required");
     expect((await errorOf(manual.list())).code).toBe("rekey_required");
     const who: any = await manual.whoami();
-    expect(who).toMatchObject({ id: r.id, rekey_required: true });
+    expect(who).toMatchObject({ id: r.id, rekeyRequired: true });
 
     const seen: string[] = [];
     const auto2 = new Client({ socket: e.d.socketPath, credential: r.credential, autoRekey: true, retries: 0, onRekey: (s) => seen.push(s) });
@@ -413,8 +413,8 @@ describe("rekey", () => {
     expect(rec.rekeys).toBe(1);
     expect(rec.expiresAt).toBeGreaterThan(exp0);
     const who = await c.whoami();
-    expect(who.expires_at).toBe(rec.expiresAt);
-    expect(who.expires_at).toBeGreaterThan(exp0);
+    expect(who.expiresAt).toBe(rec.expiresAt);
+    expect(who.expiresAt).toBeGreaterThan(exp0);
     // And again past the new half-life, without ever expiring.
     await Bun.sleep(850);
     expect(await c.get("hl")).toBe(1);
@@ -486,7 +486,7 @@ describe("server key rotation (prepare → activate → retire)", () => {
     // A worker joined before prepare: still works, and rekeys against the new key.
     expect(await w.get("sk/a")).toBe("x");
     const who: any = await w.whoami();
-    expect(who.server_public).toBe(next.public);
+    expect(who.serverPublic).toBe(next.public);
     await w.rekey();
     expect(encodeServerPublic(decodeCredential(w.credential).serverPublic)).toBe(next.public);
     expect(await w.get("sk/a")).toBe("x");
