@@ -52,9 +52,15 @@ wait), then the store is wiped, the sockets removed and the audit run closed.
 
 Clients refuse a socket whose directory is not 0700/0710 and owned by the daemon's
 user, or whose socket is someone else's. Members of --socket-group name the
-daemon's user: hush health --socket /run/hush/hush.sock --socket-owner hushd`,
+daemon's user: hush health --socket /run/hush/hush.sock --socket-owner hushd
+
+A new key must come with a TTL. --default-ttl D gives one to keys written without
+(every key still expires); --no-ttl-required lets them live for ever instead (the
+two cannot be combined). --sliding-ttl makes every read push a key's expiry out by
+its TTL, never past 30 days after its last write.`,
     examples: [
       "hush serve",
+      "hush serve --default-ttl 30m --sliding-ttl",
       "hush serve --socket /run/hush/hush.sock --max-items 50000",
       "hush serve --socket-group ci --socket-mode 0660",
       "hush serve --server-key-file server.key --creds-file creds.json",
@@ -78,20 +84,30 @@ core limit.`,
     readsValue: true,
     about: `Values are never taken from the command line, where other users could see them:
 they come from stdin or --value-file. An empty value is refused unless --allow-empty.
-Setting an existing key without --ttl keeps its expiry.`,
+Setting an existing key without --ttl keeps its expiry. --ttl 0 is refused: it
+never means "no expiry". With --if-absent, an existing key is left as it is
+(exit 4), so the first of several writers wins.`,
     examples: [
       'printf %s "$TOKEN" | hush kv set api/token --ttl 1h',
       "hush kv set api/token --value-file token.txt --ttl 1h",
       "echo '{\"port\": 5432}' | hush kv set db/config --json-value --ttl 10m",
+      'printf %s "$URL" | hush kv set fixture/db --ttl 1h --if-absent --slide',
     ],
   },
+  "kv ttl": { examples: ["hush kv ttl api/token        # ms left, or none", "hush kv ttl api/token --json"] },
   "kv del": { examples: ["hush kv del api/token            # exit 3 if it did not exist"] },
   "kv list": { examples: ["hush kv list build/", "hush kv list --json"] },
   "kv incr": { examples: ["hush kv incr builds --ttl 24h", "hush kv incr slots --by -1"] },
   lock: { examples: ["TOKEN=$(hush lock acquire db-migrate --ttl 30s)", 'hush lock release db-migrate --token "$TOKEN"'] },
   "lock acquire": {
-    about: "The fencing token goes to stdout. For a given name, each new token is higher than every earlier one.",
-    examples: ["TOKEN=$(hush lock acquire db-migrate --ttl 30s)", 'hush lock acquire db-migrate --ttl 5m --holder "$HOSTNAME" --json'],
+    about: `The fencing token goes to stdout. For a given name, each new token is higher than every earlier one.
+With --wait, a held lock is tried again (about every 100 ms, with jitter, and as soon
+as the holder's lock runs out) until it is free or the time is up.`,
+    examples: [
+      "TOKEN=$(hush lock acquire db-migrate --ttl 30s)",
+      "TOKEN=$(hush lock acquire db-migrate --ttl 30s --wait 2m)",
+      'hush lock acquire db-migrate --ttl 5m --holder "$HOSTNAME" --json',
+    ],
   },
   "lock renew": {
     about: "Without --ttl, the lock is extended by the TTL it was acquired with.",
@@ -102,8 +118,19 @@ Setting an existing key without --ttl keeps its expiry.`,
     examples: ['read SLOT TOKEN < <(hush pool lease accounts --size 8 --ttl 5m)', 'hush pool release accounts --token "$TOKEN"'],
   },
   "pool lease": {
-    about: "Prints SLOT TOKEN. The same --holder asking again while its lease is live gets the same slot back.",
-    examples: ['read SLOT TOKEN < <(hush pool lease accounts --size 8 --ttl 5m --holder "$HOSTNAME")'],
+    about: `Prints SLOT TOKEN. The same --holder asking again (with the same credential) while its
+lease is live gets the same slot and token back. A pool made with --one-per-holder
+gives each holder name one slot, whoever asks: another credential asking under a
+name that holds a slot gets exit 4. With --wait, a full pool is tried again until
+a slot frees up or the time is up.`,
+    examples: [
+      'read SLOT TOKEN < <(hush pool lease accounts --size 8 --ttl 5m --holder "$HOSTNAME")',
+      "hush pool lease shards --size 4 --ttl 10m --holder worker-3 --one-per-holder --wait 1m",
+    ],
+  },
+  "pool renew": {
+    about: "Without --ttl, the lease is extended by the TTL it was last leased or renewed with.",
+    examples: ['hush pool renew accounts --token "$TOKEN" --ttl 5m', 'hush pool renew accounts --token "$TOKEN"'],
   },
   "pool release": { examples: ['hush pool release accounts --token "$TOKEN"'] },
   join: {

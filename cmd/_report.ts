@@ -53,6 +53,8 @@ const CODE_EXIT: Partial<Record<ErrorCode, number>> = {
 const HINTS: Partial<Record<string, string>> = {
   "no credential given": "set HUSH_CREDENTIAL or pass --credential-file FILE (from `hush workers issue`)",
   ttl_required: "pass --ttl, e.g. --ttl 10m",
+  "lock is held": "pass --wait DURATION (e.g. --wait 30s) to wait for it",
+  "pool is exhausted": "pass --wait DURATION (e.g. --wait 30s) to wait for a free slot",
   auth_failed: "the credential may be revoked, expired or for another daemon; issue a new one with `hush workers issue`",
   rekey_required:
     "the admin asked this worker to rotate its key: join again (`hush join`) for a fresh credential, or use an SDK client that owns the credential (it rotates by itself, or when you call `client.rekey()`)",

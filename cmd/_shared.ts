@@ -249,7 +249,8 @@ export async function workerClient(args: { socket?: string; "socket-owner"?: str
 export const kvTtlArg = {
   ttl: {
     type: "string",
-    description: "time to live, e.g. 30s, 10m, 24h (at most 30d); required for a new key unless the daemon runs with --no-ttl-required; an existing key keeps its expiry without it",
+    description:
+      "time to live, e.g. 30s, 10m, 24h (at most 30d; 0 is refused); without it an existing key keeps its expiry, and a new key gets the daemon's --default-ttl, or is refused unless the daemon runs with --no-ttl-required (then it never expires)",
     valueHint: "DURATION",
   },
 } as const;
@@ -259,13 +260,32 @@ export const leaseTtlArg = {
   ttl: { type: "string", required: true, description: "time to live, e.g. 30s, 10m, 24h (at most 30d)", valueHint: "DURATION" },
 } as const;
 
+/** `--wait D` of lock acquire and pool lease: how long to wait while it is held or full. */
+export const waitArg = {
+  wait: {
+    type: "string",
+    description: "wait up to DURATION (e.g. 30s) while it is taken, trying again every ~100 ms with jitter (default: exit 4 at once)",
+    valueHint: "DURATION",
+  },
+} as const;
+
+/** The SDK's `wait` option from `--wait D` (undefined when absent). */
+export function optWait(wait: string | undefined): { timeoutMs: number } | undefined {
+  return wait === undefined ? undefined : { timeoutMs: parseDurationImpl(wait, "--wait") };
+}
+
 /**
  * A duration flag checked against its rule in the TTL table shared with the
  * daemon (src/config/ttl.ts): `undefined` when absent; `invalid_request` /
- * `invalid_ttl` naming the flag otherwise.
+ * `invalid_ttl` naming the flag otherwise. A zero (`0`, `0s`) is refused
+ * with the daemon's reason: it never means "no expiry".
  */
 export function optTtl(ttl: string | undefined, kind: keyof typeof TTL_LIMITS, flag = "--ttl"): number | undefined {
-  return ttl === undefined ? undefined : checkTtl(parseDurationImpl(ttl, flag), TTL_LIMITS[kind], flag);
+  if (ttl === undefined) return undefined;
+  if (/^\s*0+(ms|s|m|h|d)?\s*$/.test(ttl)) {
+    throw new HushError("invalid_ttl", `${flag} 0 is refused (it never means "no expiry"); leave ${flag} out to get the daemon's default`);
+  }
+  return checkTtl(parseDurationImpl(ttl, flag), TTL_LIMITS[kind], flag);
 }
 
 const SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;

@@ -9,5 +9,6 @@ export default defineCommand({
     del: () => import("./del.ts").then((m) => m.default),
     list: () => import("./list.ts").then((m) => m.default),
     incr: () => import("./incr.ts").then((m) => m.default),
+    ttl: () => import("./ttl.ts").then((m) => m.default),
   },
 });

@@ -1,4 +1,4 @@
-/** `hush kv set KEY --ttl D`: the value comes from stdin or --value-file, never argv. @module */
+/** `hush kv set KEY [--ttl D] [--if-absent] [--slide]`: the value comes from stdin or --value-file, never argv. @module */
 import { defineCommand } from "citty";
 import { HushError } from "../../src/errors.ts";
 import { credentialArgs, jsonArgs, kvTtlArg, optTtl, printJson, workerClient } from "../_shared.ts";
@@ -12,6 +12,11 @@ export default defineCommand({
   args: {
     key: { type: "positional", required: true, description: "key" },
     ...kvTtlArg,
+    "if-absent": { type: "boolean", description: "write only if the key does not exist (exit 4 and change nothing if it does)" },
+    slide: {
+      type: "boolean",
+      description: "every read pushes the expiry out by the TTL (never past 30d after this write); --no-slide turns it off on a daemon with --sliding-ttl",
+    },
     ...valueFileArg,
     ...allowEmptyArg,
     "json-value": { type: "boolean", description: "parse the value as JSON instead of storing it as a string" },
@@ -29,7 +34,9 @@ export default defineCommand({
       }
     }
     const c = await workerClient(args);
-    const r = await c.set(args.key, value, { ttlMs: optTtl(args.ttl, "store") });
+    const body = { value, ttl_ms: optTtl(args.ttl, "store"), if_absent: args["if-absent"], slide: args.slide };
+    const r = await c.call("PUT", `/v1/kv/${encodeURIComponent(args.key)}`, body);
+    if (!r.written) throw new HushError("conflict", `key exists: ${args.key} (not written: --if-absent)`);
     if (args.json) printJson(r);
     return 0;
   },

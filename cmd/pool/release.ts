@@ -1,10 +1,10 @@
 /** `hush pool release NAME --token N`. @module */
 import { defineCommand } from "citty";
 import { parsePositiveInt } from "../../src/config/index.ts";
-import { credentialArgs, jsonArgs, printJson, workerClient } from "../_shared.ts";
+import { credentialArgs, hint, jsonArgs, printJson, workerClient } from "../_shared.ts";
 
 export default defineCommand({
-  meta: { name: "release", description: "Give a leased slot back." },
+  meta: { name: "release", description: "Give a leased slot back (exit 0 also when it was not held any more: released already or expired)." },
   args: {
     name: { type: "positional", required: true, description: "pool name" },
     token: { type: "string", required: true, description: "token from lease", valueHint: "N" },
@@ -15,6 +15,7 @@ export default defineCommand({
     const c = await workerClient(args);
     const r = await c.call("POST", `/v1/pools/${encodeURIComponent(args.name)}/release`, { token: parsePositiveInt(args.token, "--token") });
     if (args.json) printJson(r);
+    else if (!r.released) hint("nothing to release: no live lease of this pool has this token (released already, or expired)");
     return 0;
   },
 });
