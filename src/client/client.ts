@@ -26,9 +26,10 @@ import { raiseFromResponse } from "./errors.ts";
 import { startHandshake } from "./join.ts";
 import { asyncDispose, getOrSetFlow, makeHold, runHeld, type GetOrSetOptions, type Lease, type Lock } from "./holds.ts";
 import { abortable, sleep, untilFree, type CallOptions, type WaitOptions } from "./wait.ts";
+import type { LeaseOptions, LockOptions, SetOptions, WhoAmI } from "./options.ts";
 
 export { raiseFromResponse };
-export type { CallOptions, GetOrSetOptions, Lease, Lock, WaitOptions };
+export type { CallOptions, GetOrSetOptions, Lease, LeaseOptions, Lock, LockOptions, SetOptions, WaitOptions, WhoAmI };
 
 /** How often `Client.rekey` sends its rekey when the answers are lost (PROTOCOL.md §6). */
 export const REKEY_ATTEMPTS = 3;
@@ -72,51 +73,6 @@ export interface ClientOptions {
   autoRekey?: boolean;
   /** Called with the new credential string after every rekey (e.g. to save it). */
   onRekey?: (credential: string) => void;
-}
-
-/** Options of `lock` and `withLock`. */
-export interface LockOptions extends CallOptions {
-  /** Lease time of the lock, in ms (required: a lock always expires). */
-  ttlMs: number;
-  /** A label recorded with the lock (informational). */
-  holder?: string | undefined;
-  /** Wait while someone else holds it (without: one try, `conflict` at once). */
-  wait?: WaitOptions | undefined;
-}
-
-/** Options of `lease`. */
-export interface LeaseOptions extends CallOptions {
-  /** The pool's number of slots (fixed by its first lease). */
-  size: number;
-  ttlMs: number;
-  /** The same holder (with the same credential) gets the same slot back. */
-  holder?: string | undefined;
-  /** The pool keeps one slot per holder name, whoever asks (fixed by its first lease; needs `holder`). */
-  onePerHolder?: boolean | undefined;
-  /** Wait while every slot is taken. */
-  wait?: WaitOptions | undefined;
-}
-
-/** Options of `set`. */
-export interface SetOptions extends CallOptions {
-  /** TTL in ms (absent: a live key keeps its expiry; a new key gets the daemon's default, or `ttl_required`). 0 is refused. */
-  ttlMs?: number | undefined;
-  /** Write only when no live key exists; `written: false` otherwise. */
-  ifAbsent?: boolean | undefined;
-  /** Reads push the expiry out by the TTL (capped at 30 days after this write). */
-  slide?: boolean | undefined;
-}
-
-/** What `whoami` says about this client's key. */
-export interface WhoAmI {
-  id: string;
-  name: string;
-  kind: "worker" | "admin";
-  tags: string[];
-  expiresAt: number;
-  rekeyRequired: boolean;
-  /** The server's active public key (`hushpub1…`). */
-  serverPublic: string;
 }
 
 export interface Checkout {

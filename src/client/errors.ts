@@ -24,7 +24,7 @@ export function raiseFromResponse(res: RawResponse): never {
     const b = JSON.parse(res.body);
     if (typeof b?.error === "string" && CODES.has(b.error)) code = b.error;
     if (typeof b?.message === "string") message = b.message;
-    for (const k in DETAIL) if (typeof b?.[k] === "number" || typeof b?.[k] === "boolean") detail[DETAIL[k]] = b[k];
+    for (const [wire, name] of Object.entries(DETAIL)) if (typeof b?.[wire] === "number" || typeof b?.[wire] === "boolean") detail[name] = b[wire];
   } catch {}
   const retryAfter = Number(res.header("retry-after"));
   if (res.header("retry-after") !== null && Number.isFinite(retryAfter) && retryAfter >= 0) detail.retryAfter = retryAfter;

@@ -64,9 +64,9 @@ const WIRE_DETAIL: Record<string, string> = { expiresAt: "expires_at", size: "si
 
 function wireDetail(detail: Record<string, unknown>): Record<string, unknown> | undefined {
   let out: Record<string, unknown> | undefined;
-  for (const k in WIRE_DETAIL) {
-    const v = detail[k];
-    if (typeof v === "number" || typeof v === "boolean") (out ??= {})[WIRE_DETAIL[k]] = v;
+  for (const [name, wire] of Object.entries(WIRE_DETAIL)) {
+    const v = detail[name];
+    if (typeof v === "number" || typeof v === "boolean") (out ??= {})[wire] = v;
   }
   return out;
 }

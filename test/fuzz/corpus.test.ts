@@ -230,7 +230,7 @@ const BAD_TTL = ['"1000"', "-1", "0", "1.5", "1e400", "9007199254740993", "true"
 const BAD_INT = ['"1"', "1.5", "1e400", "9007199254740993", "true", "[]", "{}", '"__proto__"', "-1e400"];
 
 /** A request body that is not acceptable JSON, or JSON with a poisoned field, for this route. */
-function poisonedBody(r: Rng, route: "put" | "incr" | "lock" | "renew" | "pool" | "poolrel" | "checkout" | "any"): Uint8Array | string {
+function poisonedBody(r: Rng, route: "put" | "incr" | "lock" | "renew" | "release" | "pool" | "poolrel" | "checkout" | "any"): Uint8Array | string {
   const k = r.int(0, 9);
   if (k === 0) return r.bytes(r.int(1, 300));
   if (k === 1) return cat(enc('{"value":"'), Uint8Array.of(0xff, 0xfe, r.int(0x80, 0xbf), 0xc0, 0xaf), enc('","ttl_ms":1000}'));
@@ -246,10 +246,12 @@ function poisonedBody(r: Rng, route: "put" | "incr" | "lock" | "renew" | "pool" 
       return r.pick([`{"ttl_ms":${r.pick(BAD_TTL)},"holder":${v}}`, `{"ttl_ms":1000,"holder":${r.pick(["1", "{}", "[]", "true", '{"__proto__":"x"}'])}}`, `{"holder":"h"}`]);
     case "renew":
       return r.pick([`{"token":${r.pick(BAD_INT)}}`, `{"token":1,"ttl_ms":${r.pick(BAD_TTL)}}`, `{"token":${r.int(1, 50)}}`, `{}`]);
+    case "release":
+    case "poolrel":
+      // A well-formed token is a valid (idempotent) release, answered released: false.
+      return r.pick([`{"token":${r.pick(BAD_INT)}}`, `{"token":${r.pick(["0", "-4"])}}`, `{}`]);
     case "pool":
       return r.pick([`{"size":${r.pick([...BAD_INT, "0", "-3"])},"ttl_ms":1000}`, `{"size":2,"ttl_ms":${r.pick(BAD_TTL)}}`, `{"size":2,"ttl_ms":1000,"holder":${r.pick(["1", "{}", "[]"])}}`]);
-    case "poolrel":
-      return r.pick([`{"token":${r.pick(BAD_INT)}}`, `{"token":${r.int(1, 50)}}`, `{}`]);
     case "checkout":
       return `{"ttl_ms":${r.pick(['"1"', "1.5", "1e400", "[]", "{}", "true", '"__proto__"'])}}`;
     default:
@@ -307,7 +309,10 @@ function requestCase(i: number): Case {
     if (which <= 2) return signedCase("signed PUT, poisoned body", "PUT", `/v1/kv/${r.chance(0.3) ? r.pick(PROTO_NAMES) + "-" + i : fresh}`, poisonedBody(r, "put"));
     if (which === 3) return signedCase("signed incr, poisoned body", "POST", `/v1/kv/${r.pick(["keep", "counter", fresh])}/incr`, poisonedBody(r, "incr"));
     if (which === 4) return signedCase("signed lock, poisoned body", "POST", `/v1/locks/${r.pick(["held", fresh, "__proto__"])}`, poisonedBody(r, "lock"));
-    if (which === 5) return signedCase("signed lock renew/release, poisoned body", "POST", `/v1/locks/${r.pick(["held", fresh])}/${r.pick(["renew", "release"])}`, poisonedBody(r, "renew"));
+    if (which === 5) {
+      const verb = r.pick(["renew", "release"] as const);
+      return signedCase("signed lock renew/release, poisoned body", "POST", `/v1/locks/${r.pick(["held", fresh])}/${verb}`, poisonedBody(r, verb));
+    }
     if (which === 6) return signedCase("signed pool lease, poisoned body", "POST", `/v1/pools/${r.pick(["p", fresh])}/lease`, poisonedBody(r, "pool"));
     if (which === 7) return signedCase("signed pool release, poisoned body", "POST", `/v1/pools/${r.pick(["p", fresh])}/release`, poisonedBody(r, "poolrel"));
     if (which === 8) return signedCase("signed checkout, poisoned body", "POST", `/v1/creds/${r.pick(["db", "db"])}/checkout`, poisonedBody(r, "checkout"));
@@ -326,12 +331,12 @@ function requestCase(i: number): Case {
       "/metrics",
       `/v1/creds/leases/${r.str(NAME_CHARS, 1, 30)}/return`,
       `/v1/creds/no-such-${i}/checkout`,
-      `/v1/locks/${fresh}/release`,
+      `/v1/locks/${fresh}/renew`,
       `/v1/kv/${fresh}`,
       `/v1/kv/a/b/c/d`,
     ]);
-    const method = t.includes("/return") || t.includes("/checkout") || t.includes("/release") ? "POST" : t === `/v1/kv/${fresh}` ? r.pick(["GET"]) : "GET";
-    const body = method === "POST" ? (t.includes("release") ? `{"token":${r.int(1, 1000)}}` : "{}") : undefined;
+    const method = t.includes("/return") || t.includes("/checkout") || t.includes("/renew") ? "POST" : t === `/v1/kv/${fresh}` ? r.pick(["GET"]) : "GET";
+    const body = method === "POST" ? (t.includes("renew") ? `{"token":${r.int(1, 1000)}}` : "{}") : undefined;
     return signedCase("signed, refused route or prefix", method, t, body);
   }
   if (k < 90) {
