@@ -30,6 +30,11 @@ export interface AuditLine {
   corr_id?: string;
   count?: number;
   repeat_of?: number;
+  source?: string;
+  failures?: number;
+  limited?: number;
+  since?: number;
+  sources?: number;
   epoch?: number;
   [field: string]: unknown;
 }
@@ -101,13 +106,24 @@ function time(ts: unknown): string {
   return typeof ts === "number" && Number.isFinite(ts) ? new Date(ts).toISOString().replace(/\.\d+Z$/, "Z") : "-";
 }
 
+/** "20000 failures from 203.0.113.7 since …" (a failure summary, PROTOCOL.md §9.5). */
+function summaryText(l: AuditLine): string {
+  const from = l.source === "*" ? `from ${l.sources} more sources` : `from ${l.source}`;
+  return `${l.failures} failures ${from} since ${time(l.since)}${l.limited ? ` (${l.limited} rate limited)` : ""}`;
+}
+
 /** One table row (fixed-width columns, so a followed stream stays aligned). */
 export function formatAuditRow(l: AuditLine): string {
   const s = (v: unknown) => (v === undefined || v === null || v === "" ? "-" : escapeForTerminal(String(v)));
   let detail: string;
   switch (l.type) {
     case "event":
-      detail = [l.reason, l.count ? `repeated ${l.count}x more (first: seq ${l.repeat_of})` : undefined, l.corr_id ? `corr ${l.corr_id}` : undefined]
+      detail = [
+        l.reason,
+        l.count ? `repeated ${l.count}x more (first: seq ${l.repeat_of})` : undefined,
+        typeof l.failures === "number" ? summaryText(l) : l.source !== undefined ? `from ${l.source}` : undefined,
+        l.corr_id ? `${typeof l.failures === "number" ? "first " : ""}corr ${l.corr_id}` : undefined,
+      ]
         .filter((x) => x !== undefined)
         .map((x) => escapeForTerminal(String(x)))
         .join("; ");

@@ -290,4 +290,10 @@ function checkEvent(o: any, L: number): void {
   for (const f of EVENT_STRINGS) if (o[f] !== undefined && typeof o[f] !== "string") throw new Break(o.seq, L, `event field ${f} is not a string`);
   if (o.result !== undefined && !RESULTS.has(o.result)) throw new Break(o.seq, L, "event result is not ok, denied or error");
   if (o.count !== undefined && !(isCount(o.count) && isCount(o.repeat_of) && o.repeat_of < o.seq)) throw new Break(o.seq, L, "malformed repeat count");
+  if (o.source !== undefined && typeof o.source !== "string") throw new Break(o.seq, L, "event field source is not a string");
+  // A failure summary (§9.5): failures ≥ 1, since a time; limited and sources counts.
+  const summary = o.failures !== undefined || o.since !== undefined || o.limited !== undefined || o.sources !== undefined;
+  if (summary && !(isCount(o.failures) && Number.isSafeInteger(o.since) && (o.limited === undefined || isCount(o.limited)) && (o.sources === undefined || isCount(o.sources)))) {
+    throw new Break(o.seq, L, "malformed failure summary");
+  }
 }

@@ -36,12 +36,21 @@
  *
  * Identical failures (same actor, via, action, target, result, reason)
  * within `aggregateMs` are collapsed: the first is written at once, the
- * repeats become one line with `count` when the window ends. No secret value
- * is ever written (invariant 2): callers pass ids and names only, and every
- * string also goes through the `mask` hook. One writer per file.
+ * repeats become one line with `count` when the window ends. Events that
+ * carry a `source` or `failures` field were already accounted by the caller
+ * (src/server/failures.ts: unauthenticated failures, per source) and are
+ * written as they come. No secret value is ever written (invariant 2):
+ * callers pass ids and names only, and every string also goes through the
+ * `mask` hook. One writer per file.
+ *
+ * `commit(events)` is the all-or-nothing write of a change's records
+ * (src/server/change.ts): every line is in the file when it returns true;
+ * when it returns false none of them is, in the file or in the backlog
+ * (a line the file took only part of is cut off again with ftruncate), so
+ * the caller can undo its change without the log claiming it happened.
  * @module
  */
-import { closeSync, fdatasyncSync, writeSync } from "node:fs";
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, writeSync } from "node:fs";
 import { HushError } from "../errors.ts";
 import { fromUtf8, utf8, wipe } from "../crypto/index.ts";
 import { lineHash } from "./hash.ts";
@@ -62,6 +71,13 @@ export interface AuditEvent {
   corr_id?: string;
   /** `hmac-sha256:…` of a value (never the value): found with `hush audit hash`. */
   value_hash?: string;
+  /** Where an unauthenticated failure came from: an IPv4 address, an IPv6 /64, `unix`, or `*` (the overflow record). */
+  source?: string;
+  /** A failure summary (PROTOCOL.md §9.5): failures in the window, of them answered `rate_limited`, the window's start (ms), distinct sources folded into an overflow record. */
+  failures?: number;
+  limited?: number;
+  since?: number;
+  sources?: number;
 }
 
 export interface AuditWriterOptions {
@@ -83,15 +99,17 @@ export interface AuditWriterOptions {
   start?: Record<string, string | number | boolean>;
 }
 
-const FIELDS = ["actor", "via", "action", "target", "result", "reason", "corr_id", "value_hash"] as const;
+const FIELDS = ["actor", "via", "action", "target", "result", "reason", "corr_id", "value_hash", "source"] as const;
+const NUMBERS = ["failures", "limited", "since", "sources"] as const;
 const RESERVED = new Set(["seq", "ts", "type", "prev", "v", "key", "key_id", "epoch", "seal_every", "seal_interval_ms"]);
 const MAX_FIELD = 512;
 const MAX_AGGREGATES = 4096;
 const NL = utf8("\n");
 
-type Aggregate = { fields: Record<string, string>; firstSeq: number; windowStart: number; count: number };
+type Aggregate = { fields: EventFields; firstSeq: number; windowStart: number; count: number };
 
 type Fields = Record<string, string | number | boolean | undefined>;
+type EventFields = Record<string, string | number>;
 
 export class AuditWriter {
   readonly path: string;
@@ -106,6 +124,8 @@ export class AuditWriter {
   private ok = true;
   private lastError: string | null = null;
   private dropped = 0;
+  /** Lines written during a commit, told to followers once the whole commit is in. */
+  private held: Uint8Array[] | null = null;
   private droppedSince = 0;
   private sealing: SealStateFile | null = null;
   private sinceSeal = 0;
@@ -222,14 +242,10 @@ export class AuditWriter {
     if (this.closed) return null;
     const now = this.now();
     this.flushAggregates(now, false);
-    const fields: Record<string, string> = {};
-    for (const f of FIELDS) {
-      const v = ev[f];
-      if (v !== undefined && v !== null) fields[f] = this.clean(String(v));
-    }
+    const fields = this.fieldsOf(ev);
     let seq: number | null;
     const result = fields.result;
-    if (result !== undefined && result !== "ok" && this.aggregateMs > 0) {
+    if (result !== undefined && result !== "ok" && this.aggregateMs > 0 && fields.source === undefined && fields.failures === undefined) {
       const id = JSON.stringify([fields.actor, fields.via, fields.action, fields.target, fields.result, fields.reason]);
       const agg = this.aggregates.get(id);
       if (agg) {
@@ -248,6 +264,61 @@ export class AuditWriter {
     if (this.sealing && this.sinceSeal >= this.sealEvery) this.seal(now);
     this.flush();
     return seq;
+  }
+
+  /**
+   * Write a change's records now, all or nothing (see the module comment).
+   * True: every line is in the file (handed whole to write(2)), in order.
+   * False: none of them is written or kept, because the writer is closed,
+   * lines from before are still waiting (the file is failing), or the file
+   * refused these; the writer is then unhealthy, and `refusal` (the record
+   * of the refused change, e.g. `result: "error"`) waits in the backlog
+   * like any other line, so the log tells what was refused once the file
+   * recovers. Throws only when a line
+   * cannot be built (a bug, e.g. in the mask hook): nothing is written then
+   * either. A seal that falls due after the lines may still fail; that makes
+   * the writer unhealthy but does not undo the lines.
+   */
+  commit(events: readonly AuditEvent[], refusal: AuditEvent): boolean {
+    if (this.closed) return false;
+    const now = this.now();
+    this.flushAggregates(now, false);
+    if (!this.flush()) {
+      this.record(refusal);
+      return false;
+    }
+    const lines = events.map((ev) => this.fieldsOf(ev));
+    const mark = { seq: this.seq, prev: this.prev, sinceSeal: this.sinceSeal, size: fstatSync(this.fd).size };
+    for (const f of lines) this.append("event", () => f);
+    // Followers see the lines only once all of them are in the file.
+    const held: Uint8Array[] = (this.held = []);
+    this.flush();
+    this.held = null;
+    const written = this.pending.length === 0;
+    if (written) {
+      for (const b of held) this.tell(b);
+    } else {
+      // Only these lines were pending (the backlog was empty): take them back.
+      if (this.pendingOffset > 0 || held.length > 0) {
+        try {
+          ftruncateSync(this.fd, mark.size);
+        } catch {
+          for (const b of held) this.tell(b);
+          return true; // the partial line cannot be cut off: the lines stay and land when the file recovers
+        }
+      }
+      this.pending = [];
+      this.pendingOffset = 0;
+      this.pendingBytes = 0;
+      this.seq = mark.seq;
+      this.prev = mark.prev;
+      this.sinceSeal = mark.sinceSeal;
+      this.record(refusal);
+      return false;
+    }
+    if (this.sealing && this.sinceSeal >= this.sealEvery) this.seal(now);
+    this.flush();
+    return true;
   }
 
   /** Drive time: end aggregation windows, seal when due, retry pending writes. */
@@ -287,6 +358,20 @@ export class AuditWriter {
   }
 
   // ---- internals -------------------------------------------------------------
+
+  /** An event's fields in line order: strings masked and cut, numbers as they are. */
+  private fieldsOf(ev: AuditEvent): EventFields {
+    const fields: EventFields = {};
+    for (const f of FIELDS) {
+      const v = ev[f];
+      if (v !== undefined && v !== null) fields[f] = this.clean(String(v));
+    }
+    for (const f of NUMBERS) {
+      const v = ev[f];
+      if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) fields[f] = v;
+    }
+    return fields;
+  }
 
   private clean(s: string): string {
     const m = this.mask(s);
@@ -354,14 +439,8 @@ export class AuditWriter {
       this.pendingOffset = 0;
       this.pendingBytes -= p.bytes.length;
       sync ||= p.seal;
-      if (this.listeners.size > 0) {
-        const text = fromUtf8(p.bytes.subarray(0, p.bytes.length - 1));
-        for (const l of this.listeners) {
-          try {
-            l(text);
-          } catch {}
-        }
-      }
+      if (this.held) this.held.push(p.bytes);
+      else this.tell(p.bytes);
       if (this.pending.length === 0 && this.dropped > 0) {
         const count = this.dropped;
         const since = this.droppedSince;
@@ -387,6 +466,17 @@ export class AuditWriter {
     this.ok = true;
     this.lastError = null;
     return true;
+  }
+
+  /** Hand a line that is in the file to the followers. */
+  private tell(bytes: Uint8Array): void {
+    if (this.listeners.size === 0) return;
+    const text = fromUtf8(bytes.subarray(0, bytes.length - 1));
+    for (const l of this.listeners) {
+      try {
+        l(text);
+      } catch {}
+    }
   }
 
   private failed(e: any): false {

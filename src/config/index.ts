@@ -70,6 +70,15 @@ export interface DaemonConfig {
   joinRate: { global: number; globalBurst: number; perSource: number; perSourceBurst: number; perNetwork?: number; perNetworkBurst?: number };
   /** The WebSocket transport's limits (src/server/ws.ts, PROTOCOL.md §3.6). */
   ws: WsLimits;
+  /**
+   * Unauthenticated failures (src/server/failures.ts): the window of their
+   * summary records (ms), the records written at once and summarised per
+   * window, the (source, action, reason) triples told apart per window, and
+   * failures per second per source before `rate_limited` (0 = never) with
+   * its burst. `intervalMs` 0 writes every failure at once (tests only: it
+   * lifts the bound).
+   */
+  failures: { intervalMs: number; maxRecords: number; maxTracked: number; rate: number; burst: number };
 }
 
 export interface WsLimits {
@@ -123,6 +132,7 @@ export const DEFAULTS: Omit<DaemonConfig, "socketPath"> = {
   keyRate: { rate: 500, burst: 1_000 },
   joinRate: { global: 2_000, globalBurst: 4_000, perSource: 20, perSourceBurst: 40, perNetwork: 80, perNetworkBurst: 160 },
   ws: { maxMessageBytes: 1024 * 1024 + WS_HEAD_ROOM, maxInFlight: 128, maxInFlightPerKey: 512, idleTimeoutMs: 60_000, maxConnections: 1_000 },
+  failures: { intervalMs: 60_000, maxRecords: 16, maxTracked: 4_096, rate: 10, burst: 20 },
 };
 
 /**

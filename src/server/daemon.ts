@@ -13,10 +13,11 @@ import { CredentialStore, KeyRegistry, MemoryStore, ServerKeys, TokenRegistry, t
 import { NonceCache, RequestVerifier } from "../auth/index.ts";
 import { RateLimiter } from "./ratelimit.ts";
 import { JoinLimiter } from "./joinlimit.ts";
+import { FailureLedger, flushFailures } from "./failures.ts";
 import { installKeyEnd } from "./revoke.ts";
 import { generateX25519, randomBytes, wipe, type X25519KeyPair } from "../crypto/index.ts";
 import { Logger, Masker, Registry } from "../observe/index.ts";
-import { adminSocketPath, type DaemonConfig } from "../config/index.ts";
+import { adminSocketPath, DEFAULTS, type DaemonConfig } from "../config/index.ts";
 import { createFetch } from "./app.ts";
 import { createWsTransport, type WsTransport } from "./ws.ts";
 import type { AuditLog, AuditSink, State } from "./state.ts";
@@ -90,6 +91,7 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
     st.verifier.nonces.purgeAll(Date.now());
     st.keyLimiter.prune();
     st.joinLimits.prune();
+    flushFailures(st);
   }, config.sweepIntervalMs);
   st.phase = "serving";
 
@@ -105,6 +107,7 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
       // stop line and closing seal reach `audit tail -f` streams, which end themselves after them.
       await _inFlightDone(st, hurried);
       l.ws.close();
+      flushFailures(st, true);
       st.auditLog?.close();
       for (const close of st.streams) close();
       await draining;
@@ -143,6 +146,7 @@ function _makeState(config: DaemonConfig, opts: StartOptions): State {
     handshakeReplay: new NonceCache(200_000, config.clockWindowMs),
     keyLimiter: new RateLimiter(config.keyRate.rate, config.keyRate.burst),
     joinLimits: new JoinLimiter(config.joinRate),
+    failures: new FailureLedger(config.failures ?? DEFAULTS.failures, now),
     log,
     masker,
     metrics: new Registry(),

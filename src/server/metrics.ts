@@ -35,6 +35,7 @@ export function createServerMetrics(st: State): ServerMetrics {
   r.gauge("hush_creds", "Credentials held.", () => st.creds.size);
   r.gauge("hush_cred_leases", "Live credential leases (shared and exclusive).", () => (st.creds.sweep(), st.creds.leaseCount));
   r.counterView("hush_limit_refusals_total", "Requests refused by a limit on what the daemon holds, by limit.", "limit", () => limitRefusals(st));
+  r.counterView("hush_failure_overflow_total", "Unauthenticated failures counted only in an overflow summary record (more sources than a window tells apart), by action.", "action", () => st.failures.overflowed);
   cache.set(st, m);
   return m;
 }

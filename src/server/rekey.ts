@@ -36,6 +36,7 @@ import { fail, ok, type Answer } from "./http.ts";
 import { maskConfirmedCredential, maskPendingCredential } from "./masking.ts";
 import { checkFresh, JoinRefused, readMessage } from "./routes-join.ts";
 import type { Ctx } from "./pipeline.ts";
+import { recordFailure } from "./failures.ts";
 
 /**
  * The rekey handshake for `key`, signed with MAC key `generation`: answers
@@ -124,8 +125,11 @@ export function rekeyRoute(c: Ctx): Answer {
   } catch (e) {
     if (e instanceof JoinRefused) {
       c.m.authFailures.inc({ reason: e.reason });
-      st.log.warn("rekey refused", { corr_id: corrId, reason: e.reason, key_id: key.id });
-      st.audit.record({ actor: key.id, via: "worker", action: e.reason === "clone_suspected" ? "clone_suspected" : "rekey", target: key.id, result: "denied", reason: e.reason, corr_id: corrId });
+      if (e.reason === "clone_suspected") {
+        // Once per key (it is revoked): written at once, whatever the count of other failures.
+        st.log.warn("rekey refused", { corr_id: corrId, reason: e.reason, key_id: key.id });
+        st.audit.record({ actor: key.id, via: "worker", action: "clone_suspected", target: key.id, result: "denied", reason: e.reason, corr_id: corrId });
+      } else recordFailure(st, { action: "rekey", reason: e.reason, peer: c.req.peer, corrId, keyId: key.id, target: key.id });
     }
     throw e;
   }

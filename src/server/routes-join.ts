@@ -17,6 +17,7 @@ import type { State } from "./state.ts";
 import { ok, parseObject, type Answer } from "./http.ts";
 import { maskHandshakeCredential, maskOwner } from "./masking.ts";
 import type { Ctx } from "./pipeline.ts";
+import { recordFailure } from "./failures.ts";
 
 /** A refused handshake: the client sees auth_failed, logs see `reason`. */
 export class JoinRefused extends HushError {
@@ -114,21 +115,22 @@ export function joinRoute(c: Ctx): Answer {
     st.audit.record({ actor: j.workerId, via: "join", action: "join", target: j.tokenId, result: "ok", corr_id: corrId });
     return j.answer;
   } catch (e) {
+    // Refusals are accounted per source (src/server/failures.ts): the lines they cause are bounded.
+    let reason: string | undefined;
     if (e instanceof JoinRefused) {
       m.joins.inc({ result: "refused" });
       m.authFailures.inc({ reason: e.reason });
-      st.log.warn("join refused", { corr_id: corrId, reason: e.reason, source });
-      st.audit.record({ actor: source, via: "join", action: "join", result: "denied", reason: e.reason, corr_id: corrId });
+      reason = e.reason;
     } else if (e instanceof HushError && e.code === "rate_limited") {
       m.joins.inc({ result: "rate_limited" });
       m.rejected.inc({ reason: "join_rate" });
-      st.audit.record({ actor: source, via: "join", action: "join", result: "denied", reason: "rate_limited", corr_id: corrId });
+      reason = "rate_limited";
     } else if (e instanceof HushError && e.code === "max_items") {
       // No room for another live worker key (--max-workers); no token use was spent.
       m.joins.inc({ result: "max_items" });
-      st.log.warn("join refused", { corr_id: corrId, reason: "max_items", source });
-      st.audit.record({ actor: source, via: "join", action: "join", result: "denied", reason: "max_items", corr_id: corrId });
+      reason = "max_items";
     }
+    if (reason) recordFailure(st, { action: "join", reason, peer: source, corrId });
     throw e;
   }
 }

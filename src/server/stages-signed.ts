@@ -19,6 +19,7 @@ import { answerLater, answerWith } from "./stages.ts";
 import { compileRoutes, matchRoute, type Area, type Role, type Route } from "./routes.ts";
 import { auditAdminChange, isAdminChange } from "./routes-admin.ts";
 import { settleRekey } from "./rekey.ts";
+import { recordFailure } from "./failures.ts";
 
 /** `POST /v1/join` (the `join` row): answered unsigned; everything else goes on to authentication. */
 export function join(routes: readonly Route[]): Stage {
@@ -41,24 +42,12 @@ export function authenticate(): Stage {
   return function authenticate(c, next) {
     const { st, m } = c;
     const v = st.verifier.verify(c.req.method, c.req.target!, c.req.authorization, hashBody(c.body));
-    if (!v.ok) {
-      m.authFailures.inc({ reason: v.reason });
-      st.log.warn("authentication failed", { corr_id: c.corrId, reason: v.reason, key_id: v.keyId, route: c.label });
-      st.audit.record({ actor: v.keyId ?? "unknown", via: "worker", action: "auth", target: c.label, result: "denied", reason: v.reason, corr_id: c.corrId });
-      c.answer = v.reason === "nonce_cache_full" ? fail("busy", "replay cache full, try again", c.corrId) : fail("auth_failed", "authentication failed", c.corrId);
-      return;
-    }
+    if (!v.ok) return refuse(c, v.reason, v.keyId);
     const key = v.key;
     // A pending key's first use confirms it; a superseded one locks the worker (rekey.ts, §6).
     const generation = v.generation === "pending" || v.generation === "superseded" ? settleRekey(c, key, v.generation) : v.generation;
     if (generation === null) return;
-    if (generation === "retired" && c.label !== "rekey") {
-      m.authFailures.inc({ reason: "retired_key" });
-      st.log.warn("authentication failed", { corr_id: c.corrId, reason: "retired_key", key_id: key.id, route: c.label });
-      st.audit.record({ actor: key.id, via: "worker", action: "auth", target: c.label, result: "denied", reason: "retired_key", corr_id: c.corrId });
-      c.answer = fail("auth_failed", "authentication failed", c.corrId);
-      return;
-    }
+    if (generation === "retired" && c.label !== "rekey") return refuse(c, "retired_key", key.id);
     key.lastSeenAt = Date.now();
     c.key = key;
     c.actor = key.id;
@@ -67,6 +56,31 @@ export function authenticate(): Stage {
     c.macKey = v.macKey.slice();
     return next(c);
   };
+}
+
+/**
+ * A request that failed verification: counted by reason, accounted per
+ * source (src/server/failures.ts: the log and audit lines it may cause are
+ * bounded whatever the key ids), and answered `auth_failed`, or
+ * `rate_limited` once its source has failed too often. Only a request that
+ * has already failed is ever refused for its source, so a flood never turns
+ * away one that verifies. A full replay cache is the daemon's limit, not the
+ * caller's fault: `busy`, not charged.
+ */
+function refuse(c: Ctx, reason: string, keyId: string | undefined): void {
+  const { st, m, corrId } = c;
+  m.authFailures.inc({ reason });
+  if (reason === "nonce_cache_full") {
+    recordFailure(st, { action: "auth", reason, peer: c.req.peer, corrId, keyId, target: c.label });
+    c.answer = fail("busy", "replay cache full, try again", corrId);
+    return;
+  }
+  const wait = st.failures.take(c.req.peer);
+  recordFailure(st, { action: "auth", reason, peer: c.req.peer, corrId, keyId, target: c.label, limited: wait > 0 });
+  if (wait > 0) {
+    m.rejected.inc({ reason: "auth_rate" });
+    c.answer = fail("rate_limited", "too many failed requests from this source", corrId, { "retry-after": String(wait) });
+  } else c.answer = fail("auth_failed", "authentication failed", corrId);
 }
 
 /**

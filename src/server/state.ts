@@ -6,6 +6,7 @@ import type { CredentialStore, KeyRecord, KeyRegistry, MemoryStore, ServerKeys, 
 import type { NonceCache, RequestVerifier } from "../auth/index.ts";
 import type { RateLimiter } from "./ratelimit.ts";
 import type { JoinLimiter } from "./joinlimit.ts";
+import type { FailureLedger } from "./failures.ts";
 import type { Logger, Masker, Registry } from "../observe/index.ts";
 import type { DaemonConfig } from "../config/index.ts";
 
@@ -20,11 +21,26 @@ export interface AuditEvent {
   corr_id?: string;
   /** `hmac-sha256:…` of a secret value (never the value), searchable with `hush audit hash`. */
   value_hash?: string;
+  /** Where an unauthenticated failure came from (src/server/failures.ts): an IPv4 address, an IPv6 /64, `unix`, or `*`. */
+  source?: string;
+  /** A failure summary (PROTOCOL.md §9.5): failures in the window, of them answered `rate_limited`, the window's start (ms), triples folded into an overflow record. */
+  failures?: number;
+  limited?: number;
+  since?: number;
+  sources?: number;
 }
 
 /** Where audit events go. `healthy` false = the sink cannot write (fail closed). */
 export interface AuditSink {
+  /** Record an event; it may wait in a backlog while the sink is failing. */
   record(ev: AuditEvent): void;
+  /**
+   * Write a change's records now, all or nothing (src/server/change.ts):
+   * true when all are written; false when none is (then `refusal` is
+   * recorded instead). Optional: without it, change.ts records each event
+   * and reads `healthy`.
+   */
+  commit?(events: readonly AuditEvent[], refusal: AuditEvent): boolean;
   readonly healthy: boolean;
 }
 
@@ -57,6 +73,8 @@ export interface State {
   joinLimits: JoinLimiter;
   /** Requests per key id (token bucket). */
   keyLimiter: RateLimiter;
+  /** Unauthenticated failures: per-source accounting, summaries and limit (src/server/failures.ts). */
+  failures: FailureLedger;
   /** SHA-256 of the TLS listener's SPKI, carried in tokens and credentials. */
   tlsPin?: Uint8Array;
   tlsSelfSigned?: boolean;

@@ -26,7 +26,8 @@ let rec: ReturnType<Daemon["state"]["registry"]["create"]>;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "hush-auth-"));
-  d = await startDaemon({ ...DEFAULTS, socketPath: join(dir, "s", "hush.sock") }, { version: "test", log: new Logger({ format: "json", write: (l) => logs.push(l) }) });
+  // Every failure written at once and none refused for its source: these tests read each reason from the log (test/server/failures.test.ts covers both).
+  d = await startDaemon({ ...DEFAULTS, socketPath: join(dir, "s", "hush.sock"), failures: { ...DEFAULTS.failures, intervalMs: 0, rate: 0 } }, { version: "test", log: new Logger({ format: "json", write: (l) => logs.push(l) }) });
   rec = d.state.registry.create({ kind: "worker", name: "t", via: "issue" });
   cred = encodeCredential({ kind: "worker", keyId: rec.id, macKey: rec.macKey, encKey: rec.encKey, serverPublic: d.state.serverKeys.active.publicKey });
 });

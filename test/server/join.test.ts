@@ -28,7 +28,8 @@ async function start(extra: Partial<DaemonConfig> = {}): Promise<Env> {
   const dir = mkdtempSync(join(tmpdir(), "hush-join-"));
   const logs: string[] = [];
   const d = await startDaemon(
-    { ...DEFAULTS, socketPath: join(dir, "s", "hush.sock"), rekeyGraceMs: 300, ...extra },
+    // Every failure written at once and none refused for its source: these tests read each reason from the log.
+    { ...DEFAULTS, socketPath: join(dir, "s", "hush.sock"), rekeyGraceMs: 300, failures: { ...DEFAULTS.failures, intervalMs: 0, rate: 0 }, ...extra },
     { version: "test", log: new Logger({ format: "json", write: (l) => logs.push(l) }) },
   );
   return { d, dir, logs };
