@@ -143,21 +143,8 @@ export class CredentialStore {
    * dropped). A new name past `maxCreds` -> `max_items`.
    */
   put(name: string, values: Uint8Array[], opts: { allow?: unknown; mode?: unknown; source?: string } = {}): CredInfo {
-    validateName(name, this.limits, "credential name");
-    const mode = opts.mode ?? "shared";
-    if (mode !== "shared" && mode !== "exclusive") throw new HushError("invalid_request", "mode must be shared or exclusive");
-    const allow = validateAllow(opts.allow);
-    if (values.length === 0) throw new HushError("invalid_request", "a credential needs at least one value");
-    if (values.length > MAX_CRED_VALUES) throw new HushError("too_large", `at most ${MAX_CRED_VALUES} values`);
-    if (mode === "shared" && values.length !== 1) throw new HushError("invalid_request", "a shared credential has exactly one value (use mode exclusive for a pool)");
-    for (const v of values) {
-      if (v.length === 0) throw new HushError("invalid_request", "credential values must not be empty");
-      if (v.length > this.limits.maxValueBytes) throw new HushError("too_large", `a credential value is over ${this.limits.maxValueBytes} bytes`);
-    }
+    const { mode, allow } = this.checkPut(name, values, opts);
     const old = this.creds.get(name);
-    if (!old && this.creds.size >= this.limits.maxCreds) {
-      this.refusals.refuse("creds", "max_items", `at most ${this.limits.maxCreds} credentials (delete one first)`);
-    }
     if (old) this.drop(old);
     const c: Cred = {
       name, values, allow, mode,
@@ -169,6 +156,28 @@ export class CredentialStore {
     };
     this.creds.set(name, c);
     return this.info(c);
+  }
+
+  /**
+   * Everything `put` checks, changing nothing: after it passes, `put` with
+   * the same arguments cannot fail. Returns the mode and allow list.
+   */
+  checkPut(name: string, values: Uint8Array[], opts: { allow?: unknown; mode?: unknown } = {}): { mode: CredMode; allow: string[] } {
+    validateName(name, this.limits, "credential name");
+    const mode = opts.mode ?? "shared";
+    if (mode !== "shared" && mode !== "exclusive") throw new HushError("invalid_request", "mode must be shared or exclusive");
+    const allow = validateAllow(opts.allow);
+    if (values.length === 0) throw new HushError("invalid_request", "a credential needs at least one value");
+    if (values.length > MAX_CRED_VALUES) throw new HushError("too_large", `at most ${MAX_CRED_VALUES} values`);
+    if (mode === "shared" && values.length !== 1) throw new HushError("invalid_request", "a shared credential has exactly one value (use mode exclusive for a pool)");
+    for (const v of values) {
+      if (v.length === 0) throw new HushError("invalid_request", "credential values must not be empty");
+      if (v.length > this.limits.maxValueBytes) throw new HushError("too_large", `a credential value is over ${this.limits.maxValueBytes} bytes`);
+    }
+    if (!this.creds.has(name) && this.creds.size >= this.limits.maxCreds) {
+      this.refusals.refuse("creds", "max_items", `at most ${this.limits.maxCreds} credentials (delete one first)`);
+    }
+    return { mode, allow };
   }
 
   delete(name: string): CredInfo {
@@ -224,11 +233,21 @@ export class CredentialStore {
 
   /** Return a lease early; only its holder may. */
   giveBack(leaseId: string, holder: string): { returned: true; cred: string } {
+    const l = this.leaseOf(leaseId, holder);
+    this.end(l);
+    return { returned: true, cred: l.cred.name };
+  }
+
+  /** Everything `giveBack` checks, changing nothing: the name of the lease's credential. `not_found`, `forbidden`. */
+  checkGiveBack(leaseId: string, holder: string): string {
+    return this.leaseOf(leaseId, holder).cred.name;
+  }
+
+  private leaseOf(leaseId: string, holder: string): Lease {
     const l = this.leases.get(leaseId);
     if (!l || l.expiresAt <= this.now()) throw new HushError("not_found", "no such lease");
     if (l.holder !== holder) throw new HushError("forbidden", "this lease belongs to another worker");
-    this.end(l);
-    return { returned: true, cred: l.cred.name };
+    return l;
   }
 
   /** End every live lease of `holder` (its key was revoked or expired). O(k log n). */

@@ -291,6 +291,19 @@ export class KeyRegistry {
     return rec;
   }
 
+  /**
+   * Take back a key that was just created and never used (its change could
+   * not be recorded): the record is gone, its secrets wiped, and `onEnd`
+   * does not run. Unknown ids are ignored.
+   */
+  discard(id: string): void {
+    const rec = this.keys.get(id);
+    if (!rec) return;
+    this.keys.delete(id);
+    this.live.delete(id);
+    wipeKeys(rec);
+  }
+
   info(rec: KeyRecord): KeyInfo {
     const now = this.now();
     return {

@@ -67,10 +67,32 @@ export class ServerKeys {
     return next;
   }
 
-  /** Wipe the previous key; returns its id so its tokens can be refused. */
-  retire(): string {
+  /** Take back `prepare()` (its change could not be recorded): the prepared key is wiped and gone. */
+  discardPrepared(id: string): void {
+    const k = this.keys.find((x) => x.id === id && x.state === "next");
+    if (!k) return;
+    wipe(k.secretKey);
+    this.keys = this.keys.filter((x) => x !== k);
+  }
+
+  /** Take back `activate()`: the active key is the prepared one again, the previous one active. */
+  deactivate(): void {
+    const prev = this.keys.find((k) => k.state === "previous");
+    if (!prev) return;
+    this.active.state = "next";
+    prev.state = "active";
+  }
+
+  /** The key `retire()` would wipe; `conflict` when there is none. */
+  previous(): ServerKey {
     const prev = this.keys.find((k) => k.state === "previous");
     if (!prev) throw new HushError("conflict", "no previous key to retire; activate a prepared key first");
+    return prev;
+  }
+
+  /** Wipe the previous key; returns its id so its tokens can be refused. */
+  retire(): string {
+    const prev = this.previous();
     wipe(prev.secretKey);
     this.keys = this.keys.filter((k) => k !== prev);
     return prev.id;

@@ -159,6 +159,14 @@ export class TokenRegistry {
     return t;
   }
 
+  /** Take back a token that was just created and never shown (its change could not be recorded): gone, PSK wiped. */
+  discard(id: string): void {
+    const t = this.tokens.get(id);
+    if (!t) return;
+    this.tokens.delete(id);
+    wipe(t.psk);
+  }
+
   /** Refuse every token minted under a retired server key. */
   revokeForServerKey(serverKeyId: string): number {
     let n = 0;

@@ -27,16 +27,17 @@
  * @module
  */
 import { HushError } from "../errors.ts";
-import { toB64u, utf8 } from "../crypto/index.ts";
+import { toB64u, utf8, wipe } from "../crypto/index.ts";
 import { createResponder } from "../noise/index.ts";
 import type { KeyRecord } from "../broker/index.ts";
 import type { KeyGeneration } from "../auth/index.ts";
-import type { State } from "./state.ts";
+import type { AuditEvent, State } from "./state.ts";
 import { fail, ok, type Answer } from "./http.ts";
 import { maskConfirmedCredential, maskPendingCredential } from "./masking.ts";
 import { checkFresh, JoinRefused, readMessage } from "./routes-join.ts";
 import type { Ctx } from "./pipeline.ts";
 import { recordFailure } from "./failures.ts";
+import { commitRecords, requireAudit, runChange } from "./change.ts";
 
 /**
  * The rekey handshake for `key`, signed with MAC key `generation`: answers
@@ -45,13 +46,14 @@ import { recordFailure } from "./failures.ts";
  * `bad_payload`, `stale_timestamp`, `replayed_message`), `invalid_request`,
  * `busy`, `unavailable` (audit log down).
  */
-export function handleRekey(st: State, key: KeyRecord, generation: KeyGeneration, body: Uint8Array): Answer {
+export function handleRekey(c: Ctx, key: KeyRecord, generation: KeyGeneration, body: Uint8Array): Answer | Promise<Answer> {
+  const st = c.st;
   if (generation !== "current") {
     // The credential was copied: someone else already rotated this key away.
     lockClone(st, key, "a rotated-away key tried to rekey");
     throw new JoinRefused("clone_suspected");
   }
-  if (!st.audit.healthy) throw new HushError("unavailable", "the audit log cannot be written; refusing until it recovers");
+  requireAudit(st.audit);
   const { msg } = readMessage(body, false);
   const prologue = utf8(`hush/1 rekey\n${key.id}`);
   // The worker addresses the active server key; a key joined under an older
@@ -77,16 +79,27 @@ export function handleRekey(st: State, key: KeyRecord, generation: KeyGeneration
   const encKey = m2.c2.key;
   m2.c1.wipe();
   m2.c2.wipe();
-  const superseded = st.registry.rekey(key, { macKey, encKey, serverPublic, expiresAt });
-  maskPendingCredential(st, key);
-  st.log.info("worker rekey answered; the new key is pending until its first use", { worker: key.id, superseded });
-  return ok({ msg: toB64u(m2.message) });
+  const pub = serverPublic;
+  // A recorded change (src/server/change.ts): the pending key replaces an earlier one only once the rekey is recorded.
+  return runChange(c, {
+    apply: () => {},
+    undo: () => wipe(macKey, encKey),
+    log: () => st.log.info("worker rekey answered; the new key is pending until its first use", { worker: key.id, superseded: key.pending !== null }),
+    records: () => [{ actor: key.id, action: "rekey", target: key.id }],
+    commit: () => {
+      st.registry.rekey(key, { macKey, encKey, serverPublic: pub, expiresAt });
+      maskPendingCredential(st, key);
+    },
+    answer: () => ok({ msg: toB64u(m2.message) }),
+  });
 }
 
 /** Revoke `key` as a copied credential and log it (the caller audits the refusal). */
 function lockClone(st: State, key: KeyRecord, why: string): void {
   st.registry.revoke(key.id, { reason: "clone_suspected", actor: key.id });
-  st.log.warn(`clone suspected: ${why}; worker locked`, { worker: key.id, event: "clone_suspected" });
+  try {
+    st.log.warn(`clone suspected: ${why}; worker locked`, { worker: key.id, event: "clone_suspected" });
+  } catch {}
 }
 
 /**
@@ -99,38 +112,51 @@ function lockClone(st: State, key: KeyRecord, why: string): void {
 export function settleRekey(c: Ctx, key: KeyRecord, generation: "pending" | "superseded"): KeyGeneration | null {
   const { st } = c;
   if (generation === "pending") {
+    // Recorded first, then confirmed (a confirmation cannot be taken back): while the audit log
+    // cannot be written the pending key is refused (`unavailable`) and the current one still works.
     const serverPublic = key.pending!.serverPublic;
+    requireAudit(st.audit);
+    const ev: AuditEvent = { actor: key.id, via: "worker", action: "rekey.confirm", target: key.id, result: "ok", corr_id: c.corrId };
+    if (!commitRecords(st.audit, [ev], { ...ev, result: "error", reason: "unavailable" })) throw new HushError("unavailable", "the audit log cannot be written; refusing until it recovers");
     st.registry.confirm(key, st.config.rekeyGraceMs);
     maskConfirmedCredential(st, key, serverPublic);
-    st.log.info("worker rekeyed: the new key is confirmed", { worker: key.id, corr_id: c.corrId });
-    st.audit.record({ actor: key.id, via: "worker", action: "rekey.confirm", target: key.id, result: "ok", corr_id: c.corrId });
+    try {
+      st.log.info("worker rekeyed: the new key is confirmed", { worker: key.id, corr_id: c.corrId });
+    } catch {}
     return "current";
   }
   lockClone(st, key, "a superseded rekey key was used");
   c.m.authFailures.inc({ reason: "clone_suspected" });
-  st.log.warn("authentication failed", { corr_id: c.corrId, reason: "clone_suspected", key_id: key.id, route: c.label });
-  st.audit.record({ actor: key.id, via: "worker", action: "clone_suspected", target: key.id, result: "denied", reason: "clone_suspected", corr_id: c.corrId });
+  try {
+    st.log.warn("authentication failed", { corr_id: c.corrId, reason: "clone_suspected", key_id: key.id, route: c.label });
+    st.audit.record({ actor: key.id, via: "worker", action: "clone_suspected", target: key.id, result: "denied", reason: "clone_suspected", corr_id: c.corrId });
+  } catch {}
   c.answer = fail("auth_failed", "authentication failed", c.corrId);
   return null;
 }
 
 /** `POST /v1/rekey` (role `self`): audited either way; a refusal's reason goes to logs and metrics. */
-export function rekeyRoute(c: Ctx): Answer {
-  const { st, corrId } = c;
+export function rekeyRoute(c: Ctx): Answer | Promise<Answer> {
   const key = c.key!;
   try {
-    const a = handleRekey(st, key, c.generation!, c.body);
-    st.audit.record({ actor: key.id, via: "worker", action: "rekey", target: key.id, result: "ok", corr_id: corrId });
-    return a;
+    const a = handleRekey(c, key, c.generation!, c.body);
+    return a instanceof Promise ? a.catch((e) => rekeyRefused(c, key, e)) : a;
   } catch (e) {
-    if (e instanceof JoinRefused) {
-      c.m.authFailures.inc({ reason: e.reason });
-      if (e.reason === "clone_suspected") {
-        // Once per key (it is revoked): written at once, whatever the count of other failures.
+    return rekeyRefused(c, key, e);
+  }
+}
+
+/** Account a refused rekey (a clone verdict is written at once: it locks the worker); rethrows. */
+function rekeyRefused(c: Ctx, key: KeyRecord, e: unknown): never {
+  const { st, corrId } = c;
+  if (e instanceof JoinRefused) {
+    c.m.authFailures.inc({ reason: e.reason });
+    if (e.reason === "clone_suspected") {
+      try {
         st.log.warn("rekey refused", { corr_id: corrId, reason: e.reason, key_id: key.id });
         st.audit.record({ actor: key.id, via: "worker", action: "clone_suspected", target: key.id, result: "denied", reason: e.reason, corr_id: corrId });
-      } else recordFailure(st, { action: "rekey", reason: e.reason, peer: c.req.peer, corrId, keyId: key.id, target: key.id });
-    }
-    throw e;
+      } catch {}
+    } else recordFailure(st, { action: "rekey", reason: e.reason, peer: c.req.peer, corrId, keyId: key.id, target: key.id });
   }
+  throw e;
 }

@@ -36,11 +36,14 @@ export function endKey(st: State, rec: KeyRecord, end: KeyEnd): number {
     ...pools.map((n) => `pool:${n}`),
     ...claims.map((k) => `claim:${k}`),
   ];
-  for (const target of targets) {
-    st.audit.record({ actor: rec.id, via: "revoke", action: "revoke.release", target, result: "ok", reason: end.reason, corr_id: end.corrId });
-  }
-  if (targets.length > 0 || end.reason !== "expired") {
-    st.log.info("key ended", { key_id: rec.id, reason: end.reason, by: end.actor, leases: leases.length, locks: locks.length, pool_leases: pools.length, claims: claims.length });
-  }
+  // The holds have ended whatever happens next: a sink or logger that throws must not stop a revoke or the sweeper half-way.
+  try {
+    for (const target of targets) {
+      st.audit.record({ actor: rec.id, via: "revoke", action: "revoke.release", target, result: "ok", reason: end.reason, corr_id: end.corrId });
+    }
+    if (targets.length > 0 || end.reason !== "expired") {
+      st.log.info("key ended", { key_id: rec.id, reason: end.reason, by: end.actor, leases: leases.length, locks: locks.length, pool_leases: pools.length, claims: claims.length });
+    }
+  } catch {}
   return targets.length;
 }

@@ -5,11 +5,13 @@
  */
 import { HushError } from "../errors.ts";
 import { encodeJoinToken, encodeServerPublic } from "../keys/index.ts";
-import type { TokenRecord } from "../broker/index.ts";
+import type { TokenRecord, TokenSettings } from "../broker/index.ts";
 import type { State } from "./state.ts";
 import { type Answer, decodeSegment, ok, optInt, parseObject } from "./http.ts";
 import type { Ctx } from "./pipeline.ts";
 import { maskOwner, maskToken } from "./masking.ts";
+import { runChange } from "./change.ts";
+import { adminRecord } from "./routes-admin.ts";
 
 function mintToken(st: State, t: TokenRecord) {
   const sk = st.serverKeys.byId(t.serverKeyId)!;
@@ -29,45 +31,79 @@ export function tokensList(c: Ctx): Answer {
   return ok({ tokens: c.st.tokens.list({ all: all === "1" || all === "true" }) });
 }
 
-/** `POST /v1/admin/tokens`: the token string (it holds the PSK) is in this answer only. */
-export function tokensCreate(c: Ctx): Answer {
-  const { st, actor } = c;
-  const b = parseObject(c.body);
-  const t = st.tokens.create(
-    { ttlMs: optInt(b, "ttl_ms"), uses: b.uses, tags: b.tags, workerTtlMs: optInt(b, "worker_ttl_ms") },
-    st.serverKeys.active.id,
-  );
-  st.log.info("join token created", { token_id: t.id, uses: t.usesLeft ?? "unlimited", tags: t.tags, actor });
-  return ok(mintToken(st, t), 201);
+/** A new token, minted (its string registered with the masker); taken back whole if minting fails. */
+function newToken(st: State, settings: TokenSettings): { t: TokenRecord; minted: ReturnType<typeof mintToken> } {
+  const t = st.tokens.create(settings, st.serverKeys.active.id);
+  try {
+    return { t, minted: mintToken(st, t) };
+  } catch (e) {
+    dropToken(st, t);
+    throw e;
+  }
 }
 
-/** `POST /v1/admin/tokens/{id}/revoke` */
-export function tokenRevoke(c: Ctx): Answer {
+/** Take back a token that was never shown. */
+function dropToken(st: State, t: TokenRecord): void {
+  st.masker.release(maskOwner.token(t.id));
+  st.tokens.discard(t.id);
+}
+
+/** `POST /v1/admin/tokens`: the token string (it holds the PSK) is in this answer only. */
+export function tokensCreate(c: Ctx): Answer | Promise<Answer> {
+  const { st, actor } = c;
+  const b = parseObject(c.body);
+  return runChange(c, {
+    apply: () => newToken(st, { ttlMs: optInt(b, "ttl_ms"), uses: b.uses, tags: b.tags, workerTtlMs: optInt(b, "worker_ttl_ms") }),
+    undo: ({ t }) => dropToken(st, t),
+    log: ({ t }) => st.log.info("join token created", { token_id: t.id, uses: t.usesLeft ?? "unlimited", tags: t.tags, actor }),
+    records: ({ t }) => [adminRecord(c, t.id)],
+    answer: ({ minted }) => ok(minted, 201),
+  });
+}
+
+/** `POST /v1/admin/tokens/{id}/revoke`: recorded first, then revoked (its PSK wiped). */
+export function tokenRevoke(c: Ctx): Answer | Promise<Answer> {
   const { st, actor } = c;
   const id = decodeSegment(c.parts[4], "token id");
-  const t = st.tokens.revoke(id);
-  st.masker.release(maskOwner.token(t.id));
-  st.log.info("join token revoked", { token_id: t.id, actor });
-  return ok(st.tokens.info(t));
+  return runChange(c, {
+    apply: () => {
+      const t = st.tokens.get(id);
+      if (!t) throw new HushError("not_found", `no token with id ${id}`);
+      return t;
+    },
+    log: (t) => st.log.info("join token revoked", { token_id: t.id, actor }),
+    records: () => [adminRecord(c)],
+    commit: (t) => {
+      st.tokens.revoke(t.id);
+      st.masker.release(maskOwner.token(t.id));
+    },
+    answer: (t) => ok(st.tokens.info(t)),
+  });
 }
 
 /** `POST /v1/admin/tokens/{id}/rotate`: the leaked-token story: a replacement with the same settings, the old one refused at once. */
-export function tokenRotate(c: Ctx): Answer {
+export function tokenRotate(c: Ctx): Answer | Promise<Answer> {
   const { st, actor } = c;
   const id = decodeSegment(c.parts[4], "token id");
-  const old = st.tokens.get(id);
-  if (!old) throw new HushError("not_found", `no token with id ${id}`);
-  const status = st.tokens.info(old).status;
-  if (status !== "active") throw new HushError("conflict", `token ${id} is ${status}; only an active token can be rotated (create a new one instead)`);
-  const ttlMs = Math.max(1, old.expiresAt - old.createdAt);
-  const t = st.tokens.create(
-    { ttlMs, uses: old.usesLeft === null ? "unlimited" : Math.max(1, old.usesLeft), tags: old.tags, workerTtlMs: old.workerTtlMs },
-    st.serverKeys.active.id,
-  );
-  st.tokens.revoke(old.id);
-  st.masker.release(maskOwner.token(old.id));
-  st.log.info("join token rotated", { token_id: t.id, replaces: old.id, actor });
-  return ok({ ...mintToken(st, t), replaces: old.id }, 201);
+  return runChange(c, {
+    apply: () => {
+      const old = st.tokens.get(id);
+      if (!old) throw new HushError("not_found", `no token with id ${id}`);
+      const status = st.tokens.info(old).status;
+      if (status !== "active") throw new HushError("conflict", `token ${id} is ${status}; only an active token can be rotated (create a new one instead)`);
+      const ttlMs = Math.max(1, old.expiresAt - old.createdAt);
+      const uses = old.usesLeft === null ? ("unlimited" as const) : Math.max(1, old.usesLeft);
+      return { old, ...newToken(st, { ttlMs, uses, tags: old.tags, workerTtlMs: old.workerTtlMs }) };
+    },
+    undo: ({ t }) => dropToken(st, t),
+    log: ({ t, old }) => st.log.info("join token rotated", { token_id: t.id, replaces: old.id, actor }),
+    records: () => [adminRecord(c)],
+    commit: ({ old }) => {
+      st.tokens.revoke(old.id);
+      st.masker.release(maskOwner.token(old.id));
+    },
+    answer: ({ minted, old }) => ok({ ...minted, replaces: old.id }, 201),
+  });
 }
 
 function listKeys(st: State) {
@@ -79,24 +115,57 @@ export function serverKeyList(c: Ctx): Answer {
   return ok(listKeys(c.st));
 }
 
-/** `POST /v1/admin/server-key/{prepare,activate,retire}`: the staged rotation. */
-export function serverKeyStage(c: Ctx): Answer {
+/**
+ * `POST /v1/admin/server-key/{prepare,activate,retire}`: the staged
+ * rotation. Prepare and activate are taken back if they cannot be
+ * recorded; retire (which wipes the key and refuses its tokens) is recorded
+ * first.
+ */
+export function serverKeyStage(c: Ctx): Answer | Promise<Answer> {
   const { st, actor } = c;
   const stage = c.parts[4];
+  const sk = st.serverKeys;
+  const answer = () => ok(listKeys(st));
+  const records = () => [adminRecord(c)];
   if (stage === "prepare") {
-    const k = st.serverKeys.prepare();
-    st.masker.add(k.secretKey, { owner: maskOwner.serverKey(k.id) });
-    st.log.info("server key prepared", { server_key_id: k.id, actor });
-  } else if (stage === "activate") {
-    const k = st.serverKeys.activate();
-    st.log.info("server key activated", { server_key_id: k.id, actor });
-  } else if (stage === "retire") {
-    const id = st.serverKeys.retire();
-    const ended = st.tokens.list().filter((t) => t.server_key_id === id && t.revoked_at === null);
-    const n = st.tokens.revokeForServerKey(id);
-    st.masker.release(maskOwner.serverKey(id));
-    for (const t of ended) st.masker.release(maskOwner.token(t.id));
-    st.log.info("server key retired", { server_key_id: id, tokens_refused: n, actor });
-  } else throw new HushError("invalid_request", "stage must be prepare, activate or retire");
-  return ok(listKeys(st));
+    return runChange(c, {
+      apply: () => {
+        const k = sk.prepare();
+        st.masker.add(k.secretKey, { owner: maskOwner.serverKey(k.id) });
+        return k;
+      },
+      undo: (k) => {
+        st.masker.release(maskOwner.serverKey(k.id));
+        sk.discardPrepared(k.id);
+      },
+      log: (k) => st.log.info("server key prepared", { server_key_id: k.id, actor }),
+      records,
+      answer,
+    });
+  }
+  if (stage === "activate") {
+    return runChange(c, {
+      apply: () => sk.activate(),
+      undo: () => sk.deactivate(),
+      log: (k) => st.log.info("server key activated", { server_key_id: k.id, actor }),
+      records,
+      answer,
+    });
+  }
+  if (stage === "retire") {
+    return runChange(c, {
+      apply: () => sk.previous().id,
+      log: (id) => st.log.info("server key retired", { server_key_id: id, tokens_refused: st.tokens.list().filter((t) => t.server_key_id === id && t.revoked_at === null).length, actor }),
+      records,
+      commit: (id) => {
+        const ended = st.tokens.list().filter((t) => t.server_key_id === id && t.revoked_at === null);
+        sk.retire();
+        st.tokens.revokeForServerKey(id);
+        st.masker.release(maskOwner.serverKey(id));
+        for (const t of ended) st.masker.release(maskOwner.token(t.id));
+      },
+      answer,
+    });
+  }
+  throw new HushError("invalid_request", "stage must be prepare, activate or retire");
 }

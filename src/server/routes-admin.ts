@@ -13,7 +13,8 @@ import type { KeyRecord } from "../broker/index.ts";
 import type { State } from "./state.ts";
 import { type Answer, decodeSegment, ok, optInt, parseObject } from "./http.ts";
 import type { Ctx } from "./pipeline.ts";
-import { maskCredential } from "./masking.ts";
+import { maskCredential, maskOwner } from "./masking.ts";
+import { requireAudit, runChange, type ChangeRecord } from "./change.ts";
 
 /** The credential string for a key record (shown once; registered with the masker). */
 export function mintCredential(st: State, rec: KeyRecord): string {
@@ -34,27 +35,35 @@ export function isAdminChange(c: Ctx): boolean {
   return c.req.method !== "GET" && c.parts[3] !== "creds" && c.parts[3] !== "audit";
 }
 
+/** The audit record of an admin change: `admin.<area>[.<verb>]`, naming the id in the path, or else `made` (the id of what it made). */
+export function adminRecord(c: Ctx, made?: string): ChangeRecord {
+  const action = "admin." + c.parts.slice(3).filter((p, i) => i === 0 || !/^[wat]_|^s_/.test(p)).join(".");
+  const target = c.parts.slice(4).find((p) => /^[wat]_|^s_/.test(p));
+  return { action, target: target ?? made };
+}
+
 /**
- * Run an admin change (`isAdminChange`) under the audit: refused while the
- * audit sink cannot write (`unavailable`), recorded with its outcome.
+ * Run an admin change (`isAdminChange`): refused while the audit sink
+ * cannot write (`unavailable`). Its handler records success through
+ * `runChange` (src/server/change.ts); a refusal or failure is recorded here
+ * (`result: "error"`, the error code).
  */
-export async function auditAdminChange(c: Ctx, run: () => Answer | Promise<Answer>): Promise<Answer> {
-  const { st, parts, actor, corrId } = c;
-  const action = "admin." + parts.slice(3).filter((p, i) => i === 0 || !/^[wat]_|^s_/.test(p)).join(".");
-  const target = parts.slice(4).find((p) => /^[wat]_|^s_/.test(p));
-  if (!st.audit.healthy) throw new HushError("unavailable", "the audit log cannot be written; refusing until it recovers");
+export function auditAdminChange(c: Ctx, run: () => Answer | Promise<Answer>): Answer | Promise<Answer> {
+  requireAudit(c.st.audit);
   try {
-    const a = await run();
-    let made: string | undefined;
-    try {
-      made = JSON.parse(a.body).id;
-    } catch {}
-    st.audit.record({ actor, via: "admin", action, target: target ?? made, result: "ok", corr_id: corrId });
-    return a;
+    const a = run();
+    return a instanceof Promise ? a.catch((e) => auditRefusal(c, e)) : a;
   } catch (e) {
-    st.audit.record({ actor, via: "admin", action, target, result: "error", reason: e instanceof HushError ? e.code : "internal", corr_id: corrId });
-    throw e;
+    return auditRefusal(c, e);
   }
+}
+
+function auditRefusal(c: Ctx, e: unknown): never {
+  const { action, target } = adminRecord(c);
+  try {
+    c.st.audit.record({ actor: c.actor, via: "admin", action, target, result: "error", reason: e instanceof HushError ? e.code : "internal", corr_id: c.corrId });
+  } catch {}
+  throw e;
 }
 
 /** `GET /v1/admin/admins` */
@@ -63,12 +72,33 @@ export function adminsList(c: Ctx): Answer {
 }
 
 /** `POST /v1/admin/admins` (role `owner`): only the OS user (admin socket) mints admin keys. */
-export function adminsCreate(c: Ctx): Answer {
-  const { st, actor } = c;
+export function adminsCreate(c: Ctx): Answer | Promise<Answer> {
   const b = parseObject(c.body);
-  const rec = st.registry.create({ kind: "admin", name: b.name, ttlMs: optInt(b, "ttl_ms"), via: "issue" });
-  st.log.info("admin key issued", { admin: rec.id, name: rec.name, actor });
-  return ok({ ...st.registry.info(rec), credential: mintCredential(st, rec) }, 201);
+  return issueKey(c, "admin", { name: b.name, ttlMs: optInt(b, "ttl_ms") });
+}
+
+/** Issue a key as a recorded change: made and minted in `apply`, taken back (record and mask gone) if it cannot be recorded. */
+function issueKey(c: Ctx, kind: "worker" | "admin", opts: { name: unknown; tags?: unknown; ttlMs?: number }): Answer | Promise<Answer> {
+  const { st, actor } = c;
+  return runChange(c, {
+    apply: () => {
+      const rec = st.registry.create({ kind, ...opts, via: "issue" });
+      try {
+        return { rec, credential: mintCredential(st, rec) };
+      } catch (e) {
+        st.masker.release(maskOwner.key(rec.id));
+        st.registry.discard(rec.id);
+        throw e;
+      }
+    },
+    undo: ({ rec }) => {
+      st.masker.release(maskOwner.key(rec.id));
+      st.registry.discard(rec.id);
+    },
+    log: ({ rec }) => st.log.info(`${kind} key issued`, { [kind]: rec.id, name: rec.name, actor }),
+    records: ({ rec }) => [adminRecord(c, rec.id)],
+    answer: ({ rec, credential }) => ok({ ...st.registry.info(rec), credential }, 201),
+  });
 }
 
 /** `GET /v1/admin/stats` */
@@ -88,33 +118,46 @@ export function workersList(c: Ctx): Answer {
 }
 
 /** `POST /v1/admin/workers`: issue a worker key; the credential is in this answer only. */
-export function workersIssue(c: Ctx): Answer {
-  const { st, actor } = c;
+export function workersIssue(c: Ctx): Answer | Promise<Answer> {
   const b = parseObject(c.body);
-  const rec = st.registry.create({ kind: "worker", name: b.name, tags: b.tags, ttlMs: optInt(b, "ttl_ms"), via: "issue" });
-  st.log.info("worker key issued", { worker: rec.id, name: rec.name, actor });
-  return ok({ ...st.registry.info(rec), credential: mintCredential(st, rec) }, 201);
+  return issueKey(c, "worker", { name: b.name, tags: b.tags, ttlMs: optInt(b, "ttl_ms") });
 }
 
-/** `POST /v1/admin/workers/{id}/revoke` (worker and admin keys) */
-export function workerRevoke(c: Ctx): Answer {
+/** `POST /v1/admin/workers/{id}/revoke` (worker and admin keys): recorded first, then revoked (a revoke cannot be taken back). */
+export function workerRevoke(c: Ctx): Answer | Promise<Answer> {
   const { st, actor, corrId } = c;
   const id = decodeSegment(c.parts[4], "worker id");
-  // Ends its credential leases, locks and pool slots too (src/server/revoke.ts).
-  const rec = st.registry.revoke(id, { reason: "revoked", actor, corrId });
-  st.log.info("worker key revoked", { worker: rec.id, actor });
-  return ok(st.registry.info(rec));
+  return runChange(c, {
+    apply: () => {
+      const rec = st.registry.get(id);
+      if (!rec) throw new HushError("not_found", `no key with id ${id}`);
+      return rec;
+    },
+    log: (rec) => st.log.info("worker key revoked", { worker: rec.id, actor }),
+    records: () => [adminRecord(c)],
+    // Ends its credential leases, locks and pool slots too (src/server/revoke.ts).
+    commit: () => st.registry.revoke(id, { reason: "revoked", actor, corrId }),
+    answer: (rec) => ok(st.registry.info(rec)),
+  });
 }
 
 /** `POST /v1/admin/workers/{id}/rotate`: demand a rekey (`rekey_required` until the worker rekeys). */
-export function workerRotate(c: Ctx): Answer {
+export function workerRotate(c: Ctx): Answer | Promise<Answer> {
   const { st, actor } = c;
   const id = decodeSegment(c.parts[4], "worker id");
-  const rec = st.registry.get(id);
-  if (!rec || rec.revokedAt !== null || rec.kind !== "worker") throw new HushError("not_found", `no active worker key with id ${id}`);
-  rec.rekeyRequired = true;
-  st.log.info("worker rekey demanded", { worker: rec.id, actor });
-  return ok(st.registry.info(rec));
+  return runChange(c, {
+    apply: () => {
+      const rec = st.registry.get(id);
+      if (!rec || rec.revokedAt !== null || rec.kind !== "worker") throw new HushError("not_found", `no active worker key with id ${id}`);
+      const was = rec.rekeyRequired;
+      rec.rekeyRequired = true;
+      return { rec, was };
+    },
+    undo: ({ rec, was }) => void (rec.rekeyRequired = was),
+    log: ({ rec }) => st.log.info("worker rekey demanded", { worker: rec.id, actor }),
+    records: () => [adminRecord(c)],
+    answer: ({ rec }) => ok(st.registry.info(rec)),
+  });
 }
 
 export function collectStats(st: State) {

@@ -12,11 +12,12 @@
  */
 import { HushError } from "../errors.ts";
 import { concatBytes, fromUtf8, randomBytes, sealChaCha, toB64u, utf8, wipe } from "../crypto/index.ts";
-import type { State } from "./state.ts";
+import type { CredInfo } from "../broker/index.ts";
 import { auditHash } from "../audit/index.ts";
 import { type Answer, decodeSegment, ok, optInt, parseObject } from "./http.ts";
 import type { Ctx } from "./pipeline.ts";
 import { maskOwner } from "./masking.ts";
+import { requireAudit, runChange } from "./change.ts";
 
 /** Seal a value to a worker's enc key, bound to the request signature. */
 export function sealValue(encKey: Uint8Array, signature: string, name: string, value: Uint8Array, version: number): string {
@@ -29,11 +30,6 @@ export function sealValue(encKey: Uint8Array, signature: string, name: string, v
   }
 }
 
-/** Fail closed: nothing that reveals or changes a secret happens while the audit sink cannot write. */
-export function requireAudit(st: State): void {
-  if (!st.audit.healthy) throw new HushError("unavailable", "the audit log cannot be written; refusing until it recovers");
-}
-
 /**
  * The enc key of the generation that signed the request: during a rekey's
  * grace period a request signed with the previous key gets its answer
@@ -44,43 +40,54 @@ function encKeyOf(c: Ctx): Uint8Array {
   return c.generation === "previous" && key.prevEncKey ? key.prevEncKey : key.encKey;
 }
 
-/** `POST /v1/creds/leases/{lease_id}/return` */
-export function credReturn(c: Ctx): Answer {
-  const { st, corrId } = c;
+/** `POST /v1/creds/leases/{lease_id}/return`: recorded first, then returned (the value is free for others at once). */
+export function credReturn(c: Ctx): Answer | Promise<Answer> {
+  const { st } = c;
   const key = c.key!;
   const leaseId = decodeSegment(c.parts[4], "lease id");
-  requireAudit(st);
-  const r = st.creds.giveBack(leaseId, key.id);
-  st.audit.record({ actor: key.id, via: "worker", action: "cred.return", target: r.cred, result: "ok", corr_id: corrId });
-  return ok({ returned: true });
+  return runChange(c, {
+    apply: () => st.creds.checkGiveBack(leaseId, key.id),
+    records: (cred) => [{ action: "cred.return", target: cred }],
+    commit: () => st.creds.giveBack(leaseId, key.id),
+    answer: () => ok({ returned: true }),
+  });
 }
 
-/** `POST /v1/creds/{name}/checkout`: the value sealed to the worker, audited as an HMAC only. */
-export function credCheckout(c: Ctx): Answer {
+/**
+ * `POST /v1/creds/{name}/checkout`: the value sealed to the worker, audited
+ * as an HMAC only. No record, no secret: a lease whose record cannot be
+ * written is returned at once. Refusals are audited (`denied` for policy,
+ * `error` otherwise).
+ */
+export function credCheckout(c: Ctx): Answer | Promise<Answer> {
   const { st, corrId } = c;
   const key = c.key!;
   const name = decodeSegment(c.parts[3], "credential name");
   const b = parseObject(c.body);
-  requireAudit(st);
-  let co;
-  try {
-    co = st.creds.checkout(name, key.id, key.tags, optInt(b, "ttl_ms"));
-  } catch (e) {
-    if (e instanceof HushError) {
-      const result = e.code === "forbidden" ? "denied" : "error";
-      st.audit.record({ actor: key.id, via: "worker", action: "cred.checkout", target: name, result, reason: e.code, corr_id: corrId });
-    }
-    throw e;
-  }
-  const sealed = sealValue(encKeyOf(c), c.signature, name, co.value, co.version);
-  // The value given out appears only as an HMAC (e.g. which worker held which pooled account).
-  st.audit.record({ actor: key.id, via: "worker", action: "cred.checkout", target: name, result: "ok", corr_id: corrId, value_hash: auditHash(co.value, st.auditHmacKey) });
-  // Fail closed even for the request during which the audit file first fails: no record, no secret.
-  if (!st.audit.healthy) {
-    st.creds.giveBack(co.leaseId, key.id);
-    throw new HushError("unavailable", "the audit log cannot be written; refusing until it recovers");
-  }
-  return ok({ lease_id: co.leaseId, expires_at: co.expiresAt, sealed, version: co.version, mode: co.mode });
+  return runChange(c, {
+    apply: () => {
+      let co;
+      try {
+        co = st.creds.checkout(name, key.id, key.tags, optInt(b, "ttl_ms"));
+      } catch (e) {
+        if (e instanceof HushError) {
+          const result = e.code === "forbidden" ? "denied" : "error";
+          st.audit.record({ actor: key.id, via: "worker", action: "cred.checkout", target: name, result, reason: e.code, corr_id: corrId });
+        }
+        throw e;
+      }
+      try {
+        return { co, sealed: sealValue(encKeyOf(c), c.signature, name, co.value, co.version) };
+      } catch (e) {
+        st.creds.giveBack(co.leaseId, key.id);
+        throw e;
+      }
+    },
+    undo: ({ co }) => void st.creds.giveBack(co.leaseId, key.id),
+    // The value given out appears only as an HMAC (e.g. which worker held which pooled account).
+    records: ({ co }) => [{ action: "cred.checkout", target: name, value_hash: auditHash(co.value, st.auditHmacKey) }],
+    answer: ({ co, sealed }) => ok({ lease_id: co.leaseId, expires_at: co.expiresAt, sealed, version: co.version, mode: co.mode }),
+  });
 }
 
 /** Split a body's values into byte buffers (the caller's strings cannot be wiped; the copies can). */
@@ -95,36 +102,51 @@ export function adminCredsList(c: Ctx): Answer {
   return ok({ creds: c.st.creds.list() });
 }
 
-/** `POST /v1/admin/creds`: create or replace; each value audited as an HMAC; fails closed. */
-export function adminCredsPut(c: Ctx): Answer {
-  const { st, actor, corrId } = c;
+/** `POST /v1/admin/creds`: create or replace; each value audited as an HMAC; recorded first, then stored (a replacement wipes the old values). */
+export function adminCredsPut(c: Ctx): Answer | Promise<Answer> {
+  const { st, actor } = c;
   const b = parseObject(c.body);
   if (typeof b.name !== "string") throw new HushError("invalid_request", "name is required");
-  requireAudit(st);
+  const name = b.name;
+  const opts = { allow: b.allow, mode: b.mode, source: "admin" };
+  requireAudit(st.audit);
   const values = valuesOf(b);
-  let info;
+  let stored = false;
   try {
-    info = st.creds.put(b.name, values, { allow: b.allow, mode: b.mode, source: "admin" });
-  } catch (e) {
-    wipe(...values);
-    throw e;
+    return runChange(c, {
+      apply: () => ({ ...st.creds.checkPut(name, values, opts), info: undefined as CredInfo | undefined }),
+      log: ({ mode }) => st.log.info("credential stored", { name, mode, values: values.length, actor }),
+      records: () => values.map((v) => ({ action: "cred.put", target: name, value_hash: auditHash(v, st.auditHmacKey) })),
+      commit: (r) => {
+        stored = true;
+        // The values replaced (if any) are wiped; the new ones are masked until deleted or replaced.
+        r.info = st.creds.put(name, values, opts);
+        st.masker.release(maskOwner.cred(name));
+        for (const v of values) st.masker.add(fromUtf8(v), { owner: maskOwner.cred(name) });
+      },
+      answer: (r) => ok(r.info, 201),
+    });
+  } finally {
+    if (!stored) wipe(...values);
   }
-  // The values replaced (if any) are wiped; the new ones are masked until deleted or replaced.
-  st.masker.release(maskOwner.cred(info.name));
-  for (const v of values) st.masker.add(fromUtf8(v), { owner: maskOwner.cred(info.name) });
-  for (const v of values) st.audit.record({ actor, via: "admin", action: "cred.put", target: info.name, result: "ok", corr_id: corrId, value_hash: auditHash(v, st.auditHmacKey) });
-  st.log.info("credential stored", { name: info.name, mode: info.mode, values: info.values, actor });
-  return ok(info, 201);
 }
 
-/** `DELETE /v1/admin/creds/{name}`: fails closed. */
-export function adminCredsDelete(c: Ctx): Answer {
-  const { st, actor, corrId } = c;
+/** `DELETE /v1/admin/creds/{name}`: recorded first, then deleted (its values wiped). */
+export function adminCredsDelete(c: Ctx): Answer | Promise<Answer> {
+  const { st, actor } = c;
   const name = decodeSegment(c.parts[4], "credential name");
-  requireAudit(st);
-  const info = st.creds.delete(name);
-  st.masker.release(maskOwner.cred(name));
-  st.audit.record({ actor, via: "admin", action: "cred.delete", target: name, result: "ok", corr_id: corrId });
-  st.log.info("credential deleted", { name, actor });
-  return ok(info);
+  return runChange(c, {
+    apply: () => {
+      const info = st.creds.list().find((i) => i.name === name);
+      if (!info) throw new HushError("not_found", "no such credential");
+      return info;
+    },
+    log: () => st.log.info("credential deleted", { name, actor }),
+    records: () => [{ action: "cred.delete", target: name }],
+    commit: () => {
+      st.creds.delete(name);
+      st.masker.release(maskOwner.cred(name));
+    },
+    answer: (info) => ok(info),
+  });
 }

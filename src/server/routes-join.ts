@@ -10,7 +10,7 @@
  * @module
  */
 import { HushError } from "../errors.ts";
-import { fromB64u, fromUtf8, toB64u, utf8 } from "../crypto/index.ts";
+import { fromB64u, fromUtf8, toB64u, utf8, wipe } from "../crypto/index.ts";
 import { createResponder } from "../noise/index.ts";
 import { validateWorkerName } from "../broker/index.ts";
 import type { State } from "./state.ts";
@@ -18,6 +18,7 @@ import { ok, parseObject, type Answer } from "./http.ts";
 import { maskHandshakeCredential, maskOwner } from "./masking.ts";
 import type { Ctx } from "./pipeline.ts";
 import { recordFailure } from "./failures.ts";
+import { requireAudit, runChange } from "./change.ts";
 
 /** A refused handshake: the client sees auth_failed, logs see `reason`. */
 export class JoinRefused extends HushError {
@@ -62,12 +63,18 @@ export function checkFresh(st: State, payload: Uint8Array, ephemeral: Uint8Array
   return p;
 }
 
-export function handleJoin(st: State, body: Uint8Array, source: string): { answer: Answer; workerId: string; tokenId: string } {
+/**
+ * A join: the handshake checked (every refusal before anything changes),
+ * then a recorded change (src/server/change.ts): the key is made, recorded
+ * with its token, and only then is the token use spent.
+ */
+export function handleJoin(c: Ctx, body: Uint8Array, source: string): Answer | Promise<Answer> {
+  const st = c.st;
   // Per source, per network, then global (src/server/joinlimit.ts).
   const wait = st.joinLimits.take(source);
   if (wait > 0) throw new HushError("rate_limited", "too many join attempts", { retryAfter: wait });
   // A join mints a credential: not while the audit log cannot record it.
-  if (!st.audit.healthy) throw new HushError("unavailable", "the audit log cannot be written; refusing until it recovers");
+  requireAudit(st.audit);
   const { tokenId, msg } = readMessage(body, true);
   const t = st.tokens.check(tokenId);
   if (typeof t === "string") throw new JoinRefused(t);
@@ -97,40 +104,56 @@ export function handleJoin(st: State, body: Uint8Array, source: string): { answe
   const encKey = m2.c2.key;
   m2.c1.wipe();
   m2.c2.wipe();
-  const rec = st.registry.create({ kind: "worker", name, tags: t.tags, ttlMs: t.workerTtlMs, via: "join", tokenId, macKey, encKey, id });
-  st.tokens.spend(t);
-  maskHandshakeCredential(st, rec, sk.publicKey);
-  if (t.usesLeft === 0) st.masker.release(maskOwner.token(t.id));
-  st.log.info("worker joined", { worker: id, name, token_id: tokenId });
-  return { answer: ok({ msg: toB64u(m2.message) }), workerId: id, tokenId };
+  return runChange(c, {
+    via: "join",
+    apply: () => {
+      try {
+        return st.registry.create({ kind: "worker", name, tags: t.tags, ttlMs: t.workerTtlMs, via: "join", tokenId, macKey, encKey, id });
+      } catch (e) {
+        wipe(macKey, encKey);
+        throw e;
+      }
+    },
+    undo: (rec) => st.registry.discard(rec.id),
+    log: () => st.log.info("worker joined", { worker: id, name, token_id: tokenId }),
+    records: () => [{ actor: id, action: "join", target: tokenId }],
+    commit: (rec) => {
+      st.tokens.spend(t);
+      maskHandshakeCredential(st, rec, sk.publicKey);
+      if (t.usesLeft === 0) st.masker.release(maskOwner.token(t.id));
+      c.m.joins.inc({ result: "ok" });
+    },
+    answer: () => ok({ msg: toB64u(m2.message) }),
+  });
 }
 
 /** `POST /v1/join` (role `join`): unsigned; counted in `hush_joins_total{result}` and audited either way (refusals: handshake, rate limit, no room for the key). */
-export function joinRoute(c: Ctx): Answer {
-  const { st, m, corrId } = c;
-  const source = c.req.peer;
+export function joinRoute(c: Ctx): Answer | Promise<Answer> {
   try {
-    const j = handleJoin(st, c.body, source);
-    m.joins.inc({ result: "ok" });
-    st.audit.record({ actor: j.workerId, via: "join", action: "join", target: j.tokenId, result: "ok", corr_id: corrId });
-    return j.answer;
+    const a = handleJoin(c, c.body, c.req.peer);
+    return a instanceof Promise ? a.catch((e) => joinRefused(c, e)) : a;
   } catch (e) {
-    // Refusals are accounted per source (src/server/failures.ts): the lines they cause are bounded.
-    let reason: string | undefined;
-    if (e instanceof JoinRefused) {
-      m.joins.inc({ result: "refused" });
-      m.authFailures.inc({ reason: e.reason });
-      reason = e.reason;
-    } else if (e instanceof HushError && e.code === "rate_limited") {
-      m.joins.inc({ result: "rate_limited" });
-      m.rejected.inc({ reason: "join_rate" });
-      reason = "rate_limited";
-    } else if (e instanceof HushError && e.code === "max_items") {
-      // No room for another live worker key (--max-workers); no token use was spent.
-      m.joins.inc({ result: "max_items" });
-      reason = "max_items";
-    }
-    if (reason) recordFailure(st, { action: "join", reason, peer: source, corrId });
-    throw e;
+    return joinRefused(c, e);
   }
+}
+
+/** Count and account a refused join (src/server/failures.ts bounds the lines it causes); rethrows. */
+function joinRefused(c: Ctx, e: unknown): never {
+  const { m } = c;
+  let reason: string | undefined;
+  if (e instanceof JoinRefused) {
+    m.joins.inc({ result: "refused" });
+    m.authFailures.inc({ reason: e.reason });
+    reason = e.reason;
+  } else if (e instanceof HushError && e.code === "rate_limited") {
+    m.joins.inc({ result: "rate_limited" });
+    m.rejected.inc({ reason: "join_rate" });
+    reason = "rate_limited";
+  } else if (e instanceof HushError && e.code === "max_items") {
+    // No room for another live worker key (--max-workers); no token use was spent.
+    m.joins.inc({ result: "max_items" });
+    reason = "max_items";
+  }
+  if (reason) recordFailure(c.st, { action: "join", reason, peer: c.req.peer, corrId: c.corrId });
+  throw e;
 }

@@ -20,6 +20,7 @@ import { compileRoutes, matchRoute, type Area, type Role, type Route } from "./r
 import { auditAdminChange, isAdminChange } from "./routes-admin.ts";
 import { settleRekey } from "./rekey.ts";
 import { recordFailure } from "./failures.ts";
+import { logQuietly } from "./change.ts";
 
 /** `POST /v1/join` (the `join` row): answered unsigned; everything else goes on to authentication. */
 export function join(routes: readonly Route[]): Stage {
@@ -136,7 +137,9 @@ export function rate(): Stage {
     const wait = st.keyLimiter.take(key.id);
     if (wait > 0) {
       c.m.rejected.inc({ reason: "rate_limit" });
-      st.audit.record({ actor: key.id, via: key.kind, action: "rate_limit", target: c.label, result: "denied", reason: "rate_limited", corr_id: c.corrId });
+      try {
+        st.audit.record({ actor: key.id, via: key.kind, action: "rate_limit", target: c.label, result: "denied", reason: "rate_limited", corr_id: c.corrId });
+      } catch {}
       c.answer = fail("rate_limited", "too many requests for this key", c.corrId, { "retry-after": String(wait) });
       return;
     }
@@ -189,10 +192,12 @@ function routeError(c: Ctx, e: unknown): void {
   const { st } = c;
   const key = c.key!;
   if (e instanceof HushError && e.code === "forbidden" && c.area !== "creds" && c.area !== "admin") {
-    st.audit.record({ actor: key.id, via: key.kind, action: "policy", target: c.label, result: "denied", reason: "forbidden", corr_id: c.corrId });
+    try {
+      st.audit.record({ actor: key.id, via: key.kind, action: "policy", target: c.label, result: "denied", reason: "forbidden", corr_id: c.corrId });
+    } catch {}
   }
   c.answer = answerError(e, c.corrId);
-  if (c.answer.status === 500) st.log.error("internal error", { corr_id: c.corrId, route: c.label, err: String((e as Error)?.stack ?? e) });
+  if (c.answer.status === 500) logQuietly(c, "internal error", e);
 }
 
 /** The admin.sock listener: the `admin` and `owner` rows as "admin-socket"; any other path is `not_found`. Errors go to `observe` (unsigned). */

@@ -11,6 +11,7 @@ import { answerError, fail, type Answer } from "./http.ts";
 import type { BodyRead, Ctx, Next, Stage } from "./pipeline.ts";
 import { areaOf, compileRoutes, matchRoute, type Route, type Row } from "./routes.ts";
 import { routeLabel } from "./metrics.ts";
+import { logQuietly } from "./change.ts";
 
 /** The empty body (shared; never wiped). */
 export const EMPTY = new Uint8Array(0);
@@ -46,7 +47,7 @@ async function observeLater(c: Ctx, p: Promise<void>): Promise<void> {
 
 function mapError(c: Ctx, e: unknown): void {
   c.answer = answerError(e, c.corrId);
-  if (c.answer.status === 500) c.st.log.error("internal error", { corr_id: c.corrId, route: c.label, err: String((e as Error)?.stack ?? e) });
+  if (c.answer.status === 500) logQuietly(c, "internal error", e);
 }
 
 function finish(c: Ctx): void {

@@ -32,6 +32,8 @@ import { decodeCredential, type Credential } from "../../src/keys/index.ts";
 import { STATUS } from "../../src/server/http.ts";
 import { rawRequest, startDaemon, type Daemon } from "../e2e/_harness.ts";
 
+/** A request that fails verification: `auth_failed`, or `rate_limited` once its source has failed too often (src/server/failures.ts). */
+const AUTH_REFUSED: ErrorCode[] = ["auth_failed", "rate_limited"];
 const SEED = 0x48555348; // "HUSH"
 const N_REQUESTS = 10_000;
 const N_RAW = 2_000;
@@ -406,7 +408,7 @@ function requestCase(i: number): Case {
       case 12: {
         // Two Authorization headers: the first valid.
         const a = sig(cred.macKey);
-        return { what: "two Authorization headers", socket: "worker", bytes: httpBytes(method, target, [["Authorization", a], ["Authorization", a]], body), codes: ["auth_failed"] };
+        return { what: "two Authorization headers", socket: "worker", bytes: httpBytes(method, target, [["Authorization", a], ["Authorization", a]], body), codes: AUTH_REFUSED };
       }
       case 13:
         auth = sig(cred.macKey) + "A".repeat(r.int(1, 300)); // over-long
@@ -419,7 +421,7 @@ function requestCase(i: number): Case {
     }
     const headers: [string, string][] = auth === undefined ? [] : [["Authorization", auth]];
     if (r.chance(0.2)) headers.push(["X-Request-Id", r.pick(["a".repeat(65), "ok-id.1:2", "<script>", "../../etc/passwd", "%00", r.str(NAME_CHARS, 1, 64)])]);
-    return { what: `bad authentication (${variant})`, socket: "worker", bytes: httpBytes(method, target, headers, body), codes: ["auth_failed"] };
+    return { what: `bad authentication (${variant})`, socket: "worker", bytes: httpBytes(method, target, headers, body), codes: AUTH_REFUSED };
   }
   if (k < 94) {
     // Unauthenticated join with a garbage handshake (real or fake token id); the rate limiter may answer first.
@@ -619,7 +621,7 @@ function checkHushAnswer(c: Case, index: string, a: Answer, replayed = false): v
   if (a.headers["x-request-id"] !== j.corr_id) return fail(c, index, "x-request-id differs from corr_id", a);
   if (!/^application\/json/.test(a.headers["content-type"] ?? "")) return fail(c, index, "content-type is not JSON", a);
   if (j.error === "rate_limited" && !/^\d+$/.test(a.headers["retry-after"] ?? "")) return fail(c, index, "rate_limited without Retry-After", a);
-  const expected = replayed ? (["auth_failed"] as ErrorCode[]) : c.codes;
+  const expected = replayed ? AUTH_REFUSED : c.codes;
   if (expected && !expected.includes(j.error)) return fail(c, index, `expected ${expected.join("|")}, got ${j.error}`, a);
   for (const s of secrets) if (a.body.includes(s)) return fail(c, index, "a secret appears in the answer", a);
   // A request that passed authentication gets a signed answer; a refused one never does.

@@ -1,0 +1,134 @@
+/**
+ * Recorded changes: the one way a handler changes state that the audit log
+ * must show (PROTOCOL.md §9.5, §9.7). A change is stored, audited and
+ * answered — or not stored at all. The handler describes it; `runChange`
+ * does it in this order:
+ *
+ * 1. the audit sink must be healthy, else `503 unavailable` (nothing done);
+ * 2. `apply()` checks everything and makes the part of the change that
+ *    `undo()` can take back exactly (create a key, take a lease, set a
+ *    flag). It throws to refuse; a refusal has changed nothing;
+ * 3. `log()` writes the change's log lines;
+ * 4. `records()` builds the audit records (actor, via, `result: "ok"` and
+ *    corr_id are filled in), which are committed all or nothing
+ *    (AuditSink.commit: every line in the file, or none of them);
+ * 5. if 3 or 4 fails — a logger or sink that throws, a line the file will
+ *    not take — `undo()` runs and the answer is `503 unavailable` (the file
+ *    cannot take the lines; the refused change is recorded as `result:
+ *    "error"`, `reason: "unavailable"`, when the file recovers) or `500
+ *    internal` with the corr_id (anything thrown, logged by the route stage);
+ * 6. `commit()` does what cannot be taken back (revoke and wipe a key, spend
+ *    a token use, replace a credential's values), once the records are in
+ *    the file. It must not throw for what `apply()` checked; if it throws
+ *    anyway (a bug), an `error` record with the same corr_id follows the
+ *    `ok` one and the answer is 500;
+ * 7. `answer()`.
+ *
+ * So a destructive change is checked in `apply()` and done in `commit()`;
+ * an additive one is done in `apply()` and taken back in `undo()`. A new
+ * store operation that must be audited (src/broker, routes-worker.ts)
+ * returns `runChange(c, { apply, undo, records, answer })` from its handler
+ * instead of calling the store and the audit sink itself. Changes with no
+ * audit record and no log line (KV, locks, pools) are one broker call that
+ * validates before it mutates (invariant 8) and need no transaction.
+ * `apply` may return a promise (a store behind Redis); so may `undo`.
+ * @module
+ */
+import { HushError } from "../errors.ts";
+import type { Answer } from "./http.ts";
+import type { Ctx } from "./pipeline.ts";
+import type { AuditEvent, AuditSink } from "./state.ts";
+
+/** An audit record of a change: `action` and what it names; `actor`, `via`, `result` and `corr_id` default to the request's. */
+export type ChangeRecord = Omit<AuditEvent, "result"> & { result?: AuditEvent["result"] };
+
+export interface Change<R> {
+  /** `via` of the records (default "admin" on admin routes, "worker" on the others). */
+  via?: string;
+  apply(): R | Promise<R>;
+  records(r: R): ChangeRecord[];
+  /** Take back exactly what `apply` did. Must not throw. */
+  undo?(r: R): void | Promise<void>;
+  log?(r: R): void;
+  commit?(r: R): void;
+  answer(r: R): Answer;
+}
+
+const UNAVAILABLE = "the audit log cannot be written; refusing until it recovers";
+
+/** Fail closed: nothing that reveals or changes a secret happens while the audit sink cannot write. */
+export function requireAudit(sink: AuditSink): void {
+  if (!sink.healthy) throw new HushError("unavailable", UNAVAILABLE);
+}
+
+/**
+ * Write `events` all or nothing: the sink's `commit`, or, for a sink
+ * without one, each event and then its health. False when nothing was
+ * written (and `refusal` recorded instead).
+ */
+export function commitRecords(sink: AuditSink, events: readonly AuditEvent[], refusal: AuditEvent): boolean {
+  if (sink.commit) return sink.commit(events, refusal);
+  if (!sink.healthy) {
+    sink.record(refusal);
+    return false;
+  }
+  for (const ev of events) sink.record(ev);
+  return true;
+}
+
+/** Run a change (see the module comment). A promise only when `apply` or `undo` returns one. */
+export function runChange<R>(c: Ctx, ch: Change<R>): Answer | Promise<Answer> {
+  requireAudit(c.st.audit);
+  const r = ch.apply();
+  return r instanceof Promise ? r.then((v) => settle(c, ch, v)) : settle(c, ch, r);
+}
+
+function settle<R>(c: Ctx, ch: Change<R>, r: R): Answer | Promise<Answer> {
+  const st = c.st;
+  let events: AuditEvent[] = [];
+  try {
+    ch.log?.(r);
+    const via = ch.via ?? (c.area === "admin" ? "admin" : "worker");
+    events = ch.records(r).map((e) => ({ actor: c.actor, via, result: "ok", corr_id: c.corrId, ...e }));
+    const refusal: AuditEvent = { ...events[0], result: "error", reason: "unavailable", value_hash: undefined };
+    if (!commitRecords(st.audit, events, refusal)) throw new HushError("unavailable", `${UNAVAILABLE}; the change was not made`);
+  } catch (e) {
+    return undoThenThrow(c, ch, r, e);
+  }
+  try {
+    ch.commit?.(r);
+    return ch.answer(r);
+  } catch (e) {
+    // A bug: the records say ok; say that it failed, with the same corr_id.
+    try {
+      st.audit.record({ ...events[0], result: "error", reason: "internal", value_hash: undefined });
+    } catch {}
+    throw e;
+  }
+}
+
+function undoThenThrow<R>(c: Ctx, ch: Change<R>, r: R, e: unknown): Promise<Answer> | never {
+  let u: void | Promise<void> = undefined;
+  try {
+    u = ch.undo?.(r);
+  } catch (ue) {
+    logQuietly(c, "undoing a change failed", ue);
+  }
+  if (u instanceof Promise) {
+    return u.then(
+      () => Promise.reject(e),
+      (ue) => {
+        logQuietly(c, "undoing a change failed", ue);
+        return Promise.reject(e);
+      },
+    );
+  }
+  throw e;
+}
+
+/** Log an error; a logger that throws is ignored here (the answer is decided already). */
+export function logQuietly(c: Ctx, msg: string, e: unknown): void {
+  try {
+    c.st.log.error(msg, { corr_id: c.corrId, route: c.label, err: String((e as Error)?.stack ?? e) });
+  } catch {}
+}
