@@ -118,6 +118,47 @@ describe("disk full mid-run", () => {
     expect(dropped.count).toBe(200 - lines.filter((l) => l.type === "event").length);
   });
 
+  test("commit is all or nothing: lines the full file takes only in part are cut off, followers see none, the refusal waits", () => {
+    if (!mounted) return console.warn(`skipped: ${why}`);
+    const path = join(dir, "commit.log");
+    const w = AuditWriter.open({ path });
+    const seen: string[] = [];
+    w.subscribe((l) => seen.push(l));
+    const ev = (i: number) => ({ actor: "admin-socket", via: "admin", action: "cred.put", target: "c", result: "ok" as const, value_hash: "hmac-sha256:" + "h".repeat(43) + i });
+    expect(w.commit([ev(0), ev(1)], { action: "cred.put", result: "error", reason: "unavailable" })).toBe(true);
+    expect(seen.length).toBe(2);
+    fill("filler4");
+    try {
+      // The file's last page still has room for a few lines: commit until the file refuses.
+      let refused = false;
+      for (let i = 0; i < 400 && !refused; i++) {
+        const size = statSync(path).size;
+        const n = seen.length;
+        if (!w.commit([ev(10 * i), ev(10 * i + 1), ev(10 * i + 2)], { actor: "admin-socket", action: "cred.put", target: "c", result: "error", reason: "unavailable" })) {
+          refused = true;
+          // Nothing of the refused lines is left in the file; the (shorter) refusal is there or waits.
+          const text = readFileSync(path);
+          expect(text.at(-1)).toBe(0x0a);
+          if (text.length > size) expect(JSON.parse(text.subarray(size, text.length - 1).toString())).toMatchObject({ result: "error", reason: "unavailable" });
+          expect(seen.length).toBeLessThanOrEqual(n + 1);
+          expect(seen.slice(n).every((l) => l.includes('"reason":"unavailable"'))).toBe(true);
+          expect(w.status().pendingLines + (text.length > size ? 1 : 0)).toBe(1);
+        }
+      }
+      expect(refused).toBe(true);
+    } finally {
+      unlinkSync(join(dir, "filler4"));
+    }
+    w.tick();
+    expect(w.healthy).toBe(true);
+    expect(w.close()).toBe(true);
+    const text = readFileSync(path);
+    expect(verifyAuditLog(text, { requireClosed: true }).ok).toBe(true);
+    const lines = text.toString().trimEnd().split("\n").map((l) => JSON.parse(l));
+    expect(lines.filter((l) => l.result === "error").map((l) => l.reason)).toEqual(["unavailable"]);
+    expect(lines.filter((l) => l.result === "ok").length % 3).toBe(2); // the first commit's 2 lines, then whole commits of 3
+  });
+
   test("a state file that cannot be rewritten: unhealthy, the old state kept, then saved when space returns", () => {
     if (!mounted) return console.warn(`skipped: ${why}`);
     const path = join(other, "audit.log"); // the log has room; the state file's filesystem is full
