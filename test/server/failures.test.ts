@@ -112,6 +112,16 @@ describe("FailureLedger", () => {
   });
 });
 
+test("hush audit tail shows a summary's count, source and window, and an immediate failure's source", async () => {
+  const { formatAuditRow } = await import("../../src/audit/index.ts");
+  const base = { seq: 9, ts: 1_795_958_320_850, type: "event", prev: "p", via: "worker", action: "auth", result: "denied", reason: "unknown_key" };
+  expect(formatAuditRow({ ...base, actor: "203.0.113.7", source: "203.0.113.7", corr_id: "c1", failures: 20000, limited: 19980, since: 1_795_958_320_507 })).toContain(
+    "unknown_key; 20000 failures from 203.0.113.7 since 2026-11-29T13:18:40Z (19980 rate limited); first corr c1",
+  );
+  expect(formatAuditRow({ ...base, actor: "*", source: "*", reason: undefined, failures: 5, sources: 3, since: 1_795_958_320_507 })).toContain("5 failures from 3 more sources since");
+  expect(formatAuditRow({ ...base, actor: "w_AAAAAAAAAAAAAAAA", source: "unix", corr_id: "c2" })).toContain("unknown_key; from unix; corr c2");
+});
+
 describe("through the pipeline", () => {
   let d: Daemon;
   let dir: string;
