@@ -72,7 +72,7 @@ export default defineCommand({
       valueHint: "FILE",
     },
     closed: { type: "boolean", description: "the daemon has stopped: every run must have its stop line, and the file must end with the closing seal" },
-    "allow-unsealed": { type: "boolean", description: "with --key-file, accept runs written without sealing (reported as unsealed)" },
+    "allow-unsealed": { type: "boolean", description: "with --key-file, accept runs written without sealing before the first sealed run (reported as unsealed)" },
     "first-epoch": { type: "string", description: "the file continues an older one: its first sealed run starts at this epoch (the older file's `next epoch`; default 0)", valueHint: "N" },
     ...jsonArgs,
   },

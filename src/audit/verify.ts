@@ -246,6 +246,9 @@ function startRun(o: any, L: number, opts: VerifyOptions, g: ChainState): Run {
     return startRunV2(o, L, g, opts.firstEpoch ?? 0);
   }
   if (o.key !== undefined) return startRunV1(o, L, opts.auditSecretKey, g);
+  if (g.seen) {
+    throw new Break(o.seq, L, "a run without sealing after runs sealed in format 2: a downgrade (its seals and sealing fields were stripped); a daemon of this version refuses to append an unsealed run to a sealed file");
+  }
   if ((opts.verifyKey || opts.auditSecretKey) && !opts.allowUnsealedRuns) {
     throw new Break(o.seq, L, "this run is not sealed (no key in its start line) although an audit key was given: its seals were stripped, or the daemon ran without --audit-state-file");
   }
@@ -263,9 +266,7 @@ function finish(r: VerifyResult, opts: VerifyOptions, g: ChainState, lastSeq: nu
   if (!r.sealsChecked) r.warnings.push(CHAIN_ONLY_WARNING);
   const v1 = r.runList.filter((x) => x.sealing === "v1");
   const v2seals = r.runList.some((x) => x.sealing === "v2" && x.epochs !== null);
-  if (opts.verifyKey && !g.seen && v1.length > 0 && !opts.auditSecretKey) {
-    throw new Break(v1[0].startSeq, 1, "no run of this file is sealed with a verification key (format 2): its runs use format 1; verify them with their audit secret key (HUSH-AUDIT-KEY-1…)", true);
-  }
+  if (opts.verifyKey) requireFormat2(r, g, v1.length > 0, lastSeq);
   if (v1.length > 0) {
     const where = `run${v1.length === 1 ? "" : "s"} at seq ${v1.map((x) => x.startSeq).join(", ")}`;
     const covered = v2seals && g.chain ? `; every line of them is also covered by the verified format-2 seal at seq ${r.vouched?.toSeq ?? "?"}` : "";
@@ -283,6 +284,33 @@ function finish(r: VerifyResult, opts: VerifyOptions, g: ChainState, lastSeq: nu
     }
   }
   r.closed = r.runList.at(-1)?.closed ?? false;
+}
+
+/**
+ * With the verification key, the file must hold at least one verified
+ * format-2 seal. A daemon with a sealing state writes its start line and
+ * start seal before anything else of its run, and never a format-1 or an
+ * unsealed run after a format-2 one (startRun refuses those as downgrades),
+ * so a file without such a seal either has not been sealed with this key yet
+ * — and then the verification key has nothing to check — or had its format-2
+ * runs rewritten as format 1 or stripped of their seals. Which one, the
+ * verifier cannot tell; it refuses, and says how to check a file that was
+ * never migrated.
+ */
+function requireFormat2(r: VerifyResult, g: ChainState, hasV1: boolean, lastSeq: number): void {
+  if (r.vouched !== null) return;
+  if (g.seen) {
+    const run = r.runList.find((x) => x.sealing === "v2")!;
+    throw new Break(run.startSeq, r.lines, `the format-2 run at seq ${run.startSeq} has no seal, so nothing in this file is vouched for: it was cut right after that run's start line, or the daemon died while it started (its next start seals the file)`, true);
+  }
+  const what = r.lines === 0 ? "the file is empty" : hasV1 ? "its runs use format 1 (hush 0.1.0) or none" : "its runs are not sealed";
+  throw new Break(
+    lastSeq || null,
+    r.lines,
+    `no run of this file is sealed in format 2 although the verification key was given (${what}): its format-2 runs were rewritten as format 1 or stripped of their seals (a downgrade), ` +
+      "or no daemon has sealed this file with this key yet; a file that was never sealed in format 2: verify it with the format-1 key alone (HUSH-AUDIT-KEY-1…), or without a key",
+    true,
+  );
 }
 
 function checkEvent(o: any, L: number): void {

@@ -161,8 +161,9 @@ export class AuditWriter {
    * and write this run's `start` line (and, when sealing, its start seal).
    * Throws HushError `invalid_request` for what openAuditFile refuses
    * (src/audit/file.ts: a symlink, a file or directory another user owns or
-   * can write, an incomplete last line…), a file sealed with another key, or
-   * a state file that cannot be rewritten.
+   * can write, an incomplete last line…), a file sealed with another key, a
+   * file sealed in format 2 opened without a sealing state (its last seal in
+   * the last MiB has a key id), or a state file that cannot be rewritten.
    */
   static open(opts: AuditWriterOptions): AuditWriter {
     const sealing = opts.sealing;
@@ -175,6 +176,13 @@ export class AuditWriter {
       }
     }
     const { fd, lastSeq, prev, lastSeal, warnings } = openAuditFile(opts.path);
+    if (!sealing && lastSeal?.keyId !== undefined) {
+      // An unsealed run after format-2 runs is what a downgrade looks like: the verifier refuses it.
+      closeSync(fd);
+      throw new HushError("invalid_request", `audit file ${opts.path} is sealed (format 2, key id ${lastSeal.keyId}): start the daemon with --audit-state-file (the sealing state of that key); an unsealed run appended to it would fail hush audit verify`, {
+        hint: "or start a new --audit-file to run without sealing",
+      });
+    }
     const w = new AuditWriter(opts, fd, lastSeq, prev);
     w.warnings.push(...warnings);
     const start: Fields = { v: 2 };

@@ -5,7 +5,9 @@
  * `seq`, recompute `prev`), and seal with K_n, K_{n+1}, … derived from the
  * stolen state, exactly as the daemon would.
  */
-import { ZERO_PREV, epochSealKey, evolveSealState, lineHash, sealMacV2 } from "../../src/audit/index.ts";
+import { K0_BOX_CONTEXT, ZERO_PREV, epochSealKey, evolveSealState, lineHash, ratchetKey, sealMac, sealMacV2 } from "../../src/audit/index.ts";
+import { randomBytes, toB64u } from "../../src/crypto/index.ts";
+import { sealBox } from "../../src/crypto/box.ts";
 
 export interface Stolen {
   epoch: number;
@@ -92,5 +94,47 @@ export function appendFabricatedRun(lines: string[], stolen: Stolen, events: Rec
   for (const ev of events) push({ type: "event", ...ev });
   push({ type: "stop" });
   seal();
+  return out;
+}
+
+/**
+ * The downgrade attack (issue 12 follow-up, finding 1): an attacker who can
+ * write the file and holds the format-1 audit PUBLIC key (hush 0.1.0 kept it
+ * on the host) rewrites every format-2 run as a format-1 run — a k0 of their
+ * own boxed to that key in each `start` line, format-1 seals (epochs from 0
+ * per run) under its ratchet; the format-1 runs are re-sealed the same way —
+ * drops the lines `drop` selects, and re-chains the whole file. With `pub`
+ * null, every seal and sealing field is removed instead (an unsealed file).
+ */
+export function downgradeFormat2(lines: string[], pub: Uint8Array | null, drop: (o: any) => boolean = () => false): string[] {
+  let prev = ZERO_PREV;
+  let key: Uint8Array = new Uint8Array(32);
+  let epoch = 0;
+  const out: string[] = [];
+  for (const l of lines) {
+    const o = JSON.parse(l);
+    if (drop(o)) continue;
+    if (pub === null && o.type === "seal") continue;
+    o.seq = out.length + 1;
+    o.prev = prev;
+    if (o.type === "start" && (o.key_id !== undefined || o.key !== undefined)) {
+      delete o.key_id, delete o.key, delete o.epoch, delete o.seal_every, delete o.seal_interval_ms;
+      if (pub) {
+        key = randomBytes(32);
+        epoch = 0;
+        o.v = 1;
+        o.key = toB64u(sealBox(pub, key, K0_BOX_CONTEXT));
+        o.epoch = 0;
+      }
+    }
+    let s: string;
+    if (o.type === "seal") {
+      const e = epoch++;
+      s = JSON.stringify({ seq: o.seq, ts: o.ts, type: "seal", prev, epoch: e, mac: sealMac(key, o.seq, e, prev, o.ts) });
+      key = ratchetKey(key);
+    } else s = JSON.stringify(o);
+    prev = lineHash(s);
+    out.push(s);
+  }
   return out;
 }

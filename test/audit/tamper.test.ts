@@ -299,7 +299,7 @@ describe("keys and downgrades", () => {
   test("another verification key is refused at the first start line", () => {
     expectBreak(v(FILE, { verifyKey: randomBytes(32) }), 1, /sealed with another verification key/);
   });
-  test("a run stripped of its key and seals is refused when a key is given", () => {
+  test("a run stripped of its key and seals is refused (after a sealed run: with or without a key)", () => {
     const run2 = LINES.slice(starts[1] - 1, starts[2] - 1)
       .filter((l) => JSON.parse(l).type !== "seal")
       .map((l) => {
@@ -308,11 +308,16 @@ describe("keys and downgrades", () => {
         return JSON.stringify(o);
       });
     const rc = rechain([...LINES.slice(0, starts[1] - 1), ...run2, ...LINES.slice(starts[2] - 1)]);
-    expectBreak(v(rc, KEY), starts[1], /not sealed/);
-    const r = v(rc, { ...KEY, allowUnsealedRuns: true });
-    expect(r.ok).toBe(false); // run 3 no longer starts where the epochs left off
+    expectBreak(v(rc, KEY), starts[1], /a downgrade/);
+    // The first run stripped: "not sealed" with a key (unless --allow-unsealed; then run 2's epochs do not start at 0).
+    const run1 = rechain(LINES.slice(0, starts[1] - 1).filter((l) => JSON.parse(l).type !== "seal").map((l) => JSON.stringify({ ...JSON.parse(l), key_id: undefined, epoch: undefined })));
+    expectBreak(v(rechain([...run1, ...LINES.slice(starts[1] - 1)]), KEY), 1, /not sealed \(no key in its start line\) although an audit key was given/);
+    // After a format-2 run, an unsealed run is a downgrade: refused with --allow-unsealed and without a key too.
     const only12 = rechain([...LINES.slice(0, starts[1] - 1), ...run2]);
-    expect(v(only12, { ...KEY, allowUnsealedRuns: true })).toMatchObject({ ok: true, unsealed: [{ from: starts[1], to: only12.length }] });
+    for (const opts of [{ ...KEY, allowUnsealedRuns: true }, {}]) {
+      expectBreak(v(rc, opts), starts[1], /a run without sealing after runs sealed in format 2: a downgrade/);
+      expectBreak(v(only12, opts), starts[1], /a run without sealing after runs sealed in format 2: a downgrade/);
+    }
   });
   test("a seal in a run without a key is refused", () => {
     const ls = [JSON.stringify({ ...O[0], key_id: undefined, epoch: undefined }), LINES[idx(seals[1].seq)]];
