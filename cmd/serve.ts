@@ -74,7 +74,7 @@ export default defineCommand({
     let started;
     try {
       // Before the audit file or any socket is touched: one daemon per socket directory.
-      const lock = claimSocketDir(config);
+      const lock = await claimSocketDir(config);
       undo.push(() => lock.release());
       const serverKey = loadServerKey(args["server-key-file"]);
       if (serverKey) undo.push(() => wipe(serverKey.secretKey));

@@ -8,7 +8,7 @@ import { defineCommand } from "citty";
 import { resolve } from "node:path";
 import { HushError } from "../../src/errors.ts";
 import { randomBytes, wipe } from "../../src/crypto/index.ts";
-import { initialSealStateFile, sealKeyId } from "../../src/audit/index.ts";
+import { checkSealStateDirectory, initialSealStateFile, sealKeyId } from "../../src/audit/index.ts";
 import { HRP, encodeKeyString, formatKeyFile } from "../../src/keys/index.ts";
 import { createSecretFile, hint } from "../_shared.ts";
 
@@ -19,13 +19,14 @@ export default defineCommand({
       "Make the audit verification key (HUSH-AUDIT-VERIFY-1…: --out FILE, else stdout; keep it off the daemon's host) and the daemon's sealing state (--state-out FILE, for `serve --audit-state-file`), from one seed.",
   },
   args: {
-    "state-out": { type: "string", description: "write the daemon's initial sealing state to FILE (created 0600, never overwritten); required", valueHint: "FILE" },
+    "state-out": { type: "string", description: "write the daemon's initial sealing state to FILE (created 0600, never overwritten; in a directory only you or root can write, not /tmp); required", valueHint: "FILE" },
     out: { type: "string", description: "write the verification key to FILE (created 0600, never overwritten) instead of stdout", valueHint: "FILE" },
   },
   run({ args }) {
     const stateOut = args["state-out"];
     if (!stateOut) throw new HushError("invalid_request", "hush keygen audit needs --state-out FILE (the daemon's sealing state)");
     if (args.out && resolve(args.out) === resolve(stateOut)) throw new HushError("invalid_request", "--out and --state-out must be different files");
+    checkSealStateDirectory(stateOut); // the daemon would refuse it there (another user could write next to it)
     // Both files exist (empty, 0600) before the seed does: a refused path leaves nothing behind.
     const state = createSecretFile(stateOut);
     let out;

@@ -1,22 +1,27 @@
 /**
  * Opening the audit file for appending (PROTOCOL.md §9.1): refuse symlinks
- * and non-regular files, tighten a loose mode, and find where the chain
- * continues (the last line's seq and hash) and the last seal line, so that a
- * new run can check the sealing state against the log.
+ * and non-regular files, take the file's exclusive lock (one daemon per
+ * audit file: the lock lasts as long as the descriptor), tighten a loose
+ * mode, and find where the chain continues (the last line's seq and hash)
+ * and the last seal line, so that a new run can check the sealing state
+ * against the log.
  * @module
  */
 import { closeSync, fchmodSync, fstatSync, lstatSync, openSync, readSync, constants as fsc } from "node:fs";
 import { HushError } from "../errors.ts";
 import { fromUtf8 } from "../crypto/index.ts";
 import { ZERO_PREV, lineHash } from "./hash.ts";
-import { AUDIT_PATH_HINT, untrustedDirectory, untrustedFile } from "./filecheck.ts";
+import { AUDIT_PATH_HINT, lockOrRefuse, untrustedDirectory, untrustedFile } from "./filecheck.ts";
 
 const MAX_TAIL_SEARCH = 1 << 20;
 
-/** The last seal line found near the end of the file: its epoch, and its key id (format 2 only). */
+/** The last seal line found near the end of the file: its fields (`keyId` in format 2 only). */
 export interface LastSeal {
   seq: number;
+  ts: number;
   epoch: number;
+  prev: string;
+  mac: string;
   keyId?: string;
 }
 
@@ -30,10 +35,12 @@ export interface OpenedAuditFile {
 }
 
 /**
- * Open (or create, 0600) for appending. Throws HushError `invalid_request`
- * for a symlink, a non-regular file, a file or directory another user owns
- * or can write (src/audit/filecheck.ts; `detail.hint` says what to do), or a
- * file whose last line is incomplete or not an audit line.
+ * Open (or create, 0600) for appending, and lock it (flock, exclusive;
+ * released when `fd` is closed). Throws HushError `invalid_request` for a
+ * symlink, a non-regular file, a file or directory another user owns or can
+ * write (src/audit/filecheck.ts; `detail.hint` says what to do), or a file
+ * whose last line is incomplete or not an audit line; `conflict` when
+ * another process holds its lock (names its pid when it can).
  */
 export function openAuditFile(path: string): OpenedAuditFile {
   const warnings: string[] = [];
@@ -61,6 +68,7 @@ export function openAuditFile(path: string): OpenedAuditFile {
     if (!st.isFile()) fail("is not a regular file");
     const fileProblem = untrustedFile(st);
     if (fileProblem) fail(fileProblem, AUDIT_PATH_HINT);
+    lockOrRefuse(fd, path, "audit file", "--audit-file");
     if (st.mode & 0o077) {
       fchmodSync(fd, 0o600);
       warnings.push(`audit file ${path} had mode ${(st.mode & 0o777).toString(8)}; changed to 600`);
@@ -107,7 +115,8 @@ function parseSeal(line: Buffer): LastSeal | null {
   try {
     const o = JSON.parse(fromUtf8(line));
     if (o?.type !== "seal" || !Number.isSafeInteger(o.epoch) || !Number.isSafeInteger(o.seq)) return null;
-    return { seq: o.seq, epoch: o.epoch, keyId: typeof o.key_id === "string" ? o.key_id : undefined };
+    const str = (v: unknown) => (typeof v === "string" ? v : "");
+    return { seq: o.seq, ts: Number.isSafeInteger(o.ts) ? o.ts : 0, epoch: o.epoch, prev: str(o.prev), mac: str(o.mac), keyId: typeof o.key_id === "string" ? o.key_id : undefined };
   } catch {
     return null;
   }

@@ -10,21 +10,29 @@
  *   readable and writable by that uid only (mode 0600); anything else is
  *   refused at start, because whoever has read it can forge seals from its
  *   epoch on;
- * - it is rewritten atomically: a temp file `.NAME.tmp` in the same
- *   directory, created exclusively with mode 0600, written, fsync'ed, renamed
- *   over the old file, then the directory is fsync'ed; the old file's bytes
- *   are overwritten with zeros through a descriptor kept open across the
- *   rename (best effort: a copy-on-write filesystem, an SSD's remapping, a
- *   snapshot or a backup can keep old blocks);
+ * - its directories follow the audit file's rules (filecheck.ts), and the
+ *   one that holds it may not be writable by group or others even when
+ *   sticky (not /tmp): whoever can make entries there could plant the temp
+ *   name or keep old states alive;
+ * - one daemon per state file: it is locked (flock) from load to close;
+ * - it is rewritten atomically: a temp file `.NAME.<16 random hex>.tmp` in
+ *   the same directory, created exclusively (O_EXCL | O_NOFOLLOW, mode 0600)
+ *   and locked, written, fsync'ed, renamed over the old file, then the
+ *   directory is fsync'ed; the old file's bytes are overwritten with zeros
+ *   through the descriptor that held its lock, which is then closed (best
+ *   effort: a copy-on-write filesystem, an SSD's remapping, a snapshot or a
+ *   backup can keep old blocks);
  * - nothing else secret is written: seal keys live in memory only.
  * @module
  */
-import { closeSync, fchmodSync, fdatasyncSync, fstatSync, fsyncSync, lstatSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, constants as fsc } from "node:fs";
+import { closeSync, fchmodSync, fdatasyncSync, fstatSync, fsyncSync, lstatSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync, constants as fsc, type Stats } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { HushError } from "../errors.ts";
-import { concatBytes, fromB64u, toB64u, utf8, wipe } from "../crypto/index.ts";
+import { concatBytes, fromB64u, randomBytes, toB64u, toHex, utf8, wipe } from "../crypto/index.ts";
 import { HRP, decodeKeyString, encodeKeyString, formatKeyFile, parseKeyFile } from "../keys/index.ts";
-import { SEAL_SEED_BYTES, epochSealKey, evolveSealState, initialSealState, sealKeyId } from "./sealing.ts";
+import { tryLockFile } from "../os/lock.ts";
+import { SEAL_SEED_BYTES, epochSealKey, evolveSealState, initialSealState, sealKeyId, sealMacV2 } from "./sealing.ts";
+import { STATE_PATH_HINT, lockOrRefuse, untrustedDirectory } from "./filecheck.ts";
 import type { LastSeal } from "./file.ts";
 
 const FORMAT = 2;
@@ -70,9 +78,26 @@ export function initialSealStateFile(seed: Uint8Array): string {
   }
 }
 
+/** The most epochs a start moves the state on to catch up with the log (about a second of HMACs). */
+export const MAX_EPOCH_CATCH_UP = 1_000_000;
+
+/**
+ * Refuse a place for the state file (before it is made, or loaded) whose
+ * directories another user could write (src/audit/filecheck.ts; here the
+ * holding directory may not be group- or world-writable even when sticky,
+ * so /tmp is refused). Throws HushError `invalid_request` with a hint.
+ */
+export function checkSealStateDirectory(path: string): void {
+  const why = untrustedDirectory(path, process.getuid!(), false);
+  if (why) throw new HushError("invalid_request", `audit state file ${path}: ${why}`, { hint: STATE_PATH_HINT });
+}
+
 /**
  * The daemon's sealing state: loaded from its file, evolved in memory,
- * saved back atomically. One daemon per state file.
+ * saved back atomically. One daemon per state file: the file is locked
+ * (flock, exclusive) from `load` to `close`, and every rewrite locks the new
+ * file before it replaces the old one, so the name always refers to a locked
+ * file while a daemon holds it.
  */
 export class SealStateFile {
   readonly path: string;
@@ -80,31 +105,53 @@ export class SealStateFile {
   private _epoch: number;
   private state: Uint8Array;
   private _dirty = false;
+  /** The open, locked descriptor of the file the path names now (-1 once closed). */
+  private fd: number;
 
-  private constructor(path: string, epoch: number, keyId: string, state: Uint8Array) {
+  private constructor(path: string, fd: number, epoch: number, keyId: string, state: Uint8Array) {
     this.path = path;
+    this.fd = fd;
     this._epoch = epoch;
     this.keyId = keyId;
     this.state = state;
   }
 
   /**
-   * Load and check the file (regular, not a symlink, owned by this uid, mode
-   * 0600); a temp file left by a crash is erased. Throws HushError
-   * `invalid_request` with what to do.
+   * Check the directory and the file (regular, not a symlink, owned by this
+   * uid, mode 0600), lock it, and load it; temp files left by a crash are
+   * erased. Throws HushError `invalid_request` with what to do; `conflict`
+   * when another daemon holds the file (its pid when it can be told).
    */
   static load(path: string): SealStateFile {
-    checkSecretFile(path, true);
-    const tmp = tempPath(path);
-    if (checkSecretFile(tmp, false)) eraseFile(tmp);
-    let text: string;
-    try {
-      text = readFileSync(path, "utf8");
-    } catch (e: any) {
-      throw new HushError("invalid_request", `cannot read audit state file ${path}: ${e?.code ?? e}`);
+    checkSealStateDirectory(path);
+    for (let attempt = 0; ; attempt++) {
+      checkSecretFile(path, inspect(path));
+      let fd: number;
+      try {
+        fd = openSync(path, fsc.O_RDWR | fsc.O_NOFOLLOW);
+      } catch (e: any) {
+        throw new HushError("invalid_request", `cannot open audit state file ${path}: ${e?.code === "ELOOP" ? "it is a symbolic link" : (e?.code ?? e)}`);
+      }
+      try {
+        checkSecretFile(path, fstatSync(fd)); // the file opened, not only the name looked at
+        lockOrRefuse(fd, path, "audit state file", "--audit-state-file");
+        // Locked; but is it still the file the name refers to? (A daemon that
+        // rewrote it meanwhile dropped the lock of the old one.)
+        if (!sameFile(fd, path)) {
+          if (attempt < 3) {
+            closeSync(fd);
+            continue;
+          }
+          throw new HushError("conflict", `audit state file ${path} keeps being replaced: another hush daemon is writing it`);
+        }
+        eraseTempFiles(path);
+        const s = parseSealStateFile(readFileSync(fd, "utf8"), `audit state file ${path}`);
+        return new SealStateFile(path, fd, s.epoch, s.keyId, s.state);
+      } catch (e) {
+        closeSync(fd);
+        throw e;
+      }
     }
-    const s = parseSealStateFile(text, `audit state file ${path}`);
-    return new SealStateFile(path, s.epoch, s.keyId, s.state);
   }
 
   /** n: the epoch the next seal will have. */
@@ -131,17 +178,15 @@ export class SealStateFile {
     this._dirty = true;
   }
 
-  /** Advance until the epoch is `epoch` (used when the log shows the file fell behind). */
-  fastForward(epoch: number): void {
-    while (this._epoch < epoch) this.advance();
-  }
-
   /**
    * Check the state against the log's last seal (`last`, from openAuditFile).
    * Returns warnings; throws HushError `invalid_request` when the log was
-   * sealed with another key. Moves the state past an epoch the log already
-   * used (a crash between a seal and the save of the evolved state, or a
-   * state restored from a backup); the caller saves it.
+   * sealed with another key, or its last seal is ahead of the state but is
+   * not one this chain made (its MAC fails under the key of its epoch), or
+   * is more than MAX_EPOCH_CATCH_UP epochs ahead. Otherwise moves the state
+   * past an epoch the log already used (a crash between a seal and the save
+   * of the evolved state, or a state restored from a backup); the caller
+   * saves it.
    */
   reconcile(last: LastSeal | null, logPath: string): string[] {
     if (!last || last.keyId === undefined) return [];
@@ -150,7 +195,28 @@ export class SealStateFile {
     }
     if (last.epoch >= this._epoch) {
       const from = this._epoch;
-      this.fastForward(last.epoch + 1);
+      const where = `the last seal in audit file ${logPath} (seq ${last.seq}) is epoch ${last.epoch}, but audit state file ${this.path} is at epoch ${from}`;
+      if (last.epoch - from >= MAX_EPOCH_CATCH_UP) {
+        throw new HushError("invalid_request", `${where}: more than ${MAX_EPOCH_CATCH_UP} epochs ahead, which no crash explains (a seal line appended by someone else, or a state file from a very old backup); refusing to move the state on`, {
+          hint: "check the file with hush audit verify --key-file on the verification key's host; to go on, start a new --audit-file with a new key (hush keygen audit)",
+        });
+      }
+      let st: Uint8Array = this.state.slice();
+      for (let e = from; e < last.epoch; e++) st = replace(st, evolveSealState(st));
+      const key = epochSealKey(st);
+      const good = sealMacV2(key, this.keyId, last.seq, last.epoch, last.prev, last.ts) === last.mac;
+      wipe(key);
+      if (!good) {
+        wipe(st);
+        throw new HushError("invalid_request", `${where}, and that seal does not verify with the sealing state: this daemon's chain did not write it (a forged or changed seal line); refusing to move the state on`, {
+          hint: "check the file with hush audit verify --key-file on the verification key's host; move the file aside and start a new --audit-file",
+        });
+      }
+      wipe(this.state);
+      this.state = evolveSealState(st);
+      wipe(st);
+      this._epoch = last.epoch + 1;
+      this._dirty = true;
       return [`audit state file ${this.path} was at epoch ${from}, but the audit file already has a seal of epoch ${last.epoch} (seq ${last.seq}): moved the state on to epoch ${last.epoch + 1} (a crash right after a seal, or a state file restored from a backup)`];
     }
     if (last.epoch + 1 < this._epoch) {
@@ -159,56 +225,60 @@ export class SealStateFile {
     return [];
   }
 
-  /** Save the current state atomically (see the module comment). Throws the fs error. */
+  /**
+   * Save the current state atomically (see the module comment): a temp file
+   * with a random name, created exclusively and locked, replaces the file;
+   * the old file's bytes are zeroed and its lock dropped. Throws the fs
+   * error (the old file and its lock stay).
+   */
   persist(): void {
+    if (this.fd < 0) throw new Error("audit state file: closed");
     const bytes = utf8(formatSealStateFile(this._epoch, this.keyId, this.state));
-    const tmp = tempPath(this.path);
-    let fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
-    let old: number | undefined;
+    const tmp = join(dirname(this.path), `.${basename(this.path)}.${toHex(randomBytes(8))}.tmp`);
+    let fd = -1;
     try {
+      fd = openSync(tmp, fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
       fchmodSync(fd, 0o600);
+      if (!tryLockFile(fd, tmp)) throw Object.assign(new Error(`${tmp} is locked by another process`), { code: "EAGAIN" });
       for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
       fsyncSync(fd);
-      closeSync(fd);
-      fd = -1;
-      try {
-        old = openSync(this.path, fsc.O_RDWR | fsc.O_NOFOLLOW);
-      } catch {}
       renameSync(tmp, this.path);
     } catch (e) {
-      if (fd >= 0) closeSync(fd);
-      if (old !== undefined) closeSync(old);
-      eraseFile(tmp);
+      if (fd >= 0) {
+        closeSync(fd);
+        eraseFile(tmp);
+      }
       throw e;
     } finally {
       wipe(bytes);
     }
+    const old = this.fd;
+    this.fd = fd;
     syncDir(dirname(this.path));
-    if (old !== undefined) zeroAndClose(old);
+    zeroAndClose(old);
     this._dirty = false;
   }
 
-  /** Wipe the in-memory state (at the end of a run, after `persist()`). */
-  wipe(): void {
+  /** Wipe the in-memory state and drop the file's lock (at the end of a run, after `persist()`). Idempotent. */
+  close(): void {
     wipe(this.state);
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
   }
 }
 
-const tempPath = (path: string) => join(dirname(path), `.${basename(path)}.tmp`);
-
-/**
- * Check a secret file: regular, not a symlink, owned by this uid, mode 0600.
- * Returns false when it does not exist and `must` is false.
- */
-function checkSecretFile(path: string, must: boolean): boolean {
-  let st;
+/** lstat the state file: HushError `invalid_request` when it is missing or cannot be inspected. */
+function inspect(path: string): Stats {
   try {
-    st = lstatSync(path);
+    return lstatSync(path);
   } catch (e: any) {
-    if (e?.code === "ENOENT" && !must) return false;
     if (e?.code === "ENOENT") throw new HushError("invalid_request", `audit state file ${path} does not exist; make it with: hush keygen audit --out audit.verify --state-out ${path}`);
     throw new HushError("invalid_request", `cannot inspect audit state file ${path}: ${e?.code ?? e}`);
   }
+}
+
+/** A state file must be a regular file (not a symlink), owned by this uid, mode 0600. */
+function checkSecretFile(path: string, st: Stats): void {
   if (st.isSymbolicLink()) throw new HushError("invalid_request", `audit state file ${path} is a symbolic link; refusing to follow it`);
   if (!st.isFile()) throw new HushError("invalid_request", `audit state file ${path} is not a regular file`);
   const uid = process.getuid?.();
@@ -221,7 +291,49 @@ function checkSecretFile(path: string, must: boolean): boolean {
       `audit state file ${path} has mode ${(st.mode & 0o777).toString(8)}: others may have read it, and whoever did can forge seals from its epoch on; make a new key (hush keygen audit) or, if you are sure nobody read it, chmod 600 it`,
     );
   }
-  return true;
+}
+
+/** Wipe `old`, return `next`. */
+function replace(old: Uint8Array, next: Uint8Array): Uint8Array {
+  wipe(old);
+  return next;
+}
+
+/** True when `path` names the file open at `fd` (same device and inode). */
+function sameFile(fd: number, path: string): boolean {
+  try {
+    const a = fstatSync(fd);
+    const b = lstatSync(path);
+    return a.dev === b.dev && a.ino === b.ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Erase temp files of `path` left by a crash: `.NAME.<16 hex>.tmp` (and
+ * `.NAME.tmp` of earlier versions), regular files owned by this uid only.
+ * Called with the state file's lock held, so no daemon is writing one.
+ */
+function eraseTempFiles(path: string): void {
+  const dir = dirname(path);
+  const base = basename(path);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (!n.startsWith(`.${base}.`) || !n.endsWith(".tmp")) continue;
+    const mid = n.slice(base.length + 2, -4);
+    if (mid !== "" && !/^[0-9a-f]{16}$/.test(mid)) continue;
+    const p = join(dir, n);
+    try {
+      const st = lstatSync(p);
+      if (st.isFile() && st.uid === process.getuid?.()) eraseFile(p);
+    } catch {}
+  }
 }
 
 function syncDir(dir: string): void {

@@ -41,7 +41,8 @@
  * (src/server/failures.ts: unauthenticated failures, per source) and are
  * written as they come. No secret value is ever written (invariant 2):
  * callers pass ids and names only, and every string also goes through the
- * `mask` hook. One writer per file.
+ * `mask` hook. One writer per file, enforced: the audit file and the state
+ * file are locked (flock) for the run.
  *
  * `commit(events)` is the all-or-nothing write of a change's records
  * (src/server/change.ts): every line is in the file when it returns true;
@@ -163,47 +164,53 @@ export class AuditWriter {
    * (src/audit/file.ts: a symlink, a file or directory another user owns or
    * can write, an incomplete last line…), a file sealed with another key, a
    * file sealed in format 2 opened without a sealing state (its last seal in
-   * the last MiB has a key id), or a state file that cannot be rewritten.
+   * the last MiB has a key id), a last seal ahead of the state that the state
+   * cannot vouch for (SealStateFile.reconcile), or a state file that cannot
+   * be rewritten; `conflict` when another process holds the audit file's
+   * lock. On any failure the state file (owned by the writer from here) is
+   * closed and its lock dropped.
    */
   static open(opts: AuditWriterOptions): AuditWriter {
     const sealing = opts.sealing;
-    if (sealing) {
-      // First of all: the state file can be rewritten (before the audit file is created or touched).
-      try {
-        sealing.persist();
-      } catch (e: any) {
-        throw new HushError("invalid_request", `cannot rewrite audit state file ${sealing.path} (${e?.code ?? e}): the daemon's user must be able to create files in its directory`);
+    let fd = -1;
+    try {
+      if (sealing) {
+        // First of all: the state file can be rewritten (before the audit file is created or touched).
+        try {
+          sealing.persist();
+        } catch (e: any) {
+          throw new HushError("invalid_request", `cannot rewrite audit state file ${sealing.path} (${e?.code ?? e}): the daemon's user must be able to create files in its directory`);
+        }
       }
-    }
-    const { fd, lastSeq, prev, lastSeal, warnings } = openAuditFile(opts.path);
-    if (!sealing && lastSeal?.keyId !== undefined) {
-      // An unsealed run after format-2 runs is what a downgrade looks like: the verifier refuses it.
-      closeSync(fd);
-      throw new HushError("invalid_request", `audit file ${opts.path} is sealed (format 2, key id ${lastSeal.keyId}): start the daemon with --audit-state-file (the sealing state of that key); an unsealed run appended to it would fail hush audit verify`, {
-        hint: "or start a new --audit-file to run without sealing",
-      });
-    }
-    const w = new AuditWriter(opts, fd, lastSeq, prev);
-    w.warnings.push(...warnings);
-    const start: Fields = { v: 2 };
-    for (const [k, v] of Object.entries(opts.start ?? {})) if (!RESERVED.has(k)) start[k] = typeof v === "string" ? w.clean(v) : v;
-    if (sealing) {
-      try {
-        w.warnings.push(...sealing.reconcile(lastSeal, opts.path)); // a fast-forward is saved after the start seal
-      } catch (e) {
-        closeSync(fd);
-        throw e;
+      const opened = openAuditFile(opts.path); // locked: one daemon per audit file
+      fd = opened.fd;
+      if (!sealing && opened.lastSeal?.keyId !== undefined) {
+        // An unsealed run after format-2 runs is what a downgrade looks like: the verifier refuses it.
+        throw new HushError("invalid_request", `audit file ${opts.path} is sealed (format 2, key id ${opened.lastSeal.keyId}): start the daemon with --audit-state-file (the sealing state of that key); an unsealed run appended to it would fail hush audit verify`, {
+          hint: "or start a new --audit-file to run without sealing",
+        });
       }
-      w.sealing = sealing;
-      start.key_id = sealing.keyId;
-      start.epoch = sealing.epoch;
-      start.seal_every = w.sealEvery;
-      start.seal_interval_ms = w.sealIntervalMs;
+      const notes = sealing ? sealing.reconcile(opened.lastSeal, opts.path) : []; // a fast-forward is saved after the start seal
+      const w = new AuditWriter(opts, fd, opened.lastSeq, opened.prev);
+      w.warnings.push(...opened.warnings, ...notes);
+      const start: Fields = { v: 2 };
+      for (const [k, v] of Object.entries(opts.start ?? {})) if (!RESERVED.has(k)) start[k] = typeof v === "string" ? w.clean(v) : v;
+      if (sealing) {
+        w.sealing = sealing;
+        start.key_id = sealing.keyId;
+        start.epoch = sealing.epoch;
+        start.seal_every = w.sealEvery;
+        start.seal_interval_ms = w.sealIntervalMs;
+      }
+      w.append("start", () => start);
+      if (sealing) w.seal(w.now());
+      w.flush();
+      return w;
+    } catch (e) {
+      if (fd >= 0) closeSync(fd);
+      sealing?.close(); // the writer owns it: its lock is dropped with the failed start
+      throw e;
     }
-    w.append("start", () => start);
-    if (sealing) w.seal(w.now());
-    w.flush();
-    return w;
   }
 
   /** False while lines cannot be written; callers then refuse secret-revealing requests. */
@@ -351,7 +358,7 @@ export class AuditWriter {
     if (this.sealing) this.seal(now);
     this.closed = true;
     const ok = this.flush();
-    this.sealing?.wipe();
+    this.sealing?.close();
     try {
       closeSync(this.fd);
     } catch {}

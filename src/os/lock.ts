@@ -11,7 +11,9 @@
  *   descriptor of its open file description closes, whatever the death).
  * The lock is on the open file description, so it is not shared with an
  * `exec:` child (the descriptor is close-on-exec) and no other descriptor
- * of this process can drop it. The file holds the holder's pid, for error
+ * of this process can drop it. The same kind of lock (`tryLockFile`) keeps
+ * a second daemon off the audit file and the audit sealing state, which
+ * may sit anywhere, not in the socket directory. The file holds the holder's pid, for error
  * messages only, and is never unlinked: unlinking a lock file lets two
  * daemons hold locks on two different files of the same name.
  * @module
@@ -86,19 +88,57 @@ export function lockSocketDir(dir: string): DaemonLock {
 }
 
 function _flock(lib: NonNullable<typeof libc>, fd: number, path: string): void {
+  if (_tryFlock(lib, fd, path)) return;
+  const pid = _holderPid(fd) ?? flockHolderPid(fd);
+  throw new HushError("conflict", `another hush daemon${pid ? ` (pid ${pid})` : ""} is running or still shutting down on ${join(path, "..")}: it holds ${path}`, {
+    hint: `stop it first (kill -TERM ${pid ?? "PID"}) and wait until it has exited, or give this daemon another --socket directory`,
+  });
+}
+
+/** flock(fd, LOCK_EX | LOCK_NB): true when taken, false when another open file description holds it. */
+function _tryFlock(lib: NonNullable<typeof libc>, fd: number, path: string): boolean {
   for (let attempt = 0; attempt < 3; attempt++) {
-    if (lib.fn.flock(fd, LOCK_EX | LOCK_NB) === 0) return;
+    if (lib.fn.flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
     const err = lib.errno();
     if (err === "EINTR") continue;
-    if (err === "EAGAIN") {
-      const pid = _holderPid(fd);
-      throw new HushError("conflict", `another hush daemon${pid ? ` (pid ${pid})` : ""} is running or still shutting down on ${join(path, "..")}: it holds ${path}`, {
-        hint: `stop it first (kill -TERM ${pid ?? "PID"}) and wait until it has exited, or give this daemon another --socket directory`,
-      });
-    }
+    if (err === "EAGAIN") return false;
     throw new HushError("unavailable", `cannot lock ${path}: flock failed (${err})`);
   }
   throw new HushError("unavailable", `cannot lock ${path}: flock interrupted`);
+}
+
+/**
+ * Take an exclusive flock(2) on the file open at `fd` (`path` names it in
+ * errors) without waiting; it lasts until the descriptor is closed, like the
+ * daemon lock. Used for the files one daemon must own alone: the audit file
+ * and the audit sealing state (src/audit).
+ * Returns false when another open file description holds a lock on the file
+ * (see flockHolderPid for who).
+ * @throws HushError `unavailable` when flock(2) cannot be called or fails.
+ */
+export function tryLockFile(fd: number, path: string): boolean {
+  libc ??= openLibc(SYMBOLS);
+  if (!libc) throw new HushError("unavailable", `cannot lock ${path}: flock(2) is not reachable on this platform (${process.platform})`);
+  return _tryFlock(libc, fd, path);
+}
+
+/**
+ * The pid of the process that holds a flock(2) on the file open at `fd`,
+ * from /proc/locks (Linux; matched by device and inode). Undefined when it
+ * cannot be told (another platform, or the lock was dropped meanwhile).
+ */
+export function flockHolderPid(fd: number): number | undefined {
+  if (process.platform !== "linux") return undefined;
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    const major = Number(((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & ~0xfffn));
+    const minor = Number((st.dev & 0xffn) | ((st.dev >> 12n) & ~0xffn));
+    for (const line of readFileSync("/proc/locks", "utf8").split("\n")) {
+      const m = /^\d+:\s+FLOCK\s+\S+\s+WRITE\s+(\d+)\s+([0-9a-f]+):([0-9a-f]+):(\d+)\s/.exec(line);
+      if (m && BigInt(m[4]) === st.ino && Number.parseInt(m[2], 16) === major && Number.parseInt(m[3], 16) === minor) return Number(m[1]);
+    }
+  } catch {}
+  return undefined;
 }
 
 /** The pid the holder wrote, if it reads as one (through our own descriptor: no second open). */

@@ -25,7 +25,7 @@ import { createServerMetrics } from "./metrics.ts";
 import { maskOwner } from "./masking.ts";
 import { loadTls, makeSelfSigned, tlsServerOptions, type TlsMaterial } from "./tls.ts";
 import { HushError } from "../errors.ts";
-import { boundSocket, lookupGroup, openToGroup, prepareSocketDir, reclaimSocket, unlinkOwnSocket, withPrivateUmask, type BoundSocket } from "./socket.ts";
+import { boundSocket, lookupGroup, openToGroup, prepareSocketDir, reclaimSocket, refuseLiveSocket, unlinkOwnSocket, withPrivateUmask, type BoundSocket } from "./socket.ts";
 import { lockSocketDir, type DaemonLock } from "../os/lock.ts";
 
 export interface Daemon {
@@ -60,21 +60,29 @@ export interface StartOptions {
 }
 
 /**
- * Check (or create) the socket directory of `config.socketPath` and take its
- * daemon lock, before anything else that belongs to one daemon (sockets,
- * the audit file) is touched.
+ * Check (or create) the socket directory of `config.socketPath`, take its
+ * daemon lock, and make sure nothing answers on its sockets, before anything
+ * else that belongs to one daemon (sockets, the audit file) is touched.
  * @throws HushError `invalid_request` (a directory or lock file not ours, or
  *   loose), `conflict` (another daemon holds the lock), `unavailable`.
  */
-export function claimSocketDir(config: DaemonConfig): DaemonLock {
+export async function claimSocketDir(config: DaemonConfig): Promise<DaemonLock> {
   const dir = dirname(config.socketPath);
   prepareSocketDir(dir, config.socketGroup !== undefined);
-  return lockSocketDir(dir);
+  const lock = lockSocketDir(dir);
+  try {
+    // The lock is ours, but a live socket means its daemon's hush.lock was deleted: refuse now, before the audit file is touched.
+    for (const p of [config.socketPath, adminSocketPath(config.socketPath)]) await refuseLiveSocket(p);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  return lock;
 }
 
 export async function startDaemon(config: DaemonConfig, opts: StartOptions): Promise<Daemon> {
   const st = _makeState(config, opts);
-  const lock = opts.lock ?? claimSocketDir(config);
+  const lock = opts.lock ?? (await claimSocketDir(config));
   const l = await _listen(st, lock).catch((e) => {
     _wipeState(st);
     if (!opts.lock) lock.release();

@@ -81,9 +81,27 @@ export async function reclaimSocket(path: string, lock: DaemonLock): Promise<"fr
     return "free";
   }
   if (!st.isSocket()) throw new HushError("invalid_request", `${path} exists and is not a socket; refusing to replace it`);
-  if (await isSocketLive(path)) throw new HushError("conflict", `another program is listening on ${path} (it holds no hush lock); refusing to replace it`);
+  await refuseLiveSocket(path);
   unlinkSync(path);
   return "reclaimed";
+}
+
+/**
+ * Throw HushError `conflict` when something answers on the unix socket at
+ * `path` (a program that takes no hush lock, an older hush, or a daemon
+ * whose hush.lock was deleted under it). A missing path or another kind of
+ * file passes (reclaimSocket judges those).
+ */
+export async function refuseLiveSocket(path: string): Promise<void> {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (st.isSocket() && (await isSocketLive(path))) {
+    throw new HushError("conflict", `another program is listening on ${path} (it holds no hush lock: an older hush, or a daemon whose hush.lock was deleted); refusing to replace it`);
+  }
 }
 
 /** A socket file this daemon bound: its path and the identity of the file it created. */

@@ -74,9 +74,13 @@ describe("AuditWriter: file and chain", () => {
     expect(verifyAuditLog(readFileSync(file))).toMatchObject({ ok: true, runs: 2, lines: 5 });
   });
 
-  test("continues after a run that crashed (no stop line)", () => {
+  test("one writer per file: a second is refused while the first runs; it continues after a run that crashed (no stop line)", () => {
     const w1 = AuditWriter.open({ path: file, now });
     w1.record({ action: "a", result: "ok" }); // never closed
+    const size = statSync(file).size;
+    expect(() => AuditWriter.open({ path: file, now })).toThrow(new RegExp(`audit file ${file} is in use by another hush daemon \\(pid ${process.pid}\\)`));
+    expect(statSync(file).size).toBe(size);
+    closeSync((w1 as any).fd); // the crash: the kernel closes the run's descriptor, and its lock goes with it
     AuditWriter.open({ path: file, now }).close();
     const r = verifyAuditLog(readFileSync(file));
     expect(r).toMatchObject({ ok: true, runs: 2, closed: true });
@@ -313,9 +317,11 @@ describe("sealing state file", () => {
   test("a state file that cannot be rewritten stops the start before the audit file is touched", () => {
     const sl = makeSealing(root);
     const st = sl.load();
-    mkdirSync(join(root, `.${sl.path.split("/").pop()}.tmp`)); // the temp file's name is taken
-    expect(() => AuditWriter.open({ path: file, now, sealing: st })).toThrow(/cannot rewrite audit state file .* \(EEXIST\)/);
+    rmSync(sl.path);
+    mkdirSync(sl.path); // the rename over it fails
+    expect(() => AuditWriter.open({ path: file, now, sealing: st })).toThrow(/cannot rewrite audit state file .* \(EISDIR\)/);
     expect(existsSync(file)).toBe(false);
+    expect(readdirSync(root).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 
   test("persist replaces the file atomically, zeroes the old file's bytes, and erases a temp file left by a crash", () => {
