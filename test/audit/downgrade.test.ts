@@ -17,7 +17,8 @@ import { join, resolve } from "node:path";
 import { HRP, decodeKeyString, parseKeyFile } from "../../src/keys/index.ts";
 import { x25519PublicKey } from "../../src/crypto/index.ts";
 import { AuditWriter, lineHash, verifyAuditLog } from "../../src/audit/index.ts";
-import { HUSH, hush, startDaemon } from "../e2e/_harness.ts";
+import { hush, startDaemon } from "../e2e/_harness.ts";
+import { tryServe } from "./_serve.ts";
 import { makeSealing } from "./_sealing.ts";
 import { downgradeFormat2 } from "./_attack.ts";
 
@@ -163,9 +164,7 @@ describe("through the binary: a format-1 file migrated by dist/hush serve, then 
     expect(await d.stop()).toBe(0);
     d.cleanup();
     const before = readFileSync(log, "utf8");
-    const p = Bun.spawn([HUSH, "serve", "--socket", join(dir, "d2", "hush.sock"), "--audit-file", log], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-    const code = await Promise.race([p.exited, Bun.sleep(10_000).then(() => (p.kill("SIGTERM"), "still running"))]);
-    const stderr = await new Response(p.stderr).text();
+    const { code, stderr } = await tryServe(["--socket", join(dir, "d2", "hush.sock"), "--audit-file", log]);
     expect(code).toBe(2);
     expect(stderr).toMatch(/hush: error: audit file .* is sealed \(format 2, key id [\w-]{12}\): start the daemon with --audit-state-file/);
     expect(readFileSync(log, "utf8")).toBe(before);

@@ -12,7 +12,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { HUSH, hush, startDaemon, tempDir, type Daemon } from "../e2e/_harness.ts";
+import { hush, startDaemon, tempDir, type Daemon } from "../e2e/_harness.ts";
+import { tryServe } from "./_serve.ts";
 
 const started: Daemon[] = [];
 afterAll(() => started.forEach((d) => d.cleanup()));
@@ -34,18 +35,6 @@ async function daemon(dir: string, name: string, args: string[]): Promise<Daemon
   const d = await startDaemon(args, { dir: own });
   started.push(d);
   return d;
-}
-
-/** Start `hush serve ARGS`; if it is still running after `ms`, kill it and say so. */
-async function tryServe(args: string[], ms = 10_000): Promise<{ code: number | string; stderr: string }> {
-  const p = Bun.spawn([HUSH, "serve", ...args], { env: { ...process.env, NO_COLOR: "1" }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-  const stderr = new Response(p.stderr).text();
-  const code = await Promise.race([p.exited, Bun.sleep(ms).then(() => "still running")]);
-  if (code === "still running") {
-    p.kill("SIGKILL");
-    await p.exited;
-  }
-  return { code, stderr: await stderr };
 }
 
 describe("two daemons on one audit file or one sealing state", () => {

@@ -20,9 +20,10 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { appendFileSync, chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AuditWriter, MAX_EPOCH_CATCH_UP, SealStateFile, lineHash, parseSealStateFile, sealMacV2, epochSealKey, evolveSealState, verifyAuditLog } from "../../src/audit/index.ts";
-import { HUSH, hush, startDaemon, type Daemon } from "../e2e/_harness.ts";
+import { AuditWriter, MAX_EPOCH_CATCH_UP, lineHash, parseSealStateFile, sealMacV2, epochSealKey, evolveSealState, verifyAuditLog } from "../../src/audit/index.ts";
+import { hush, startDaemon, type Daemon } from "../e2e/_harness.ts";
 import { makeSealing } from "./_sealing.ts";
+import { tryServe } from "./_serve.ts";
 
 const root = mkdtempSync(join(tmpdir(), "hush-audit-sf-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -35,18 +36,6 @@ function dir(name: string, mode = 0o700): string {
   mkdirSync(d);
   chmodSync(d, mode);
   return d;
-}
-
-/** Start `hush serve ARGS`; if it is still running after `ms`, kill it and say so. */
-async function tryServe(args: string[], ms = 10_000): Promise<{ code: number | string; stderr: string }> {
-  const p = Bun.spawn([HUSH, "serve", ...args], { env: { ...process.env, NO_COLOR: "1" }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-  const stderr = new Response(p.stderr).text();
-  const code = await Promise.race([p.exited, Bun.sleep(ms).then(() => "still running")]);
-  if (code === "still running") {
-    p.kill("SIGKILL");
-    await p.exited;
-  }
-  return { code, stderr: await stderr };
 }
 
 describe("the state file's directory", () => {
