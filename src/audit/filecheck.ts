@@ -64,7 +64,8 @@ export function untrustedDirectory(path: string, uid = process.getuid!(), holder
       const writable = d === first ? 0o022 : 0o002; // group-writable is refused only for the holding directory
       if (st.uid !== uid && st.uid !== 0) return `directory ${d} is owned by uid ${st.uid} (mode ${mode(st)}), not by you (uid ${uid}) or root: its owner could replace the file`;
       const sticky = st.mode & 0o1000 && (holderSticky || d !== first);
-      if (st.mode & writable && !sticky) return `directory ${d} is writable by ${writable === 0o002 ? "others" : "group or others"} (mode ${mode(st)}): they could replace the file`;
+      const what = st.mode & 0o1000 ? "make files next to it" : "replace the file";
+      if (st.mode & writable && !sticky) return `directory ${d} is writable by ${writable === 0o002 ? "others" : "group or others"} (mode ${mode(st)}): they could ${what}`;
       if (d === dirname(d)) break;
     }
   }
