@@ -133,6 +133,8 @@ describe("replays", () => {
     const m = signed(key, "r1", "GET", "/v1/whoami");
     const a = await openRaw(d.socketPath);
     const b = await openRaw(d.socketPath);
+    const replayedBefore = metric('hush_auth_failures_total{reason="replayed_nonce"}');
+    const auditedBefore = events.length;
     a.send(m.bytes);
     expect((await a.answer("r1")).status).toBe(200);
     const replay = encodeRequest("r2", "GET", "/v1/whoami", { authorization: signRequestHeader(m.bytes) });
@@ -142,7 +144,12 @@ describe("replays", () => {
     expect((await b.answer("r2")).status).toBe(401);
     const http = await rawSend("http", d.socketPath, "GET", "/v1/whoami", { authorization: signRequestHeader(m.bytes) });
     expect(http.status).toBe(401);
-    expect(events.slice(-3).map((e) => e.reason)).toEqual(["replayed_nonce", "replayed_nonce", "replayed_nonce"]);
+    // All three are counted; the audit log gets the first of its kind from this source at once and
+    // the repeats in the source's next summary (failures per source, PROTOCOL.md §9.5).
+    expect(metric('hush_auth_failures_total{reason="replayed_nonce"}')).toBe(replayedBefore + 3);
+    const audited = events.slice(auditedBefore).filter((e) => e.action === "auth");
+    expect(audited.length).toBeGreaterThanOrEqual(1);
+    expect(audited.every((e) => e.reason === "replayed_nonce")).toBe(true);
     a.close();
     b.close();
   });
