@@ -11,7 +11,11 @@ import { closeSync, fchmodSync, fstatSync, lstatSync, openSync, readSync, consta
 import { HushError } from "../errors.ts";
 import { fromUtf8 } from "../crypto/index.ts";
 import { ZERO_PREV, lineHash } from "./hash.ts";
-import { AUDIT_PATH_HINT, lockOrRefuse, untrustedDirectory, untrustedFile } from "./filecheck.ts";
+import { lockOrRefuse, untrustedDirectory, untrustedFile } from "../os/file-trust.ts";
+
+/** The hint printed under each refusal of the audit file or its directory. */
+export const AUDIT_PATH_HINT =
+  "keep the audit file in a directory that only you (or root) can write, e.g. mkdir -m 700 /var/log/hush, owned by the daemon's user; move a file you did not make aside";
 
 const MAX_TAIL_SEARCH = 1 << 20;
 
@@ -38,7 +42,7 @@ export interface OpenedAuditFile {
  * Open (or create, 0600) for appending, and lock it (flock, exclusive;
  * released when `fd` is closed). Throws HushError `invalid_request` for a
  * symlink, a non-regular file, a file or directory another user owns or can
- * write (src/audit/filecheck.ts; `detail.hint` says what to do), or a file
+ * write (src/os/file-trust.ts; `detail.hint` says what to do), or a file
  * whose last line is incomplete or not an audit line; `conflict` when
  * another process holds its lock (names its pid when it can).
  */
@@ -66,7 +70,7 @@ export function openAuditFile(path: string): OpenedAuditFile {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) fail("is not a regular file");
-    const fileProblem = untrustedFile(st);
+    const fileProblem = untrustedFile(st, "they could have forged its last lines");
     if (fileProblem) fail(fileProblem, AUDIT_PATH_HINT);
     lockOrRefuse(fd, path, "audit file", "--audit-file");
     if (st.mode & 0o077) {

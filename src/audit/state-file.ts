@@ -10,7 +10,7 @@
  *   readable and writable by that uid only (mode 0600); anything else is
  *   refused at start, because whoever has read it can forge seals from its
  *   epoch on;
- * - its directories follow the audit file's rules (filecheck.ts), and the
+ * - its directories follow the audit file's rules (src/os/file-trust.ts), and the
  *   one that holds it may not be writable by group or others even when
  *   sticky (not /tmp): whoever can make entries there could plant the temp
  *   name or keep old states alive;
@@ -32,8 +32,12 @@ import { concatBytes, fromB64u, randomBytes, toB64u, toHex, utf8, wipe } from ".
 import { HRP, decodeKeyString, encodeKeyString, formatKeyFile, parseKeyFile } from "../keys/index.ts";
 import { tryLockFile } from "../os/lock.ts";
 import { SEAL_SEED_BYTES, epochSealKey, evolveSealState, initialSealState, sealKeyId, sealMacV2 } from "./sealing.ts";
-import { STATE_PATH_HINT, lockOrRefuse, untrustedDirectory } from "./filecheck.ts";
+import { lockOrRefuse, untrustedDirectory } from "../os/file-trust.ts";
 import type { LastSeal } from "./file.ts";
+
+/** The hint printed under each refusal of the sealing state's place. */
+export const STATE_PATH_HINT =
+  "keep the sealing state in a directory that only the daemon's user (or root) can write, e.g. mkdir -m 700 /var/lib/hush, owned by that user; never in /tmp or another shared directory";
 
 const FORMAT = 2;
 const RAW_BYTES = 1 + 8 + 9 + SEAL_SEED_BYTES;
@@ -83,7 +87,7 @@ export const MAX_EPOCH_CATCH_UP = 1_000_000;
 
 /**
  * Refuse a place for the state file (before it is made, or loaded) whose
- * directories another user could write (src/audit/filecheck.ts; here the
+ * directories another user could write (src/os/file-trust.ts; here the
  * holding directory may not be group- or world-writable even when sticky,
  * so /tmp is refused). Throws HushError `invalid_request` with a hint.
  */

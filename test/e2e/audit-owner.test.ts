@@ -1,6 +1,6 @@
 /**
  * The audit file is never adopted from someone else (DESIGN.md invariant 6,
- * src/audit/filecheck.ts), through the compiled binary: a file another user
+ * src/os/file-trust.ts), through the compiled binary: a file another user
  * owns or can write, or a directory on its path that another user owns or
  * can write (without the sticky bit), stops the start with a clear error
  * naming the path, the owner and the mode, and a hint; the file is left

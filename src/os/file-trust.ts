@@ -1,10 +1,10 @@
 /**
- * Who may have written the audit file before this run continues its chain
- * (DESIGN.md invariant 6). A new run appends after the last line it finds,
- * so a file that another user owns or can write, or that another user can
- * replace (through a directory they own or can write), could end in a
- * forged line that the new run would then vouch for. Such a file is refused,
- * never adopted:
+ * Who else could have written, or could replace, a file hush trusts: the
+ * audit file a new run continues (DESIGN.md invariant 6: it could end in a
+ * forged line that the new run would then vouch for), and the files the
+ * daemon and the CLI read secrets or policy from. A file that another user
+ * owns or can write, or can replace through a directory they own or can
+ * write, is refused:
  * - the directory that holds it (as written, and after symlinks are
  *   resolved) must be owned by the daemon's user or root, and not writable
  *   by group or others unless it has the sticky bit (as /tmp has: there,
@@ -13,28 +13,19 @@
  *   not writable by others unless sticky (a group-writable system directory,
  *   such as /var/log as root:syslog 0775 on Ubuntu, is accepted above);
  * - the file itself, checked on the open descriptor, must be owned by the
- *   daemon's user and not writable by group or others.
- * The audit sealing state file's directory is held to the same rules, and
- * its holding directory may not be writable by group or others even with
- * the sticky bit. And one daemon per file: `lockOrRefuse` takes an
- * exclusive flock on the audit file and on the state file.
+ *   daemon's user and not writable by group or others (`untrustedFile`;
+ *   its caller says what such a file could have done).
+ * And one daemon per file: `lockOrRefuse` takes an exclusive flock (the
+ * audit file and the audit sealing state file use it).
  * Root is trusted (SECURITY.md, trust boundary 7). POSIX only.
  * @module
  */
 import { realpathSync, statSync, type Stats } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { HushError } from "../errors.ts";
-import { flockHolderPid, tryLockFile } from "../os/lock.ts";
+import { flockHolderPid, tryLockFile } from "./lock.ts";
 
 const mode = (st: Stats) => (st.mode & 0o7777).toString(8).padStart(4, "0");
-
-/** The hint printed under each refusal of the sealing state's place. */
-export const STATE_PATH_HINT =
-  "keep the sealing state in a directory that only the daemon's user (or root) can write, e.g. mkdir -m 700 /var/lib/hush, owned by that user; never in /tmp or another shared directory";
-
-/** The hint printed under each refusal. */
-export const AUDIT_PATH_HINT =
-  "keep the audit file in a directory that only you (or root) can write, e.g. mkdir -m 700 /var/log/hush, owned by the daemon's user; move a file you did not make aside";
 
 /**
  * Why the directories holding `path` cannot be trusted, or undefined when
@@ -72,10 +63,14 @@ export function untrustedDirectory(path: string, uid = process.getuid!(), holder
   return undefined;
 }
 
-/** Why the open audit file (`st` from fstat) cannot be trusted, or undefined when it can. */
-export function untrustedFile(st: Stats, uid = process.getuid!()): string | undefined {
-  if (st.uid !== uid) return `is owned by uid ${st.uid} (mode ${mode(st)}), not by you (uid ${uid}): its owner could have forged its last lines`;
-  if (st.mode & 0o022) return `is writable by group or others (mode ${mode(st)}): they could have forged its last lines`;
+/**
+ * Why an open file (`st` from fstat) cannot be trusted, or undefined when it
+ * can: another owner (`rootOk`: root may own it too), or writable by group
+ * or others. The reason ends with ": " + `risk` (what they could have done).
+ */
+export function untrustedFile(st: Stats, risk: string, uid = process.getuid!(), rootOk = false): string | undefined {
+  if (st.uid !== uid && !(rootOk && st.uid === 0)) return `is owned by uid ${st.uid} (mode ${mode(st)}), not by you (uid ${uid})${rootOk ? " or root" : ""}: ${risk}`;
+  if (st.mode & 0o022) return `is writable by group or others (mode ${mode(st)}): ${risk}`;
   return undefined;
 }
 
