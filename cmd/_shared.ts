@@ -10,6 +10,7 @@ import { constants as osc } from "node:os";
 import { parseKeyFile } from "../src/keys/index.ts";
 import { HushError } from "../src/errors.ts";
 import { childEnv } from "../src/os/env.ts";
+import { withCallerLimits } from "../src/os/harden.ts";
 import { TTL_LIMITS, checkTtl, parseDuration as parseDurationImpl } from "../src/config/index.ts";
 
 /** Exit codes (documented in README.md). */
@@ -291,14 +292,16 @@ export function optTtl(ttl: string | undefined, kind: keyof typeof TTL_LIMITS, f
 const SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
 
 /**
- * Run a child command with extra environment, forwarding SIGINT/SIGTERM/SIGHUP;
- * resolves to its exit code (128 + signal number when a signal ended it).
- * The child never gets a join token (src/os/env.ts), nor the variables in `drop`.
+ * Run a child command with `give` in its environment, forwarding
+ * SIGINT/SIGTERM/SIGHUP; resolves to its exit code (128 + signal number when
+ * a signal ended it). The child gets none of hush's secrets but `give`
+ * (src/os/env.ts), nor the variables in `drop`, and the caller's umask and
+ * core-file limit (this process runs with neither: src/os/harden.ts).
  */
-export async function runChild(cmd: string[], extraEnv: Record<string, string>, drop: readonly string[] = []): Promise<number> {
+export async function runChild(cmd: string[], give: Record<string, string>, drop: readonly string[] = []): Promise<number> {
   let child;
   try {
-    child = Bun.spawn(cmd, { stdio: ["inherit", "inherit", "inherit"], env: childEnv(process.env, extraEnv, drop) });
+    child = withCallerLimits(() => Bun.spawn(cmd, { stdio: ["inherit", "inherit", "inherit"], env: childEnv(process.env, give, drop) }));
   } catch (e: any) {
     throw new HushError("invalid_request", `cannot start ${cmd[0]}: ${e?.code ?? e?.message ?? e}`);
   }

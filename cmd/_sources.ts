@@ -12,6 +12,7 @@ import { validateAllow } from "../src/broker/index.ts";
 import { loadCredSpec, parseAllowSpecs, parseCredsFile, type LoadedCred } from "../src/server/creds-load.ts";
 import { warnIfLoose } from "./_shared.ts";
 import { applyLimitArgs } from "./_limits.ts";
+import { childEnv } from "../src/os/env.ts";
 import { loadTls } from "../src/server/tls.ts";
 import { DEFAULTS, defaultSocketPath, parseDuration, parseExpiryFlags, parseListenUrl, parsePositiveInt, parseSize, parseSocketMode, type DaemonConfig } from "../src/config/index.ts";
 
@@ -28,7 +29,10 @@ export async function loadCreds(file: string | undefined, specs: string[], allow
     }
     out.push(...parseCredsFile(text, file));
   }
-  for (const s of specs) out.push(await loadCredSpec(s, process.env, abort));
+  // An exec: command gets none of hush's secrets, nor the variables that env: sources read (src/os/env.ts).
+  const envVars = specs.map((s) => /^[^=]*=env:(.+)$/s.exec(s)?.[1]).filter((v): v is string => v !== undefined);
+  const execEnv = childEnv(process.env, {}, envVars);
+  for (const s of specs) out.push(await loadCredSpec(s, /^[^=]*=exec:/.test(s) ? execEnv : process.env, abort));
   const allow = parseAllowSpecs(allowSpecs);
   for (const [name] of allow) if (!out.some((c) => c.name === name)) throw new HushError("invalid_request", `--cred-allow ${name}: no such credential`);
   const seen = new Set<string>();

@@ -14,6 +14,8 @@ import { reportError, UsageError } from "./_report.ts";
 import { closest, resolve, subCommandNames } from "./_tree.ts";
 import { renderHelp } from "./_usage.ts";
 import { diagnose } from "./_diagnose.ts";
+import { hardenCli } from "../src/os/harden.ts";
+import { SECRET_ENV } from "../src/os/env.ts";
 
 /** `hush kv gte` → "unknown command", with the closest name. */
 async function unknownCommand(group: CommandDef<any>, path: string[], word: string): Promise<UsageError> {
@@ -68,6 +70,12 @@ async function runHush(argv: string[]): Promise<number> {
   }
 }
 
+// First, before any command reads a secret: not dumpable, no core file, and
+// hush's secret variables scrubbed from /proc/self/environ (src/os/harden.ts).
+// A command that waits for a child (join, checkout, run) or stays alive
+// (serve, audit tail -f) holds its secrets out of reach of that child and of
+// every other process of the same uid.
+hardenCli(SECRET_ENV);
 const code = await runHush(process.argv.slice(2));
 // serve and run keep the process alive themselves and exit on their own.
 if (code !== -1) process.exit(code);

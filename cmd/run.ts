@@ -17,7 +17,8 @@ import { join } from "node:path";
 import { DEFAULTS, parseExpiryFlags, parsePositiveInt, type DaemonConfig } from "../src/config/index.ts";
 import { expiryArgs } from "./_limits.ts";
 import { startDaemon } from "../src/server/daemon.ts";
-import { hardenProcess, withCallerLimits } from "../src/server/harden.ts";
+import { hardenProcess } from "../src/os/harden.ts";
+import { DAEMON_ENV } from "../src/os/env.ts";
 import { signalExitCode, trapStopSignals } from "../src/server/signals.ts";
 import { mintCredential } from "../src/server/routes-admin.ts";
 import { Logger } from "../src/observe/index.ts";
@@ -47,7 +48,7 @@ export default defineCommand({
     const signals = trapStopSignals();
     const cmd: string[] = data?.passthrough ?? [];
     if (cmd.length === 0) throw new HushError("invalid_request", "nothing to run: hush run [flags] -- CMD ARGS…");
-    // Before the daemon makes any key. The caller's umask and core limit go back to CMD (withCallerLimits).
+    // Before the daemon makes any key. The caller's umask and core limit go back to CMD (runChild).
     const hardening = hardenProcess({ mlock: args.mlock !== false, keepCoreHardLimit: true });
     const log = new Logger({ level: args.verbose ? "debug" : "warn" });
     // Without CAP_IPC_LOCK mlockall always fails: worth a note with --verbose, not a warning on every run.
@@ -72,8 +73,8 @@ export default defineCommand({
       if (signals.received) return signalExitCode(signals.received);
       const rec = d.state.registry.create({ kind: "worker", name: args.name || "run", via: "run" });
       const env = { HUSH_SOCKET: d.socketPath, HUSH_CREDENTIAL: mintCredential(d.state, rec) };
-      // The child must reach this run's daemon (ours), not one named by the caller's environment.
-      return await withCallerLimits(() => runChild(cmd, env, ["HUSH_SOCKET_OWNER", "HUSH_URL", "HUSH_TLS_PIN"]));
+      // The child must reach this run's daemon (ours), not one named by the caller's environment (DAEMON_ENV).
+      return await runChild(cmd, env, DAEMON_ENV);
     } finally {
       childExited = true;
       await d.stop();

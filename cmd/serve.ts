@@ -12,7 +12,7 @@ import { claimSocketDir, startDaemon, type Daemon } from "../src/server/daemon.t
 import { trapStopSignals } from "../src/server/signals.ts";
 import type { LoadedCred } from "../src/server/creds-load.ts";
 import { maskOwner } from "../src/server/masking.ts";
-import { hardenProcess } from "../src/server/harden.ts";
+import { hardenProcess } from "../src/os/harden.ts";
 import { collectRepeated } from "../src/server/creds-load.ts";
 import { socketPathArgs } from "./_shared.ts";
 import { VERSION } from "./_version.ts";

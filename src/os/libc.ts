@@ -1,6 +1,6 @@
 /**
  * The C library through `bun:ffi`, for the few system calls Bun does not
- * expose: prctl, setrlimit, mlockall (src/server/harden.ts) and flock
+ * expose: prctl, setrlimit, mlockall (src/os/harden.ts) and flock
  * (src/os/lock.ts). One place knows the library's file name on each
  * platform (glibc, musl on Alpine, macOS's libSystem) and how to read the
  * calling thread's errno there. Works inside a compiled binary.

@@ -1,5 +1,5 @@
 /**
- * Process hardening (src/server/harden.ts): the module in a child process
+ * Process hardening (src/os/harden.ts): the module in a child process
  * (it changes process state, so never in the test runner itself), then the
  * observable effects on a running `dist/hush serve`:
  * - not dumpable: /proc/PID/{environ,mem} become root-owned and another
@@ -13,7 +13,7 @@ import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, statSync, writeF
 import { join, resolve } from "node:path";
 import { HUSH, hush, startDaemon, tempDir, waitFor, type Daemon } from "./_harness.ts";
 
-const HARDEN = resolve(import.meta.dir, "../../src/server/harden.ts");
+const HARDEN = resolve(import.meta.dir, "../../src/os/harden.ts");
 const NOBODY = 65534;
 const AS_NOBODY = ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"];
 const isLinux = process.platform === "linux";

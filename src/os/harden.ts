@@ -1,6 +1,11 @@
 /**
- * Linux process hardening for the daemon, through `bun:ffi` on libc. Keeps
- * secrets inside this process (DESIGN.md invariants 1–3):
+ * Linux process hardening, through `bun:ffi` on libc. Keeps secrets inside
+ * this process (DESIGN.md invariants 1–3). The daemon (`hush serve`, the
+ * private daemon of `hush run`) applies all of it; every other hush command
+ * (`hardenCli`) the first two, before it reads any secret, so that a command
+ * it starts (`hush join -- CMD`, `hush checkout NAME -- CMD`), or any other
+ * process of the same uid, cannot read the join token, credential or value
+ * it holds while it waits:
  * - `prctl(PR_SET_DUMPABLE, 0)` (prctl(2)): other processes of the same uid
  *   can no longer ptrace us or read `/proc/PID/mem` or `/proc/PID/environ`
  *   (the kernel makes those files root-owned and refuses the access check);
@@ -9,13 +14,17 @@
  *   locked as first touched, so secrets are not swapped out. Never without
  *   MCL_ONFAULT: Bun reserves ~6.4 GB and locking it all takes ~20 s as root
  *   (BUN-NOTES.md). Fails without CAP_IPC_LOCK: a warning, not an error;
- * - `umask(077)`: whatever the daemon creates is owner-only.
+ * - `umask(077)`: whatever the daemon creates is owner-only;
+ * - `scrubEnviron`: hush's secret variables are overwritten with zeros in
+ *   the process's original environment block, the memory that
+ *   `/proc/PID/environ` and `ps e` read (Bun copies the environment at start,
+ *   so `process.env` keeps them; `delete process.env.X` changes neither).
  * On another platform, or when libc cannot be opened, nothing is changed
  * and the report says why. Never throws.
  * @module
  */
-import { FFIType } from "bun:ffi";
-import { LIBC_NAMES, openLibc } from "../os/libc.ts";
+import { FFIType, toArrayBuffer } from "bun:ffi";
+import { LIBC_NAMES, openLibc } from "./libc.ts";
 
 export interface HardenReport {
   /** True when `PR_SET_DUMPABLE 0` was applied. */
@@ -39,6 +48,8 @@ export interface HardenOptions {
    * (`hush run`). Default false: soft and hard 0, for good (`hush serve`).
    */
   keepCoreHardLimit?: boolean;
+  /** Set the umask to 077 (default true; the CLI keeps the caller's). */
+  umask?: boolean;
 }
 
 /** <sys/prctl.h> */
@@ -56,6 +67,8 @@ let _lib: LibcFns | undefined;
 let _caller: { umask?: number; coreSoft?: bigint } = {};
 
 const SYMBOLS = {
+  getenv: { args: [FFIType.cstring], returns: FFIType.ptr },
+  strlen: { args: [FFIType.ptr], returns: FFIType.u64 },
   prctl: { args: [FFIType.i32, FFIType.u64, FFIType.u64, FFIType.u64, FFIType.u64], returns: FFIType.i32 },
   setrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
   getrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
@@ -112,17 +125,59 @@ export function hardenProcess(opts: HardenOptions = {}): HardenReport {
     report.mlock = ok ? "ok" : "failed";
   }
 
-  report.umask = _step(w, "umask(077)", () => {
-    _caller.umask = process.umask(0o077);
-    return process.umask() === 0o077;
-  });
+  if (opts.umask ?? true) {
+    report.umask = _step(w, "umask(077)", () => {
+      const was = process.umask(0o077);
+      _caller.umask ??= was;
+      return process.umask() === 0o077;
+    });
+  }
   return report;
+}
+
+/**
+ * What every hush command does first (cmd/main.ts), before it reads a
+ * secret: not dumpable, no core file (soft limit 0; `withCallerLimits` gives
+ * a child command the caller's limit back), and `names` scrubbed from the
+ * environment block. The umask and memory locks are left alone. Silent:
+ * returns the report for the caller to ignore or show.
+ */
+export function hardenCli(names: readonly string[]): HardenReport {
+  const report = hardenProcess({ mlock: false, keepCoreHardLimit: true, umask: false });
+  scrubEnviron(names);
+  return report;
+}
+
+/**
+ * Overwrite the values of `names` with zeros in the environment block the
+ * process started with (Linux and other libcs whose `getenv` points into
+ * it): `/proc/PID/environ` (readable by the same uid while the process is
+ * dumpable, and by root always) and `ps e` then show `NAME=` and zeros.
+ * `process.env` is Bun's own copy, made at start, and keeps the values;
+ * commands hush starts get an environment built from that copy
+ * (src/os/env.ts). Returns how many values were scrubbed; never throws.
+ */
+export function scrubEnviron(names: readonly string[]): number {
+  const lib = (_lib ??= openLibc(SYMBOLS) ?? undefined);
+  if (!lib || process.platform !== "linux") return 0;
+  let n = 0;
+  for (const name of names) {
+    try {
+      const p = lib.fn.getenv(Buffer.from(name + "\0"));
+      if (!p) continue;
+      const len = Number(lib.fn.strlen(p));
+      if (len > 0) new Uint8Array(toArrayBuffer(p, 0, len)).fill(0);
+      n++;
+    } catch {}
+  }
+  return n;
 }
 
 /** Core-file limit 0 (soft; and hard unless `keepHard`). True when it now reads back so. */
 function _limitCore(lib: LibcFns, w: string[], keepHard: boolean): boolean {
   const lim = new BigUint64Array(2); // struct rlimit { rlim_t rlim_cur, rlim_max }
-  if (lib.fn.getrlimit(RLIMIT_CORE, lim) === 0) _caller.coreSoft = lim[0];
+  // The caller's limit, as it was before the first hardening (hush serve and run are hardened twice).
+  if (lib.fn.getrlimit(RLIMIT_CORE, lim) === 0) _caller.coreSoft ??= lim[0];
   const hard = keepHard ? lim[1] : 0n;
   lim[0] = 0n;
   lim[1] = hard;
