@@ -5,11 +5,12 @@
  * stdin or --value-file (_value.ts).
  * @module
  */
-import { closeSync, existsSync, openSync, readFileSync, statSync, unlinkSync, writeSync, constants as fsc } from "node:fs";
+import { closeSync, existsSync, openSync, unlinkSync, writeSync, constants as fsc } from "node:fs";
 import { constants as osc } from "node:os";
 import { parseKeyFile } from "../src/keys/index.ts";
 import { HushError } from "../src/errors.ts";
 import { childEnv } from "../src/os/env.ts";
+import { readTrustedFile, type Readable } from "../src/os/file-trust.ts";
 import { withCallerLimits } from "../src/os/harden.ts";
 import { TTL_LIMITS, checkTtl, parseDuration as parseDurationImpl } from "../src/config/index.ts";
 
@@ -94,12 +95,7 @@ export function readAdminCredential(args: { "admin-credential-file"?: string }):
   const file = args["admin-credential-file"];
   const env = process.env.HUSH_ADMIN_CREDENTIAL;
   if (!file) return env ? secretFromEnv("HUSH_ADMIN_CREDENTIAL", env, "HUSH-ADMIN-", "--admin-credential-file") : undefined;
-  warnIfLoose(file);
-  try {
-    return readFileSync(file, "utf8");
-  } catch (e: any) {
-    throw new HushError("invalid_request", `cannot read admin credential file ${file}: ${e?.code ?? e}`);
-  }
+  return readSecretFile(file, "--admin-credential-file", "they could have chosen the admin key you sign with");
 }
 
 export const jsonArgs = {
@@ -108,14 +104,7 @@ export const jsonArgs = {
 
 /** The worker credential, from --credential-file or HUSH_CREDENTIAL. */
 export function loadCredential(file: string | undefined): string {
-  if (file) {
-    warnIfLoose(file);
-    try {
-      return parseKeyFile(readFileSync(file, "utf8"));
-    } catch (e: any) {
-      throw new HushError("invalid_request", `cannot read credential file ${file}: ${e?.code ?? e}`);
-    }
-  }
+  if (file) return parseKeyFile(readSecretFile(file, "--credential-file", "they could have chosen which worker you act as"));
   const env = process.env.HUSH_CREDENTIAL;
   if (!env) throw new HushError("invalid_request", "no credential given");
   return secretFromEnv("HUSH_CREDENTIAL", env, "HUSH-WORKER-", "--credential-file");
@@ -137,12 +126,19 @@ export function secretFromEnv(name: string, value: string, prefix: string, flag:
   });
 }
 
-/** Warn when a secret file is readable by group or others. */
-export function warnIfLoose(file: string): void {
-  try {
-    const m = statSync(file).mode & 0o077;
-    if (m) hint(`${file} is readable by other users (mode ${(statSync(file).mode & 0o777).toString(8)}); chmod 600 it`, "warning");
-  } catch {}
+/**
+ * The text of a file that holds a secret or policy (src/os/file-trust.ts):
+ * refused (`invalid_request`, naming `flag`) when another user owns it, can
+ * write it or can replace it — `risk` says what they could have done; when
+ * others can read it, a warning (`readable` "warn", for CLI inputs) or a
+ * refusal ("refuse", for the daemon's secrets at start).
+ */
+export function readSecretFile(file: string, flag: string, risk: string, readable: Readable = "warn"): string {
+  const { bytes, warnings } = readTrustedFile(file, { what: flag, risk, readable });
+  for (const w of warnings) hint(w, "warning");
+  const text = new TextDecoder().decode(bytes);
+  bytes.fill(0);
+  return text;
 }
 
 /** Read all of stdin as bytes. */

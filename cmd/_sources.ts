@@ -3,14 +3,13 @@
  * credentials. All are read and validated before anything listens.
  * @module
  */
-import { readFileSync } from "node:fs";
 import { HushError } from "../src/errors.ts";
 import { decodeKeyString, decodeServerSecret, HRP, parseKeyFile } from "../src/keys/index.ts";
 import { randomBytes, x25519PublicKey, type X25519KeyPair } from "../src/crypto/index.ts";
 import { AuditWriter, SealStateFile, auditHmacKeyId, deriveAuditHmacKey } from "../src/audit/index.ts";
 import { validateAllow } from "../src/broker/index.ts";
 import { loadCredSpec, parseAllowSpecs, parseCredsFile, type LoadedCred } from "../src/server/creds-load.ts";
-import { warnIfLoose } from "./_shared.ts";
+import { hint, readSecretFile } from "./_shared.ts";
 import { applyLimitArgs } from "./_limits.ts";
 import { childEnv } from "../src/os/env.ts";
 import { loadTls } from "../src/server/tls.ts";
@@ -19,20 +18,15 @@ import { DEFAULTS, defaultSocketPath, parseDuration, parseExpiryFlags, parseList
 /** All start-up credential sources, validated. `abort` ends a running `exec:` command early. */
 export async function loadCreds(file: string | undefined, specs: string[], allowSpecs: string[], abort?: AbortSignal): Promise<LoadedCred[]> {
   const out: LoadedCred[] = [];
-  if (file) {
-    warnIfLoose(file);
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (e: any) {
-      throw new HushError("invalid_request", `cannot read --creds-file ${file}: ${e?.code ?? e}`);
-    }
-    out.push(...parseCredsFile(text, file));
-  }
+  if (file) out.push(...parseCredsFile(readSecretFile(file, "--creds-file", "they could have put credentials and allow-lists in it", "refuse"), file));
   // An exec: command gets none of hush's secrets, nor the variables that env: sources read (src/os/env.ts).
   const envVars = specs.map((s) => /^[^=]*=env:(.+)$/s.exec(s)?.[1]).filter((v): v is string => v !== undefined);
   const execEnv = childEnv(process.env, {}, envVars);
-  for (const s of specs) out.push(await loadCredSpec(s, /^[^=]*=exec:/.test(s) ? execEnv : process.env, abort));
+  for (const s of specs) {
+    const c = await loadCredSpec(s, /^[^=]*=exec:/.test(s) ? execEnv : process.env, abort);
+    for (const w of c.warnings ?? []) hint(w, "warning");
+    out.push(c);
+  }
   const allow = parseAllowSpecs(allowSpecs);
   for (const [name] of allow) if (!out.some((c) => c.name === name)) throw new HushError("invalid_request", `--cred-allow ${name}: no such credential`);
   const seen = new Set<string>();
@@ -50,14 +44,7 @@ export async function loadCreds(file: string | undefined, specs: string[], allow
 /** The server key from --server-key-file or HUSH_SERVER_KEY (never argv). */
 export function loadServerKey(file: string | undefined): X25519KeyPair | undefined {
   let text = process.env.HUSH_SERVER_KEY;
-  if (file) {
-    warnIfLoose(file);
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (e: any) {
-      throw new HushError("invalid_request", `cannot read server key file ${file}: ${e?.code ?? e}`);
-    }
-  }
+  if (file) text = readSecretFile(file, "--server-key-file", "they could know or choose the server key", "refuse");
   if (!text) return undefined;
   const secretKey = decodeServerSecret(parseKeyFile(text));
   return { secretKey, publicKey: x25519PublicKey(secretKey) };
@@ -68,15 +55,10 @@ export function loadServerKey(file: string | undefined): X25519KeyPair | undefin
 export function loadTlsFiles(cert: string | undefined, key: string | undefined): { certPem: string; keyPem: string } | undefined {
   if (!cert && !key) return undefined;
   if (!cert || !key) throw new HushError("invalid_request", "--tls-cert and --tls-key go together");
-  warnIfLoose(key);
-  const read = (f: string, what: string) => {
-    try {
-      return readFileSync(f, "utf8");
-    } catch (e: any) {
-      throw new HushError("invalid_request", `cannot read ${what} ${f}: ${e?.code ?? e}`);
-    }
+  return {
+    certPem: readSecretFile(cert, "--tls-cert", "they could have chosen the certificate", "allow"),
+    keyPem: readSecretFile(key, "--tls-key", "they could know or choose the TLS key", "refuse"),
   };
-  return { certPem: read(cert, "--tls-cert"), keyPem: read(key, "--tls-key") };
 }
 
 /**
@@ -100,13 +82,8 @@ export function openAudit(
   }
   let hmacKey: Uint8Array;
   if (opts.hmacKeyFile) {
-    warnIfLoose(opts.hmacKeyFile);
-    let secret: Uint8Array;
-    try {
-      secret = new TextEncoder().encode(parseKeyFile(readFileSync(opts.hmacKeyFile, "utf8")));
-    } catch (e: any) {
-      throw new HushError("invalid_request", `cannot read --audit-hmac-key-file ${opts.hmacKeyFile}: ${e?.code ?? e}`);
-    }
+    const text = readSecretFile(opts.hmacKeyFile, "--audit-hmac-key-file", "they could know the key behind `hush audit hash`, or choose it", "refuse");
+    const secret = new TextEncoder().encode(parseKeyFile(text));
     if (secret.length < 16) throw new HushError("invalid_request", "--audit-hmac-key-file: the secret must be at least 16 characters (hush keygen secret)");
     hmacKey = deriveAuditHmacKey(secret);
     secret.fill(0);

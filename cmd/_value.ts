@@ -8,12 +8,15 @@
  * descriptor is checked with fstat (a regular file, at most MAX_FILE_BYTES)
  * before a byte is read, so nothing can swap it between check and read.
  * Symbolic links are followed (mounted secrets, e.g. Kubernetes volumes, are
- * links). A file that others can read gets a warning.
+ * links). A file that another user owns or can write (or replace through a
+ * directory) is refused (src/os/file-trust.ts); one others can read gets a
+ * warning.
  * @module
  */
 import { closeSync, constants as fsc, fstatSync, openSync, readSync } from "node:fs";
 import { HushError } from "../src/errors.ts";
-import { readStdin, warnIfLoose } from "./_shared.ts";
+import { hint, readStdin } from "./_shared.ts";
+import { checkTrustedFile } from "../src/os/file-trust.ts";
 
 /** Larger files are refused before they are read (the daemon's default body limit is 1 MiB). */
 export const MAX_FILE_BYTES = 64 * 1024 * 1024;
@@ -41,7 +44,8 @@ function readFileSafely(path: string): Uint8Array {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new HushError("invalid_request", `--value-file ${path} is not a regular file`);
     if (st.size > MAX_FILE_BYTES) throw new HushError("too_large", `--value-file ${path} is larger than ${MAX_FILE_BYTES >> 20} MiB`);
-    warnIfLoose(path);
+    const warnings = checkTrustedFile(path, st, { what: "--value-file", risk: "they could have chosen the value", readable: "warn" });
+    for (const w of warnings) hint(w, "warning");
     const buf = new Uint8Array(st.size);
     let off = 0;
     for (let n; off < buf.length && (n = readSync(fd, buf, off, buf.length - off, null)) > 0; ) off += n;

@@ -5,13 +5,12 @@
  * @module
  */
 import { defineCommand } from "citty";
-import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { HushError } from "../src/errors.ts";
 import { decodeJoinToken, formatKeyFile, parseKeyFile } from "../src/keys/index.ts";
 import { joinWithToken, pickTransport } from "../src/client/index.ts";
 import { defaultSocketPath } from "../src/config/index.ts";
-import { hint, jsonArgs, printJson, runChild, secretFromEnv, socketArgs, socketOwner, urlArgs, warnIfLoose, withSecretFile } from "./_shared.ts";
+import { hint, jsonArgs, printJson, runChild, secretFromEnv, socketArgs, socketOwner, readSecretFile, urlArgs, withSecretFile } from "./_shared.ts";
 
 function defaultName(): string {
   const n = hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 64);
@@ -31,14 +30,7 @@ export default defineCommand({
   async run({ args, data }) {
     const envToken = process.env.HUSH_JOIN_TOKEN;
     let token = envToken && !args["token-file"] ? secretFromEnv("HUSH_JOIN_TOKEN", envToken, "HUSH-JOIN-", "--token-file") : "";
-    if (args["token-file"]) {
-      warnIfLoose(args["token-file"]);
-      try {
-        token = readFileSync(args["token-file"], "utf8");
-      } catch (e: any) {
-        throw new HushError("invalid_request", `cannot read token file ${args["token-file"]}: ${e?.code ?? e}`);
-      }
-    }
+    if (args["token-file"]) token = readSecretFile(args["token-file"], "--token-file", "they could have chosen the token you join with");
     if (!token.trim()) throw new HushError("invalid_request", "no join token: pass --token-file FILE or set HUSH_JOIN_TOKEN");
     const socket = args.socket || defaultSocketPath();
     const url = args.url || process.env.HUSH_URL;

@@ -10,7 +10,7 @@ import { HRP, decodeKeyString, parseKeyFile } from "../../src/keys/index.ts";
 import { verifyAuditLog, type VerifyOptions, type VerifyResult } from "../../src/audit/index.ts";
 import { collectRepeated } from "../../src/server/creds-load.ts";
 import { parsePositiveInt } from "../../src/config/index.ts";
-import { EXIT, formatTime, hint, jsonArgs, printJson, warnIfLoose } from "../_shared.ts";
+import { EXIT, formatTime, hint, jsonArgs, printJson, readSecretFile } from "../_shared.ts";
 
 function readOrFail(path: string, what: string): Buffer {
   try {
@@ -24,8 +24,7 @@ function readOrFail(path: string, what: string): Buffer {
 function loadKeys(files: string[]): Pick<VerifyOptions, "verifyKey" | "auditSecretKey"> {
   const keys: Pick<VerifyOptions, "verifyKey" | "auditSecretKey"> = {};
   for (const f of files) {
-    warnIfLoose(f);
-    const s = parseKeyFile(readOrFail(f, "audit key file").toString("utf8"));
+    const s = parseKeyFile(readSecretFile(f, "--key-file", "they could have chosen the key that vouches for the log"));
     const kind = s.toUpperCase().startsWith(HRP.auditState) ? "state" : s.toUpperCase().startsWith(HRP.auditSecret) ? "v1" : "v2";
     if (kind === "state") throw new HushError("invalid_request", `${f} is the daemon's sealing state, not the verification key: pass the HUSH-AUDIT-VERIFY-1… file from \`hush keygen audit --out\``);
     const field = kind === "v1" ? "auditSecretKey" : "verifyKey";

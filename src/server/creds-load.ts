@@ -11,7 +11,7 @@
  * `--cred-allow NAME=tag,tag` sets the allow-list of a --cred source.
  * @module
  */
-import { readFileSync } from "node:fs";
+import { readTrustedFile } from "../os/file-trust.ts";
 import { HushError } from "../errors.ts";
 import { utf8 } from "../crypto/index.ts";
 import { SECRET_ENV, childEnv } from "../os/env.ts";
@@ -22,6 +22,8 @@ export interface LoadedCred {
   allow: string[];
   mode: "shared" | "exclusive";
   source: string;
+  /** Warnings about the source (a `file:` readable by its group). */
+  warnings?: string[];
 }
 
 const NAME_RE = /^[A-Za-z0-9._:\/-]{1,256}$/;
@@ -88,21 +90,21 @@ export async function loadCredSpec(spec: string, env: Record<string, string | un
   }
   const [, name, kind, arg] = m;
   let value: string;
+  let warnings: string[] | undefined;
   if (kind === "env") {
     const v = env[arg];
     if (v === undefined || v === "") bad(`--cred ${name}: environment variable ${arg} is not set or empty`);
     value = v;
   } else if (kind === "file") {
-    try {
-      value = trimNewline(readFileSync(arg, "utf8"));
-    } catch (e: any) {
-      bad(`--cred ${name}: cannot read ${arg}: ${e?.code ?? e}`);
-    }
+    const r = readTrustedFile(arg, { what: `--cred ${name}=file:`, risk: "they could have chosen the credential's value", readable: "refuse" });
+    value = trimNewline(new TextDecoder().decode(r.bytes));
+    r.bytes.fill(0);
+    warnings = r.warnings;
     if (!value) bad(`--cred ${name}: ${arg} is empty`);
   } else {
     value = await _runExec(name, arg, env, abort);
   }
-  return { name, values: [utf8(value)], allow: [], mode: "shared", source: kind === "exec" ? "exec" : `${kind}:${arg}` };
+  return { name, values: [utf8(value)], allow: [], mode: "shared", source: kind === "exec" ? "exec" : `${kind}:${arg}`, ...(warnings?.length ? { warnings } : {}) };
 }
 
 /**
