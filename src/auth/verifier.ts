@@ -49,6 +49,7 @@ export type KeyGeneration = "current" | "pending" | "previous" | "retired" | "su
 
 export type VerifyResult<K> =
   | { ok: true; key: K; signature: string; keyId: string; generation: KeyGeneration; macKey: Uint8Array }
+  /** `keyId`: a known key's id (absent when the header is malformed or names no known key). */
   | { ok: false; reason: AuthReason; keyId?: string; key?: K };
 
 export interface VerifierOptions<K extends VerifiableKey> {
@@ -78,7 +79,9 @@ export class RequestVerifier<K extends VerifiableKey> {
     const p = parseAuthorization(authorization);
     if (!p) return { ok: false, reason: "malformed" };
     const key = this.lookup(p.keyId);
-    if (!key) return { ok: false, reason: "unknown_key", keyId: p.keyId };
+    // An unknown key id is the client's own text: never handed on to be logged (the masker would
+    // confirm a guess of a secret that it contains; SECURITY.md, "Information disclosure").
+    if (!key) return { ok: false, reason: "unknown_key" };
     if (key.revokedAt !== null) return { ok: false, reason: "revoked", keyId: p.keyId };
     const now = this.now();
     if (key.expiresAt <= now) return { ok: false, reason: "expired_key", keyId: p.keyId };

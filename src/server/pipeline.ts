@@ -52,7 +52,13 @@ export interface NeutralRequest {
   target: string | null;
   /** The headers the pipeline reads, flat (one object per request): `Authorization` (§3), */
   authorization: string | null;
-  /** `X-Request-Id`, reused as corr_id when it matches `^[A-Za-z0-9._:-]{1,64}$`, */
+  /**
+   * The client's `X-Request-Id`. Never used as the corr_id, and never
+   * logged: the masker writes a logged string that equals a form of a secret
+   * as `***`, so a client-chosen id in the log would confirm guesses of
+   * secret values to whoever can send requests and read the log
+   * (SECURITY.md, "Information disclosure"). Every answer carries the
+   * daemon's own corr_id instead. */
   requestId: string | null;
   /** and `Content-Type`, which is not checked (PROTOCOL.md §1) but carried for the handlers. */
   contentType: string | null;
@@ -124,17 +130,16 @@ export function compose(stages: readonly Stage[]): Next {
   return next;
 }
 
-const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 const bootId = toB64u(randomBytes(6));
 let seq = 0;
 
 function newCtx(st: State, m: ServerMetrics, req: NeutralRequest): Ctx {
-  const given = req.requestId;
   return {
     st,
     m,
     req,
-    corrId: given && REQUEST_ID_RE.test(given) ? given : `${bootId}-${(++seq).toString(36)}`,
+    // Always the daemon's own: never the client's X-Request-Id (see NeutralRequest.requestId).
+    corrId: `${bootId}-${(++seq).toString(36)}`,
     phase: st.phase,
     t0: performance.now(),
     path: "",
