@@ -17,7 +17,7 @@
  * the anchor, each measured in the same run. The daemon runs with its
  * defaults but for the per-key rate limit (off), so the lease limits and the
  * flooder's replay-cache share both act. `--serve-args` adds flags, e.g.
- * `--max-leases-per-worker 200000 --max-leases-per-cred 200000` to hold
+ * `--max-leases-per-worker 200000` to hold
  * every lease and see that checkout cost does not grow with them (or none,
  * to run an older binary). Prints one JSON object.
  * @module

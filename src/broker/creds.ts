@@ -30,15 +30,18 @@ export interface CredLimits {
   maxValueBytes: number;
   /** Most credentials. */
   maxCreds: number;
-  /** Most live leases of one credential (shared leases count). */
-  maxLeasesPerCred: number;
-  /** Most live credential leases held by one worker key, over all credentials. */
+  /**
+   * Most live credential leases held by one worker key, over all credentials
+   * (shared ones count). There is no cap per credential: an exclusive one
+   * is bounded by its values, and a cap on a shared one's leases would let
+   * a few keys lock every other worker out of it for a lease's life (24 h);
+   * this cap and the worker cap bound the leases in memory instead.
+   */
   maxLeasesPerWorker: number;
 }
 
 export const DEFAULT_CRED_LIMITS: Omit<CredLimits, "maxKeyBytes" | "maxValueBytes"> = Object.freeze({
   maxCreds: 1_000,
-  maxLeasesPerCred: 10_000,
   maxLeasesPerWorker: 1_000,
 });
 
@@ -122,7 +125,7 @@ export class CredentialStore {
   private readonly byHolder = new Map<string, Set<Lease>>();
   private readonly expiry = new IndexedHeap<Lease>((l) => l.expiresAt);
   private readonly limits: CredLimits;
-  /** Refusals by limit (`creds`, `leases_per_cred`, `leases_per_worker`). */
+  /** Refusals by limit (`creds`, `leases_per_worker`). */
   readonly refusals = new LimitTally();
 
   constructor(
@@ -133,7 +136,6 @@ export class CredentialStore {
       maxKeyBytes: limits.maxKeyBytes,
       maxValueBytes: limits.maxValueBytes,
       maxCreds: checkLimit(limits.maxCreds ?? DEFAULT_CRED_LIMITS.maxCreds, "maxCreds"),
-      maxLeasesPerCred: checkLimit(limits.maxLeasesPerCred ?? DEFAULT_CRED_LIMITS.maxLeasesPerCred, "maxLeasesPerCred"),
       maxLeasesPerWorker: checkLimit(limits.maxLeasesPerWorker ?? DEFAULT_CRED_LIMITS.maxLeasesPerWorker, "maxLeasesPerWorker"),
     };
   }
@@ -202,8 +204,8 @@ export class CredentialStore {
    * Check a credential out for `holder` (a worker id) with `tags`.
    * The returned `value` is the stored buffer: seal it before any await.
    * Errors: `not_found`, `forbidden` (tags), `invalid_ttl`, `conflict` (no
-   * free value, or `maxLeasesPerCred` live leases), `max_items` (the holder
-   * has `maxLeasesPerWorker` live leases).
+   * free value of an exclusive credential), `max_items` (the holder has
+   * `maxLeasesPerWorker` live leases).
    */
   checkout(name: string, holder: string, tags: string[], ttlMs?: number): Checkout {
     const c = this.creds.get(name);
@@ -214,9 +216,6 @@ export class CredentialStore {
     const now = this.now();
     this.purge(now);
     if (c.free && c.free.size === 0) throw new HushError("conflict", "every value of this credential is checked out");
-    if (c.leases.size >= this.limits.maxLeasesPerCred) {
-      this.refusals.refuse("leases_per_cred", "conflict", `this credential has ${this.limits.maxLeasesPerCred} live leases (the most allowed); try again when some are returned or expire`);
-    }
     const mine = this.byHolder.get(holder);
     if (mine && mine.size >= this.limits.maxLeasesPerWorker) {
       this.refusals.refuse("leases_per_worker", "max_items", `this worker holds ${this.limits.maxLeasesPerWorker} live credential leases (the most allowed); return some first`);

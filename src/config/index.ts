@@ -32,8 +32,6 @@ export interface DaemonConfig {
     listRate: number;
     /** Most credentials. */
     maxCreds: number;
-    /** Most live leases of one credential (shared ones count). */
-    maxLeasesPerCred: number;
     /** Most live credential leases of one worker key. */
     maxLeasesPerWorker: number;
     /** Most live worker keys (issued and joined). */
@@ -112,7 +110,6 @@ export const DEFAULTS: Omit<DaemonConfig, "socketPath"> = {
     maxListPage: 1_000,
     listRate: 20_000,
     maxCreds: 1_000,
-    maxLeasesPerCred: 10_000,
     maxLeasesPerWorker: 1_000,
     maxWorkers: 10_000,
     maxTokens: 1_000,
