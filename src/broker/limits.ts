@@ -94,11 +94,14 @@ function _isControl(c: number): boolean {
  * unassigned code points and noncharacters (Cn, as of the runtime's Unicode
  * version), line and paragraph separators (Zl, Zp), every other
  * Default_Ignorable_Code_Point (variation selectors, Hangul fillers, …), and
- * every space separator but U+0020 (Zs: no-break and ideographic spaces).
+ * every space separator but U+0020 (Zs: no-break and ideographic spaces),
+ * and the symbols that render as nothing without being any of these:
+ * U+2800 BRAILLE PATTERN BLANK and U+1D159 MUSICAL SYMBOL NULL NOTEHEAD (the
+ * Hangul fillers U+115F, U+1160, U+3164 and U+FFA0 are Default_Ignorable).
  * Such characters are invisible or look like others in listings and logs
  * (Unicode TR #36 §3, UTS #39 §3.1).
  */
-const _UNSAFE_RE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]|(?! )\p{Zs}/u;
+const _UNSAFE_RE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\u2800\u{1D159}]|(?! )\p{Zs}/u;
 
 /**
  * Scan a string once: UTF-8 byte length and code-point count, or null when it
@@ -141,13 +144,27 @@ function _measure(s: string): { bytes: number; chars: number } | null {
 /**
  * Check a key, lock, pool or credential name (PROTOCOL.md §3 "Targets and
  * names"): 1..maxKeyBytes bytes of UTF-8, no control, format, invisible or
- * unassigned characters (`_UNSAFE_RE`). Empty, such a character, a lone
- * surrogate or a non-string -> `invalid_request`; too long -> `too_large`.
+ * unassigned characters (`_UNSAFE_RE`), no space at either end (so no name
+ * is blank, and `db/password ` cannot sit next to `db/password`), and in
+ * Unicode NFC (so two names that render the same are the same bytes: `é`
+ * is U+00E9, never `e` + U+0301). Empty, such a character, an edge space,
+ * not NFC, a lone surrogate or a non-string -> `invalid_request`; too long
+ * -> `too_large`.
  */
 export function validateName(name: string, limits: Pick<StoreLimits, "maxKeyBytes">, what = "key"): void {
+  const m = _checkChars(name, limits.maxKeyBytes, what);
+  if (name.charCodeAt(0) === 0x20 || name.charCodeAt(name.length - 1) === 0x20) {
+    throw new HushError("invalid_request", `${what} must not begin or end with a space`);
+  }
+  if (m.bytes !== m.chars && name.normalize("NFC") !== name) {
+    throw new HushError("invalid_request", `${what} must be in Unicode normal form C (NFC): compose it first, e.g. with String.prototype.normalize("NFC")`);
+  }
+}
+
+/** The character and length rule of a name (without the edge and NFC rules): its measure, or the error. */
+function _checkChars(name: string, max: number, what: string): { bytes: number; chars: number } {
   if (typeof name !== "string") throw new HushError("invalid_request", `${what} must be a string`);
   if (name.length === 0) throw new HushError("invalid_request", `${what} must not be empty`);
-  const max = limits.maxKeyBytes;
   // Every UTF-16 unit encodes to at least one byte: a cheap early reject for huge inputs.
   if (name.length > max) throw new HushError("too_large", `${what} is longer than ${max} bytes`);
   const m = _measure(name);
@@ -155,15 +172,17 @@ export function validateName(name: string, limits: Pick<StoreLimits, "maxKeyByte
     throw new HushError("invalid_request", `${what} must be valid UTF-8 without control, format or invisible characters`);
   }
   if (m.bytes > max) throw new HushError("too_large", `${what} is longer than ${max} bytes`);
+  return m;
 }
 
 /**
- * Check a list prefix: like a name but may be empty. Control characters ->
- * `invalid_request`; longer than maxKeyBytes -> `too_large`.
+ * Check a list prefix: the character and length rule of a name, but it may
+ * be empty, end in a space, or stop inside a sequence NFC would compose.
+ * Control characters -> `invalid_request`; longer than maxKeyBytes -> `too_large`.
  */
 export function validatePrefix(prefix: string, limits: StoreLimits): void {
   if (typeof prefix !== "string") throw new HushError("invalid_request", "prefix must be a string");
-  if (prefix.length > 0) validateName(prefix, limits, "prefix");
+  if (prefix.length > 0) _checkChars(prefix, limits.maxKeyBytes, "prefix");
 }
 
 /** Check an optional holder string: 1..256 characters, no control, format or invisible characters. */

@@ -174,4 +174,23 @@ describe("names with invisible or format characters are refused", () => {
     expect(await w.c.list("")).toEqual(["café/ключ/鍵"]);
     expect((await admin.call("GET", "/v1/admin/creds")).creds.every((c: any) => !/[^\x20-\x7e]/.test(c.name))).toBe(true);
   });
+
+  test("blank, space-edged, invisible-symbol and non-NFC names are refused; NFC and inner spaces are fine", async () => {
+    const w = await worker("names2");
+    // A space at either end (a blank name too), U+2800 braille blank, U+1D159 null notehead, e + U+0301 (NFD).
+    const names = ["db/password ", " db/password", "   ", "\u2800", "db\u2800pw", "\u{1D159}", "cafe\u0301"];
+    for (const n of names) {
+      const seg = encodeURIComponent(n);
+      expect(await signed(w.credential, "PUT", `/v1/kv/${seg}`, { value: 1, ttl_ms: 1000 })).toBe("invalid_request");
+      expect(await signed(w.credential, "POST", `/v1/locks/${seg}`, { ttl_ms: 1000 })).toBe("invalid_request");
+      expect(await signed(w.credential, "POST", `/v1/pools/${seg}/lease`, { size: 1, ttl_ms: 1000 })).toBe("invalid_request");
+      expect(await codeOf(admin.call("POST", "/v1/admin/creds", { name: n, values: ["v"], allow: ["ci"] }))).toBe("invalid_request");
+    }
+    const cli = await d.cli(["creds", "put", "db/password ", "--allow", "ci"], { stdin: "v" });
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toContain("credential name must not begin or end with a space");
+    expect((await w.c.list("")).filter((k) => names.includes(k))).toEqual([]);
+    await w.c.set("caf\u00e9 au lait", 1, { ttlMs: 60_000 });
+    expect(await w.c.list("caf\u00e9 ")).toEqual(["café au lait"]); // a prefix may end in a space
+  });
 });
