@@ -46,7 +46,8 @@ export async function checkArgv(cmd: CommandDef<any>, path: string[], own: strin
     const f = flags.get(flag);
     if (!f) {
       const near = closest(flag, [...new Set([...flags.values()].map((x) => x.name))]);
-      throw new UsageError(`unknown flag ${a.split("=")[0]}`, near ? `did you mean --${near}? (${usageHint})` : usageHint);
+      // Never quoted back (it may be a secret typed in the wrong place); only a real flag is named.
+      throw new UsageError(`unknown flag (\`${name}\` has no such option)`, near ? `did you mean --${near}? (${usageHint})` : usageHint);
     }
     seen.add(f.name);
     if (f.boolean || a.includes("=")) continue;

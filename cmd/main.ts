@@ -17,13 +17,17 @@ import { diagnose } from "./_diagnose.ts";
 import { hardenCli } from "../src/os/harden.ts";
 import { SECRET_ENV } from "../src/os/env.ts";
 
-/** `hush kv gte` → "unknown command", with the closest name. */
+/**
+ * `hush kv gte` → "unknown command", with the closest name when one is
+ * close. The word itself is never quoted back: it may be a secret pasted in
+ * the wrong place (SECURITY.md invariant 3); only real commands are named.
+ */
 async function unknownCommand(group: CommandDef<any>, path: string[], word: string): Promise<UsageError> {
   const names = await subCommandNames(group);
   const near = closest(word, names);
   const where = ["hush", ...path].join(" ");
   return new UsageError(
-    `unknown command: ${where} ${word}`,
+    `unknown command (the word after \`${where}\` is none of its commands)`,
     near ? `did you mean \`${where} ${near}\`? (run \`${where} --help\` for the list)` : `${where} has: ${names.join(", ")}; run \`${where} --help\``,
   );
 }
@@ -58,7 +62,7 @@ async function runHush(argv: string[]): Promise<number> {
     if (!cmd.run && wantsHelp(rest)) return await help(path, process.stdout), EXIT.ok;
     if (!cmd.run) {
       const where = ["hush", ...path].join(" ");
-      if (rest[0]) throw new UsageError(`unknown flag ${rest[0].split("=")[0]}`, `flags go after the command: ${where} <COMMAND> [OPTIONS]; run \`${where} --help\``);
+      if (rest[0]) throw new UsageError(`unknown flag (\`${where}\` takes none before its command)`, `flags go after the command: ${where} <COMMAND> [OPTIONS]; run \`${where} --help\``);
       throw new UsageError(`${where} needs a command: ${(await subCommandNames(cmd)).join(", ")}`, `run \`${where} --help\` for what each does`);
     }
     const { rawArgs, help: helpAsked } = await checkArgv(cmd, path, rest, after);

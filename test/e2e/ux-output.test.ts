@@ -104,7 +104,7 @@ describe("help", () => {
   test("an unknown command: one error line and a hint on stderr, with a did-you-mean", async () => {
     const a = await hush(["serv"]);
     expect(a).toMatchObject({ code: 2, stdout: "" });
-    expect(a.stderr).toBe("hush: error: unknown command: hush serv\nhush: hint: did you mean `hush serve`? (run `hush --help` for the list)\n");
+    expect(a.stderr).toBe("hush: error: unknown command (the word after `hush` is none of its commands)\nhush: hint: did you mean `hush serve`? (run `hush --help` for the list)\n");
     const b = await hush(["kv", "gte", "x"]);
     expect(b.stderr.split("\n")[1]).toContain("did you mean `hush kv get`?");
     const c = await hush(["frobnicate"]);
@@ -112,6 +112,19 @@ describe("help", () => {
     expect(c.stderr).toContain("hush has: serve, run, kv");
     expect((await hush(["help", "kv"])).stdout).toContain("hush kv — ");
     expect((await hush(["kv", "help"])).stdout).toContain("hush kv — ");
+  });
+
+  test("an unknown word is never quoted back (it may be a secret typed in the wrong place)", async () => {
+    const secret = "S3cret-" + crypto.randomUUID();
+    for (const argv of [[secret], ["kv", secret], ["help", secret], [`--${secret}`], ["kv", `--${secret}`], ["kv", "get", "k", `--${secret}=x`], ["kv", "get", "k", `-${secret}`]]) {
+      const r = await hush(argv);
+      expect({ argv, code: r.code }).toEqual({ argv, code: 2 });
+      expect(r.stderr).toMatch(/^hush: error: unknown (command|flag) \(/);
+      expect(r.stdout + r.stderr).not.toContain("S3cret");
+    }
+    // Only a real command or flag is named, and only when the word is close to one.
+    expect((await hush(["kv", "gett"])).stderr).toContain("did you mean `hush kv get`?");
+    expect((await hush(["kv", "get", "k", "--sokcet", "x"])).stderr).toContain("did you mean --socket?");
   });
 });
 
