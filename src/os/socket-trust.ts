@@ -142,8 +142,23 @@ function canUseProcFd(): boolean {
  * for the life of the process: an fd number is never reused for another
  * directory, because connection pools (Bun's fetch) key idle connections by
  * the path string `/proc/self/fd/N/…`. One fd per distinct directory used.
+ * A held fd is used again only while it still is that directory, alive
+ * (`_stillHeld`): inode numbers are reused (ext4 hands out a deleted
+ * directory's number again), so a matching `dev:ino` alone could lead into
+ * a deleted directory that the path no longer reaches. Exported for tests
+ * only.
  */
-const held = new Map<string, number>();
+export const _held = new Map<string, number>();
+
+/** The held `fd` is still the directory `id` names, and not deleted (nlink > 0). */
+function _stillHeld(fd: number, id: { dev: bigint; ino: bigint }): boolean {
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    return st.nlink > 0n && st.dev === id.dev && st.ino === id.ino;
+  } catch {
+    return false;
+  }
+}
 
 /** Open and check the directory; the base path to connect through. */
 function openDir(dir: string, socketPath: string, rule: DirRule): string {
@@ -167,10 +182,14 @@ function openDir(dir: string, socketPath: string, rule: DirRule): string {
   }
   const id = fstatSync(fd, { bigint: true });
   const key = `${id.dev}:${id.ino}`;
-  const kept = held.get(key);
-  if (kept === undefined) held.set(key, fd);
-  else closeSync(fd);
-  return `/proc/self/fd/${kept ?? fd}`;
+  const kept = _held.get(key);
+  if (kept !== undefined && _stillHeld(kept, id)) {
+    closeSync(fd);
+    return `/proc/self/fd/${kept}`;
+  }
+  // A stale fd stays open (its number must never name another directory: see _held); the fresh one replaces it.
+  _held.set(key, fd);
+  return `/proc/self/fd/${fd}`;
 }
 
 /**

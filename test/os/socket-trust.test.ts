@@ -4,10 +4,10 @@
  * the check (Linux, /proc/self/fd); owner resolution; the rule's messages.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
+import { chmodSync, closeSync, constants as fsc, mkdirSync, mkdtempSync, openSync, renameSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkSocketDir, resolveSocketOwner, trustSocket } from "../../src/os/socket-trust.ts";
+import { _held, checkSocketDir, resolveSocketOwner, trustSocket } from "../../src/os/socket-trust.ts";
 import { HushError } from "../../src/errors.ts";
 
 const uid = process.getuid!();
@@ -54,6 +54,30 @@ describe("trustSocket", () => {
     expect(trustSocket(join(base, "one", "admin.sock").replace("admin.sock", "hush.sock"), uid)).toBe(trustSocket(a, uid));
     const b = serveIn(join(base, "two"), "two");
     expect(trustSocket(b, uid)).not.toBe(trustSocket(a, uid));
+  });
+
+  test.skipIf(!onLinux)("a held fd whose directory was deleted (its inode number reused) is not used again", async () => {
+    // Inode numbers are reused: the cache entry for this directory's dev:ino may be an fd of a deleted
+    // directory that had the same number. Simulated by pointing the entry at such an fd.
+    const path = serveIn(join(base, "reuse"), "live");
+    const id = statSync(join(base, "reuse"), { bigint: true });
+    const key = `${id.dev}:${id.ino}`;
+    trustSocket(path, uid);
+    const gone = join(base, "gone");
+    mkdirSync(gone, { mode: 0o700 });
+    const stale = openSync(gone, 0o10000000 /* O_PATH */ | fsc.O_DIRECTORY);
+    rmdirSync(gone); // nlink 0: the fd leads nowhere the path reaches
+    const before = _held.get(key)!;
+    _held.set(key, stale);
+    try {
+      const via = trustSocket(path, uid);
+      expect(via).not.toBe(`/proc/self/fd/${stale}/hush.sock`);
+      expect(await (await fetch("http://localhost/", { unix: via } as RequestInit)).text()).toBe("live");
+      expect(_held.get(key)).not.toBe(stale);
+    } finally {
+      closeSync(stale);
+      closeSync(before);
+    }
   });
 
   test("a missing socket or directory is an fs error (retried by the transport), not a refusal", () => {
