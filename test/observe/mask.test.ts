@@ -67,6 +67,21 @@ describe("ported: SecretMaskerL0 (runner and Azure agent), secrets lengthened to
     expect(m.mask(JSON.stringify({ v: s }))).toBe('{"v":"***"}');
   });
 
+  test("combined encodings of a secret with quotes, backslashes or <>&: JSON in JSON, base64, hex and URL of JSON, \\u escapes", () => {
+    const s = 'pa"ss\\w<o>rd&1';
+    const m = masker(s);
+    const u = (c: string) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0");
+    const doc = JSON.stringify({ p: s });
+    expect(m.mask(JSON.stringify(doc))).toBe('"{\\"p\\":\\"***\\"}"'); // JSON inside JSON
+    expect(m.mask(b64(doc))).toBe("eyJwIjoi***SJ9");
+    expect(m.mask(Buffer.from(doc).toString("hex"))).toBe("7b2270223a22***227d");
+    expect(m.mask(encodeURIComponent(doc))).toBe("%7B%22p%22%3A%22***%22%7D");
+    expect(m.mask(JSON.stringify(s).replace(/[<>&]/g, u))).toBe('"***"'); // Go's HTML-safe JSON
+    expect(m.mask([...s].map(u).join(""))).toBe("***"); // every character escaped
+    // A secret whose JSON string is itself: no extra forms, the same as before.
+    expect(encodedForms("plain-secret-1").length).toBe(encodedForms("plain-secret-2").length);
+  });
+
   test("URI data escape, spaces and surrogate pairs (Azure UriDataEscape cases)", () => {
     for (const s of ["hello world", "      ", "𐐷𐐷𐐷𐐷", " 𐐷𐐷𐐷𐐷"]) {
       const m = masker(s);
