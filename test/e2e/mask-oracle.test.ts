@@ -9,7 +9,7 @@
  * wrong one must leave log and audit lines that differ only in their
  * daemon-made corr_id and time, and the answer carries the daemon's corr_id.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { rawRequest, startDaemon, tempDir, waitFor, type Daemon } from "./_harness.ts";
@@ -18,36 +18,47 @@ import { rawRequest, startDaemon, tempDir, waitFor, type Daemon } from "./_harne
 const SECRET = "Pw_" + crypto.randomUUID().replace(/-/g, "").slice(0, 13);
 const WRONG = "Pw_" + "x".repeat(13);
 
-let d: Daemon;
-let audit: string;
-beforeAll(async () => {
+/**
+ * One daemon per trace: failures of one kind from one source are written at
+ * once only the first time in a window (then summarized, PROTOCOL.md §9.5),
+ * so a right and a wrong guess are each the first failure of a fresh daemon.
+ */
+async function withDaemon<T>(fn: (d: Daemon, audit: string) => Promise<T>): Promise<T> {
   const dir = tempDir("hush-oracle-");
-  audit = join(dir, "audit.jsonl");
+  const audit = join(dir, "audit.jsonl");
   process.env.HUSH_TEST_ORACLE = SECRET;
+  let d: Daemon;
   try {
     d = await startDaemon(["--audit-file", audit, "--cred", "db=env:HUSH_TEST_ORACLE", "--cred-allow", "db=ci"], { dir });
   } finally {
     delete process.env.HUSH_TEST_ORACLE;
   }
-});
-afterAll(() => d.cleanup());
+  try {
+    return await fn(d, audit);
+  } finally {
+    await d.cleanup();
+  }
+}
 
 const auth = (keyId: string) =>
   `HUSH1-HMAC-SHA256 Credential=${keyId}, Timestamp=${Date.now()}, Nonce=${"A".repeat(22)}, Signature=${"A".repeat(43)}`;
 
 /** The log lines written for one request (matched by its corr_id), with ts and corr_id blanked. */
 async function traces(headers: Record<string, string>) {
-  const r = await rawRequest(d.socket, "GET", "/v1/kv/x", { headers });
-  expect(r.status).toBe(401);
-  const corr = r.headers.get("x-request-id")!;
-  expect(r.json.corr_id).toBe(corr);
-  const written = () => d.log().split("\n").filter((l) => l.includes(corr));
-  await waitFor(() => written().length > 0, 5_000, "the log line");
-  return { corr, lines: written().map((l) => l.replaceAll(corr, "CORR").replace(/"ts":"[^"]+"/, '"ts":0')) };
+  return withDaemon(async (d, audit) => {
+    const r = await rawRequest(d.socket, "GET", "/v1/kv/x", { headers });
+    expect(r.status).toBe(401);
+    const corr = r.headers.get("x-request-id")!;
+    expect(r.json.corr_id).toBe(corr);
+    const written = () => d.log().split("\n").filter((l) => l.includes(corr));
+    await waitFor(() => written().length > 0, 5_000, "the log line");
+    expectCleanAudit(audit);
+    return { corr, lines: written().map((l) => l.replaceAll(corr, "CORR").replace(/"ts":"[^"]+"/, '"ts":0')) };
+  });
 }
 
 /** The audit file holds no client-chosen text and no mask (an identical repeat is only counted, §9.5). */
-function expectCleanAudit() {
+function expectCleanAudit(audit: string) {
   const text = readFileSync(audit, "utf8");
   expect(text).toContain('"action":"auth"');
   expect(text).not.toContain("***");
@@ -63,7 +74,6 @@ test("X-Request-Id: never the corr_id, never logged; a right guess looks like a 
     expect(t.lines.join("\n")).not.toContain("Pw_");
   }
   expect(right.lines).toEqual(wrong.lines);
-  expectCleanAudit();
 });
 
 test("the key id of an unknown key is not logged; a right guess looks like a wrong one", async () => {
@@ -74,5 +84,4 @@ test("the key id of an unknown key is not logged; a right guess looks like a wro
     expect(t.lines.join("\n")).not.toContain("Pw_");
   }
   expect(right.lines).toEqual(wrong.lines);
-  expectCleanAudit();
 });
