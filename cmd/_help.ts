@@ -57,9 +57,14 @@ daemon's user: hush health --socket /run/hush/hush.sock --socket-owner hushd
 A new key must come with a TTL. --default-ttl D gives one to keys written without
 (every key still expires); --no-ttl-required lets them live for ever instead (the
 two cannot be combined). --sliding-ttl makes every read push a key's expiry out by
-its TTL, never past 30 days after its last write.`,
+its TTL, never past 30 days after its last write.
+
+--idle-timeout D stops it the same way once no signed request (or admin.sock
+request, or join) has arrived for D; health probes, stats, metrics, audit
+streams and refused requests do not count.`,
     examples: [
       "hush serve",
+      "hush serve --idle-timeout 10m &             # a CI daemon that ends itself",
       "hush serve --default-ttl 30m --sliding-ttl",
       "hush serve --socket /run/hush/hush.sock --max-items 50000",
       "hush serve --socket-group ci --socket-mode 0660",

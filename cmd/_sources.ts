@@ -131,6 +131,7 @@ export function buildConfig(args: Record<string, any>): DaemonConfig {
       maxBodyBytes: args["max-body"] ? parseSize(args["max-body"], "--max-body") : DEFAULTS.limits.maxBodyBytes,
       ...parseExpiryFlags(args),
     },
+    idleShutdownMs: args["idle-timeout"] ? parseDuration(args["idle-timeout"], "--idle-timeout") : DEFAULTS.idleShutdownMs,
     clockWindowMs: args["clock-window"] ? parseDuration(args["clock-window"], "--clock-window") : DEFAULTS.clockWindowMs,
     logLevel: (args["log-level"] as DaemonConfig["logLevel"]) || DEFAULTS.logLevel,
   };

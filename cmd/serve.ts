@@ -1,6 +1,6 @@
 /**
  * `hush serve`: run the daemon on an owner-only unix socket until SIGINT,
- * SIGTERM or SIGHUP, then drain, wipe, unlink, and close the audit log. The
+ * SIGTERM or SIGHUP (or `--idle-timeout` without use), then drain, wipe, unlink, and close the audit log. The
  * signal handlers are installed first and never removed: a signal during
  * start-up undoes what was made (secrets wiped, the audit run closed), and a
  * second one during the drain only cuts the drain short.
@@ -60,6 +60,7 @@ export default defineCommand({
     "audit-seal-every": { type: "string", description: "seal after this many audit lines (default 100)", valueHint: "N" },
     "audit-seal-interval": { type: "string", description: "seal unsealed lines at least this often (default 10s)", valueHint: "DURATION" },
     "log-level": { type: "string", description: "debug, info (default), warn or error", valueHint: "LEVEL" },
+    "idle-timeout": { type: "string", description: "stop (wipe, exit 0) after this long without a signed request; health, stats, metrics and audit streams do not count (default: never)", valueHint: "DURATION" },
     ...limitArgs,
   },
   async run({ args, rawArgs }) {
@@ -103,7 +104,8 @@ export default defineCommand({
     _announce(d, log, !!started.serverKey);
     // A second signal (or `timeout`'s signal to the group) cuts the drain short; the wipe still runs.
     signals.onSignal((sig, n) => n > 1 && d.hurry());
-    log.info("shutting down", { signal: await signals.first });
+    const why = await Promise.race([signals.first, d.idle.then(() => "idle" as const)]);
+    log.info("shutting down", why === "idle" ? { reason: "idle_timeout", idle_ms: d.state.config.idleShutdownMs } : { signal: why });
     await d.stop();
     clearInterval(ticker);
     if (w && !w.close()) log.error("the audit log could not be closed cleanly (its last lines may be missing)");

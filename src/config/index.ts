@@ -47,6 +47,8 @@ export interface DaemonConfig {
   maxInFlight: number;
   requestTimeoutMs: number;
   idleTimeoutS: number;
+  /** `--idle-timeout`: stop (wipe, exit) after this long without use (ms; src/server/idle.ts); 0 = never. */
+  idleShutdownMs: number;
   drainTimeoutMs: number;
   sweepIntervalMs: number;
   logLevel: "debug" | "info" | "warn" | "error";
@@ -122,6 +124,7 @@ export const DEFAULTS: Omit<DaemonConfig, "socketPath"> = {
   maxInFlight: 512,
   requestTimeoutMs: 5_000,
   idleTimeoutS: 10,
+  idleShutdownMs: 0,
   drainTimeoutMs: 5_000,
   sweepIntervalMs: 1_000,
   logLevel: "info",

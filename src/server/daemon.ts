@@ -19,6 +19,7 @@ import { generateX25519, randomBytes, wipe, type X25519KeyPair } from "../crypto
 import { Logger, Masker, Registry } from "../observe/index.ts";
 import { adminSocketPath, DEFAULTS, type DaemonConfig } from "../config/index.ts";
 import { createFetch } from "./app.ts";
+import { watchIdle, type IdleWatch } from "./idle.ts";
 import { createWsTransport, type WsTransport } from "./ws.ts";
 import type { AuditLog, AuditSink, State } from "./state.ts";
 import { createServerMetrics } from "./metrics.ts";
@@ -42,6 +43,12 @@ export interface Daemon {
   stop(): Promise<void>;
   /** Cut the drain short: close the remaining connections now. The wipe and unlink still run. */
   hurry(): void;
+  /**
+   * Resolves when the daemon has been unused for `config.idleShutdownMs`
+   * (idle.ts), after recording the `idle_stop` audit event; never when that
+   * is 0 (off) or the daemon stops first. The caller stops (`hush serve`).
+   */
+  idle: Promise<void>;
 }
 
 export interface StartOptions {
@@ -102,6 +109,8 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
     flushFailures(st);
   }, config.sweepIntervalMs);
   st.phase = "serving";
+  st.lastActiveAt = Date.now();
+  const idleWatch = config.idleShutdownMs > 0 ? watchIdle(st, config.idleShutdownMs) : undefined;
 
   let hurry: () => void = () => {};
   const hurried = new Promise<"hurry">((r) => (hurry = () => r("hurry")));
@@ -110,6 +119,7 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
     (stopping ??= (async () => {
       st.phase = "draining";
       clearInterval(sweeper);
+      idleWatch?.stop();
       const draining = _drain(st, l.servers, hurried);
       // Requests in flight finish (and record their events) first; then the audit run ends, so its
       // stop line and closing seal reach `audit tail -f` streams, which end themselves after them.
@@ -124,7 +134,13 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
       if (!opts.lock) lock.release();
     })());
 
-  return { state: st, socketPath: config.socketPath, adminSocketPath: adminSocketPath(config.socketPath), url: l.url, stop, hurry: () => hurry() };
+  return { state: st, socketPath: config.socketPath, adminSocketPath: adminSocketPath(config.socketPath), url: l.url, stop, hurry: () => hurry(), idle: _idleStop(st, idleWatch) };
+}
+
+/** The daemon's `idle` promise: the watch's, audited (PROTOCOL.md §9.5); never for no watch. */
+function _idleStop(st: State, w: IdleWatch | undefined): Promise<void> {
+  if (!w) return new Promise<void>(() => {});
+  return w.idle.then(() => st.audit.record({ actor: "daemon", via: "serve", action: "idle_stop", result: "ok", reason: "idle_timeout" }));
 }
 
 function _makeState(config: DaemonConfig, opts: StartOptions): State {
@@ -159,6 +175,7 @@ function _makeState(config: DaemonConfig, opts: StartOptions): State {
     masker,
     metrics: new Registry(),
     inFlight: 0,
+    lastActiveAt: Date.now(),
     streams: new Set(),
     phase: "starting",
   };

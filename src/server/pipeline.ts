@@ -104,6 +104,12 @@ export interface Ctx {
   macKey: Uint8Array | undefined;
   /** The request reached the route table (a refusal before routing carries no Hush-Rekey-After). */
   routed: boolean;
+  /**
+   * The request counts as use for `--idle-timeout` (idle.ts): set for an
+   * authenticated request to a route that is not `passive`, and for a join
+   * (which counts only when it succeeds).
+   */
+  active: boolean;
   answer: Answer | undefined;
 }
 
@@ -154,6 +160,7 @@ function newCtx(st: State, m: ServerMetrics, req: NeutralRequest): Ctx {
     generation: undefined,
     macKey: undefined,
     routed: false,
+    active: false,
     answer: undefined,
   };
 }

@@ -59,6 +59,12 @@ export interface Route {
   path: string;
   role: Role;
   handler: Handler;
+  /**
+   * Observation only (stats, metrics, the audit stream): does not count as
+   * use for `--idle-timeout` (idle.ts), so a monitor or an `audit tail -f`
+   * never keeps an unused daemon alive. Public rows never count.
+   */
+  passive?: true;
 }
 
 export const ROUTES: readonly Route[] = [
@@ -102,10 +108,10 @@ export const ROUTES: readonly Route[] = [
   { method: "GET", path: "/v1/admin/creds", role: "admin", handler: adminCredsList },
   { method: "POST", path: "/v1/admin/creds", role: "admin", handler: adminCredsPut },
   { method: "DELETE", path: "/v1/admin/creds/:name", role: "admin", handler: adminCredsDelete },
-  { method: "GET", path: "/v1/admin/audit", role: "admin", handler: (c) => auditStream(c.st, c.search) },
+  { method: "GET", path: "/v1/admin/audit", role: "admin", handler: (c) => auditStream(c.st, c.search), passive: true },
   { method: "POST", path: "/v1/admin/audit/hash", role: "admin", handler: (c) => routeAuditHash(c.st, c.body) },
-  { method: "GET", path: "/v1/admin/stats", role: "admin", handler: stats },
-  { method: "GET", path: "/metrics", role: "admin", handler: metricsText },
+  { method: "GET", path: "/v1/admin/stats", role: "admin", handler: stats, passive: true },
+  { method: "GET", path: "/metrics", role: "admin", handler: metricsText, passive: true },
 ];
 
 /** A compiled row: its pattern split on "/", null for a parameter. */

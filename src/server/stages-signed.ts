@@ -27,7 +27,9 @@ export function join(routes: readonly Route[]): Stage {
   const table = compileRoutes(routes, ["join"]);
   return function join(c, next) {
     const hit = matchRoute(table.get(c.area), c.parts, c.req.method);
-    return typeof hit === "object" ? answerWith(c, hit) : next(c);
+    if (typeof hit !== "object") return next(c);
+    c.active = true;
+    return answerWith(c, hit);
   };
 }
 
@@ -224,5 +226,6 @@ function invoke(c: Ctx, area: Area | undefined, admin: boolean): Promise<Answer>
   if (hit === "method") throw new HushError("invalid_request", "method not allowed on this route");
   if (hit === undefined) throw new HushError("not_found", admin ? "no such admin route" : "no such route");
   if (hit.role === "owner" && c.actor !== "admin-socket") throw new HushError("forbidden", "admin keys are issued on the admin socket only");
+  c.active = !hit.passive;
   return hit.handler(c);
 }

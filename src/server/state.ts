@@ -82,6 +82,8 @@ export interface State {
   masker: Masker;
   metrics: Registry;
   inFlight: number;
+  /** When the last request that counts as use ended (ms; start-up until then): `--idle-timeout` (idle.ts). */
+  lastActiveAt: number;
   /** Closers of open audit follow streams: they end themselves after the run's closing seal; these are the fallback at stop. */
   streams: Set<() => void>;
   phase: "starting" | "serving" | "draining";
