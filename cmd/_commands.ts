@@ -29,6 +29,7 @@ export const main = defineCommand({
     rotate: lazy(() => import("./rotate/index.ts")),
     keygen: lazy(() => import("./keygen/index.ts")),
     stats: lazy(() => import("./stats.ts")),
+    status: lazy(() => import("./status.ts")),
     health: lazy(() => import("./health.ts")),
     bench: lazy(() => import("./bench.ts")),
     completion: lazy(() => import("./completion.ts")),

@@ -258,6 +258,13 @@ steals it later cannot forge seals of earlier epochs.`,
     ],
   },
   stats: { examples: ["hush stats", "hush stats --json"] },
+  status: {
+    about: `Unlike hush health (public, unsigned), status needs a key: a worker credential
+($HUSH_CREDENTIAL or --credential-file), an admin credential, or else the
+admin socket. It shows figures only, never names or values. The byte limit is
+what the store could hold at its limits (--max-items × --max-value).`,
+    examples: ["hush status", "hush status --json | jq .items", "HUSH_CREDENTIAL=\"$(cat me.cred)\" hush status   # as a worker"],
+  },
   health: {
     examples: ["hush health --json", "hush health --socket /run/hush/hush.sock --socket-owner hushd   # a daemon run by user hushd"],
   },

@@ -26,10 +26,10 @@ import { raiseFromResponse } from "./errors.ts";
 import { startHandshake } from "./join.ts";
 import { asyncDispose, getOrSetFlow, makeHold, runHeld, type GetOrSetOptions, type Lease, type Lock } from "./holds.ts";
 import { abortable, sleep, untilFree, type CallOptions, type WaitOptions } from "./wait.ts";
-import type { LeaseOptions, LockOptions, SetOptions, WhoAmI } from "./options.ts";
+import { toStatus, type LeaseOptions, type LockOptions, type SetOptions, type Status, type WhoAmI } from "./options.ts";
 
 export { raiseFromResponse };
-export type { CallOptions, GetOrSetOptions, Lease, LeaseOptions, Lock, LockOptions, SetOptions, WaitOptions, WhoAmI };
+export type { CallOptions, GetOrSetOptions, Lease, LeaseOptions, Lock, LockOptions, SetOptions, Status, WaitOptions, WhoAmI };
 
 /** How often `Client.rekey` sends its rekey when the answers are lost (PROTOCOL.md §6). */
 export const REKEY_ATTEMPTS = 3;
@@ -331,6 +331,15 @@ export class Client {
   async whoami(opts: CallOptions = {}): Promise<WhoAmI> {
     const r = await this.req("GET", "/v1/whoami", undefined, opts.signal);
     return { id: r.id, name: r.name, kind: r.kind, tags: r.tags, expiresAt: r.expires_at, rekeyRequired: r.rekey_required, serverPublic: r.server_public };
+  }
+
+  /**
+   * How the daemon is doing (`GET /v1/status`, signed; worker and admin
+   * keys): uptime, memory, items and bytes against their limits, requests
+   * in flight, draining or degraded. Unlike `health`, this needs a key.
+   */
+  async status(opts: CallOptions = {}): Promise<Status> {
+    return toStatus(await this.req("GET", "/v1/status", undefined, opts.signal));
   }
 
   /** The stored value (a sliding key's expiry moves); throws HushError `not_found` when absent or expired. */

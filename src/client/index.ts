@@ -17,6 +17,7 @@ export {
   type Lock,
   type LockOptions,
   type SetOptions,
+  type Status,
   type WaitOptions,
   type WhoAmI,
 } from "./client.ts";

@@ -49,3 +49,34 @@ export interface WhoAmI {
   /** The server's active public key (`hushpub1…`). */
   serverPublic: string;
 }
+
+/** What `status` says about the daemon (PROTOCOL.md §8, "Status"); sizes in bytes, times in ms. */
+export interface Status {
+  /** `ok`, `degraded` (the audit file cannot be written: checkouts and admin changes are refused) or `draining` (stopping). */
+  status: "ok" | "degraded" | "draining";
+  version: string;
+  uptimeMs: number;
+  draining: boolean;
+  degraded: boolean;
+  audit: "ok" | "failing" | "off";
+  memory: { rssBytes: number; heapUsedBytes: number };
+  items: { used: number; limit: number };
+  bytes: { used: number; limit: number };
+  inFlight: { used: number; limit: number };
+}
+
+/** The camelCase form of a `GET /v1/status` answer. */
+export function toStatus(r: any): Status {
+  return {
+    status: r.status,
+    version: r.version,
+    uptimeMs: r.uptime_ms,
+    draining: r.draining,
+    degraded: r.degraded,
+    audit: r.audit,
+    memory: { rssBytes: r.memory.rss_bytes, heapUsedBytes: r.memory.heap_used_bytes },
+    items: r.items,
+    bytes: r.bytes,
+    inFlight: r.in_flight,
+  };
+}

@@ -50,7 +50,7 @@ function* limitRefusals(st: State): Iterable<[string, number]> {
   for (const [k, n] of st.handshakeReplay.refusals) yield ["handshake_" + k, n];
 }
 
-const KNOWN = new Set(["kv", "locks", "pools", "whoami", "health", "ready", "admin", "join", "rekey", "creds"]);
+const KNOWN = new Set(["kv", "locks", "pools", "whoami", "status", "health", "ready", "admin", "join", "rekey", "creds"]);
 
 const ADMIN_AREAS = new Set(["workers", "stats", "tokens", "creds", "audit", "server-key"]);
 

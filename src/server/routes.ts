@@ -9,6 +9,7 @@
  * | `public` | anyone, every listener, before the body is read         | `publicRoutes` (stages.ts)     |
  * | `join`   | a join token holder (the Noise handshake authenticates) | `join` (hush.sock, TCP)        |
  * | `self`   | any signed key, even while a rekey is required          | `route` (hush.sock, TCP)       |
+ * | `any`    | any signed key, or admin.sock                           | `route`, `adminListener`       |
  * | `worker` | a signed worker key                                     | `route` (hush.sock, TCP)       |
  * | `admin`  | a signed admin key, or admin.sock                       | `route`, `adminListener`       |
  * | `owner`  | admin.sock only (a leaked admin key cannot mint more)   | `adminListener` (`route`: 403) |
@@ -49,8 +50,9 @@ import { adminCredsDelete, adminCredsList, adminCredsPut, credCheckout, credRetu
 import { adminsCreate, adminsList, metricsText, stats, workerRevoke, workerRotate, workersIssue, workersList } from "./routes-admin.ts";
 import { serverKeyList, serverKeyStage, tokenRevoke, tokenRotate, tokensCreate, tokensList } from "./routes-admin-keys.ts";
 import { auditStream, routeAuditHash } from "./routes-audit.ts";
+import { status } from "./routes-status.ts";
 
-export type Role = "public" | "join" | "self" | "worker" | "admin" | "owner";
+export type Role = "public" | "join" | "self" | "any" | "worker" | "admin" | "owner";
 export type Handler = (c: Ctx) => Answer | Promise<Answer>;
 
 export interface Route {
@@ -74,6 +76,7 @@ export const ROUTES: readonly Route[] = [
 
   { method: "POST", path: "/v1/rekey", role: "self", handler: rekeyRoute },
   { method: "GET", path: "/v1/whoami", role: "self", handler: whoami },
+  { method: "GET", path: "/v1/status", role: "any", handler: status, passive: true },
 
   { method: "GET", path: "/v1/kv", role: "worker", handler: kvList },
   { method: "GET", path: "/v1/kv/:key", role: "worker", handler: kvGet },

@@ -149,7 +149,7 @@ export function rate(): Stage {
   };
 }
 
-const SIGNED_ROLES: readonly Role[] = ["self", "worker", "admin", "owner"];
+const SIGNED_ROLES: readonly Role[] = ["self", "any", "worker", "admin", "owner"];
 
 /**
  * Route a verified request: a key whose rotation was demanded gets
@@ -202,9 +202,9 @@ function routeError(c: Ctx, e: unknown): void {
   if (c.answer.status === 500) logQuietly(c, "internal error", e);
 }
 
-/** The admin.sock listener: the `admin` and `owner` rows as "admin-socket"; any other path is `not_found`. Errors go to `observe` (unsigned). */
+/** The admin.sock listener: the `admin`, `owner` and `any` rows as "admin-socket"; any other path is `not_found`. Errors go to `observe` (unsigned). */
 export function adminListener(routes: readonly Route[]): Stage {
-  const table = compileRoutes(routes, ["admin", "owner"]);
+  const table = compileRoutes(routes, ["admin", "owner", "any"]);
   return function adminListener(c) {
     c.actor = "admin-socket";
     const area = table.get(c.area);

@@ -118,7 +118,8 @@ export async function answerLater(c: Ctx, p: Promise<Answer>): Promise<void> {
 /**
  * The body: over the cap → `too_large`; late or abandoned → `invalid_request`
  * with the connection closed (the transport's reader enforces the deadline).
- * Then the daemon's phase at arrival: not serving → `unavailable`.
+ * Then the daemon's phase at arrival: not serving → `unavailable` (but
+ * `GET /v1/status` is answered while draining).
  */
 export function bodyStage(): Stage {
   return function body(c, next) {
@@ -151,7 +152,8 @@ function checkBody(c: Ctx, b: BodyRead, next: Next): Promise<void> | void {
     c.answer = fail("too_large", `body over ${max} bytes`, c.corrId);
     return;
   }
-  if (c.phase !== "serving") {
+  // `GET /v1/status` still answers while draining: saying so is its job.
+  if (c.phase !== "serving" && !(c.phase === "draining" && c.label === "status" && c.req.method === "GET")) {
     c.answer = fail("unavailable", `daemon is ${c.phase}`, c.corrId);
     return;
   }

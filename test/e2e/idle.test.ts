@@ -1,7 +1,7 @@
 /**
  * `hush serve --idle-timeout` through the compiled binary: signed requests
- * (over WebSocket and HTTP) keep the daemon alive; health probes, refused
- * requests, an open `audit tail -f` stream and a silent WebSocket do not.
+ * (over WebSocket and HTTP) keep the daemon alive; health probes, status,
+ * refused requests, an open `audit tail -f` stream and a silent WebSocket do not.
  * Once unused for the timeout it stops as on SIGTERM: exit 0, sockets
  * unlinked, an `idle_stop` audit event, then the run's stop line and closing
  * seal (the follower receives them and ends; `audit verify --closed`).
@@ -37,12 +37,13 @@ describe("hush serve --idle-timeout", () => {
       await Bun.sleep(250);
     }
     expect(d.proc.exitCode).toBe(null);
-    // From here on only what must not count: health probes, unsigned and badly signed requests,
+    // From here on only what must not count: health probes, status, unsigned and badly signed requests,
     // the open audit stream, and the WebSocket connection left open (its own idle limit is 60 s).
     let probes = 0;
     const probing = (async () => {
       while (d.proc.exitCode === null) {
         await rawRequest(d.socket, "GET", "/v1/health").catch(() => {});
+        await ws.status().catch(() => {}); // signed, but passive: observation is not use
         await rawRequest(d.socket, "GET", "/v1/kv/k", { headers: { authorization: "HUSH-HMAC-SHA256 bogus" } }).catch(() => {});
         probes++;
         await Bun.sleep(100);

@@ -1,0 +1,33 @@
+/**
+ * `hush status`: how the daemon is doing (`GET /v1/status`): with a worker
+ * credential ($HUSH_CREDENTIAL, --credential-file) signed on hush.sock or
+ * TCP, with an admin credential signed on hush.sock, else on admin.sock.
+ * Exit 0 when `ok`, 6 when degraded or draining.
+ * @module
+ */
+import { defineCommand } from "citty";
+import { adminArgs, adminClient, credentialArgs, jsonArgs, printJson, workerClient, type AdminCaller } from "./_shared.ts";
+
+export default defineCommand({
+  meta: { name: "status", description: "Show uptime, memory, items and bytes against their limits, requests in flight; exit 6 when degraded or draining." },
+  args: { ...credentialArgs, "admin-credential-file": adminArgs["admin-credential-file"], ...jsonArgs },
+  async run({ args }) {
+    const worker = args["credential-file"] || process.env.HUSH_CREDENTIAL;
+    const c: AdminCaller = worker ? await workerClient(args) : await adminClient(args);
+    const s = await c.call("GET", "/v1/status");
+    if (args.json || !process.stdout.isTTY) printJson(s);
+    else {
+      const of = (u: { used: number; limit: number }, f: (n: number) => string = String) => `${f(u.used)} of ${f(u.limit)} (${((100 * u.used) / u.limit).toFixed(1)}%)`;
+      process.stdout.write(
+        `status     ${s.status}${s.degraded ? " (the audit file cannot be written)" : ""}\nversion    ${s.version}\nuptime     ${Math.round(s.uptime_ms / 1000)}s\n` +
+          `memory     ${_mib(s.memory.rss_bytes)} resident, ${_mib(s.memory.heap_used_bytes)} heap\nitems      ${of(s.items)}\n` +
+          `bytes      ${of(s.bytes, _mib)}\nin flight  ${of(s.in_flight)}\naudit      ${s.audit}\n`,
+      );
+    }
+    return s.status === "ok" ? 0 : 6;
+  },
+});
+
+function _mib(n: number): string {
+  return n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / (1 << 20)).toFixed(1)} MiB`;
+}
