@@ -6,6 +6,7 @@
  * transport's limits. Defaults live in src/config.
  * @module
  */
+import { HushError } from "../src/errors.ts";
 import { DEFAULTS, WS_HEAD_ROOM, parseDuration, parsePositiveInt, parseSize, replayShareFor, type DaemonConfig } from "../src/config/index.ts";
 
 /** How KV keys expire (`hush serve` and `hush run`; src/config `parseExpiryFlags`). */
@@ -43,6 +44,7 @@ export const limitArgs = {
   "ws-max-in-flight": n(`most WebSocket messages in flight on one connection (default ${DEFAULTS.ws.maxInFlight})`),
   "ws-max-in-flight-key": n(`most WebSocket messages of one key in flight, all its connections together (default ${DEFAULTS.ws.maxInFlightPerKey})`),
   "ws-idle": { type: "string" as const, description: `close a WebSocket connection after this long without a message (default ${DEFAULTS.ws.idleTimeoutMs / 1000}s)`, valueHint: "DURATION" },
+  "max-inflate-ratio": n(`a compressed request body (gzip, zstd) may inflate to at most N times its size, 1 to 10 (default ${DEFAULTS.maxInflateRatio}); never past --max-body`),
   "ws-max-connections": n(`most open WebSocket connections (default ${DEFAULTS.ws.maxConnections})`),
 };
 
@@ -60,6 +62,8 @@ export function applyLimitArgs(config: DaemonConfig, args: Record<string, any>):
     listRate: args["list-rate"] === "0" ? 0 : opt("list-rate", l.listRate),
   };
   config.nonceCacheMax = opt("replay-cache", config.nonceCacheMax);
+  config.maxInflateRatio = opt("max-inflate-ratio", config.maxInflateRatio);
+  if (config.maxInflateRatio > 10) throw new HushError("invalid_request", `--max-inflate-ratio: at most 10, got ${config.maxInflateRatio}`, { hint: "the hardening rule caps inflation at 10× the compressed size; send more compressible values uncompressed" });
   // A key's share covers what its own rate limit lets it send, unless the operator says otherwise.
   const needed = config.keyRate.rate > 0 ? replayShareFor(config.keyRate.rate, config.keyRate.burst, config.clockWindowMs) : 0;
   config.nonceCachePerKey = Math.min(config.nonceCacheMax, opt("replay-cache-per-key", Math.max(config.nonceCachePerKey, needed)));

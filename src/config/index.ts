@@ -45,6 +45,8 @@ export interface DaemonConfig {
   /** Most replay-cache entries of one key (its share of `nonceCacheMax`). */
   nonceCachePerKey: number;
   maxInFlight: number;
+  /** A compressed body may inflate to at most this many times its size (1–10; src/server/inflate.ts). */
+  maxInflateRatio: number;
   requestTimeoutMs: number;
   idleTimeoutS: number;
   /** `--idle-timeout`: stop (wipe, exit) after this long without use (ms; src/server/idle.ts); 0 = never. */
@@ -122,6 +124,7 @@ export const DEFAULTS: Omit<DaemonConfig, "socketPath"> = {
   // about 61 000 entries (timestamps up to 60 s ahead live 120 s).
   nonceCachePerKey: 62_500,
   maxInFlight: 512,
+  maxInflateRatio: 10,
   requestTimeoutMs: 5_000,
   idleTimeoutS: 10,
   idleShutdownMs: 0,

@@ -117,6 +117,7 @@ export function createFetch(st: State, listener: Listener, m: ServerMetrics = cr
       authorization: h.get("authorization"),
       requestId: h.get("x-request-id"),
       contentType: h.get("content-type"),
+      contentEncoding: h.get("content-encoding"),
       // No body (most GETs): nothing to wait for, so no deadline timer on the hot path.
       body: req.body === null ? EMPTY : () => readWithin(req, maxBody, timeoutMs),
       listener,

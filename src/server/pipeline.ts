@@ -3,8 +3,8 @@
  * request path"):
  *
  *   transport (HTTP request | WebSocket message) → NeutralRequest
- *     → observe → limits → public routes → body → ┬ admin.sock: admin listener
- *                                                 └ hush.sock, TCP: join → authenticate → sign → rate → route
+ *     → observe → limits → public routes → body → ┬ admin.sock: inflate → admin listener
+ *                                                 └ hush.sock, TCP: join → authenticate → sign → rate → inflate → route
  *     → Ctx.answer (status, body, headers) → transport
  *
  * Each stage is a small function `(c, next)` with one job, composed
@@ -29,6 +29,7 @@ import { createServerMetrics, type ServerMetrics } from "./metrics.ts";
 import { ROUTES, type Route } from "./routes.ts";
 import { bodyStage, EMPTY, limits, observe, publicRoutes } from "./stages.ts";
 import { adminListener, authenticate, join, rate, route, sign } from "./stages-signed.ts";
+import { inflate } from "./inflate.ts";
 
 /**
  * Where a request arrived: `worker` = hush.sock, `tcp` = the TCP listener
@@ -62,6 +63,8 @@ export interface NeutralRequest {
   requestId: string | null;
   /** and `Content-Type`, which is not checked (PROTOCOL.md §1) but carried for the handlers. */
   contentType: string | null;
+  /** `Content-Encoding` of the body (inflate.ts): absent or null = none. */
+  contentEncoding?: string | null;
   /**
    * The body bytes, or the transport's reader for them: called once, after
    * the refusals that need no body (in-flight cap, unknown path, health),
@@ -186,7 +189,7 @@ export interface Pipeline {
 export function createPipeline(st: State, listener: Listener, opts: PipelineOptions = {}): Pipeline {
   const m = opts.metrics ?? createServerMetrics(st);
   const routes = opts.routes ?? ROUTES;
-  const tail = listener === "admin" ? [adminListener(routes)] : [join(routes), authenticate(), sign(), rate(), route(routes)];
+  const tail = listener === "admin" ? [inflate(), adminListener(routes)] : [join(routes), authenticate(), sign(), rate(), inflate(), route(routes)];
   return { start: (req) => newCtx(st, m, req), run: compose([observe(), limits(), publicRoutes(routes), bodyStage(), ...tail]) };
 }
 

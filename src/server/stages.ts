@@ -12,6 +12,7 @@ import type { BodyRead, Ctx, Next, Stage } from "./pipeline.ts";
 import { areaOf, compileRoutes, matchRoute, type Route, type Row } from "./routes.ts";
 import { routeLabel } from "./metrics.ts";
 import { logQuietly } from "./change.ts";
+import { parseEncoding } from "./inflate.ts";
 
 /** The empty body (shared; never wiped). */
 export const EMPTY = new Uint8Array(0);
@@ -150,6 +151,13 @@ function checkBody(c: Ctx, b: BodyRead, next: Next): Promise<void> | void {
   if (b === "too_large" || b.length > max) {
     m.rejected.inc({ reason: "body_too_large" });
     c.answer = fail("too_large", `body over ${max} bytes`, c.corrId);
+    return;
+  }
+  // Inflated after authentication (inflate.ts); an encoding it cannot take, or on a join, is refused now.
+  const enc = parseEncoding(c.req.contentEncoding);
+  if (enc === null || (enc !== "identity" && c.label === "join")) {
+    m.rejected.inc({ reason: "encoding" });
+    c.answer = fail("invalid_request", enc === null ? "unsupported Content-Encoding (gzip, zstd or none)" : "a join body cannot be compressed", c.corrId);
     return;
   }
   // `GET /v1/status` still answers while draining: saying so is its job.

@@ -181,6 +181,7 @@ export function createWsTransport(st: State, m: ServerMetrics, opts: { routes?: 
       authorization: h.authorization ?? null,
       requestId: h["x-request-id"] ?? null,
       contentType: h["content-type"] ?? null,
+      contentEncoding: h["content-encoding"] ?? null,
       body: f.body,
       listener: conn.listener,
       peer: conn.peer,
