@@ -12,7 +12,8 @@ export default defineCommand({
   meta: { name: "status", description: "Show uptime, memory, items and bytes against their limits, requests in flight; exit 6 when degraded or draining." },
   args: { ...credentialArgs, "admin-credential-file": adminArgs["admin-credential-file"], ...jsonArgs },
   async run({ args }) {
-    const worker = args["credential-file"] || process.env.HUSH_CREDENTIAL;
+    // --url reaches a controller, which only signed requests can: it needs the worker credential.
+    const worker = args["credential-file"] || process.env.HUSH_CREDENTIAL || args.url;
     const c: AdminCaller = worker ? await workerClient(args) : await adminClient(args);
     const s = await c.call("GET", "/v1/status");
     if (args.json || !process.stdout.isTTY) printJson(s);
