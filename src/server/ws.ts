@@ -28,6 +28,7 @@
  */
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import { decodeRequest, encodeAnswer, type Headers } from "../wire/frame.ts";
+import { canonicalTarget } from "../wire/target.ts";
 import { fail, type Answer } from "./http.ts";
 import type { State } from "./state.ts";
 import type { ServerMetrics } from "./metrics.ts";
@@ -98,16 +99,6 @@ const CREDENTIAL = "HUSH1-HMAC-SHA256 Credential=";
 /** The key id an Authorization header names (not verified; only looked up). */
 function claimedKey(authorization: string | undefined): string | undefined {
   return authorization?.startsWith(CREDENTIAL) ? authorization.slice(CREDENTIAL.length, CREDENTIAL.length + 18) : undefined;
-}
-
-/** The target as a WHATWG URL parser leaves it (`pathname + search`), or null if it would change it. */
-function canonicalTarget(target: string): string | null {
-  try {
-    const u = new URL(target, "http://localhost");
-    return u.pathname + u.search === target ? target : null;
-  } catch {
-    return null;
-  }
 }
 
 function jsonResponse(a: Answer, corrId: string): Response {
