@@ -4,8 +4,9 @@
  *
  * - unix socket: the socket is checked first (src/os/socket-trust.ts) and
  *   the connection goes through the checked `/proc/self/fd/N/…` path:
- *   `ws+unix://PATH:/v1/ws`, with Bun's built-in WebSocket in Bun and the
- *   `ws` package in Node;
+ *   in Bun with hush's own client over Bun.connect (ws-bun.ts), in Node
+ *   with the `ws` package (`ws+unix://PATH:/v1/ws`). Both write the
+ *   frames of one event-loop turn with one system call;
  * - TLS: a node:tls socket whose server key matches the pin before anything
  *   is written (tls.ts `openPinned`), handed to the `ws` package
  *   (`createConnection`), which then writes the upgrade request on it. Bun's
@@ -19,6 +20,7 @@
 import { HushError } from "../errors.ts";
 import { resolveSocketOwner, trustSocket } from "../os/socket-trust.ts";
 import { openPinned } from "./tls.ts";
+import { connectBunWs } from "./ws-bun.ts";
 import type { Opener, WsEvents, WsSocket } from "./transport-ws.ts";
 
 const PATH = "/v1/ws";
@@ -35,7 +37,7 @@ interface NodeWs {
   close(code?: number, reason?: string): void;
   terminate(): void;
   /** The underlying net or tls socket once connected (ref/unref). */
-  _socket?: { ref(): void; unref(): void } | null;
+  _socket?: { ref(): void; unref(): void; cork(): void; uncork(): void } | null;
 }
 type NodeWsClass = new (url: string, opts: Record<string, unknown>) => NodeWs;
 
@@ -57,9 +59,24 @@ function fromNodeWs(ws: NodeWs, events: WsEvents, where: string): Promise<WsSock
   ws.binaryType = "nodebuffer";
   return new Promise((resolve, reject) => {
     let open = false;
+    let corked = false;
     ws.on("open", () => {
       open = true;
-      resolve({ send: (b) => ws.send(b), close: (c, r) => ws.close(c, r), ref: () => ws._socket?.ref(), unref: () => ws._socket?.unref() });
+      const sock = ws._socket;
+      const uncork = () => {
+        corked = false;
+        sock?.uncork();
+      };
+      // Frames sent while others are in flight are corked until the end of the turn: one write for all of them.
+      const send = (b: Uint8Array, now?: boolean) => {
+        if (!now && !corked && sock) {
+          corked = true;
+          sock.cork();
+          setImmediate(uncork);
+        }
+        ws.send(b);
+      };
+      resolve({ send, close: (c, r) => ws.close(c, r), ref: () => sock?.ref(), unref: () => sock?.unref() });
     });
     ws.on("message", (data, isBinary) => (isBinary ? events.message(data) : events.close(1003, "a text frame from the daemon")));
     ws.on("unexpected-response", (_req, res) => {
@@ -77,7 +94,14 @@ function fromNodeWs(ws: NodeWs, events: WsEvents, where: string): Promise<WsSock
   });
 }
 
-/** Bun's built-in WebSocket; resolves once open. */
+/** Bun: hush's own client over Bun.connect (ws-bun.ts: batched writes, unref); resolves once open. */
+function fromBunSocket(path: string, events: WsEvents, where: string): Promise<WsSocket> {
+  return connectBunWs(path, PATH, { message: events.message, text: () => events.close(1003, "a text frame from the daemon"), close: events.close }).catch((e: Error) => {
+    throw notReached(where, e.message);
+  });
+}
+
+/** Bun's built-in WebSocket (loopback TCP only); resolves once open. */
 function fromBunWs(url: string, events: WsEvents, where: string): Promise<WsSocket> {
   const W = (globalThis as unknown as { WebSocket: new (u: string) => any }).WebSocket;
   const ws = new W(url);
@@ -114,9 +138,9 @@ export function unixOpener(socketPath: string, socketOwner?: string | number): O
       if (e instanceof HushError) throw e;
       throw notReached(where, e?.code ?? e?.message ?? e);
     }
+    if (isBun()) return fromBunSocket(via, events, where);
     if (via.includes(":")) throw new HushError("invalid_request", `the socket path ${socketPath} contains ":", which a ws+unix URL cannot carry; use transport: "http"`);
     const url = `ws+unix://${via}:${PATH}`;
-    if (isBun()) return fromBunWs(url, events, where);
     const W = await loadWs();
     return fromNodeWs(new W(url, { perMessageDeflate: false }), events, where);
   };

@@ -41,6 +41,15 @@ export function hmacSha256B64u(key: Uint8Array, data: Input): string {
   return createHmac("sha256", key).update(data).digest("base64url");
 }
 
+/**
+ * `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key` (RFC 6455 §4.2.2):
+ * base64(SHA-1(key ‖ "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")). SHA-1 here is
+ * the handshake's fixed algorithm, not a security boundary.
+ */
+export function wsAccept(key: string): string {
+  return createHash("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64");
+}
+
 /** Reference HMAC-SHA256 from @noble/hashes (used by tests and the Noise layer). */
 export function hmacSha256Noble(key: Uint8Array, data: Uint8Array): Uint8Array {
   return nobleHmac(nobleSha256, key, data);
