@@ -14,7 +14,7 @@
  * @module
  */
 import { HushError } from "../errors.ts";
-import { equalBytes, fromB64u, fromUtf8, openChaCha, parsePin, utf8 } from "../crypto/index.ts";
+import { equalBytes, equalStrings, fromB64u, fromUtf8, openChaCha, parsePin, utf8 } from "../crypto/index.ts";
 import { signRequest, signResponse } from "../auth/index.ts";
 import { decodeCredential, decodeServerPublic, encodeCredential, parseKeyFile, type Credential } from "../keys/index.ts";
 import { defaultSocketPath } from "../config/index.ts";
@@ -23,6 +23,7 @@ import { createLoopbackTransport, createTlsTransport } from "./tls.ts";
 import { createWsTransport } from "./transport-ws.ts";
 import { loopbackOpener, tlsOpener, unixOpener } from "./ws-open.ts";
 import { raiseFromResponse } from "./errors.ts";
+import { isPlainTarget } from "../wire/target.ts";
 import { startHandshake } from "./join.ts";
 import { asyncDispose, getOrSetFlow, makeHold, runHeld, type GetOrSetOptions, type Lease, type Lock } from "./holds.ts";
 import { abortable, sleep, untilFree, type CallOptions, type WaitOptions } from "./wait.ts";
@@ -150,6 +151,12 @@ export function pickTransport(opts: ClientOptions, credentialPin?: Uint8Array): 
     return ws ? createWsTransport(loopbackOpener(url), u.host, opts) : t;
   }
   throw new HushError("invalid_request", "the URL must start with https:// (or http:// to a loopback address)");
+}
+
+/** `path` as a URL parser normalises it (`pathname + search`): what the daemon checks and the signature covers. */
+function normalTarget(path: string): string {
+  const url = new URL(path, "http://localhost");
+  return url.pathname + url.search;
 }
 
 function checkName(name: string, what: string): string {
@@ -294,8 +301,7 @@ export class Client {
 
   /** One signed round trip; also returns the request signature and the key that made it. */
   private async exchange<T>(method: string, path: string, body?: unknown): Promise<{ data: T; signature: string; cred: Credential }> {
-    const url = new URL(path, "http://localhost");
-    const target = url.pathname + url.search;
+    const target = isPlainTarget(path) ? path : normalTarget(path);
     const text = body === undefined ? undefined : JSON.stringify(body);
     const cred = this.cred; // a concurrent rekey must not change the key mid-request
     const signed = signRequest(cred.macKey, cred.keyId, { method, target, body: text });
@@ -308,12 +314,9 @@ export class Client {
       if (res.status < 400) throw new HushError("auth_failed", "the daemon's answer carried no signature");
       raiseFromResponse(res);
     }
+    // `want` is canonical base64url of 32 bytes: equal strings ⇔ equal MACs (a non-canonical form is refused).
     const want = signResponse(cred.macKey, signed.signature, res.status, res.body);
-    let good = false;
-    try {
-      good = equalBytes(fromB64u(sig), fromB64u(want));
-    } catch {}
-    if (!good) throw new HushError("auth_failed", "the daemon's answer has a bad signature (wrong server or tampered response)");
+    if (!equalStrings(sig, want)) throw new HushError("auth_failed", "the daemon's answer has a bad signature (wrong server or tampered response)");
     const after = Number(res.header("hush-rekey-after"));
     if (after > 0 && cred === this.cred) this.rekeyAfter = after;
     if (res.status >= 400) raiseFromResponse(res);

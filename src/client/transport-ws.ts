@@ -29,12 +29,18 @@ import type { RawResponse, Transport } from "./transport.ts";
 
 /** One open WebSocket, whatever the implementation. */
 export interface WsSocket {
-  send(bytes: Uint8Array): void;
+  /**
+   * Send one message. `now` false lets the socket hold it until the end of
+   * the event-loop turn and write it with the others sent meanwhile (one
+   * system call); true (nothing else in flight) writes at once.
+   */
+  send(bytes: Uint8Array, now?: boolean): void;
   close(code?: number, reason?: string): void;
   /**
    * Whether the connection keeps the process alive: on while calls are in
    * flight, off while it is idle. A socket without these (Bun's built-in
-   * WebSocket cannot be unref'd) is closed after `IDLE_CLOSE_MS` idle instead.
+   * WebSocket, used for loopback TCP, cannot be unref'd) is closed after
+   * `IDLE_CLOSE_MS` idle instead.
    */
   ref?(): void;
   unref?(): void;
@@ -120,21 +126,33 @@ class Conn {
     return this.pending.size + this.waiters.length;
   }
 
-  async call(method: string, target: string, headers: Record<string, string>, body: string | undefined): Promise<RawResponse> {
-    while (this.pending.size >= this.maxInFlight && !this.closed) await new Promise<void>((r) => this.waiters.push(r));
-    if (this.closed) throw lost(this.what, CLOSE_UNPROCESSED, "closed before sending");
+  /** Whether the socket is open (calls need not wait for `ready`). */
+  get open(): boolean {
+    return this.sock !== undefined && this.closed === undefined;
+  }
+
+  /** Send one request once the connection is open and has room; its answer. Never throws (rejects). */
+  call(method: string, target: string, headers: Record<string, string>, body: string | undefined): Promise<RawResponse> {
+    // The common case (room in flight) without an async function's extra promise and turn.
+    if (this.pending.size >= this.maxInFlight || this.closed) return this.callLater(method, target, headers, body);
     const id = (++this.next).toString(36);
     let frame: Uint8Array;
     try {
       frame = encodeRequest(id, method, target, headers, body);
     } catch (e) {
-      throw new HushError("invalid_request", `cannot frame this request: ${(e as Error).message}`);
+      return Promise.reject(new HushError("invalid_request", `cannot frame this request: ${(e as Error).message}`));
     }
     if (this.pending.size === 0) this.becomeBusy();
     const answer = new Promise<RawResponse>((resolve, reject) => this.pending.set(id, { resolve, reject, deadline: Date.now() + this.timeoutMs }));
     this.sweep ??= this.startSweep();
-    this.sock!.send(frame);
+    this.sock!.send(frame, this.pending.size === 1);
     return answer;
+  }
+
+  private async callLater(method: string, target: string, headers: Record<string, string>, body: string | undefined): Promise<RawResponse> {
+    while (this.pending.size >= this.maxInFlight && !this.closed) await new Promise<void>((r) => this.waiters.push(r));
+    if (this.closed) throw lost(this.what, CLOSE_UNPROCESSED, "closed before sending");
+    return this.call(method, target, headers, body);
   }
 
   private startSweep(): ReturnType<typeof setInterval> {
@@ -226,7 +244,7 @@ export function createWsTransport(open: Opener, what: string, opts: WsTransportO
 
   /** The least busy open connection, opening another while fewer than `max` are open. */
   function pick(): Conn {
-    conns = conns.filter((c) => !c.closed);
+    if (conns.some((c) => c.closed)) conns = conns.filter((c) => !c.closed);
     let best: Conn | undefined;
     for (const c of conns) if (!best || c.load < best.load) best = c;
     if (best && (best.load === 0 || conns.length >= max)) return best;
@@ -241,7 +259,7 @@ export function createWsTransport(open: Opener, what: string, opts: WsTransportO
         if (shut) throw new HushError("unavailable", `${what}: this client was closed`, { connect: true, sent: false });
         const c = pick();
         try {
-          await c.ready;
+          if (!c.open) await c.ready;
           return await c.call(method, target, headers, body);
         } catch (e) {
           if (!(e instanceof HushError)) throw e;
