@@ -13,7 +13,11 @@
  * - unauthenticated join attempts with garbage handshakes;
  * - invalid admin-socket requests;
  * - raw socket garbage: random bytes, truncated request lines/headers/bodies,
- *   a 64 KiB header, invalid chunked encoding, request smuggling shapes.
+ *   a 64 KiB header, invalid chunked encoding, request smuggling shapes;
+ * - the same signed and unsigned requests as WebSocket messages (PROTOCOL.md
+ *   §4, "The WebSocket transport"), replays included, and hostile messages:
+ *   random bytes, broken heads, non-ASCII heads, duplicate headers, bad ids,
+ *   text frames, messages over the size cap.
  *
  * Every hush answer must be a documented error: the status of `STATUS[code]`
  * and a JSON body `{error, message, corr_id}` with `error` in ERROR_CODES and
@@ -30,6 +34,8 @@ import { fromB64u, toB64u, toHex } from "../../src/crypto/index.ts";
 import { ERROR_CODES, type ErrorCode } from "../../src/errors.ts";
 import { decodeCredential, type Credential } from "../../src/keys/index.ts";
 import { STATUS } from "../../src/server/http.ts";
+import { decodeAnswer, decodeRequest } from "../../src/wire/frame.ts";
+import { canonicalTarget } from "../../src/wire/target.ts";
 import { rawRequest, startDaemon, type Daemon } from "../e2e/_harness.ts";
 
 /** A request that fails verification: `auth_failed`, or `rate_limited` once its source has failed too often (src/server/failures.ts). */
@@ -775,6 +781,192 @@ test(`corpus: ${N_REQUESTS}+ hostile requests and ${N_RAW} raw connections get d
   const routes = new Set([...metrics.matchAll(/route="([^"]*)"/g)].map((m) => m[1]));
   for (const r of routes) expect(r).toMatch(/^(metrics|unknown|kv|kv_incr|kv_ttl|kv_claim|locks|pools|whoami|health|ready|admin|admin_[a-z-]+|join|rekey|creds)$/);
   for (const s of secrets) expect(metrics).not.toContain(s);
+}, 120_000);
+
+// ---- the same corpus over the WebSocket transport ------------------------------------
+
+const N_WS = 3_000;
+const N_WS_RAW = 400;
+
+/** One WebSocket connection to hush.sock (Bun's built-in client: independent of the SDK), reopened after a close. */
+class WsPeer {
+  private ws: WebSocket | undefined;
+  private opening: Promise<WebSocket> | undefined;
+  private waiting = new Map<string, (a: Answer) => void>();
+  closes: number[] = [];
+
+  private open(): Promise<WebSocket> {
+    return (this.opening ??= new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(`ws+unix://${d.socket}:/v1/ws`);
+      ws.binaryType = "arraybuffer";
+      ws.onopen = () => resolve((this.ws = ws));
+      ws.onerror = () => reject(new Error("ws error"));
+      ws.onmessage = (e) => {
+        const a = decodeAnswer(new Uint8Array(e.data as ArrayBuffer));
+        if (!a.ok) throw new Error(`the daemon sent a malformed answer: ${a.error}`);
+        this.waiting.get(a.frame.id)?.({ kind: "response", status: a.frame.status, headers: { ...a.frame.headers }, body: a.frame.body });
+        this.waiting.delete(a.frame.id);
+      };
+      ws.onclose = (e) => {
+        this.closes.push(e.code);
+        this.ws = undefined;
+        this.opening = undefined;
+        for (const w of this.waiting.values()) w({ kind: "closed", status: e.code, headers: {}, body: "" });
+        this.waiting.clear();
+      };
+    }));
+  }
+
+  /** Send one message (binary, or text); the answer under `id`, or the close (kind "closed", status = close code). */
+  async send(id: string, msg: Uint8Array | string, timeoutMs = 5000): Promise<Answer> {
+    const ws = await this.open();
+    return new Promise((resolve) => {
+      const t = setTimeout(() => (this.waiting.delete(id), resolve({ kind: "timeout", status: 0, headers: {}, body: "" })), timeoutMs);
+      this.waiting.set(id, (a) => (clearTimeout(t), resolve(a)));
+      ws.send(msg);
+    });
+  }
+
+  close() {
+    this.ws?.close();
+  }
+}
+
+/** A corpus case (HTTP bytes) as a WebSocket request message under `id`, or null when it has no HTTP request to carry. */
+function toMessage(c: Case, id: string): { msg: Uint8Array; method: string; target: string } | null {
+  const b = Buffer.from(c.bytes);
+  const end = b.indexOf("\r\n\r\n");
+  if (end < 0) return null;
+  const lines = b.subarray(0, end).toString("latin1").split("\r\n");
+  const [method, target] = lines[0]!.split(" ");
+  let head = `${id} ${method} ${target}\n`;
+  for (const l of lines.slice(1)) {
+    const i = l.indexOf(":");
+    const name = l.slice(0, i).toLowerCase();
+    if (name === "host" || name === "connection" || name === "content-length") continue;
+    head += `${name}: ${l.slice(i + 1).trim()}\n`;
+  }
+  // As over HTTP (signedCase): the body of GET/HEAD/TRACE is not part of what was signed.
+  const body = BODYLESS.has(method!) ? new Uint8Array(0) : b.subarray(end + 4);
+  return { msg: cat(Buffer.from(head + "\n", "latin1"), body), method: method!, target: target! };
+}
+
+const wsFailures: string[] = [];
+const wsOutcomes = new Map<string, number>();
+const count = (k: string) => wsOutcomes.set(k, (wsOutcomes.get(k) ?? 0) + 1);
+
+/** Check one answer like checkHushAnswer (a WebSocket answer carries no content-type: its body is JSON by definition). */
+function checkWsAnswer(c: Case, index: string, a: Answer, replayed = false): void {
+  const before = failures.length;
+  checkHushAnswer(c, index, { ...a, headers: { ...a.headers, "content-type": "application/json" } }, replayed);
+  if (failures.length > before) wsFailures.push(...failures.splice(before));
+}
+
+async function runWsCase(peer: WsPeer, i: number): Promise<number> {
+  const c = requestCase(i);
+  if (c.socket === "admin" || c.what.startsWith("body over 1 MiB")) return 0; // not on hush.sock / not a body a message carries
+  const m = toMessage(c, `c${i}`);
+  if (!m) return 0;
+  // What the message transport refuses before HTTP's rules apply: a frame it cannot read, a target a URL parser would rewrite.
+  const malformed = !decodeRequest(m.msg).ok || canonicalTarget(m.target) === null;
+  // Those refusals come before authentication, so they are not signed.
+  const ws: Case = malformed ? { ...c, codes: c.codes && [...c.codes, "invalid_request"], signature: undefined } : c;
+  const a = await peer.send(`c${i}`, m.msg);
+  if (a.kind !== "response") {
+    wsFailures.push(`ws#${i} ${c.what}: no answer (${a.kind} ${a.status})`);
+    return 1;
+  }
+  if (a.status < 400) wsFailures.push(`ws#${i} ${c.what}: a ${a.status} for a request that is invalid by construction`);
+  else checkWsAnswer(ws, `ws#${i}`, a);
+  count(`answered ${a.status}`);
+  if (c.replay) {
+    const again = toMessage(c, `r${i}`)!;
+    const b = await peer.send(`r${i}`, again.msg);
+    // 429: the source's failure budget is spent (src/server/failures.ts); still a refusal.
+    if (b.status !== 401 && b.status !== 429) wsFailures.push(`ws#${i}/replay ${c.what}: replayed message not refused (${b.kind} ${b.status})`);
+    else checkWsAnswer(ws, `ws#${i}/replay`, b, true);
+    return 2;
+  }
+  return 1;
+}
+
+/** Hostile message `i`: answered under its id with a documented error, or the connection is closed (1002, 1003, 1009). */
+async function runWsRaw(peer: WsPeer, i: number): Promise<void> {
+  const r = prng(SEED ^ 0x5753 ^ Math.imul(i + 1, 0x85ebca6b));
+  const id = `g${i}`;
+  let msg: Uint8Array | string;
+  let what: string;
+  switch (i % 10) {
+    case 0:
+      (what = "random bytes"), (msg = r.bytes(r.int(0, 400)));
+      break;
+    case 1:
+      (what = "a head without its empty line"), (msg = enc(`${id} GET /v1/kv/keep\nauthorization: x\n`));
+      break;
+    case 2:
+      (what = "a non-ASCII byte in the head"), (msg = cat(enc(`${id} GET /v1/kv/`), r.bytes(r.int(1, 8)).map((b) => b | 0x80), enc("\n\n")));
+      break;
+    case 3:
+      (what = "a header line that is not name: value"), (msg = enc(`${id} GET /v1/kv/keep\n${r.pick(["Authorization: x", "authorization:x", ": x", "x", "a_b: 1", "a".repeat(65) + ": 1"])}\n\n`));
+      break;
+    case 4:
+      (what = "a duplicate header"), (msg = enc(`${id} GET /v1/kv/keep\nauthorization: a\nauthorization: b\n\n`));
+      break;
+    case 5:
+      (what = "a bad first line"), (msg = enc(`${id} ${r.pick(["get /v1/kv/keep", "GET", "GET  /v1/kv/keep", "GET v1/kv/keep", "GET /v1/kv/keep x", "G3T /v1/kv/keep"])}\n\n`));
+      break;
+    case 6:
+      (what = "a bad message id"), (msg = enc(`${r.pick(["", "a/b", "a".repeat(65), "é", "<x>"])} GET /v1/kv/keep\n\n`));
+      break;
+    case 7:
+      (what = "a head over 8 KiB"), (msg = enc(`${id} GET /v1/kv/keep\nx-pad: ${"p".repeat(9000)}\n\n`));
+      break;
+    case 8:
+      (what = "a text frame"), (msg = `${id} GET /v1/health\n\n`);
+      break;
+    default:
+      (what = "a message over the size cap"), (msg = cat(enc(`${id} PUT /v1/kv/x\n\n`), new Uint8Array((1 << 20) + 65536).fill(0x61)));
+  }
+  const a = await peer.send(id, msg, 3000);
+  if (a.kind === "closed") return void count(`closed ${a.status}`);
+  if (a.kind !== "response") {
+    // An unreadable id cannot be answered: the daemon must close instead, never leave it hanging.
+    wsFailures.push(`wsraw#${i} ${what}: neither an answer nor a close (${a.kind})`);
+    return;
+  }
+  if (a.status < 400) wsFailures.push(`wsraw#${i} ${what}: a ${a.status}`);
+  else checkWsAnswer({ what, socket: "worker", bytes: enc(what) }, `wsraw#${i}`, a);
+  count(`raw answered ${a.status}`);
+}
+
+test(`corpus over WebSocket: ${N_WS} hostile requests and ${N_WS_RAW} hostile messages get documented errors or a close; the store is unchanged`, async () => {
+  const peers = Array.from({ length: 4 }, () => new WsPeer());
+  let next = 0;
+  let sent = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, w) => {
+      for (let i = next++; i < N_WS; i = next++) {
+        const n = await runWsCase(peers[w % peers.length]!, i);
+        sent += n;
+      }
+    }),
+  );
+  // Hostile messages one at a time per connection (most close it; the next message reopens).
+  let g = 0;
+  await Promise.all(
+    peers.map(async (p) => {
+      for (let i = g++; i < N_WS_RAW; i = g++) await runWsRaw(p, i);
+    }),
+  );
+  for (const p of peers) p.close();
+  console.log(`corpus/ws: ${sent} requests; outcomes ${[...wsOutcomes].map(([k, v]) => `${k}=${v}`).join(", ")}`);
+  expect(wsFailures.slice(0, 25)).toEqual([]);
+  expect(sent).toBeGreaterThan(N_WS / 2);
+  for (const code of ["closed 1002", "closed 1003", "raw answered 400"]) expect(wsOutcomes.get(code) ?? 0).toBeGreaterThan(0);
+  expect([...wsOutcomes.keys()].some((k) => k === "closed 1009" || k === "closed 1006")).toBe(true);
+  expect(d.proc.exitCode).toBeNull();
+  expect((await rawRequest(d.socket, "GET", "/v1/health")).status).toBe(200);
+  expect(await snapshot()).toBe(before);
 }, 120_000);
 
 // Regressions for bugs this corpus found (fixed in src/server/app.ts).
