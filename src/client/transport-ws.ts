@@ -17,9 +17,10 @@
  * - `detail.sent === true`: it was sent and its answer was lost. The daemon
  *   may have carried it out; it is never retried here.
  *
- * Sockets come from an `Opener`: Bun's built-in WebSocket on a unix socket
- * (`ws+unix://`, through the path src/os/socket-trust.ts checked), the `ws`
- * package in Node, and for TLS the `ws` package over a node:tls socket whose
+ * Sockets come from an `Opener`: on a unix socket (through the path
+ * src/os/socket-trust.ts checked) hush's own client over Bun.connect in Bun
+ * (ws-bun.ts) and the `ws` package in Node, both writing the frames of one
+ * event-loop turn at once; and for TLS the `ws` package over a node:tls socket whose
  * pin was checked before the upgrade request was written (src/client/tls.ts).
  * @module
  */
