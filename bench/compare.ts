@@ -8,7 +8,9 @@
  *   - the hush SDK from dist/client.mjs (bench/sdk-load.mjs), in Bun and in Node: C requests
  *     in flight, every one signed and every answer verified, over the SDK's default transport
  *     (one WebSocket connection); `--transports ws,http` adds HTTP
- * then `hush bench --op join` (joins/s). Ratios are taken within each repeat (same minute, same
+ * then `hush bench --op join` (joins/s). `--baseline DIR` adds the same hush columns for another
+ * checkout (its dist/hush, dist/client.mjs and bench/sdk-load.mjs, against its own daemon), run
+ * right after this one's in every cell: before/after side by side with Redis. Ratios are taken within each repeat (same minute, same
  * noise), then the median and the spread (min–max) over the repeats are printed, with the targets
  * of the performance issue. redis-server is installed with apt-get when it is missing and we are
  * root (CI); otherwise only hush is measured.
@@ -25,7 +27,7 @@ const arg = (name: string, dflt: string) => {
   return i >= 0 ? argv[i + 1]! : dflt;
 };
 if (argv.includes("--help") || argv.includes("-h")) {
-  console.log(`usage: bench/compare [--duration 5] [--repeat 3] [--inflight 32,1] [--ops get,set] [--transports ws] [--value-size 100] [--keys 1000] [--json FILE]
+  console.log(`usage: bench/compare [--duration 5] [--repeat 3] [--inflight 32,1] [--ops get,set] [--transports ws] [--value-size 100] [--keys 1000] [--baseline DIR] [--json FILE]
 environment: HUSH (default dist/hush); needs node ≥ 20 on PATH for the Node columns`);
   process.exit(0);
 }
@@ -38,6 +40,11 @@ const transports = arg("transports", "ws").split(",");
 const valueSize = arg("value-size", "100");
 const keys = arg("keys", "1000");
 const hush = process.env.HUSH || join(root, "dist/hush");
+const baseline = arg("baseline", "") ? resolve(arg("baseline", "")) : "";
+if (baseline && (!existsSync(join(baseline, "dist/hush")) || !existsSync(join(baseline, "dist/client.mjs")))) {
+  console.error(`compare: --baseline ${baseline} has no dist/hush or dist/client.mjs; build it first`);
+  process.exit(2);
+}
 if (!existsSync(hush) || !existsSync(join(root, "dist/client.mjs"))) {
   console.error(`compare: ${hush} or dist/client.mjs is missing; build first: npx bun release/build.ts --quiet`);
   process.exit(2);
@@ -45,8 +52,8 @@ if (!existsSync(hush) || !existsSync(join(root, "dist/client.mjs"))) {
 const have = (cmd: string) => Bun.which(cmd) !== null;
 const node = have("node") ? "node" : undefined;
 
-async function run(cmd: string[], env: Record<string, string> = {}): Promise<string> {
-  const p = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe", cwd: root, env: { ...process.env, ...env } });
+async function run(cmd: string[], env: Record<string, string> = {}, cwd = root): Promise<string> {
+  const p = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe", cwd, env: { ...process.env, ...env } });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   if (code !== 0) throw new Error(`${cmd.slice(0, 3).join(" ")} … exited ${code}: ${err.trim().slice(-400)}`);
   return out;
@@ -102,9 +109,11 @@ const hushSock = join(dir, "h", "hush.sock");
 const credFile = join(dir, "bench.cred");
 let redis: ReturnType<typeof Bun.spawn> | undefined;
 let daemon: ReturnType<typeof Bun.spawn> | undefined;
+let baseDaemon: ReturnType<typeof Bun.spawn> | undefined;
 const cleanup = () => {
   redis?.kill();
   daemon?.kill("SIGTERM");
+  baseDaemon?.kill("SIGTERM");
   rmSync(dir, { recursive: true, force: true });
 };
 process.on("SIGINT", () => (cleanup(), process.exit(130)));
@@ -122,11 +131,19 @@ try {
   }
   // One daemon for every hush cell. One credential serves all workers, as in `hush bench`: the per-key
   // rate limit and replay-cache share (policies for many workers) would measure the limiter instead.
-  daemon = Bun.spawn([hush, "serve", "--socket", hushSock, "--key-rate", "0", "--replay-cache-per-key", "1000000", "--log-level", "warn"], { stdout: "ignore", stderr: "ignore" });
-  for (let i = 0; i < 200 && !existsSync(hushSock); i++) await Bun.sleep(50);
-  await Bun.sleep(200);
-  const issued = await run([hush, "workers", "issue", "--name", "bench", "--json"], { HUSH_SOCKET: hushSock });
-  writeFileSync(credFile, JSON.parse(issued).credential, { mode: 0o600 });
+  /** A private daemon from `exe` on `sock`, and a worker credential for it in `cred`. */
+  const startDaemon = async (exe: string, sock: string, cred: string) => {
+    const p = Bun.spawn([exe, "serve", "--socket", sock, "--key-rate", "0", "--replay-cache-per-key", "1000000", "--log-level", "warn"], { stdout: "ignore", stderr: "ignore" });
+    for (let i = 0; i < 200 && !existsSync(sock); i++) await Bun.sleep(50);
+    await Bun.sleep(200);
+    const issued = await run([exe, "workers", "issue", "--name", "bench", "--json"], { HUSH_SOCKET: sock });
+    writeFileSync(cred, JSON.parse(issued).credential, { mode: 0o600 });
+    return p;
+  };
+  daemon = await startDaemon(hush, hushSock, credFile);
+  const baseSock = join(dir, "b", "hush.sock");
+  const baseCred = join(dir, "base.cred");
+  if (baseline) baseDaemon = await startDaemon(join(baseline, "dist/hush"), baseSock, baseCred);
 
   const runtimes: [string, string][] = [["bun", process.execPath], ...(node ? ([["node", node]] as [string, string][]) : [])];
   for (let k = 0; k < repeat; k++) {
@@ -146,6 +163,11 @@ try {
             // Warm-up (1 s) included in the daemon's CPU; scale by the measured share of the requests.
             v.daemonUs = Math.round((((readCpuMs(daemon.pid)! - d0) * 1000) / (v.ops * (durationS + 1))) * 10) / 10;
             put(`hush-${t}/${rt}`, v);
+            if (!baseDaemon) continue;
+            const b0 = readCpuMs(baseDaemon.pid)!;
+            const b = fromJson(await run([exe, "bench/sdk-load.mjs", "--socket", baseSock, "--credential-file", baseCred, "--transport", t, ...common], {}, baseline));
+            b.daemonUs = Math.round((((readCpuMs(baseDaemon.pid)! - b0) * 1000) / (b.ops * (durationS + 1))) * 10) / 10;
+            put(`baseline-${t}/${rt}`, b);
           }
         }
         console.error(`compare: ${op}@${c} run ${k + 1}/${repeat} done`);
@@ -202,6 +224,13 @@ for (const op of ops) {
   for (const c of inflights) {
     const cell = results[`${op}@${c}`];
     if (cell) target(`${op} at ${c} in flight, Node SDK within 1.5 × of the Bun SDK (Bun / Node ≤ 1.5)`, ratio(cell, `hush-${t}/bun`, `hush-${t}/node`), (v) => v <= 1.5);
+    if (cell && baseline) {
+      for (const rt of ["bun", "node"]) {
+        const rb = ratio(cell, `baseline-${t}/${rt}`, "redis-benchmark");
+        if (!Number.isNaN(rb.value)) lines.push(`| ${op} at ${c} in flight, baseline (${rt} SDK) / redis-benchmark, for comparison | ${rb.text} | - |`);
+        target(`${op} at ${c} in flight, this build / baseline (${rt} SDK), > 1 is faster`, ratio(cell, `hush-${t}/${rt}`, `baseline-${t}/${rt}`), (v) => v > 1);
+      }
+    }
   }
 }
 lines.push("");
