@@ -2,9 +2,11 @@
  * Drives the compiled binary (dist/hush) as a user would: a real daemon in
  * a fresh private directory, CLI commands with real argv/env/stdin.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { atRunEnd, tempDir } from "../_tmp.ts";
+
+export { tempDir, removeTempDir } from "../_tmp.ts";
 
 export const HUSH = resolve(import.meta.dir, "../../dist/hush");
 
@@ -29,18 +31,6 @@ export async function hush(args: string[], opts: { env?: Record<string, string |
   });
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, stdout, stderr };
-}
-
-const made: string[] = [];
-process.on("exit", () => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
-
-/** A fresh 0700 directory, removed when the test process exits. */
-export function tempDir(prefix = "hush-test-"): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  made.push(d);
-  return d;
 }
 
 export interface Daemon {
@@ -79,6 +69,8 @@ export async function startDaemon(args: string[] = [], opts: { dir?: string; soc
     stdout: "pipe",
     stderr: "pipe",
   });
+  const forget = atRunEnd(() => proc.kill("SIGKILL"));
+  proc.exited.then(forget);
   (async () => {
     const dec = new TextDecoder();
     for await (const chunk of proc.stderr as any) log += dec.decode(chunk, { stream: true });
