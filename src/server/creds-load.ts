@@ -5,7 +5,7 @@
  *   --creds-file FILE          JSON object or dotenv (NAME=value lines)
  *   --cred NAME=env:VAR        the value of an environment variable
  *   --cred NAME=file:PATH      the contents of a file (one trailing newline dropped)
- *   --cred NAME=exec:COMMAND   the stdout of `sh -c COMMAND` (exit 0 required)
+ *   --cred NAME=exec:COMMAND   the stdout of `sh -c COMMAND` (exit 0 required; its process group ends with it)
  *
  * JSON entries may be a string or `{"value"|"values", "allow", "mode"}`;
  * `--cred-allow NAME=tag,tag` sets the allow-list of a --cred source.
@@ -15,6 +15,7 @@ import { readTrustedFile } from "../os/file-trust.ts";
 import { HushError } from "../errors.ts";
 import { utf8 } from "../crypto/index.ts";
 import { SECRET_ENV, childEnv } from "../os/env.ts";
+import { endGroup } from "../os/group.ts";
 
 export interface LoadedCred {
   name: string;
@@ -107,29 +108,36 @@ export async function loadCredSpec(spec: string, env: Record<string, string | un
   return { name, values: [utf8(value)], allow: [], mode: "shared", source: kind === "exec" ? "exec" : `${kind}:${arg}`, ...(warnings?.length ? { warnings } : {}) };
 }
 
+/** How long an `exec:` command may run, and how long its group gets between SIGTERM and SIGKILL. */
+export const EXEC_LIMITS = { timeoutMs: 30_000, graceMs: 2_000 };
+
 /**
- * The stdout of `sh -c COMMAND` for an `exec:` source: exit 0 within 30 s
- * and a non-empty value required. Its stderr is discarded (it might echo the
- * secret). On `abort` or the timeout, `sh` is killed and its output is no
- * longer waited for (a command it started may still hold the pipe).
+ * The stdout of `sh -c COMMAND` for an `exec:` source: exit 0 within
+ * `EXEC_LIMITS.timeoutMs` and a non-empty value required. Its stderr is
+ * discarded (it might echo the secret). The command runs in a process group
+ * of its own, and that whole group is ended (SIGTERM, SIGKILL after a grace)
+ * whenever the command is done with: on `abort`, on the timeout, and after
+ * `sh` exits (what it left running in the background). Nothing it started
+ * outlives the start-up, except what moved itself to another session.
  */
 async function _runExec(name: string, command: string, env: Record<string, string | undefined>, abort?: AbortSignal): Promise<string> {
   // The command never sees hush's own secrets (server key, credentials, tokens).
-  const p = Bun.spawn(["sh", "-c", command], { stdin: "ignore", stdout: "pipe", stderr: "ignore", env: childEnv(env, {}, SECRET_ENV) });
+  const p = Bun.spawn(["sh", "-c", command], { stdin: "ignore", stdout: "pipe", stderr: "ignore", env: childEnv(env, {}, SECRET_ENV), detached: true });
   let why: string | undefined;
   let stopped!: () => void;
   const stop = new Promise<undefined>((r) => (stopped = () => r(undefined)));
   const end = (reason: string) => {
     why ??= reason;
-    p.kill();
     stopped();
   };
-  const timer = setTimeout(() => end("did not finish within 30 s"), 30_000);
+  const timer = setTimeout(() => end(`did not finish within ${EXEC_LIMITS.timeoutMs / 1000} s`), EXEC_LIMITS.timeoutMs);
   const onAbort = () => end("was stopped: hush is shutting down");
   abort?.addEventListener("abort", onAbort, { once: true });
   if (abort?.aborted) onAbort();
+  // Once sh has exited, what it left behind goes too (it may hold the pipe open).
+  const exited = p.exited.then(async (code) => (await endGroup(p.pid, EXEC_LIMITS.graceMs), code));
   try {
-    const r = await Promise.race([Promise.all([new Response(p.stdout).text(), p.exited]), stop]);
+    const r = await Promise.race([Promise.all([new Response(p.stdout).text(), exited]), stop]);
     if (why || !r) bad(`--cred ${name}: the command ${why}`);
     if (r[1] === 127) bad(`--cred ${name}: command not found (sh exited with status 127)`);
     if (r[1] === 126) bad(`--cred ${name}: the command could not be run: not executable (sh exited with status 126)`);
@@ -140,6 +148,7 @@ async function _runExec(name: string, command: string, env: Record<string, strin
   } finally {
     clearTimeout(timer);
     abort?.removeEventListener("abort", onAbort);
+    await endGroup(p.pid, EXEC_LIMITS.graceMs);
   }
 }
 

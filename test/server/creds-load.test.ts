@@ -1,6 +1,22 @@
 /** Start-up credential sources: parsing, fail-fast errors without values, and a scrubbed environment for exec. */
-import { expect, test } from "bun:test";
-import { loadCredSpec, parseCredsFile } from "../../src/server/creds-load.ts";
+import { afterAll, expect, test } from "bun:test";
+import { EXEC_LIMITS, loadCredSpec, parseCredsFile } from "../../src/server/creds-load.ts";
+import { killMarked, runningSleeps, sleepMarker } from "../_procs.ts";
+
+afterAll(killMarked);
+
+test.skipIf(process.platform !== "linux")("an exec: command past its time limit is ended with its whole process group", async () => {
+  const saved = { ...EXEC_LIMITS };
+  Object.assign(EXEC_LIMITS, { timeoutMs: 300, graceMs: 300 });
+  try {
+    const [a, b] = [sleepMarker(), sleepMarker()];
+    const e: any = await loadCredSpec(`X=exec:sleep ${a} & (trap '' TERM; exec sleep ${b}) & wait`, { PATH: process.env.PATH }).catch((x) => x);
+    expect(e.message).toBe("--cred X: the command did not finish within 0.3 s");
+    expect({ a: runningSleeps(a), b: runningSleeps(b) }).toEqual({ a: [], b: [] });
+  } finally {
+    Object.assign(EXEC_LIMITS, saved);
+  }
+});
 
 test("exec: sources never see hush's own secrets in their environment", async () => {
   const env = { PATH: process.env.PATH, HUSH_SERVER_KEY: "HUSH-SERVER-KEY-1SECRET", HUSH_CREDENTIAL: "HUSH-WORKER-1SECRET", OTHER: "visible" };
