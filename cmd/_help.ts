@@ -30,6 +30,10 @@ export const HELP: Record<string, HelpPage> = {
   "": {
     about: `Secrets are never taken from the command line: values come from stdin or
 --value-file, credentials from $HUSH_CREDENTIAL or --credential-file.
+The daemon is --url or --socket, else $HUSH_URL, else $HUSH_SOCKET, else the
+default socket. Admin commands use admin.sock, or with an admin credential
+($HUSH_ADMIN_CREDENTIAL) hush.sock or a controller's URL; without one they
+refuse a URL rather than administer the local daemon instead.
 Add --json for machine-readable output (and errors as one JSON object on stderr).
 
 ${EXIT_CODES}`,
@@ -186,7 +190,7 @@ unless --reveal.`,
   "audit tail": {
     about: `Reads admin.sock as the daemon's user; with --admin-credential-file (or
 HUSH_ADMIN_CREDENTIAL) it signs the request on hush.sock, or on a controller's TLS
-port with --url (pinned).
+port with --url or $HUSH_URL (pinned). Without an admin credential a URL is refused.
 
 With -f the daemon sends a heartbeat every 3 s while nothing is written; they are
 never printed. The follower exits 0 when the stream ends after the run's stop line
@@ -266,7 +270,14 @@ what the store could hold at its limits (--max-items × --max-value).`,
     examples: ["hush status", "hush status --json | jq .items", "HUSH_CREDENTIAL=\"$(cat me.cred)\" hush status   # as a worker"],
   },
   health: {
-    examples: ["hush health --json", "hush health --socket /run/hush/hush.sock --socket-owner hushd   # a daemon run by user hushd"],
+    about: `Checks the daemon every other command would reach (--url, --socket, $HUSH_URL,
+$HUSH_SOCKET, then the default path) and names it. Over https:// it checks the pin
+carried in $HUSH_CREDENTIAL (or $HUSH_ADMIN_CREDENTIAL), or --tls-pin.`,
+    examples: [
+      "hush health --json",
+      "hush health --socket /run/hush/hush.sock --socket-owner hushd   # a daemon run by user hushd",
+      'hush health --url https://10.0.0.1:8443 --tls-pin "$PIN"',
+    ],
   },
   bench: {
     about: `Starts a private daemon (a separate process) unless --socket is given, and reports

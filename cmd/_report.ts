@@ -16,7 +16,9 @@ import { EXIT } from "./_shared.ts";
 
 /** A command-line mistake (unknown flag or command, missing or extra argument): exit 2, code `usage`. */
 export class UsageError extends Error {
-  override readonly name = "UsageError";
+  override readonly name: string = "UsageError";
+  readonly code: string = "usage";
+  readonly exit: number = EXIT.usage;
   constructor(
     message: string,
     readonly hint?: string,
@@ -25,10 +27,25 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * The command after `--` cannot be started: exit 127 (`command_not_found`)
+ * or 126 (`command_not_executable`), as a shell would.
+ */
+export class CommandError extends UsageError {
+  override readonly name = "CommandError";
+  override readonly code: string;
+  override readonly exit: number;
+  constructor(message: string, hint: string | undefined, notFound: boolean) {
+    super(message, hint);
+    this.code = notFound ? "command_not_found" : "command_not_executable";
+    this.exit = notFound ? 127 : 126;
+  }
+}
+
 /** What is printed for a failure, and the exit code. */
 export interface Problem {
-  /** A protocol error code (docs/PROTOCOL.md §1), or `usage` for a command-line mistake. */
-  code: ErrorCode | "usage";
+  /** A protocol error code (docs/PROTOCOL.md §1), `usage` for a command-line mistake, or `command_not_found` / `command_not_executable`. */
+  code: ErrorCode | string;
   message: string;
   hint?: string;
   exit: number;
@@ -83,7 +100,7 @@ export function inUserWords(e: HushError): string {
 
 /** Describe any thrown value as a Problem. */
 export function describeError(e: unknown): Problem {
-  if (e instanceof UsageError) return { code: "usage", message: e.message, hint: e.hint, exit: EXIT.usage };
+  if (e instanceof UsageError) return { code: e.code, message: e.message, hint: e.hint, exit: e.exit };
   if (e instanceof HushError) {
     let hint: string | undefined;
     if (typeof e.detail.hint === "string") hint = e.detail.hint;

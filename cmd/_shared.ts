@@ -1,17 +1,14 @@
 /**
  * Shared argument groups, output helpers and exit codes for the hush CLI
- * (errors are printed by _report.ts). Secrets never come from argv:
- * credentials come from HUSH_CREDENTIAL or --credential-file, values from
- * stdin or --value-file (_value.ts).
+ * (errors are printed by _report.ts; which daemon a command talks to is
+ * decided in _target.ts). Secrets never come from argv: credentials come
+ * from the environment or files (_credentials.ts), values from stdin or
+ * --value-file (_value.ts).
  * @module
  */
-import { closeSync, existsSync, openSync, unlinkSync, writeSync, constants as fsc } from "node:fs";
-import { constants as osc } from "node:os";
-import { parseKeyFile } from "../src/keys/index.ts";
+import { closeSync, openSync, unlinkSync, writeSync, constants as fsc } from "node:fs";
 import { HushError } from "../src/errors.ts";
-import { childEnv } from "../src/os/env.ts";
-import { readTrustedFile, type Readable } from "../src/os/file-trust.ts";
-import { withCallerLimits } from "../src/os/harden.ts";
+import { fileError } from "./_files.ts";
 import { TTL_LIMITS, checkTtl, parseDuration as parseDurationImpl } from "../src/config/index.ts";
 
 /** Exit codes (documented in README.md). */
@@ -69,77 +66,16 @@ export const adminArgs = {
   ...socketArgs,
   "admin-credential-file": {
     type: "string",
-    description: "sign admin requests with a HUSH-ADMIN-1… credential on hush.sock instead of using admin.sock (default: $HUSH_ADMIN_CREDENTIAL)",
+    description: "sign admin requests with a HUSH-ADMIN-1… credential on hush.sock (or --url) instead of using admin.sock (default: $HUSH_ADMIN_CREDENTIAL)",
     valueHint: "FILE",
   },
+  url: { type: "string", description: "a controller's URL (https://HOST:PORT) instead of the local socket; needs the admin credential (default: $HUSH_URL)", valueHint: "URL" },
+  "tls-pin": urlArgs["tls-pin"],
 } as const;
-
-/** What admin commands need: a call that returns the answer's JSON. */
-export interface AdminCaller {
-  call<T = any>(method: string, path: string, body?: unknown): Promise<T>;
-}
-
-/**
- * The admin socket (the OS user is the admin), or signed requests with an
- * admin credential when one is given.
- */
-export async function adminClient(args: { socket?: string; "socket-owner"?: string; "admin-credential-file"?: string }): Promise<AdminCaller> {
-  const credential = readAdminCredential(args);
-  const { AdminClient, Client } = await import("../src/client/index.ts");
-  if (credential !== undefined) return new Client({ socket: args.socket || undefined, socketOwner: socketOwner(args), credential, autoRekey: false });
-  return new AdminClient({ socket: args.socket || undefined, socketOwner: socketOwner(args) });
-}
-
-/** The admin credential's text, from --admin-credential-file or HUSH_ADMIN_CREDENTIAL; undefined for neither. */
-export function readAdminCredential(args: { "admin-credential-file"?: string }): string | undefined {
-  const file = args["admin-credential-file"];
-  const env = process.env.HUSH_ADMIN_CREDENTIAL;
-  if (!file) return env ? secretFromEnv("HUSH_ADMIN_CREDENTIAL", env, "HUSH-ADMIN-", "--admin-credential-file") : undefined;
-  return readSecretFile(file, "--admin-credential-file", "they could have chosen the admin key you sign with");
-}
 
 export const jsonArgs = {
   json: { type: "boolean", description: "print JSON for scripts" },
 } as const;
-
-/** The worker credential, from --credential-file or HUSH_CREDENTIAL. */
-export function loadCredential(file: string | undefined): string {
-  if (file) return parseKeyFile(readSecretFile(file, "--credential-file", "they could have chosen which worker you act as"));
-  const env = process.env.HUSH_CREDENTIAL;
-  if (!env) throw new HushError("invalid_request", "no credential given");
-  return secretFromEnv("HUSH_CREDENTIAL", env, "HUSH-WORKER-", "--credential-file");
-}
-
-/**
- * Check that an environment variable holds the secret string it should
- * (`HUSH-WORKER-1…`), not a file name or something else; the hint suggests
- * `flag` when the value names a file. The value is quoted only when it
- * looks like a path (a name, not a secret: key strings have no `.` or `/`).
- */
-export function secretFromEnv(name: string, value: string, prefix: string, flag: string): string {
-  if (parseKeyFile(value).trim().toUpperCase().startsWith(prefix + "1")) return value;
-  const isFile = /^[\w.\/~+-]{1,1024}$/.test(value) && (/[./]/.test(value) || existsSync(value));
-  throw new HushError("invalid_request", `${name} is not a ${prefix}1… string`, {
-    hint: isFile
-      ? `that looks like a file name: pass ${flag} ${value}, or set ${name}="$(cat ${value})"`
-      : `set ${name} to the string itself (the whole key file also works), or pass ${flag} FILE`,
-  });
-}
-
-/**
- * The text of a file that holds a secret or policy (src/os/file-trust.ts):
- * refused (`invalid_request`, naming `flag`) when another user owns it, can
- * write it or can replace it — `risk` says what they could have done; when
- * others can read it, a warning (`readable` "warn", for CLI inputs) or a
- * refusal ("refuse", for the daemon's secrets at start).
- */
-export function readSecretFile(file: string, flag: string, risk: string, readable: Readable = "warn"): string {
-  const { bytes, warnings } = readTrustedFile(file, { what: flag, risk, readable });
-  for (const w of warnings) hint(w, "warning");
-  const text = new TextDecoder().decode(bytes);
-  bytes.fill(0);
-  return text;
-}
 
 /** Read all of stdin as bytes. */
 export async function readStdin(): Promise<Uint8Array> {
@@ -183,13 +119,12 @@ export interface SecretFile {
  * overwrite, never follow a symlink), mode 0600 (invariant 1). Opening it
  * first means a refused path never leaves a minted key nobody holds.
  */
-export function createSecretFile(path: string): SecretFile {
+export function createSecretFile(path: string, flag = "--out"): SecretFile {
   let fd: number;
   try {
     fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
   } catch (e: any) {
-    if (e?.code === "EEXIST") throw new HushError("conflict", `${path} already exists; refusing to overwrite a key file`);
-    throw new HushError("invalid_request", `cannot create ${path}: ${e?.code ?? e}`);
+    throw fileError(e, "create", flag, path);
   }
   let open = true;
   return {
@@ -213,8 +148,8 @@ export function createSecretFile(path: string): SecretFile {
 }
 
 /** Run `make` with a secret file already created; remove the file if `make` fails. */
-export async function withSecretFile<T>(path: string | undefined, make: () => Promise<T>): Promise<[T, SecretFile | undefined]> {
-  const f = path ? createSecretFile(path) : undefined;
+export async function withSecretFile<T>(path: string | undefined, make: () => Promise<T>, flag = "--out"): Promise<[T, SecretFile | undefined]> {
+  const f = path ? createSecretFile(path, flag) : undefined;
   try {
     return [await make(), f];
   } catch (e) {
@@ -224,22 +159,8 @@ export async function withSecretFile<T>(path: string | undefined, make: () => Pr
 }
 
 /** Write a secret file at once (exclusive create, 0600). */
-export function writeSecretFile(path: string, text: string): void {
-  createSecretFile(path).write(text);
-}
-
-/** A signed worker client from the shared --socket / --credential-file args. */
-export async function workerClient(args: { socket?: string; "socket-owner"?: string; url?: string; "tls-pin"?: string; "credential-file"?: string }) {
-  const { Client } = await import("../src/client/index.ts");
-  // One-shot CLI processes never rotate: the rotated key would die with the process.
-  return new Client({
-    socket: args.socket || undefined,
-    socketOwner: socketOwner(args),
-    url: args.url || undefined,
-    tlsPin: args["tls-pin"] || undefined,
-    credential: loadCredential(args["credential-file"]),
-    autoRekey: false,
-  });
+export function writeSecretFile(path: string, text: string, flag = "--out"): void {
+  createSecretFile(path, flag).write(text);
 }
 
 /** `--ttl` of a KV key (kv set, kv incr). */
@@ -283,33 +204,6 @@ export function optTtl(ttl: string | undefined, kind: keyof typeof TTL_LIMITS, f
     throw new HushError("invalid_ttl", `${flag} 0 is refused (it never means "no expiry"); leave ${flag} out to get the daemon's default`);
   }
   return checkTtl(parseDurationImpl(ttl, flag), TTL_LIMITS[kind], flag);
-}
-
-const SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
-
-/**
- * Run a child command with `give` in its environment, forwarding
- * SIGINT/SIGTERM/SIGHUP; resolves to its exit code (128 + signal number when
- * a signal ended it). The child gets none of hush's secrets but `give`
- * (src/os/env.ts), nor the variables in `drop`, and the caller's umask and
- * core-file limit (this process runs with neither: src/os/harden.ts).
- */
-export async function runChild(cmd: string[], give: Record<string, string>, drop: readonly string[] = []): Promise<number> {
-  let child;
-  try {
-    child = withCallerLimits(() => Bun.spawn(cmd, { stdio: ["inherit", "inherit", "inherit"], env: childEnv(process.env, give, drop) }));
-  } catch (e: any) {
-    throw new HushError("invalid_request", `cannot start ${cmd[0]}: ${e?.code ?? e?.message ?? e}`);
-  }
-  const handlers = (Object.keys(SIGNALS) as (keyof typeof SIGNALS)[]).map((s) => [s, () => child.kill(SIGNALS[s])] as const);
-  for (const [s, h] of handlers) process.on(s, h);
-  try {
-    const code = await child.exited;
-    if (child.signalCode) return 128 + ((osc.signals as Record<string, number>)[child.signalCode] ?? 1);
-    return code;
-  } finally {
-    for (const [s, h] of handlers) process.off(s, h);
-  }
 }
 
 /** A new key file: to --out (exclusive, 0600) or stdout (with a warning on a terminal); the public key to stderr. */

@@ -9,7 +9,8 @@ import { randomBytes, x25519PublicKey, type X25519KeyPair } from "../src/crypto/
 import { AuditWriter, SealStateFile, auditHmacKeyId, deriveAuditHmacKey } from "../src/audit/index.ts";
 import { validateAllow } from "../src/broker/index.ts";
 import { loadCredSpec, parseAllowSpecs, parseCredsFile, type LoadedCred } from "../src/server/creds-load.ts";
-import { hint, readSecretFile } from "./_shared.ts";
+import { hint } from "./_shared.ts";
+import { readSecretFile } from "./_credentials.ts";
 import { applyLimitArgs } from "./_limits.ts";
 import { childEnv } from "../src/os/env.ts";
 import { loadTls } from "../src/server/tls.ts";

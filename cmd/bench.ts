@@ -5,7 +5,8 @@
  * @module
  */
 import { defineCommand } from "citty";
-import { credentialArgs, jsonArgs, loadCredential, parseDuration, printJson, printTable, socketArgs, socketOwner } from "./_shared.ts";
+import { credentialArgs, jsonArgs, parseDuration, printJson, printTable, socketArgs, socketOwner } from "./_shared.ts";
+import { loadCredential } from "./_credentials.ts";
 import { parsePositiveInt } from "../src/config/index.ts";
 import { HushError } from "../src/errors.ts";
 import { OPS, isOpName } from "../src/bench/ops.ts";

@@ -6,7 +6,9 @@
  */
 import { defineCommand } from "citty";
 import { HushError } from "../src/errors.ts";
-import { credentialArgs, jsonArgs, optTtl, printJson, runChild, workerClient } from "./_shared.ts";
+import { credentialArgs, jsonArgs, optTtl, printJson } from "./_shared.ts";
+import { checkCommand, isUnsafeEnvName, runChild } from "./_child.ts";
+import { workerClient } from "./_target.ts";
 
 /** `db/password` → `DB_PASSWORD`. */
 export function envNameFor(name: string): string {
@@ -28,6 +30,13 @@ export default defineCommand({
     const cmd: string[] = data?.passthrough ?? [];
     const env = args.env ?? envNameFor(args.name);
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(env)) throw new HushError("invalid_request", `--env ${JSON.stringify(env)} is not a valid variable name`);
+    if (isUnsafeEnvName(env)) {
+      throw new HushError("invalid_request", `refusing to put the value in ${env}${args.env ? "" : ` (the variable named after ${args.name})`}: it changes which program runs or how it starts`, {
+        hint: `name another variable with --env, e.g. --env ${env.replace(/^_+/, "")}_VALUE`,
+      });
+    }
+    // Before the checkout: a lease is not spent on a command that cannot run.
+    if (cmd.length > 0) checkCommand(cmd);
     if (cmd.length === 0 && process.stdout.isTTY && !args.reveal) {
       throw new HushError("invalid_request", "refusing to print a secret to a terminal: run a command with -- CMD, pipe the output, or pass --reveal");
     }

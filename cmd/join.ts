@@ -9,8 +9,10 @@ import { hostname } from "node:os";
 import { HushError } from "../src/errors.ts";
 import { decodeJoinToken, formatKeyFile, parseKeyFile } from "../src/keys/index.ts";
 import { joinWithToken, pickTransport } from "../src/client/index.ts";
-import { defaultSocketPath } from "../src/config/index.ts";
-import { hint, jsonArgs, printJson, runChild, secretFromEnv, socketArgs, socketOwner, readSecretFile, urlArgs, withSecretFile } from "./_shared.ts";
+import { hint, jsonArgs, printJson, socketArgs, urlArgs, withSecretFile } from "./_shared.ts";
+import { checkCommand, runChild } from "./_child.ts";
+import { readJoinToken } from "./_credentials.ts";
+import { resolveTarget, transportOptions } from "./_target.ts";
 
 function defaultName(): string {
   const n = hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 64);
@@ -28,15 +30,15 @@ export default defineCommand({
     ...jsonArgs,
   },
   async run({ args, data }) {
-    const envToken = process.env.HUSH_JOIN_TOKEN;
-    let token = envToken && !args["token-file"] ? secretFromEnv("HUSH_JOIN_TOKEN", envToken, "HUSH-JOIN-", "--token-file") : "";
-    if (args["token-file"]) token = readSecretFile(args["token-file"], "--token-file", "they could have chosen the token you join with");
+    const cmd: string[] = data?.passthrough ?? [];
+    // Before the token's use is spent on a command that cannot run.
+    if (cmd.length > 0) checkCommand(cmd);
+    const token = readJoinToken(args["token-file"]);
     if (!token.trim()) throw new HushError("invalid_request", "no join token: pass --token-file FILE or set HUSH_JOIN_TOKEN");
-    const socket = args.socket || defaultSocketPath();
-    const url = args.url || process.env.HUSH_URL;
-    const owner = socketOwner(args);
+    const target = resolveTarget(args, "worker");
+    const opts = transportOptions(target, args);
     // One request: HTTP (a WebSocket would add an upgrade round trip and gain nothing).
-    const transport = pickTransport({ socket, socketOwner: owner, url, tlsPin: args["tls-pin"] || undefined, transport: "http" }, decodeJoinToken(parseKeyFile(token)).tlsPin);
+    const transport = pickTransport({ ...opts, transport: "http" }, decodeJoinToken(parseKeyFile(token)).tlsPin);
     let r, file;
     try {
       [r, file] = await withSecretFile(args.out, () => joinWithToken(transport, token, args.name || defaultName()));
@@ -46,16 +48,18 @@ export default defineCommand({
       }
       throw e;
     }
-    const cmd: string[] = data?.passthrough ?? [];
     const summary = `hush: joined as ${r.id}, tags [${r.tags.join(",")}], key expires ${new Date(r.expiresAt).toISOString()}`;
     if (file) {
       file.write(formatKeyFile(r.credential, { kind: "worker credential", note: `id: ${r.id}` }));
-      process.stderr.write(`${summary}; credential written to ${args.out}\n`);
+      // Like `workers issue --json --out`: the metadata on stdout (unless stdout is the command's).
+      if (args.json && cmd.length === 0) printJson({ id: r.id, tags: r.tags, expires_at: r.expiresAt });
+      else process.stderr.write(`${summary}; credential written to ${args.out}\n`);
     }
     if (cmd.length > 0) {
       if (!args.out) process.stderr.write(summary + "\n");
-      const where: Record<string, string> = url ? { HUSH_URL: url } : { HUSH_SOCKET: socket, ...(owner ? { HUSH_SOCKET_OWNER: owner } : {}) };
-      return await runChild(cmd, { ...where, HUSH_CREDENTIAL: r.credential });
+      // The command reaches the daemon this join used, not one its environment names.
+      const where: Record<string, string> = opts.url ? { HUSH_URL: opts.url } : { HUSH_SOCKET: opts.socket!, ...(opts.socketOwner ? { HUSH_SOCKET_OWNER: opts.socketOwner } : {}) };
+      return await runChild(cmd, { ...where, HUSH_CREDENTIAL: r.credential }, opts.url ? ["HUSH_SOCKET"] : ["HUSH_URL"]);
     }
     if (!args.out) {
       if (process.stdout.isTTY) hint("the credential is a secret; prefer --out FILE or -- CMD", "warning");

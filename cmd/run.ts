@@ -24,7 +24,7 @@ import { mintCredential } from "../src/server/routes-admin.ts";
 import { Logger } from "../src/observe/index.ts";
 import { HushError } from "../src/errors.ts";
 import { VERSION } from "./_version.ts";
-import { runChild } from "./_shared.ts";
+import { checkCommand, runChild } from "./_child.ts";
 
 export default defineCommand({
   meta: {
@@ -48,6 +48,7 @@ export default defineCommand({
     const signals = trapStopSignals();
     const cmd: string[] = data?.passthrough ?? [];
     if (cmd.length === 0) throw new HushError("invalid_request", "nothing to run: hush run [flags] -- CMD ARGS…");
+    checkCommand(cmd); // before a daemon is started for it
     // Before the daemon makes any key. The caller's umask and core limit go back to CMD (runChild).
     const hardening = hardenProcess({ mlock: args.mlock !== false, keepCoreHardLimit: true });
     const log = new Logger({ level: args.verbose ? "debug" : "warn" });

@@ -1,6 +1,7 @@
 /** `hush stats`: store and daemon counters (admin socket). @module */
 import { defineCommand } from "citty";
-import { jsonArgs, printJson, adminArgs, adminClient } from "./_shared.ts";
+import { jsonArgs, printJson, adminArgs } from "./_shared.ts";
+import { adminClient } from "./_target.ts";
 
 export default defineCommand({
   meta: { name: "stats", description: "Show store and daemon statistics (admin socket)." },

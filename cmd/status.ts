@@ -6,14 +6,15 @@
  * @module
  */
 import { defineCommand } from "citty";
-import { adminArgs, adminClient, credentialArgs, jsonArgs, printJson, workerClient, type AdminCaller } from "./_shared.ts";
+import { adminArgs, credentialArgs, jsonArgs, printJson } from "./_shared.ts";
+import { adminClient, resolveTarget, workerClient, type AdminCaller } from "./_target.ts";
 
 export default defineCommand({
   meta: { name: "status", description: "Show uptime, memory, items and bytes against their limits, requests in flight; exit 6 when degraded or draining." },
   args: { ...credentialArgs, "admin-credential-file": adminArgs["admin-credential-file"], ...jsonArgs },
   async run({ args }) {
-    // --url reaches a controller, which only signed requests can: it needs the worker credential.
-    const worker = args["credential-file"] || process.env.HUSH_CREDENTIAL || args.url;
+    // A URL (--url or $HUSH_URL, cmd/_target.ts) reaches a controller, which only signed requests can: it needs the worker credential.
+    const worker = args["credential-file"] || process.env.HUSH_CREDENTIAL || "url" in resolveTarget(args, "admin");
     const c: AdminCaller = worker ? await workerClient(args) : await adminClient(args);
     const s = await c.call("GET", "/v1/status");
     if (args.json || !process.stdout.isTTY) printJson(s);

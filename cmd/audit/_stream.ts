@@ -6,14 +6,16 @@
  */
 import { request } from "node:http";
 import { HushError } from "../../src/errors.ts";
-import { adminSocketPath, defaultSocketPath } from "../../src/config/index.ts";
+import { adminSocketPath } from "../../src/config/index.ts";
 import { decodeCredential, parseKeyFile } from "../../src/keys/index.ts";
 import { parsePin } from "../../src/crypto/index.ts";
 import { signRequest } from "../../src/auth/index.ts";
 import { raiseFromResponse } from "../../src/client/errors.ts";
 import { openPinned } from "../../src/client/tls.ts";
 import { checkedSocketPath } from "../../src/client/transport.ts";
-import { readAdminCredential, socketOwner } from "../_shared.ts";
+import { socketOwner } from "../_shared.ts";
+import { readAdminCredential } from "../_credentials.ts";
+import { refuseUrlOnAdminSocket, resolveTarget } from "../_target.ts";
 
 export interface StreamArgs {
   socket?: string;
@@ -28,8 +30,9 @@ type Chunks = AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>;
 /** Open the stream; HTTP errors are raised as the daemon's HushError. */
 export async function openAuditStream(args: StreamArgs, target: string, signal: AbortSignal): Promise<Chunks> {
   const credText = readAdminCredential(args);
-  const url = args.url || (credText ? process.env.HUSH_URL : undefined) || undefined;
-  if (url && !credText) throw new HushError("invalid_request", "--url needs an admin credential (--admin-credential-file FILE or HUSH_ADMIN_CREDENTIAL)");
+  const to = resolveTarget(args, "admin");
+  if (!credText) refuseUrlOnAdminSocket(to);
+  const url = "url" in to ? to.url : undefined;
   const headers: Record<string, string> = {};
   let credPin: Uint8Array | undefined;
   if (credText) {
@@ -39,7 +42,7 @@ export async function openAuditStream(args: StreamArgs, target: string, signal: 
     cred.macKey.fill(0), cred.encKey.fill(0);
   }
   if (url) return openTls(url, args["tls-pin"] || process.env.HUSH_TLS_PIN, credPin, target, headers, signal);
-  const socket = args.socket || defaultSocketPath();
+  const socket = (to as { socket: string }).socket;
   const path = credText ? socket : adminSocketPath(socket);
   const via = checkedSocketPath(path, socketOwner(args)); // the socket is checked before a byte is sent
   let res: Response;

@@ -1,6 +1,7 @@
 /** `hush audit hash`: the HMAC form of a value, to search the audit log for it. @module */
 import { defineCommand } from "citty";
-import { adminArgs, adminClient, jsonArgs, printJson } from "../_shared.ts";
+import { adminArgs, jsonArgs, printJson } from "../_shared.ts";
+import { adminClient } from "../_target.ts";
 import { allowEmptyArg, readValue, valueFileArg } from "../_value.ts";
 
 export default defineCommand({

@@ -25,8 +25,6 @@ export default defineCommand({
     result: { type: "string", description: "only events with this result: ok, denied or error", valueHint: "R" },
     file: { type: "string", description: "read this audit file instead of asking the daemon", valueHint: "FILE" },
     "heartbeat-timeout": { type: "string", description: "with -f: give up (exit 6) after this long without a line or heartbeat (default 15s, at least 4s)", valueHint: "DURATION" },
-    url: { type: "string", description: "follow a controller's TLS port (https://HOST:PORT) with the admin credential (default: $HUSH_URL when a credential is set)", valueHint: "URL" },
-    "tls-pin": { type: "string", description: "override the TLS pin (sha256//BASE64) carried in the admin credential", valueHint: "PIN" },
     ...adminArgs,
     ...jsonArgs,
   },

@@ -10,7 +10,8 @@ import { HRP, decodeKeyString, parseKeyFile } from "../../src/keys/index.ts";
 import { verifyAuditLog, type VerifyOptions, type VerifyResult } from "../../src/audit/index.ts";
 import { collectRepeated } from "../../src/server/creds-load.ts";
 import { parsePositiveInt } from "../../src/config/index.ts";
-import { EXIT, formatTime, hint, jsonArgs, printJson, readSecretFile } from "../_shared.ts";
+import { EXIT, formatTime, hint, jsonArgs, printJson } from "../_shared.ts";
+import { readSecretFile } from "../_credentials.ts";
 
 function readOrFail(path: string, what: string): Buffer {
   try {

@@ -1,6 +1,7 @@
 /** `hush creds delete NAME`. @module */
 import { defineCommand } from "citty";
-import { adminArgs, adminClient, jsonArgs, printJson } from "../_shared.ts";
+import { adminArgs, jsonArgs, printJson } from "../_shared.ts";
+import { adminClient } from "../_target.ts";
 
 export default defineCommand({
   meta: { name: "delete", description: "Delete a credential; its values are wiped and its leases end." },

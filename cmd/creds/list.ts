@@ -1,6 +1,7 @@
 /** `hush creds list`: names and metadata, never values. @module */
 import { defineCommand } from "citty";
-import { adminArgs, adminClient, formatTime, jsonArgs, printJson, printTable } from "../_shared.ts";
+import { adminArgs, formatTime, jsonArgs, printJson, printTable } from "../_shared.ts";
+import { adminClient } from "../_target.ts";
 
 export default defineCommand({
   meta: { name: "list", description: "List credentials (names and metadata, never values)." },

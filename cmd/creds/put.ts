@@ -1,7 +1,8 @@
 /** `hush creds put NAME`: the value comes from stdin or --value-file, never argv. @module */
 import { defineCommand } from "citty";
 import { HushError } from "../../src/errors.ts";
-import { adminArgs, adminClient, jsonArgs, printJson } from "../_shared.ts";
+import { adminArgs, jsonArgs, printJson } from "../_shared.ts";
+import { adminClient } from "../_target.ts";
 import { readValue, valueFileArg } from "../_value.ts";
 
 export default defineCommand({

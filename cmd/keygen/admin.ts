@@ -2,6 +2,7 @@
 import { defineCommand } from "citty";
 import { formatKeyFile } from "../../src/keys/index.ts";
 import { AdminClient } from "../../src/client/index.ts";
+import { refuseUrlOnAdminSocket, resolveTarget } from "../_target.ts";
 import { hint, jsonArgs, optTtl, printJson, socketArgs, socketOwner, withSecretFile } from "../_shared.ts";
 
 export default defineCommand({
@@ -15,7 +16,10 @@ export default defineCommand({
   },
   async run({ args }) {
     const body = { name: args.name || "admin", ttl_ms: optTtl(args.ttl, "key") };
-    const admin = new AdminClient({ socket: args.socket || undefined, socketOwner: socketOwner(args) });
+    const target = resolveTarget(args, "admin");
+    // Admin credentials are minted on admin.sock only: a URL cannot be followed, with or without a credential.
+    refuseUrlOnAdminSocket(target, true);
+    const admin = new AdminClient({ socket: (target as { socket: string }).socket, socketOwner: socketOwner(args) });
     const [r, file] = await withSecretFile(args.out, () => admin.call("POST", "/v1/admin/admins", body));
     const { credential, ...info } = r;
     if (file) file.write(formatKeyFile(credential, { kind: "admin credential", note: `id: ${info.id}` }));

@@ -28,7 +28,7 @@ export default defineCommand({
     if (args.out && resolve(args.out) === resolve(stateOut)) throw new HushError("invalid_request", "--out and --state-out must be different files");
     checkSealStateDirectory(stateOut); // the daemon would refuse it there (another user could write next to it)
     // Both files exist (empty, 0600) before the seed does: a refused path leaves nothing behind.
-    const state = createSecretFile(stateOut);
+    const state = createSecretFile(stateOut, "--state-out");
     let out;
     try {
       out = args.out ? createSecretFile(args.out) : undefined;

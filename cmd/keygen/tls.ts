@@ -20,10 +20,10 @@ export default defineCommand({
     if (hosts.length === 0 || hosts.some((h) => !/^[A-Za-z0-9.:*-]{1,253}$/.test(h))) throw new HushError("invalid_request", "--host: comma-separated DNS names or IP addresses");
     if (!!args["out-cert"] !== !!args["out-key"]) throw new HushError("invalid_request", "--out-cert and --out-key go together");
     // Create both files first: a refused path never leaves half a key pair.
-    const keyFile = args["out-key"] ? createSecretFile(args["out-key"]) : undefined;
+    const keyFile = args["out-key"] ? createSecretFile(args["out-key"], "--out-key") : undefined;
     let certFile;
     try {
-      certFile = args["out-cert"] ? createSecretFile(args["out-cert"]) : undefined;
+      certFile = args["out-cert"] ? createSecretFile(args["out-cert"], "--out-cert") : undefined;
     } catch (e) {
       keyFile?.discard();
       throw e;

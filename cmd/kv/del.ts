@@ -1,7 +1,8 @@
 /** `hush kv del KEY`. @module */
 import { defineCommand } from "citty";
 import { HushError } from "../../src/errors.ts";
-import { credentialArgs, jsonArgs, printJson, workerClient } from "../_shared.ts";
+import { credentialArgs, jsonArgs, printJson } from "../_shared.ts";
+import { workerClient } from "../_target.ts";
 
 export default defineCommand({
   meta: { name: "del", description: "Delete a key (exit 3 when it did not exist)." },

@@ -1,6 +1,7 @@
 /** `hush kv get KEY`. @module */
 import { defineCommand } from "citty";
-import { credentialArgs, jsonArgs, printJson, workerClient } from "../_shared.ts";
+import { credentialArgs, jsonArgs, printJson } from "../_shared.ts";
+import { workerClient } from "../_target.ts";
 
 export default defineCommand({
   meta: { name: "get", description: "Print a value. Strings print raw; other JSON prints as JSON." },

@@ -1,7 +1,8 @@
 /** `hush kv incr KEY [--by N]`. @module */
 import { defineCommand } from "citty";
 import { parsePositiveInt } from "../../src/config/index.ts";
-import { credentialArgs, jsonArgs, kvTtlArg, optTtl, printJson, workerClient } from "../_shared.ts";
+import { credentialArgs, jsonArgs, kvTtlArg, optTtl, printJson } from "../_shared.ts";
+import { workerClient } from "../_target.ts";
 
 export default defineCommand({
   meta: { name: "incr", description: "Add to an integer counter and print the new value." },

@@ -7,7 +7,8 @@
  */
 import { defineCommand } from "citty";
 import { parsePositiveInt } from "../../src/config/index.ts";
-import { credentialArgs, hint, jsonArgs, printJson, workerClient } from "../_shared.ts";
+import { credentialArgs, hint, jsonArgs, printJson } from "../_shared.ts";
+import { workerClient } from "../_target.ts";
 
 export default defineCommand({
   meta: { name: "list", description: "List live keys, optionally under a prefix (all of them, or one page with --limit/--cursor)." },

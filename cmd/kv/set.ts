@@ -1,7 +1,8 @@
 /** `hush kv set KEY [--ttl D] [--if-absent] [--slide]`: the value comes from stdin or --value-file, never argv. @module */
 import { defineCommand } from "citty";
 import { HushError } from "../../src/errors.ts";
-import { credentialArgs, jsonArgs, kvTtlArg, optTtl, printJson, workerClient } from "../_shared.ts";
+import { credentialArgs, jsonArgs, kvTtlArg, optTtl, printJson } from "../_shared.ts";
+import { workerClient } from "../_target.ts";
 import { allowEmptyArg, readValue, valueFileArg } from "../_value.ts";
 
 export default defineCommand({

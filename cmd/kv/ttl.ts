@@ -1,6 +1,7 @@
 /** `hush kv ttl KEY`: the remaining time to live in ms, or `none`. @module */
 import { defineCommand } from "citty";
-import { credentialArgs, jsonArgs, printJson, workerClient } from "../_shared.ts";
+import { credentialArgs, jsonArgs, printJson } from "../_shared.ts";
+import { workerClient } from "../_target.ts";
 
 export default defineCommand({
   meta: {

@@ -1,6 +1,7 @@
 /** `hush lock acquire NAME --ttl D [--wait D]`: prints the fencing token. @module */
 import { defineCommand } from "citty";
-import { credentialArgs, jsonArgs, leaseTtlArg, optTtl, optWait, printJson, waitArg, workerClient } from "../_shared.ts";
+import { credentialArgs, jsonArgs, leaseTtlArg, optTtl, optWait, printJson, waitArg } from "../_shared.ts";
+import { workerClient } from "../_target.ts";
 
 export default defineCommand({
   meta: {

@@ -1,7 +1,8 @@
 /** `hush lock renew NAME --token N`. @module */
 import { defineCommand } from "citty";
 import { parsePositiveInt } from "../../src/config/index.ts";
-import { credentialArgs, jsonArgs, optTtl, printJson, workerClient } from "../_shared.ts";
+import { credentialArgs, jsonArgs, optTtl, printJson } from "../_shared.ts";
+import { workerClient } from "../_target.ts";
 
 export default defineCommand({
   meta: { name: "renew", description: "Extend a lock you hold." },

@@ -1,7 +1,8 @@
 /** `hush pool lease NAME --size N --ttl D [--wait D]`. @module */
 import { defineCommand } from "citty";
 import { parsePositiveInt } from "../../src/config/index.ts";
-import { credentialArgs, jsonArgs, leaseTtlArg, optTtl, optWait, printJson, waitArg, workerClient } from "../_shared.ts";
+import { credentialArgs, jsonArgs, leaseTtlArg, optTtl, optWait, printJson, waitArg } from "../_shared.ts";
+import { workerClient } from "../_target.ts";
 
 export default defineCommand({
   meta: {

@@ -1,7 +1,8 @@
 /** `hush pool release NAME --token N`. @module */
 import { defineCommand } from "citty";
 import { parsePositiveInt } from "../../src/config/index.ts";
-import { credentialArgs, hint, jsonArgs, printJson, workerClient } from "../_shared.ts";
+import { credentialArgs, hint, jsonArgs, printJson } from "../_shared.ts";
+import { workerClient } from "../_target.ts";
 
 export default defineCommand({
   meta: { name: "release", description: "Give a leased slot back (exit 0 also when it was not held any more: released already or expired)." },

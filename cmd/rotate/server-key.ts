@@ -1,7 +1,8 @@
 /** `hush rotate server-key --stage prepare|activate|retire`. @module */
 import { defineCommand } from "citty";
 import { HushError } from "../../src/errors.ts";
-import { adminArgs, adminClient, jsonArgs, printJson, printTable, formatTime } from "../_shared.ts";
+import { adminArgs, jsonArgs, printJson, printTable, formatTime } from "../_shared.ts";
+import { adminClient } from "../_target.ts";
 
 export default defineCommand({
   meta: { name: "server-key", description: "Rotate the server's join key in stages: prepare, activate, retire." },

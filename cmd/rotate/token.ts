@@ -1,6 +1,7 @@
 /** `hush rotate token ID`: a replacement with the same settings; the old one is revoked. @module */
 import { defineCommand } from "citty";
-import { adminArgs, adminClient, jsonArgs, withSecretFile } from "../_shared.ts";
+import { adminArgs, jsonArgs, withSecretFile } from "../_shared.ts";
+import { adminClient } from "../_target.ts";
 import { emitToken } from "../token/create.ts";
 
 export default defineCommand({

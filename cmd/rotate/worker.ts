@@ -1,6 +1,7 @@
 /** `hush rotate worker ID`: the worker must rekey before its next request. @module */
 import { defineCommand } from "citty";
-import { adminArgs, adminClient, hint, jsonArgs, printJson } from "../_shared.ts";
+import { adminArgs, hint, jsonArgs, printJson } from "../_shared.ts";
+import { adminClient } from "../_target.ts";
 
 export default defineCommand({
   meta: {

@@ -3,7 +3,8 @@ import { defineCommand } from "citty";
 import { HushError } from "../../src/errors.ts";
 import { formatKeyFile } from "../../src/keys/index.ts";
 import { parsePositiveInt } from "../../src/config/index.ts";
-import { adminArgs, adminClient, hint, jsonArgs, optTtl, printJson, withSecretFile, type SecretFile } from "../_shared.ts";
+import { adminArgs, hint, jsonArgs, optTtl, printJson, withSecretFile, type SecretFile } from "../_shared.ts";
+import { adminClient } from "../_target.ts";
 
 /** Shared by `token create` and `rotate token`: print or write a fresh token. */
 export function emitToken(r: any, out: SecretFile | undefined, json: boolean | undefined): void {

@@ -1,6 +1,7 @@
 /** `hush token list [--all]`: ids, uses, expiry, tags — never the PSK. @module */
 import { defineCommand } from "citty";
-import { adminArgs, adminClient, formatTime, jsonArgs, printJson, printTable } from "../_shared.ts";
+import { adminArgs, formatTime, jsonArgs, printJson, printTable } from "../_shared.ts";
+import { adminClient } from "../_target.ts";
 
 export default defineCommand({
   meta: { name: "list", description: "List the usable join tokens (ids and metadata, never secrets)." },

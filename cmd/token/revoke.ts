@@ -1,6 +1,7 @@
 /** `hush token revoke ID`: refused from the very next handshake. @module */
 import { defineCommand } from "citty";
-import { adminArgs, adminClient, jsonArgs, printJson } from "../_shared.ts";
+import { adminArgs, jsonArgs, printJson } from "../_shared.ts";
+import { adminClient } from "../_target.ts";
 
 export default defineCommand({
   meta: { name: "revoke", description: "Revoke a join token; the next handshake with it is refused." },

@@ -1,7 +1,8 @@
 /** `hush workers issue`: mint a worker credential. @module */
 import { defineCommand } from "citty";
 import { formatKeyFile } from "../../src/keys/index.ts";
-import { hint, jsonArgs, optTtl, printJson, adminArgs, adminClient, withSecretFile } from "../_shared.ts";
+import { hint, jsonArgs, optTtl, printJson, adminArgs, withSecretFile } from "../_shared.ts";
+import { adminClient } from "../_target.ts";
 
 export default defineCommand({
   meta: {

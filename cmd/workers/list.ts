@@ -1,6 +1,7 @@
 /** `hush workers list`: ids, names, tags, status — never keys. @module */
 import { defineCommand } from "citty";
-import { formatTime, jsonArgs, printJson, printTable, adminArgs, adminClient } from "../_shared.ts";
+import { formatTime, jsonArgs, printJson, printTable, adminArgs } from "../_shared.ts";
+import { adminClient } from "../_target.ts";
 
 export default defineCommand({
   meta: { name: "list", description: "List worker keys (ids and metadata, never secrets)." },

@@ -1,6 +1,7 @@
 /** `hush workers revoke ID`: refused from the very next request. @module */
 import { defineCommand } from "citty";
-import { jsonArgs, printJson, adminArgs, adminClient } from "../_shared.ts";
+import { jsonArgs, printJson, adminArgs } from "../_shared.ts";
+import { adminClient } from "../_target.ts";
 
 export default defineCommand({
   meta: { name: "revoke", description: "Revoke a worker key; its next request is refused." },

@@ -135,6 +135,10 @@ export function pickTransport(opts: ClientOptions, credentialPin?: Uint8Array): 
   } catch {
     throw new HushError("invalid_request", `not a URL: ${url}`);
   }
+  // Requests go to fixed paths on HOST:PORT: a path, query or user name would be dropped silently.
+  if ((u.pathname !== "/" && u.pathname !== "") || u.search || u.hash || u.username || u.password) {
+    throw new HushError("invalid_request", `the URL must be only ${u.protocol}//HOST:PORT, without a path, query or user name: ${u.protocol}//${u.host}`);
+  }
   if (u.protocol === "https:") {
     const override = opts.tlsPin ?? process.env.HUSH_TLS_PIN;
     const pin = override ? parsePin(override) : credentialPin;
