@@ -14,6 +14,8 @@ import { HELP } from "./_help.ts";
 import { UsageError } from "./_report.ts";
 import { closest, flagsOf, positionalsOf } from "./_tree.ts";
 import { usageLines } from "./_usage.ts";
+import { KEY_KINDS, keyKindOf } from "./_credentials.ts";
+import { looksLikeKeyString } from "./_files.ts";
 
 const isFlag = (a: string) => a.startsWith("-") && a !== "-" && !/^-\d/.test(a);
 
@@ -37,6 +39,7 @@ export async function checkArgv(cmd: CommandDef<any>, path: string[], own: strin
   for (let i = 0; i < own.length; i++) {
     const a = own[i];
     if (!isFlag(a)) {
+      if (looksLikeKeyString(a)) throw secretOnArgv(a);
       positionals.push(a);
       if (positionals.length > wanted.length) throw extraArgument(name, page, wanted.map((p) => p.name));
       continue;
@@ -56,6 +59,7 @@ export async function checkArgv(cmd: CommandDef<any>, path: string[], own: strin
   }
   const rest = page?.passthrough ? [] : (after ?? []);
   for (const a of rest) {
+    if (looksLikeKeyString(a)) throw secretOnArgv(a);
     positionals.push(a);
     if (positionals.length > wanted.length) throw extraArgument(name, page, wanted.map((p) => p.name));
   }
@@ -66,6 +70,18 @@ export async function checkArgv(cmd: CommandDef<any>, path: string[], own: strin
     throw new UsageError(missing ? `missing argument ${missing.name.toUpperCase()} (${missing.description})` : `--${absent![0]} is required`, usage);
   }
   return { rawArgs: after && !page?.passthrough ? [...own, "--", ...after] : own, help: false };
+}
+
+/** A key string typed (or pasted) as an argument: refused, never echoed, with where it belongs. */
+function secretOnArgv(a: string): UsageError {
+  const kind = keyKindOf(a);
+  const k = kind ? KEY_KINDS[kind] : undefined;
+  const from = kind === "join" ? "use --token-file FILE or set HUSH_JOIN_TOKEN" : k?.belongs ?? "put it in a file (mode 0600) or an environment variable";
+  const secret = !/^(hushpub1|hushaudit1)/i.test(a.trim());
+  return new UsageError(
+    `${k ? k.name : "a key string"} on the command line is refused: ${secret ? "secrets never come from argv (other users can see it in ps)" : "no command takes a key as an argument"}`,
+    secret ? `${from}; it has been on a command line, so treat it as exposed${kind === "join" ? " (revoke it: hush token revoke ID)" : ""}` : from,
+  );
 }
 
 function extraArgument(name: string, page: (typeof HELP)[string] | undefined, wanted: string[]): UsageError {

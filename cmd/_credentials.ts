@@ -97,7 +97,7 @@ function checkKind(text: string, where: string, src: KeySource): string {
 function fromEnv(value: string, src: KeySource): string {
   if (checkKind(value, src.env, src)) return value;
   const isFile = /^[\w.\/~+-]{1,1024}$/.test(value) && (/[./]/.test(value) || existsSync(value));
-  throw new HushError("invalid_request", `${src.env} is not ${KEY_KINDS[src.want].name} (${KEY_KINDS[src.want].prefix}…)`, {
+  throw new HushError("invalid_request", `${src.env} is not a ${KEY_KINDS[src.want].prefix}… string (${KEY_KINDS[src.want].name})`, {
     hint: isFile
       ? `that looks like a file name: pass ${src.flag} ${value}, or set ${src.env}="$(cat ${value})"`
       : `set ${src.env} to the string itself (the whole key file also works), or pass ${src.flag} FILE`,

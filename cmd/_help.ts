@@ -23,7 +23,8 @@ export interface HelpPage {
 const EXIT_CODES = `Exit codes: 0 ok, 1 error, 2 bad input or usage, 3 not found, 4 conflict
 (lock held, pool exhausted, already running), 5 authentication or permission
 refused, 6 daemon unreachable, busy or not ready. hush run, hush join -- CMD and
-hush checkout NAME -- CMD exit with the command's code.`;
+hush checkout NAME -- CMD exit with the command's code, or 127 when it cannot be
+found and 126 when it cannot be run (checked before anything is spent on it).`;
 
 /** Help pages by command path ("" is `hush` itself). */
 export const HELP: Record<string, HelpPage> = {

@@ -1,5 +1,6 @@
 /** `hush rotate worker ID`: the worker must rekey before its next request. @module */
 import { defineCommand } from "citty";
+import { HushError } from "../../src/errors.ts";
 import { adminArgs, hint, jsonArgs, printJson } from "../_shared.ts";
 import { adminClient } from "../_target.ts";
 
@@ -12,6 +13,11 @@ export default defineCommand({
   },
   args: { id: { type: "positional", required: true, description: "worker key id (w_…)" }, ...adminArgs, ...jsonArgs },
   async run({ args }) {
+    if (args.id.startsWith("a_")) {
+      throw new HushError("invalid_request", `${args.id} is an admin key: admin keys cannot be rotated`, {
+        hint: `revoke it (hush workers revoke ${args.id}) and make a new one with \`hush keygen admin\``,
+      });
+    }
     const r = await (await adminClient(args)).call("POST", `/v1/admin/workers/${encodeURIComponent(args.id)}/rotate`);
     if (args.json) printJson(r);
     else {

@@ -148,6 +148,7 @@ export function workerRotate(c: Ctx): Answer | Promise<Answer> {
   return runChange(c, {
     apply: () => {
       const rec = st.registry.get(id);
+      if (rec?.kind === "admin") throw new HushError("not_found", `${id} is an admin key; admin keys cannot be rotated (revoke it and issue a new one)`);
       if (!rec || rec.revokedAt !== null || rec.kind !== "worker") throw new HushError("not_found", `no active worker key with id ${id}`);
       const was = rec.rekeyRequired;
       rec.rekeyRequired = true;
