@@ -10,6 +10,7 @@
  * @module
  */
 import type { CommandDef } from "citty";
+import { HushError } from "../src/errors.ts";
 import { HELP } from "./_help.ts";
 import { UsageError } from "./_report.ts";
 import { closest, flagsOf, positionalsOf } from "./_tree.ts";
@@ -35,7 +36,7 @@ export async function checkArgv(cmd: CommandDef<any>, path: string[], own: strin
   const wanted = await positionalsOf(cmd);
   const usageHint = `run \`${name} --help\` for usage and examples`;
   const positionals: string[] = [];
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
   for (let i = 0; i < own.length; i++) {
     const a = own[i];
     if (!isFlag(a)) {
@@ -52,7 +53,14 @@ export async function checkArgv(cmd: CommandDef<any>, path: string[], own: strin
       // Never quoted back (it may be a secret typed in the wrong place); only a real flag is named.
       throw new UsageError(`unknown flag (\`${name}\` has no such option)`, near ? `did you mean --${near}? (${usageHint})` : usageHint);
     }
-    seen.add(f.name);
+    // A value flag given twice used to keep the last value silently; a boolean and its --no- form contradict.
+    const word = a.split("=")[0];
+    const before = seen.get(f.name);
+    if (before !== undefined && !page?.repeatable?.includes(f.name)) {
+      if (!f.boolean) throw new UsageError(`--${f.name} is given twice`, `it takes one value: give it once (${usageHint})`);
+      if (before.startsWith("--no-") !== word.startsWith("--no-")) throw new UsageError(`${before} and ${word} contradict each other`, `give one of them (${usageHint})`);
+    }
+    seen.set(f.name, word);
     if (f.boolean || a.includes("=")) continue;
     if (i + 1 >= own.length) throw new UsageError(`${a} needs a value${f.def.valueHint ? ` (${f.def.valueHint})` : ""}`, usageHint);
     i++;
@@ -100,4 +108,15 @@ function extraArgument(name: string, page: (typeof HELP)[string] | undefined, wa
   }
   const takes = wanted.length === 0 ? "no arguments" : `${wanted.length} argument${wanted.length > 1 ? "s" : ""} (${wanted.map((w) => w.toUpperCase()).join(" ")})`;
   return new UsageError(`too many arguments: ${name} takes ${takes}`, `run \`${name} --help\` for usage and examples`);
+}
+
+/**
+ * `value` when it is one of `options`; otherwise a usage error that lists
+ * them and suggests the closest (`--stage activte` → `--stage activate`).
+ */
+export function oneOf<T extends string>(value: string, flag: string, options: readonly T[]): T {
+  if ((options as readonly string[]).includes(value)) return value as T;
+  const near = closest(value, [...options]);
+  const list = options.length === 2 ? options.join(" or ") : `${options.slice(0, -1).join(", ")} or ${options.at(-1)}`;
+  throw new HushError("invalid_request", `${flag} must be ${list}, not ${JSON.stringify(value)}`, near ? { hint: `did you mean ${flag} ${near}?` } : {});
 }

@@ -18,6 +18,8 @@ export interface HelpPage {
   passthrough?: boolean;
   /** Reads a secret value from stdin or --value-file: a value on the command line is refused with that hint. */
   readsValue?: boolean;
+  /** Flags that may be given more than once (each value counts); any other flag given twice is refused. */
+  repeatable?: string[];
 }
 
 const EXIT_CODES = `Exit codes: 0 ok, 1 error, 2 bad input or usage, 3 not found, 4 conflict
@@ -48,6 +50,7 @@ ${EXIT_CODES}`,
     ],
   },
   serve: {
+    repeatable: ["cred", "cred-allow"],
     about: `Listens on hush.sock (signed worker requests) and admin.sock (admin commands,
 owner only) in a 0700 directory, which it locks (hush.lock): one daemon per
 directory. Everything is held in memory and wiped on exit. SIGINT, SIGTERM or
@@ -93,9 +96,10 @@ core limit.`,
   "kv set": {
     readsValue: true,
     about: `Values are never taken from the command line, where other users could see them:
-they come from stdin or --value-file. An empty value is refused unless --allow-empty.
-Setting an existing key without --ttl keeps its expiry. --ttl 0 is refused: it
-never means "no expiry". With --if-absent, an existing key is left as it is
+they come from stdin or --value-file (not both). An empty value is refused unless
+--allow-empty; so are bytes that are not UTF-8 text (encode binary data, e.g. with
+base64). Setting an existing key without --ttl keeps its expiry. --ttl 0 is refused:
+it never means "no expiry". With --if-absent, an existing key is left as it is
 (exit 4), so the first of several writers wins.`,
     examples: [
       'printf %s "$TOKEN" | hush kv set api/token --ttl 1h',
@@ -165,9 +169,12 @@ credential is printed on stdout.`,
   "creds put": {
     readsValue: true,
     about: `The value comes from stdin or --value-file, never from the command line. With
---mode exclusive, each line is one value of the pool. Empty values are refused.`,
+--mode exclusive, each line is one value of the pool. Empty values are refused, and
+so are bytes that are not UTF-8 text. Putting a name again replaces its value and
+keeps its allow-list unless --allow (or --allow-none) is given.`,
     examples: [
       'printf %s "$PW" | hush creds put db/password --allow ci,deploy',
+      'printf %s "$NEW_PW" | hush creds put db/password      # new value, same allow-list',
       "hush creds put api --value-file /run/secrets/api --allow '*'",
       "printf '%s\\n' acct-1:pw1 acct-2:pw2 | hush creds put test-accounts --mode exclusive --allow ci",
     ],
@@ -206,6 +213,7 @@ and does not reconnect by itself. A chain break in the stream exits 1.`,
     ],
   },
   "audit verify": {
+    repeatable: ["key-file"],
     about: `Without --key-file, only the chain is checked: that catches a careless edit, but
 anyone who can write the file can recompute the chain after an edit, cut off the
 end, or append a made-up run. With the verification key (from \`hush keygen audit\`,

@@ -7,7 +7,7 @@
  * @module
  */
 import { HushError } from "../src/errors.ts";
-import { DEFAULTS, WS_HEAD_ROOM, parseDuration, parsePositiveInt, parseSize, replayShareFor, type DaemonConfig } from "../src/config/index.ts";
+import { DEFAULTS, WS_HEAD_ROOM, parseDuration, parseInteger, parsePositiveInt, parseSize, replayShareFor, type DaemonConfig } from "../src/config/index.ts";
 
 /** How KV keys expire (`hush serve` and `hush run`; src/config `parseExpiryFlags`). */
 export const expiryArgs = {
@@ -59,7 +59,7 @@ export function applyLimitArgs(config: DaemonConfig, args: Record<string, any>):
     maxCreds: opt("max-creds", l.maxCreds),
     maxLeasesPerWorker: opt("max-leases-per-worker", l.maxLeasesPerWorker),
     maxListPage: opt("max-list", l.maxListPage),
-    listRate: args["list-rate"] === "0" ? 0 : opt("list-rate", l.listRate),
+    listRate: args["list-rate"] === undefined ? l.listRate : parseInteger(args["list-rate"], "--list-rate", { min: 0, zeroMeans: "unlimited" }),
   };
   config.nonceCacheMax = opt("replay-cache", config.nonceCacheMax);
   config.maxInflateRatio = opt("max-inflate-ratio", config.maxInflateRatio);

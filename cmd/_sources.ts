@@ -3,6 +3,7 @@
  * credentials. All are read and validated before anything listens.
  * @module
  */
+import { oneOf } from "./_argv.ts";
 import { HushError } from "../src/errors.ts";
 import { decodeKeyString, decodeServerSecret, HRP, parseKeyFile } from "../src/keys/index.ts";
 import { randomBytes, x25519PublicKey, type X25519KeyPair } from "../src/crypto/index.ts";
@@ -14,7 +15,7 @@ import { readSecretFile } from "./_credentials.ts";
 import { applyLimitArgs } from "./_limits.ts";
 import { childEnv } from "../src/os/env.ts";
 import { loadTls } from "../src/server/tls.ts";
-import { DEFAULTS, defaultSocketPath, parseDuration, parseExpiryFlags, parseListenUrl, parsePositiveInt, parseSize, parseSocketMode, type DaemonConfig } from "../src/config/index.ts";
+import { DEFAULTS, defaultSocketPath, parseDuration, parseExpiryFlags, parseInteger, parseListenUrl, parsePositiveInt, parseSize, parseSocketMode, type DaemonConfig } from "../src/config/index.ts";
 
 /** All start-up credential sources, validated. `abort` ends a running `exec:` command early. */
 export async function loadCreds(file: string | undefined, specs: string[], allowSpecs: string[], abort?: AbortSignal): Promise<LoadedCred[]> {
@@ -146,9 +147,9 @@ export function buildConfig(args: Record<string, any>): DaemonConfig {
   if (config.socketMode !== 0o600 && !config.socketGroup) {
     throw new HushError("invalid_request", "--socket-mode 0660 needs --socket-group GROUP");
   }
-  if (!["debug", "info", "warn", "error"].includes(config.logLevel)) throw new HushError("invalid_request", "--log-level must be debug, info, warn or error");
+  oneOf(config.logLevel, "--log-level", ["debug", "info", "warn", "error"]);
   if (args["key-rate"] !== undefined) {
-    const n = args["key-rate"] === "0" ? 0 : parsePositiveInt(args["key-rate"], "--key-rate");
+    const n = parseInteger(args["key-rate"], "--key-rate", { min: 0, zeroMeans: "unlimited" });
     config.keyRate = { rate: n, burst: 2 * n };
   }
   if (args["join-rate"]) {

@@ -4,6 +4,10 @@
  * them in `ps`). An empty value is refused unless asked for: an empty stdin
  * (`< /dev/null`, a variable that was never set) is nearly always a mistake.
  *
+ * The value must be UTF-8 text (values are JSON strings on the wire; other
+ * bytes would be stored changed), and a value piped in while --value-file
+ * names another is refused rather than ignored.
+ *
  * `--value-file` is opened once, without following a FIFO or a device: the
  * descriptor is checked with fstat (a regular file, at most MAX_FILE_BYTES)
  * before a byte is read, so nothing can swap it between check and read.
@@ -17,6 +21,8 @@ import { closeSync, constants as fsc, fstatSync, openSync, readSync } from "node
 import { HushError } from "../src/errors.ts";
 import { hint, readStdin } from "./_shared.ts";
 import { checkTrustedFile } from "../src/os/file-trust.ts";
+import { stdinHasInput } from "../src/os/stdin.ts";
+import { fileError } from "./_files.ts";
 
 /** Larger files are refused before they are read (the daemon's default body limit is 1 MiB). */
 export const MAX_FILE_BYTES = 64 * 1024 * 1024;
@@ -38,7 +44,7 @@ function readFileSafely(path: string): Uint8Array {
   try {
     fd = openSync(path, fsc.O_RDONLY | fsc.O_NOCTTY | fsc.O_NONBLOCK);
   } catch (e: any) {
-    throw new HushError("invalid_request", `cannot read --value-file ${path}: ${e?.code ?? e}`);
+    throw fileError(e, "read", "--value-file", path);
   }
   try {
     const st = fstatSync(fd);
@@ -68,9 +74,23 @@ export async function readValue(name: string, file: string | undefined, allowEmp
       hint: `pipe it in: printf %s "$VALUE" | hush ${name} …`,
     });
   }
+  if (file && stdinHasInput()) {
+    throw new HushError("invalid_request", `a value came on stdin as well as from --value-file ${file}; hush reads only one`, {
+      hint: `leave out --value-file to store what is piped in, or stop piping into hush ${name}`,
+    });
+  }
   const raw = file ? readFileSafely(file) : await readStdin();
-  let text = new TextDecoder("utf-8", { fatal: false }).decode(raw);
-  raw.fill(0);
+  let text: string;
+  try {
+    // Values are text (JSON strings on the wire): bytes that are not UTF-8 would be replaced by U+FFFD.
+    text = new TextDecoder("utf-8", { fatal: true }).decode(raw);
+  } catch {
+    throw new HushError("invalid_request", `the value is not UTF-8 text (${file ? `--value-file ${file}` : "stdin"}); hush stores text or JSON, and would have changed it`, {
+      hint: `encode binary data as text first, e.g. base64 ${file ?? "< FILE"} | hush ${name} …`,
+    });
+  } finally {
+    raw.fill(0);
+  }
   if (text.endsWith("\n")) text = text.slice(0, text.endsWith("\r\n") ? -2 : -1);
   if (text === "" && !allowEmpty) {
     throw new HushError("invalid_request", `the value is empty (${file ? `--value-file ${file} is empty` : "nothing came on stdin"})`, {

@@ -5,11 +5,12 @@
  * @module
  */
 import { defineCommand } from "citty";
+import { oneOf } from "./_argv.ts";
 import { credentialArgs, jsonArgs, parseDuration, printJson, printTable, socketArgs, socketOwner } from "./_shared.ts";
 import { loadCredential } from "./_credentials.ts";
 import { parsePositiveInt } from "../src/config/index.ts";
 import { HushError } from "../src/errors.ts";
-import { OPS, isOpName } from "../src/bench/ops.ts";
+import { OPS } from "../src/bench/ops.ts";
 import { runBench, type BenchReport } from "../src/bench/run.ts";
 import { transportKind } from "../src/client/index.ts";
 
@@ -36,8 +37,7 @@ export default defineCommand({
     ...jsonArgs,
   },
   async run({ args }) {
-    const op = args.op || "get";
-    if (!isOpName(op)) throw new HushError("invalid_request", `--op must be one of ${OPS.join(", ")}`);
+    const op = oneOf(args.op || "get", "--op", OPS);
     if (args.duration && args.requests) throw new HushError("invalid_request", "give --duration or --requests, not both");
     const int = (v: string | undefined, flag: string, dflt?: number) => (v ? parsePositiveInt(v, flag) : dflt);
     // An existing daemon needs a worker credential; the private one issues its own.

@@ -6,6 +6,7 @@
  * with exit 0 only after a run's stop line and closing seal. @module
  */
 import { defineCommand } from "citty";
+import { oneOf } from "../_argv.ts";
 import { HushError } from "../../src/errors.ts";
 import { parseDuration, parsePositiveInt } from "../../src/config/index.ts";
 import * as audit from "../../src/audit/index.ts";
@@ -31,7 +32,7 @@ export default defineCommand({
   async run({ args }) {
     const since = args.since === undefined ? undefined : args.since === "0" ? 0 : parsePositiveInt(args.since, "--since");
     const last = since === undefined ? (args.lines ? parsePositiveInt(args.lines, "--lines") : 20) : Infinity;
-    if (args.result && !["ok", "denied", "error"].includes(args.result)) throw new HushError("invalid_request", "--result must be ok, denied or error");
+    if (args.result) oneOf(args.result, "--result", ["ok", "denied", "error"]);
     const silence = args["heartbeat-timeout"] ? parseDuration(args["heartbeat-timeout"], "--heartbeat-timeout") : 15_000;
     if (silence < 4000) throw new HushError("invalid_request", `--heartbeat-timeout must be at least 4s (the daemon sends a heartbeat every ${audit.AUDIT_HEARTBEAT_MS / 1000}s)`);
     const filter: audit.AuditFilter = { since, actor: args.actor || undefined, action: args.action || undefined, result: args.result || undefined };

@@ -3,6 +3,7 @@
  * with --key-file its seals (format 2: the verification key; format 1: the
  * old X25519 secret key, repeat --key-file for a file that has both). @module
  */
+import { fileError } from "../_files.ts";
 import { defineCommand } from "citty";
 import { readFileSync } from "node:fs";
 import { HushError } from "../../src/errors.ts";
@@ -17,7 +18,9 @@ function readOrFail(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
   } catch (e: any) {
-    throw new HushError(e?.code === "ENOENT" ? "not_found" : "invalid_request", `cannot read ${what} ${path}: ${e?.code ?? e}`);
+    const fe = fileError(e, "read", what, path);
+    // audit verify: exit 3 for a missing file (its help says so).
+    throw e?.code === "ENOENT" ? new HushError("not_found", fe.message, fe.detail) : fe;
   }
 }
 

@@ -3,7 +3,7 @@ import { defineCommand } from "citty";
 import { HushError } from "../../src/errors.ts";
 import { formatPin } from "../../src/crypto/index.ts";
 import { makeSelfSigned } from "../../src/server/tls.ts";
-import { parsePositiveInt } from "../../src/config/index.ts";
+import { parseList, parsePositiveInt } from "../../src/config/index.ts";
 import { createSecretFile, hint, jsonArgs, printJson } from "../_shared.ts";
 
 export default defineCommand({
@@ -16,8 +16,8 @@ export default defineCommand({
     ...jsonArgs,
   },
   run({ args }) {
-    const hosts = args.host.split(",").map((h) => h.trim()).filter(Boolean);
-    if (hosts.length === 0 || hosts.some((h) => !/^[A-Za-z0-9.:*-]{1,253}$/.test(h))) throw new HushError("invalid_request", "--host: comma-separated DNS names or IP addresses");
+    const hosts = parseList(args.host, "--host");
+    if (hosts.some((h) => !/^[A-Za-z0-9.:*-]{1,253}$/.test(h))) throw new HushError("invalid_request", "--host: comma-separated DNS names or IP addresses");
     if (!!args["out-cert"] !== !!args["out-key"]) throw new HushError("invalid_request", "--out-cert and --out-key go together");
     // Create both files first: a refused path never leaves half a key pair.
     const keyFile = args["out-key"] ? createSecretFile(args["out-key"], "--out-key") : undefined;

@@ -1,6 +1,6 @@
 /** `hush kv incr KEY [--by N]`. @module */
 import { defineCommand } from "citty";
-import { parsePositiveInt } from "../../src/config/index.ts";
+import { parseInteger } from "../../src/config/index.ts";
 import { credentialArgs, jsonArgs, kvTtlArg, optTtl, printJson } from "../_shared.ts";
 import { workerClient } from "../_target.ts";
 
@@ -14,8 +14,7 @@ export default defineCommand({
     ...jsonArgs,
   },
   async run({ args }) {
-    let by = 1;
-    if (args.by !== undefined) by = args.by.startsWith("-") ? -parsePositiveInt(args.by.slice(1), "--by") : parsePositiveInt(args.by, "--by");
+    const by = args.by === undefined ? 1 : parseInteger(args.by, "--by", { min: -Number.MAX_SAFE_INTEGER });
     const value = await (await workerClient(args)).incr(args.key, by, { ttlMs: optTtl(args.ttl, "store") });
     if (args.json) printJson({ value });
     else process.stdout.write(`${value}\n`);

@@ -1,6 +1,6 @@
 /** `hush rotate server-key --stage prepare|activate|retire`. @module */
 import { defineCommand } from "citty";
-import { HushError } from "../../src/errors.ts";
+import { oneOf } from "../_argv.ts";
 import { adminArgs, jsonArgs, printJson, printTable, formatTime } from "../_shared.ts";
 import { adminClient } from "../_target.ts";
 
@@ -12,10 +12,7 @@ export default defineCommand({
     ...jsonArgs,
   },
   async run({ args }) {
-    const stage = args.stage;
-    if (stage !== undefined && !["prepare", "activate", "retire"].includes(stage)) {
-      throw new HushError("invalid_request", "--stage must be prepare, activate or retire");
-    }
+    const stage = args.stage === undefined ? undefined : oneOf(args.stage, "--stage", ["prepare", "activate", "retire"]);
     const c = await adminClient(args);
     const r = stage ? await c.call("POST", `/v1/admin/server-key/${stage}`) : await c.call("GET", "/v1/admin/server-key");
     if (args.json || !process.stdout.isTTY) printJson(r);

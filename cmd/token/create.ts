@@ -2,7 +2,7 @@
 import { defineCommand } from "citty";
 import { HushError } from "../../src/errors.ts";
 import { formatKeyFile } from "../../src/keys/index.ts";
-import { parsePositiveInt } from "../../src/config/index.ts";
+import { parseList, parsePositiveInt } from "../../src/config/index.ts";
 import { adminArgs, hint, jsonArgs, optTtl, printJson, withSecretFile, type SecretFile } from "../_shared.ts";
 import { adminClient } from "../_target.ts";
 
@@ -41,7 +41,7 @@ export default defineCommand({
     const body = {
       ttl_ms: optTtl(args.ttl, "token"),
       uses,
-      tags: args.tags ? args.tags.split(",").map((t) => t.trim()).filter(Boolean) : undefined,
+      tags: args.tags === undefined ? undefined : parseList(args.tags, "--tags"),
       worker_ttl_ms: optTtl(args["worker-ttl"], "key", "--worker-ttl"),
     };
     const admin = await adminClient(args);

@@ -1,6 +1,7 @@
 /** `hush workers issue`: mint a worker credential. @module */
 import { defineCommand } from "citty";
 import { formatKeyFile } from "../../src/keys/index.ts";
+import { parseList } from "../../src/config/index.ts";
 import { hint, jsonArgs, optTtl, printJson, adminArgs, withSecretFile } from "../_shared.ts";
 import { adminClient } from "../_target.ts";
 
@@ -20,7 +21,7 @@ export default defineCommand({
   async run({ args }) {
     const body = {
       name: args.name,
-      tags: args.tags ? args.tags.split(",").map((t) => t.trim()).filter(Boolean) : undefined,
+      tags: args.tags === undefined ? undefined : parseList(args.tags, "--tags"),
       ttl_ms: optTtl(args.ttl, "key"),
     };
     const admin = await adminClient(args);

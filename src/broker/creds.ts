@@ -142,11 +142,17 @@ export class CredentialStore {
 
   /**
    * Create or replace a credential. Takes ownership of `values` (wiped when
-   * dropped). A new name past `maxCreds` -> `max_items`.
+   * dropped). `allow` absent: a replaced credential keeps its allow-list, a
+   * new one allows nobody; `[]` allows nobody. A new name past `maxCreds`
+   * -> `max_items`.
    */
   put(name: string, values: Uint8Array[], opts: { allow?: unknown; mode?: unknown; source?: string } = {}): CredInfo {
-    const { mode, allow } = this.checkPut(name, values, opts);
+    const checked = this.checkPut(name, values, opts);
+    const mode = checked.mode;
     const old = this.creds.get(name);
+    // Replacing a value keeps its allow-list unless a new one is given: rotating a
+    // password must not cut every worker off. A new credential allows nobody.
+    const allow = opts.allow === undefined && old ? [...old.allow] : checked.allow;
     if (old) this.drop(old);
     const c: Cred = {
       name, values, allow, mode,

@@ -208,6 +208,32 @@ export function parsePositiveInt(s: string, what: string): number {
   return Number(s);
 }
 
+/**
+ * Parse a whole number from `min` to `max` (default 1 to 2^53−1) for flag
+ * `what`; the message says what is allowed: `zeroMeans` names what 0 does
+ * (`0 = unlimited`), a negative `min` allows negatives. `invalid_request`.
+ */
+export function parseInteger(s: string, what: string, opts: { min?: number; max?: number; zeroMeans?: string } = {}): number {
+  const { min = 1, max = Number.MAX_SAFE_INTEGER, zeroMeans } = opts;
+  const expected = min < 0 ? "a whole number (negative allowed)" : min === 0 ? (zeroMeans ? `0 (${zeroMeans}) or a positive integer` : "0 or a positive integer") : "a positive integer";
+  if (!/^[+-]?\d+$/.test(s.trim())) throw new HushError("invalid_request", `${what}: expected ${expected}, got ${JSON.stringify(s)}`);
+  const n = Number(s.trim());
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const range = min < 0 && -min === max ? `from -${max} to ${max}` : `from ${min} to ${max}`;
+    throw new HushError("invalid_request", `${what}: expected ${expected} ${range}, got ${JSON.stringify(s)}`);
+  }
+  return n === 0 ? 0 : n; // never -0
+}
+
+/** Split a comma-separated list flag (`--tags a,b`): no empty item, no empty list (`invalid_request` naming `what`). */
+export function parseList(s: string, what: string): string[] {
+  const items = s.split(",").map((t) => t.trim());
+  if (items.some((t) => t === "")) {
+    throw new HushError("invalid_request", s.trim() === "" ? `${what} is empty` : `${what} has an empty item (${JSON.stringify(s)}): two commas in a row, or one at an end`);
+  }
+  return items;
+}
+
 export function parseSize(s: string, what: string): number {
   const m = /^(\d+)(|b|k|kib|m|mib)$/i.exec(s.trim());
   if (!m) throw new HushError("invalid_request", `${what}: expected a size like 262144, 256k or 1m`);

@@ -16,6 +16,7 @@ import { HushError } from "../errors.ts";
 import { utf8 } from "../crypto/index.ts";
 import { SECRET_ENV, childEnv } from "../os/env.ts";
 import { endGroup } from "../os/group.ts";
+import { parseList } from "../config/index.ts";
 
 export interface LoadedCred {
   name: string;
@@ -28,6 +29,9 @@ export interface LoadedCred {
 }
 
 const NAME_RE = /^[A-Za-z0-9._:\/-]{1,256}$/;
+
+/** The fields of a JSON creds-file entry; any other is refused. */
+const ENTRY_FIELDS = ["value", "values", "allow", "mode"];
 
 function bad(msg: string): never {
   throw new HushError("invalid_request", msg);
@@ -54,7 +58,11 @@ export function parseCredsFile(text: string, file: string): LoadedCred[] {
       let allow: string[] = [];
       let mode: "shared" | "exclusive" = "shared";
       if (typeof e === "string") values = [e];
-      else if (e && typeof e === "object") {
+      else if (e && typeof e === "object" && !Array.isArray(e)) {
+        // A misspelt field ("alow") would otherwise be dropped, and the credential allowed to nobody.
+        const unknown = Object.keys(e).filter((k) => !ENTRY_FIELDS.includes(k));
+        if (unknown.length) bad(`${file}: ${name}: unknown field${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => JSON.stringify(k)).join(", ")} (an entry has ${ENTRY_FIELDS.join(", ")})`);
+        if ("value" in e && "values" in e) bad(`${file}: ${name}: give "value" or "values", not both`);
         values = Array.isArray(e.values) ? e.values : [e.value];
         if (e.allow !== undefined) allow = e.allow;
         if (e.mode !== undefined) mode = e.mode;
@@ -158,7 +166,10 @@ export function parseAllowSpecs(specs: string[]): Map<string, string[]> {
   for (const s of specs) {
     const i = s.indexOf("=");
     if (i <= 0) bad(`--cred-allow: expected NAME=tag,tag, got ${JSON.stringify(s)}`);
-    m.set(s.slice(0, i), s.slice(i + 1).split(",").map((t) => t.trim()).filter(Boolean));
+    const name = s.slice(0, i);
+    if (m.has(name)) bad(`--cred-allow ${name} is given twice`);
+    if (s.slice(i + 1).trim() === "") bad(`--cred-allow ${name}= has no tags; leave it out to allow nobody (the default)`);
+    m.set(name, parseList(s.slice(i + 1), `--cred-allow ${name}`));
   }
   return m;
 }

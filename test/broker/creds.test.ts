@@ -107,3 +107,14 @@ test("bad input changes nothing", () => {
   expect(new TextDecoder().decode(s.checkout("x", "w", ["ci"]).value)).toBe("v1");
   expect(s.list()[0].version).toBe(1);
 });
+
+test("a replaced credential keeps its allow-list unless a new one is given; a new one allows nobody", () => {
+  const { s } = mk();
+  expect(s.put("c", [utf8("v1")]).allow).toEqual([]);
+  expect(s.put("c", [utf8("v2")], { allow: ["ci"] }).allow).toEqual(["ci"]);
+  const kept = s.put("c", [utf8("v3")]);
+  expect({ allow: kept.allow, version: kept.version }).toEqual({ allow: ["ci"], version: 3 });
+  expect(s.checkout("c", "w_1", ["ci"]).leaseId).toMatch(/^l_/);
+  expect(s.put("c", [utf8("v4")], { allow: [] }).allow).toEqual([]);
+  expect(s.put("d", [utf8("x")]).allow).toEqual([]);
+});
