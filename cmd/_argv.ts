@@ -13,10 +13,10 @@ import type { CommandDef } from "citty";
 import { HushError } from "../src/errors.ts";
 import { HELP } from "./_help.ts";
 import { UsageError } from "./_report.ts";
-import { closest, flagsOf, positionalsOf } from "./_tree.ts";
+import { closest, flagsOf, positionalsOf, type FlagInfo } from "./_tree.ts";
 import { usageLines } from "./_usage.ts";
 import { KEY_KINDS, keyKindOf } from "./_credentials.ts";
-import { looksLikeKeyString } from "./_files.ts";
+import { isRegularFile, looksLikeKeyString } from "./_files.ts";
 
 const isFlag = (a: string) => a.startsWith("-") && a !== "-" && !/^-\d/.test(a);
 
@@ -29,7 +29,12 @@ const isFlag = (a: string) => a.startsWith("-") && a !== "-" && !/^-\d/.test(a);
  * `--help` or `-h` comes before any mistake (`hush checkout db psql -h x` is
  * a missing `--`, not a request for help).
  */
-export async function checkArgv(cmd: CommandDef<any>, path: string[], own: string[], after: string[] | undefined): Promise<{ rawArgs: string[]; help: boolean }> {
+export async function checkArgv(
+  cmd: CommandDef<any>,
+  path: string[],
+  own: string[],
+  after: string[] | undefined,
+): Promise<{ rawArgs: string[]; help: boolean; positionals: string[]; values: Map<string, string> }> {
   const name = ["hush", ...path].join(" ");
   const page = HELP[path.join(" ")];
   const flags = await flagsOf(cmd);
@@ -37,15 +42,16 @@ export async function checkArgv(cmd: CommandDef<any>, path: string[], own: strin
   const usageHint = `run \`${name} --help\` for usage and examples`;
   const positionals: string[] = [];
   const seen = new Map<string, string>();
+  const values = new Map<string, string>();
   for (let i = 0; i < own.length; i++) {
     const a = own[i];
     if (!isFlag(a)) {
       if (looksLikeKeyString(a)) throw secretOnArgv(a);
       positionals.push(a);
-      if (positionals.length > wanted.length) throw extraArgument(name, page, wanted.map((p) => p.name));
+      if (positionals.length > wanted.length) throw extraArgument(name, page, wanted.map((p) => p.name), a, flags);
       continue;
     }
-    if (a === "--help" || a === "-h") return { rawArgs: [], help: true };
+    if (a === "--help" || a === "-h") return { rawArgs: [], help: true, positionals, values };
     const flag = a.replace(/^--?/, "").split("=")[0];
     const f = flags.get(flag);
     if (!f) {
@@ -61,15 +67,20 @@ export async function checkArgv(cmd: CommandDef<any>, path: string[], own: strin
       if (before.startsWith("--no-") !== word.startsWith("--no-")) throw new UsageError(`${before} and ${word} contradict each other`, `give one of them (${usageHint})`);
     }
     seen.set(f.name, word);
-    if (f.boolean || a.includes("=")) continue;
+    if (f.boolean) continue;
+    if (a.includes("=")) {
+      values.set(f.name, a.slice(a.indexOf("=") + 1));
+      continue;
+    }
     if (i + 1 >= own.length) throw new UsageError(`${a} needs a value${f.def.valueHint ? ` (${f.def.valueHint})` : ""}`, usageHint);
-    i++;
+    values.set(f.name, own[++i]);
   }
   const rest = page?.passthrough ? [] : (after ?? []);
+  misplacedFlags(name, own, rest, flags, wanted.length - positionals.length);
   for (const a of rest) {
     if (looksLikeKeyString(a)) throw secretOnArgv(a);
     positionals.push(a);
-    if (positionals.length > wanted.length) throw extraArgument(name, page, wanted.map((p) => p.name));
+    if (positionals.length > wanted.length) throw extraArgument(name, page, wanted.map((p) => p.name), a, flags);
   }
   const missing = wanted.find((p, i) => p.required && positionals[i] === undefined);
   const absent = [...flags].find(([n, f]) => n === f.name && (f.def as any).required && !seen.has(n));
@@ -77,7 +88,7 @@ export async function checkArgv(cmd: CommandDef<any>, path: string[], own: strin
     const usage = `usage: ${(await usageLines(cmd, path)).join(" | ")}; run \`${name} --help\` for examples`;
     throw new UsageError(missing ? `missing argument ${missing.name.toUpperCase()} (${missing.description})` : `--${absent![0]} is required`, usage);
   }
-  return { rawArgs: after && !page?.passthrough ? [...own, "--", ...after] : own, help: false };
+  return { rawArgs: after && !page?.passthrough ? [...own, "--", ...after] : own, help: false, positionals, values };
 }
 
 /** A key string typed (or pasted) as an argument: refused, never echoed, with where it belongs. */
@@ -92,11 +103,42 @@ function secretOnArgv(a: string): UsageError {
   );
 }
 
-function extraArgument(name: string, page: (typeof HELP)[string] | undefined, wanted: string[]): UsageError {
+/** A word in the shell's quoting when it needs any (for a command line to copy). */
+const shellWord = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`);
+
+/**
+ * `hush kv set -- -key --ttl 1m`: after `--` every word is an argument, so
+ * flags there are arguments too. When moving them before `--` leaves the
+ * right number of arguments (`room`), say so with the command line to use
+ * (only flags and the arguments it takes: no value is ever shown).
+ */
+function misplacedFlags(name: string, own: string[], after: string[], flags: Map<string, FlagInfo>, room: number): void {
+  const flag = (w: string) => (isFlag(w) ? flags.get(w.replace(/^--?/, "").split("=")[0]) : undefined);
+  if (after.length <= room || !after.some(flag)) return;
+  const moved: string[] = [];
+  const args: string[] = [];
+  for (let i = 0; i < after.length; i++) {
+    const f = flag(after[i]);
+    if (!f) args.push(after[i]);
+    else {
+      moved.push(after[i]);
+      if (!f.boolean && !after[i].includes("=") && i + 1 < after.length) moved.push(after[++i]);
+    }
+  }
+  if (args.length > room) return;
+  throw new UsageError(
+    `flags go before --: after it, ${moved.filter(isFlag).join(" ")} would be argument${moved.filter(isFlag).length > 1 ? "s" : ""}`,
+    `${name} ${[...own, ...moved].map(shellWord).join(" ")} -- ${args.map(shellWord).join(" ")}`,
+  );
+}
+
+function extraArgument(name: string, page: (typeof HELP)[string] | undefined, wanted: string[], word: string, flags: Map<string, FlagInfo>): UsageError {
+  // Only a word that names an existing file is ever quoted back (a file name, not a secret).
+  const file = isRegularFile(word) ? word : undefined;
   if (page?.readsValue) {
     return new UsageError(
       "values are read from stdin or --value-file, never from the command line",
-      `pipe it in: printf %s "$VALUE" | ${name} …, or put it in a file (mode 0600) and pass --value-file FILE`,
+      file ? `to read the value from that file: ${name} … --value-file ${shellWord(file)}` : `pipe it in: printf %s "$VALUE" | ${name} …, or put it in a file (mode 0600) and pass --value-file FILE`,
     );
   }
   if (page?.passthrough) {
@@ -107,7 +149,8 @@ function extraArgument(name: string, page: (typeof HELP)[string] | undefined, wa
     );
   }
   const takes = wanted.length === 0 ? "no arguments" : `${wanted.length} argument${wanted.length > 1 ? "s" : ""} (${wanted.map((w) => w.toUpperCase()).join(" ")})`;
-  return new UsageError(`too many arguments: ${name} takes ${takes}`, `run \`${name} --help\` for usage and examples`);
+  const fileFlag = file && (flags.get("file") ?? [...flags.values()].find((f) => f.def.valueHint === "FILE"));
+  return new UsageError(`too many arguments: ${name} takes ${takes}`, fileFlag ? `did you mean --${fileFlag.name} ${shellWord(file!)}?` : `run \`${name} --help\` for usage and examples`);
 }
 
 /**

@@ -66,6 +66,15 @@ export function fileError(e: any, action: "read" | "create", what: string, path:
   }
 }
 
+/** Is `path` a regular file? (false when it does not exist or cannot be looked at) */
+export function isRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /** Is `path` a directory? (false when it does not exist or cannot be looked at) */
 export function isDirectory(path: string): boolean {
   try {

@@ -16,6 +16,7 @@ import { renderHelp } from "./_usage.ts";
 import { diagnose } from "./_diagnose.ts";
 import { hardenCli } from "../src/os/harden.ts";
 import { SECRET_ENV } from "../src/os/env.ts";
+import { explain, type Invocation } from "./_explain.ts";
 
 /**
  * `hush kv gte` → "unknown command", with the closest name when one is
@@ -45,6 +46,7 @@ async function runHush(argv: string[]): Promise<number> {
   const own = dd >= 0 ? argv.slice(0, dd) : argv;
   const after = dd >= 0 ? argv.slice(dd + 1) : undefined;
   const json = own.includes("--json");
+  let inv: Invocation | undefined;
   try {
     if (argv.length === 0) {
       await help([], process.stderr);
@@ -65,12 +67,13 @@ async function runHush(argv: string[]): Promise<number> {
       if (rest[0]) throw new UsageError(`unknown flag (\`${where}\` takes none before its command)`, `flags go after the command: ${where} <COMMAND> [OPTIONS]; run \`${where} --help\``);
       throw new UsageError(`${where} needs a command: ${(await subCommandNames(cmd)).join(", ")}`, `run \`${where} --help\` for what each does`);
     }
-    const { rawArgs, help: helpAsked } = await checkArgv(cmd, path, rest, after);
+    const { rawArgs, help: helpAsked, positionals, values } = await checkArgv(cmd, path, rest, after);
     if (helpAsked) return await help(path, process.stdout), EXIT.ok;
+    inv = { path: path.join(" "), positionals, flags: values };
     const { result } = await runCommand(cmd, { rawArgs, data: { passthrough: after ?? [] } });
     return typeof result === "number" ? result : EXIT.ok;
   } catch (e) {
-    return reportError(await diagnose(e, own), json);
+    return reportError(await diagnose(inv ? explain(e, inv) : e, own), json);
   }
 }
 

@@ -23,12 +23,11 @@ export default defineCommand({
     const [r, file] = await withSecretFile(args.out, () => admin.call("POST", "/v1/admin/admins", body));
     const { credential, ...info } = r;
     if (file) file.write(formatKeyFile(credential, { kind: "admin credential", note: `id: ${info.id}` }));
-    else {
-      if (process.stdout.isTTY) hint("printing a secret to a terminal; prefer --out FILE", "warning");
-      process.stdout.write(credential + "\n");
-    }
-    if (args.json) printJson(info);
-    else process.stderr.write(`hush: admin key ${info.id} (${info.name}), expires ${new Date(info.expires_at).toISOString()}\n`);
+    else if (process.stdout.isTTY) hint("printing a secret to a terminal; prefer --out FILE", "warning");
+    // --json: one object on stdout, the credential in it unless it went to --out (like workers issue).
+    if (args.json) printJson(file ? info : r);
+    else if (!file) process.stdout.write(credential + "\n");
+    if (!args.json) process.stderr.write(`hush: admin key ${info.id} (${info.name}), expires ${new Date(info.expires_at).toISOString()}\n`);
     return 0;
   },
 });

@@ -9,8 +9,8 @@ import { resolve } from "node:path";
 import { HushError } from "../../src/errors.ts";
 import { randomBytes, wipe } from "../../src/crypto/index.ts";
 import { checkSealStateDirectory, initialSealStateFile, sealKeyId } from "../../src/audit/index.ts";
-import { HRP, encodeKeyString, formatKeyFile } from "../../src/keys/index.ts";
-import { createSecretFile, hint } from "../_shared.ts";
+import { HRP, encodeKeyString, formatKeyFile, parseKeyFile } from "../../src/keys/index.ts";
+import { createSecretFile, hint, jsonArgs, printJson } from "../_shared.ts";
 
 export default defineCommand({
   meta: {
@@ -21,6 +21,7 @@ export default defineCommand({
   args: {
     "state-out": { type: "string", description: "write the daemon's initial sealing state to FILE (created 0600, never overwritten; in a directory only you or root can write, not /tmp); required", valueHint: "FILE" },
     out: { type: "string", description: "write the verification key to FILE (created 0600, never overwritten) instead of stdout", valueHint: "FILE" },
+    ...jsonArgs,
   },
   run({ args }) {
     const stateOut = args["state-out"];
@@ -46,11 +47,10 @@ export default defineCommand({
     wipe(seed);
     state.write(stateText);
     if (out) out.write(verify);
-    else {
-      if (process.stdout.isTTY) hint("printing the verification key to a terminal; prefer --out FILE on another host", "warning");
-      process.stdout.write(verify);
-    }
-    process.stderr.write(`Key id: ${keyId}\n`);
+    else if (process.stdout.isTTY) hint("printing the verification key to a terminal; prefer --out FILE on another host", "warning");
+    if (args.json) printJson(out ? { key_id: keyId } : { key_id: keyId, verify_key: parseKeyFile(verify) });
+    else if (!out) process.stdout.write(verify);
+    if (!args.json) process.stderr.write(`Key id: ${keyId}\n`);
     hint(`start the daemon as the user that owns ${stateOut}, which it rewrites at every seal: hush serve --audit-file FILE --audit-state-file ${stateOut}`);
     return 0;
   },

@@ -2,7 +2,7 @@
 import { defineCommand } from "citty";
 import { randomBytes, toB64u, toHex } from "../../src/crypto/index.ts";
 import { parsePositiveInt } from "../../src/config/index.ts";
-import { hint, writeSecretFile } from "../_shared.ts";
+import { hint, jsonArgs, printJson, writeSecretFile } from "../_shared.ts";
 import { HushError } from "../../src/errors.ts";
 
 export default defineCommand({
@@ -14,6 +14,7 @@ export default defineCommand({
     bytes: { type: "string", description: "number of random bytes (default 32)", valueHint: "N" },
     hex: { type: "boolean", description: "hex instead of base64url" },
     out: { type: "string", description: "write to FILE (created 0600, never overwritten)", valueHint: "FILE" },
+    ...jsonArgs,
   },
   run({ args }) {
     const n = args.bytes ? parsePositiveInt(args.bytes, "--bytes") : 32;
@@ -21,10 +22,14 @@ export default defineCommand({
     const b = randomBytes(n);
     const s = args.hex ? toHex(b) : toB64u(b);
     b.fill(0);
-    if (args.out) writeSecretFile(args.out, s + "\n");
-    else {
+    const info = { bytes: n, encoding: args.hex ? "hex" : "base64url" };
+    if (args.out) {
+      writeSecretFile(args.out, s + "\n");
+      if (args.json) printJson(info);
+    } else {
       if (process.stdout.isTTY) hint("printing a secret to a terminal; prefer --out FILE or a pipe", "warning");
-      process.stdout.write(s + "\n");
+      if (args.json) printJson({ ...info, secret: s });
+      else process.stdout.write(s + "\n");
     }
     return 0;
   },

@@ -33,12 +33,11 @@ export default defineCommand({
     if (keyFile && certFile) {
       keyFile.write(m.keyPem);
       certFile.write(m.certPem);
-    } else {
-      if (process.stdout.isTTY) hint("printing a private key to a terminal; prefer --out-cert/--out-key", "warning");
-      process.stdout.write(m.certPem + m.keyPem);
-    }
-    if (args.json) printJson({ pin, hosts });
-    else process.stderr.write(`TLS pin: ${pin}\n`);
+    } else if (process.stdout.isTTY) hint("printing a private key to a terminal; prefer --out-cert/--out-key", "warning");
+    // --json: one object on stdout; the PEM texts are in it unless they went to files.
+    if (args.json) printJson(keyFile ? { pin, hosts } : { pin, hosts, cert_pem: m.certPem, key_pem: m.keyPem });
+    else if (!keyFile) process.stdout.write(m.certPem + m.keyPem);
+    if (!args.json) process.stderr.write(`TLS pin: ${pin}\n`);
     return 0;
   },
 });

@@ -78,7 +78,7 @@ describe("locks", () => {
     expect(j.token).toBeGreaterThan(first);
     const short = await cli(["lock", "acquire", "L", "--ttl", "10s", "--wait", "300ms"]);
     expect(short.code).toBe(4);
-    expect(short.stderr).toContain("lock is held (waited 300 ms)");
+    expect(short.stderr).toMatch(/lock L is held, until \S+ \(waited 300 ms\)/);
     // release is idempotent: the second one exits 0 and says nothing was held
     expect((await cli(["lock", "release", "L", "--token", String(j.token)], other)).code).toBe(0);
     const again = await cli(["lock", "release", "L", "--token", String(j.token), "--json"], other);
