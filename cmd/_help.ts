@@ -133,9 +133,11 @@ as the holder's lock runs out) until it is free or the time is up.`,
   },
   "pool lease": {
     about: `Prints SLOT TOKEN. The same --holder asking again (with the same credential) while its
-lease is live gets the same slot and token back. A pool made with --one-per-holder
-gives each holder name one slot, whoever asks: another credential asking under a
-name that holds a slot gets exit 4. With --wait, a full pool is tried again until
+lease is live gets the same slot and token back. A pool has 1 to 65536 slots; its size is
+fixed by the lease that creates it for as long as any lease of it is live: a lease with
+another --size is refused (exit 4, naming the size) until then. A pool made with
+--one-per-holder gives each holder name one slot, whoever asks: another credential asking
+under a name that holds a slot gets exit 4. With --wait, a full pool is tried again until
 a slot frees up or the time is up.`,
     examples: [
       'read SLOT TOKEN < <(hush pool lease accounts --size 8 --ttl 5m --holder "$HOSTNAME")',
@@ -194,7 +196,7 @@ unless --reveal.`,
       "hush checkout api --json | jq -r .value",
     ],
   },
-  audit: { examples: ["hush audit tail -f", "hush audit verify --file audit.jsonl --key-file audit.key"] },
+  audit: { examples: ["hush audit tail -f", "hush audit verify --file audit.jsonl --key-file audit.verify"] },
   "audit tail": {
     about: `Reads admin.sock as the daemon's user; with --admin-credential-file (or
 HUSH_ADMIN_CREDENTIAL) it signs the request on hush.sock, or on a controller's TLS

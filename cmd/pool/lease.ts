@@ -11,7 +11,7 @@ export default defineCommand({
   },
   args: {
     name: { type: "positional", required: true, description: "pool name" },
-    size: { type: "string", required: true, description: "number of slots (at most 65536)", valueHint: "N" },
+    size: { type: "string", required: true, description: "number of slots, 1 to 65536; fixed while the pool has live leases", valueHint: "N" },
     ...leaseTtlArg,
     ...waitArg,
     holder: { type: "string", description: "holder name: the same holder (same credential) gets the same slot back", valueHint: "NAME" },

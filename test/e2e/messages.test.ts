@@ -64,9 +64,9 @@ describe("refusals name what they are about", () => {
     expect(r.code).toBe(4);
     expect(r.stderr).toContain("pool shards has 3 slots, not --size 4");
     expect(r.stderr).toContain("lease with --size 3");
-    const cap = await d.cli(["pool", "lease", "big", "--size", "5000", "--ttl", "1m"], { env: a });
+    const cap = await d.cli(["pool", "lease", "big", "--size", "70000", "--ttl", "1m"], { env: a });
     expect(cap.code).toBe(2);
-    expect(cap.stderr).toContain("--size must be from 1 to 1024");
+    expect(cap.stderr).toContain("--size must be from 1 to 65536");
   });
 
   test("a checkout the tags do not allow names the credential and says who can fix it", async () => {
