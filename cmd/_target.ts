@@ -51,15 +51,21 @@ export function checkUrl(url: string, from: string): string {
 }
 
 /**
+ * Who a command is: worker commands sign on hush.sock, admin commands use
+ * admin.sock (or sign on hush.sock), `hush health` asks either socket.
+ */
+export type Role = "worker" | "admin" | "health";
+
+/**
  * Check a socket path given for `role`: not a directory, and for worker
  * commands not admin.sock. Admin commands given admin.sock mean the daemon
- * of that directory, so they get its hush.sock.
+ * of that directory, so they get its hush.sock; health checks the socket given.
  */
-export function checkSocket(path: string, from: string, role: "worker" | "admin"): string {
+export function checkSocket(path: string, from: string, role: Role): string {
   if (isDirectory(path)) {
     throw new UsageError(`${from} ${path} is a directory, not the daemon's socket`, `did you mean ${from === "--socket" ? "--socket " : ""}${join(path, "hush.sock")}?`);
   }
-  if (basename(path) === "admin.sock") {
+  if (basename(path) === "admin.sock" && role !== "health") {
     if (role === "admin") return join(dirname(path), "hush.sock");
     throw new UsageError(`${from} ${path} is the admin socket; worker commands (kv, lock, pool, checkout, join) use hush.sock`, `use ${from === "--socket" ? "--socket " : ""}${join(dirname(path), "hush.sock")}`);
   }
@@ -67,7 +73,7 @@ export function checkSocket(path: string, from: string, role: "worker" | "admin"
 }
 
 /** The target of a command with --socket and (maybe) --url, checked. */
-export function resolveTarget(args: TargetArgs, role: "worker" | "admin"): Target {
+export function resolveTarget(args: TargetArgs, role: Role): Target {
   if (args.url && args.socket) throw new UsageError("--url and --socket name two different daemons", "pass one of them");
   if (args.url) return { url: checkUrl(args.url, "--url"), from: "--url" };
   if (args.socket) return { socket: checkSocket(args.socket, "--socket", role), from: "--socket" };

@@ -24,9 +24,10 @@ export default defineCommand({
   meta: { name: "health", description: "Check that the daemon answers and is ready (exit 0) or not (exit 6)." },
   args: { ...socketArgs, ...urlArgs, ...jsonArgs },
   async run({ args }) {
-    const target = resolveTarget(args, "worker");
+    const target = resolveTarget(args, "health");
     const where = "url" in target ? target.url : target.socket;
-    const opts = { ...transportOptions(target, args), retries: 0, timeoutMs: 3000 };
+    // Two unsigned GETs: plain HTTP requests (no WebSocket to open).
+    const opts = { ...transportOptions(target, args), retries: 0, timeoutMs: 3000, transport: "http" as const };
     const pin = "url" in target ? pinFromEnv() : undefined;
     if ("url" in target && target.url.startsWith("https:") && !pin && !opts.tlsPin && !process.env.HUSH_TLS_PIN) {
       throw new HushError("invalid_request", `no TLS pin to check ${target.url} against`, {

@@ -146,7 +146,7 @@ describe("the README's safe lines run as written", () => {
     const lines = readmeBlocks.filter((b) => sections.includes(b.heading)).flatMap((b) => commandLines(b.body)).filter((l) => (/\bhush\b/.test(l) || l.startsWith("export HUSH_")) && !unsafe.test(l));
     expect(lines.length).toBeGreaterThan(30);
     const script = lines.map((l, i) => `${l}\necho "__rc $? ${i}" >&2`).join("\n");
-    const env: Record<string, string> = { ...(process.env as Record<string, string>), PATH: `${bin}:${process.env.PATH}`, HUSH_SOCKET: d.socket, NO_COLOR: "1", TOKEN: "x", HOSTNAME: "example-host" };
+    const env: Record<string, string> = { ...(process.env as Record<string, string>), PATH: `${bin}:${process.env.PATH}`, HUSH_SOCKET: d.socket, NO_COLOR: "1", TOKEN: "x", URL: "postgres://example/db", HOSTNAME: "example-host" };
     for (const k of ["HUSH_CREDENTIAL", "HUSH_URL", "HUSH_ADMIN_CREDENTIAL", "XDG_RUNTIME_DIR"]) delete env[k];
     const r = Bun.spawnSync(["bash", "-o", "pipefail", "-c", script], { cwd, env, stdout: "pipe", stderr: "pipe" });
     const err = r.stderr.toString();

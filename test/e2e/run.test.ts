@@ -92,8 +92,8 @@ describe("hush run", () => {
     expect(a.code).toBe(2);
     expect(a.stderr).toContain("nothing to run");
     const b = await hush(["run", "--", "/nonexistent/prog"]);
-    expect(b.code).not.toBe(0);
-    expect(b.stderr).toContain("hush: error: cannot start /nonexistent/prog");
+    expect(b.code).toBe(127);
+    expect(b.stderr).toContain("hush: error: command not found: /nonexistent/prog");
   });
   test("TTLs are required by default; --no-ttl-required allows keys without one", async () => {
     const script = 'echo v | "$0" kv set k; echo "code=$?"';

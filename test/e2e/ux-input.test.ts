@@ -69,7 +69,7 @@ describe("values come from stdin or --value-file, never argv", () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toContain("is not a regular file");
     }
-    expect((await d.cli(["kv", "set", "vf", "--ttl", "1m", "--value-file", join(dir, "none")], { env })).stderr).toContain("ENOENT");
+    expect((await d.cli(["kv", "set", "vf", "--ttl", "1m", "--value-file", join(dir, "none")], { env })).stderr).toContain("does not exist");
   });
 });
 
