@@ -22,7 +22,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { HUSH, hush, startDaemon, tempDir, waitFor, type Daemon } from "../e2e/_harness.ts";
+import { HUSH, freePort, hush, startDaemon, tempDir, waitFor, type Daemon } from "../e2e/_harness.ts";
 import { parseSealStateFile } from "../../src/audit/index.ts";
 import { appendFabricatedRun, rechainAndReseal } from "./_attack.ts";
 
@@ -30,13 +30,6 @@ const daemons: Daemon[] = [];
 afterAll(() => {
   for (const d of daemons) d.cleanup();
 });
-
-function freePort(): number {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = s.port;
-  s.stop(true);
-  return p;
-}
 
 /** keygen audit into `dir`: the verification key and the state file. */
 async function keygen(dir: string): Promise<{ key: string; state: string }> {

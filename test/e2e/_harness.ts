@@ -12,6 +12,14 @@ export const HUSH = resolve(import.meta.dir, "../../dist/hush");
 
 if (!existsSync(HUSH)) throw new Error("dist/hush is missing: run `bun release/build.ts` first (npm test does)");
 
+/** A TCP port on 127.0.0.1 that was free a moment ago (for --listen). */
+export function freePort(): number {
+  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const p = s.port;
+  s.stop(true);
+  return p;
+}
+
 export interface CliResult {
   code: number;
   stdout: string;

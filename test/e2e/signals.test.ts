@@ -12,7 +12,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { closeSync, existsSync, openSync, writeSync, constants as fsc } from "node:fs";
 import { join } from "node:path";
-import { HUSH, hush, slowRequest, startDaemon, tempDir, waitFor, type Daemon } from "./_harness.ts";
+import { HUSH, freePort, hush, slowRequest, startDaemon, tempDir, waitFor, type Daemon } from "./_harness.ts";
 
 const dir = tempDir("hush-signals-");
 const started: Daemon[] = [];
@@ -28,13 +28,6 @@ async function auditKeys(): Promise<{ key: string; state: string }> {
   const [key, state] = [join(dir, `audit-${id}.verify`), join(dir, `audit-${id}.state`)];
   expect((await hush(["keygen", "audit", "--out", key, "--state-out", state])).code).toBe(0);
   return { key, state };
-}
-
-function freePort(): number {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = s.port;
-  s.stop(true);
-  return p;
 }
 
 /** Exit 0, both sockets gone, the wipe logged, and (if any) the audit run closed and verified. */

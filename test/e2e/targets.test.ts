@@ -10,20 +10,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { hush, startDaemon, tempDir, type Daemon } from "./_harness.ts";
+import { freePort, hush, startDaemon, tempDir, type Daemon } from "./_harness.ts";
 
 let remote: Daemon;
 let local: Daemon;
 let url: string;
 let dir: string;
 let adminCred: string;
-
-function freePort(): number {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = s.port;
-  s.stop(true);
-  return p;
-}
 
 beforeAll(async () => {
   dir = tempDir();

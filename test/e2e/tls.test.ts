@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { hush, startDaemon, tempDir, type Daemon } from "./_harness.ts";
+import { freePort, hush, startDaemon, tempDir, type Daemon } from "./_harness.ts";
 
 const hasCurl = Bun.which("curl") !== null;
 const hasOpenssl = Bun.which("openssl") !== null;
@@ -15,13 +15,6 @@ let d: Daemon;
 let port: number;
 let pin: string;
 let url: string;
-
-function freePort(): number {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = s.port;
-  s.stop(true);
-  return p;
-}
 
 beforeAll(async () => {
   port = freePort();
