@@ -161,5 +161,6 @@ export function oneOf<T extends string>(value: string, flag: string, options: re
   if ((options as readonly string[]).includes(value)) return value as T;
   const near = closest(value, [...options]);
   const list = options.length === 2 ? options.join(" or ") : `${options.slice(0, -1).join(", ")} or ${options.at(-1)}`;
-  throw new HushError("invalid_request", `${flag} must be ${list}, not ${JSON.stringify(value)}`, near ? { hint: `did you mean ${flag} ${near}?` } : {});
+  // The value given is not quoted back (like an unknown flag: it may be a secret typed in the wrong place).
+  throw new HushError("invalid_request", `${flag} must be ${list}`, near ? { hint: `did you mean ${flag} ${near}?` } : {});
 }

@@ -80,7 +80,8 @@ describe("refusals name what they are about", () => {
   test("an enumerated value gets 'did you mean'; a file given as an argument suggests --file", async () => {
     const s = await d.cli(["rotate", "server-key", "--stage", "activte"]);
     expect(s.code).toBe(2);
-    expect(s.stderr).toContain('--stage must be prepare, activate or retire, not "activte"');
+    expect(s.stderr).toContain("--stage must be prepare, activate or retire");
+    expect(s.stderr).not.toContain("activte");
     expect(s.stderr).toContain("did you mean --stage activate?");
     const log = join(dir, "audit.jsonl");
     writeFileSync(log, "");
