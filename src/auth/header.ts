@@ -28,7 +28,7 @@ export function parseAuthorization(header: string | null): AuthParams | null {
   if (!m) return null;
   const timestamp = Number(m[2]);
   if (!Number.isSafeInteger(timestamp)) return null;
-  return { keyId: m[1], timestamp, nonce: m[3], signature: m[4] };
+  return { keyId: m[1]!, timestamp, nonce: m[3]!, signature: m[4]! };
 }
 
 export function formatAuthorization(p: AuthParams): string {

@@ -91,7 +91,7 @@ export class NonceCache {
   private purgeFront(now: number, limit: number): void {
     let n = 0;
     while (this.head < this.qExp.length && n < limit) {
-      const e = this.qExp[this.head];
+      const e = this.qExp[this.head]!;
       const k = this.qKeys[this.head];
       if (k !== undefined) {
         if (e >= now) break;

@@ -35,7 +35,7 @@ export interface SignedRequest {
 export function signRequest(
   macKey: Uint8Array,
   keyId: string,
-  req: { method: string; target: string; body?: Uint8Array | string },
+  req: { method: string; target: string; body?: Uint8Array | string | undefined },
   opts: { now?: number; nonce?: string } = {},
 ): SignedRequest {
   const timestamp = opts.now ?? Date.now();

@@ -175,7 +175,7 @@ export class Client {
   private cred: Credential;
   private readonly transport: Transport;
   private readonly autoRekey: boolean;
-  private readonly onRekey?: (credential: string) => void;
+  private readonly onRekey: ((credential: string) => void) | undefined;
   private rekeyAfter = Infinity;
   private rekeying: Promise<void> | null = null;
 

@@ -80,7 +80,7 @@ export function createLoopbackTransport(url: string, opts: { timeoutMs?: number 
   const timeoutMs = opts.timeoutMs ?? 10_000;
   return {
     async request(method, target, headers, body) {
-      const res = await fetch(`http://${u.host}${target}`, { method, headers, body, signal: AbortSignal.timeout(timeoutMs) }).catch((e) => {
+      const res = await fetch(`http://${u.host}${target}`, { method, headers, body: body ?? null, signal: AbortSignal.timeout(timeoutMs) }).catch((e) => {
         throw new HushError("unavailable", `cannot reach ${u.host} (${e?.code ?? e?.message ?? e})`, { connect: true });
       });
       const text = await res.text();

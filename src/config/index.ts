@@ -167,7 +167,7 @@ const UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3600_000, d
 export function parseDuration(s: string, what = "duration"): number {
   const m = DURATION_RE.exec(s.trim());
   if (!m) throw new HushError("invalid_request", `${what}: expected a duration like 30s, 15m, 24h or 7d, got ${JSON.stringify(s)}`);
-  const v = Number(m[1]) * UNIT[m[2]];
+  const v = Number(m[1]) * UNIT[m[2]!]!;
   if (!Number.isSafeInteger(v) || v <= 0) throw new HushError("invalid_request", `${what}: must be positive`);
   return v;
 }
@@ -237,7 +237,7 @@ export function parseList(s: string, what: string): string[] {
 export function parseSize(s: string, what: string): number {
   const m = /^(\d+)(|b|k|kib|m|mib)$/i.exec(s.trim());
   if (!m) throw new HushError("invalid_request", `${what}: expected a size like 262144, 256k or 1m`);
-  const mult = { "": 1, b: 1, k: 1024, kib: 1024, m: 1 << 20, mib: 1 << 20 }[m[2].toLowerCase()]!;
+  const mult = { "": 1, b: 1, k: 1024, kib: 1024, m: 1 << 20, mib: 1 << 20 }[m[2]!.toLowerCase()]!;
   return parsePositiveInt(String(Number(m[1]) * mult), what);
 }
 

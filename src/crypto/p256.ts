@@ -51,7 +51,7 @@ export function formatPin(pin: Uint8Array): string {
 export function parsePin(s: string): Uint8Array | null {
   const m = /^sha256\/\/([A-Za-z0-9+/]{43}=)$/.exec(s.trim());
   if (!m) return null;
-  const b = new Uint8Array(Buffer.from(m[1], "base64"));
+  const b = new Uint8Array(Buffer.from(m[1]!, "base64"));
   // Canonical base64 only: the text must round-trip.
   return b.length === 32 && Buffer.from(b).toString("base64") === m[1] ? b : null;
 }

@@ -105,7 +105,7 @@ export interface Credential {
   encKey: Uint8Array;
   serverPublic: Uint8Array;
   /** SHA-256 of the TLS server's SubjectPublicKeyInfo, when minted by a TLS server. */
-  tlsPin?: Uint8Array;
+  tlsPin?: Uint8Array | undefined;
 }
 
 /** key id (18, ASCII) ‖ mac key (32) ‖ enc key (32) ‖ server public (32) ‖ optional TLS pin (32). */
@@ -185,7 +185,7 @@ export interface JoinToken {
   tokenId: string;
   psk: Uint8Array;
   serverPublic: Uint8Array;
-  tlsPin?: Uint8Array;
+  tlsPin?: Uint8Array | undefined;
 }
 
 /** token id (9) ‖ psk (32) ‖ server public (32) ‖ optional TLS SPKI SHA-256 (32). */

@@ -38,7 +38,7 @@ const bool = (v: boolean) => tlv(0x01, [v ? 0xff : 0]);
 
 function oid(s: string): Uint8Array {
   const p = s.split(".").map(Number);
-  const out = [40 * p[0] + p[1]];
+  const out = [40 * p[0]! + p[1]!];
   for (const v of p.slice(2)) {
     const b = [v & 0x7f];
     for (let x = v >> 7; x > 0; x >>= 7) b.unshift(0x80 | (x & 0x7f));
@@ -49,8 +49,8 @@ function oid(s: string): Uint8Array {
 
 function integer(bytes: Uint8Array): Uint8Array {
   let b = [...bytes];
-  while (b.length > 1 && b[0] === 0 && b[1] < 0x80) b.shift();
-  if (b[0] >= 0x80) b = [0, ...b];
+  while (b.length > 1 && b[0] === 0 && b[1]! < 0x80) b.shift();
+  if (b[0]! >= 0x80) b = [0, ...b];
   return tlv(0x02, b);
 }
 

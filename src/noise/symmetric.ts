@@ -43,6 +43,8 @@ export interface CipherState {
  * Noise HKDF (§4.3): HMAC-SHA256 based, with `chainingKey` as the HMAC key.
  * Returns 2 or 3 outputs of HASHLEN bytes. The intermediate temp_key is wiped.
  */
+export function deriveHkdf(chainingKey: Uint8Array, ikm: Uint8Array, numOutputs: 2): [Uint8Array, Uint8Array];
+export function deriveHkdf(chainingKey: Uint8Array, ikm: Uint8Array, numOutputs: 3): [Uint8Array, Uint8Array, Uint8Array];
 export function deriveHkdf(chainingKey: Uint8Array, ikm: Uint8Array, numOutputs: 2 | 3): Uint8Array[] {
   const tempKey = hmacSha256(chainingKey, ikm);
   const out1 = hmacSha256(tempKey, Uint8Array.of(0x01));
