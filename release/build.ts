@@ -1,7 +1,10 @@
 /**
  * Build hush.
- *   bun release/build.ts            → dist/hush (this host) + dist/client.mjs (SDK for Node ≥ 20)
- *   bun release/build.ts --sdk-only → only dist/client.mjs
+ *   bun release/build.ts            → dist/hush (this host) + dist/sdk (SDK and launcher for Node ≥ 20)
+ *   bun release/build.ts --sdk-only → only dist/sdk
+ *
+ * The SDK is built by tsdown (tsdown.config.ts) on Node: ESM and CommonJS
+ * builds with their declaration files. The two builds run side by side.
  *
  * The compiled binary never auto-loads `.env` or `bunfig.toml` from the
  * working directory (DESIGN.md): a file in the current directory must not
@@ -9,7 +12,10 @@
  * @module
  */
 import { $ } from "bun";
+import { join, resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
+
+const ROOT = resolve(import.meta.dir, "..");
 
 export interface BuildTarget {
   /** Bun compile target, e.g. "bun-linux-x64"; undefined = this host. */
@@ -49,23 +55,38 @@ export async function buildBinary(t: BuildTarget, version = pkg.version, commit?
   }
 }
 
-/** The SDK as one ESM file for Node ≥ 20 (test runners: jest, vitest, Playwright). */
-export async function buildSdk(outfile = "dist/client.mjs"): Promise<void> {
-  // `ws` stays a runtime dependency of the package (its optional native add-ons are found at run time).
-  const r = await Bun.build({ entrypoints: ["./src/client/index.ts"], target: "node", format: "esm", outdir: "dist", naming: "client.mjs", external: ["ws"] });
-  if (!r.success) {
-    for (const l of r.logs) console.error(l);
-    throw new Error("SDK build failed");
+/**
+ * The SDK for Node ≥ 20 (test runners: jest, vitest, Playwright) into
+ * dist/sdk: `tsdown` on Node, as configured in tsdown.config.ts.
+ * Throws with tsdown's output when it fails.
+ */
+export async function buildSdk(): Promise<void> {
+  const node = Bun.which("node");
+  if (!node) throw new Error("the SDK build runs tsdown on Node.js, and `node` is not on PATH");
+  const p = Bun.spawn([node, join(ROOT, "node_modules/tsdown/dist/run.mjs"), "--config", join(ROOT, "tsdown.config.ts")], {
+    cwd: ROOT,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  if (code !== 0) {
+    console.error(out + err);
+    throw new Error(`SDK build failed (tsdown exit code ${code})`);
   }
-  void outfile;
 }
 
 if (import.meta.main) {
   const sdkOnly = process.argv.includes("--sdk-only");
   const t0 = performance.now();
-  await buildSdk();
-  if (!sdkOnly) await buildBinary({ outfile: "dist/hush" });
+  process.chdir(ROOT);
+  try {
+    await Promise.all([buildSdk(), sdkOnly ? undefined : buildBinary({ outfile: "dist/hush" })]);
+  } catch (e) {
+    console.error(`hush: error: ${(e as Error).message}`);
+    process.exit(1);
+  }
   if (!process.argv.includes("--quiet")) {
-    console.error(`hush: built ${sdkOnly ? "" : "dist/hush and "}dist/client.mjs in ${Math.round(performance.now() - t0)} ms`);
+    console.error(`hush: built ${sdkOnly ? "" : "dist/hush and "}dist/sdk in ${Math.round(performance.now() - t0)} ms`);
   }
 }

@@ -48,7 +48,11 @@ export class HushError extends Error {
   }
 }
 
-/** Type guard for HushError. */
+/**
+ * Type guard for HushError. Also true for a HushError from another copy of
+ * the SDK in the same process (the npm package's ESM and CommonJS builds
+ * each define the class), where `instanceof` is false.
+ */
 export function isHushError(e: unknown): e is HushError {
-  return e instanceof HushError;
+  return e instanceof HushError || (e instanceof Error && e.name === "HushError" && (ERROR_CODES as readonly unknown[]).includes((e as { code?: unknown }).code));
 }

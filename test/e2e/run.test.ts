@@ -1,6 +1,6 @@
 /**
  * `hush run -- CMD`: a private daemon for one command, used from Node
- * through the SDK bundle (dist/client.mjs), as jest/vitest/Playwright would.
+ * through the SDK bundle (dist/sdk/index.mjs), as jest/vitest/Playwright would.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
@@ -10,7 +10,7 @@ import { HUSH, hush, slowRequest, tempDir, waitFor } from "./_harness.ts";
 const cleanups: (() => void)[] = [];
 afterAll(() => cleanups.forEach((f) => f()));
 
-const SDK = resolve(import.meta.dir, "../../dist/client.mjs");
+const SDK = resolve(import.meta.dir, "../../dist/sdk/index.mjs");
 const hasNode = Bun.which("node") !== null;
 
 describe.skipIf(!hasNode)("hush run with a Node script using the SDK", () => {

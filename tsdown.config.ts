@@ -1,0 +1,45 @@
+/**
+ * The SDK build (tsdown, run by release/build.ts): ESM (`.mjs`) and
+ * CommonJS (`.cjs`) with their own declaration files (`.d.mts`, `.d.cts`)
+ * in dist/sdk, plus the `hush` launcher (CommonJS, no types). Every
+ * dependency is bundled, so the published package depends on nothing but
+ * its platform binary. Declarations are emitted with tsconfig.sdk.json: Node
+ * types only, exactOptionalPropertyTypes and noUncheckedIndexedAccess.
+ * @module
+ */
+import { defineConfig } from "tsdown";
+import pkg from "./package.json" with { type: "json" };
+
+const shared = {
+  platform: "node",
+  target: "node20",
+  outDir: "dist/sdk",
+  tsconfig: "tsconfig.sdk.json",
+  define: { HUSH_VERSION: JSON.stringify(pkg.version) },
+  deps: { alwaysBundle: [/./], onlyBundle: false },
+  shims: true,
+  logLevel: "warn",
+  checks: { pluginTimings: false },
+} as const;
+
+export default defineConfig([
+  {
+    ...shared,
+    entry: {
+      index: "src/client/index.ts",
+      "global-setup": "src/client/global-setup.ts",
+      "global-teardown": "src/client/global-teardown.ts",
+      playwright: "src/client/playwright.ts",
+    },
+    format: ["esm", "cjs"],
+    dts: true,
+    clean: true,
+  },
+  {
+    ...shared,
+    entry: { launcher: "src/client/launcher.ts" },
+    format: ["cjs"],
+    dts: false,
+    clean: false,
+  },
+]);
