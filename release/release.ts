@@ -10,11 +10,14 @@
  *      hush-<version>-linux-x64        hush-<version>-darwin-x64
  *      hush-<version>-linux-arm64      hush-<version>-darwin-arm64
  *      hush-<version>-linux-x64-musl   hush-<version>-windows-x64.exe
- * 2. writes the CycloneDX 1.5 SBOM `hush-<version>.cdx.json` from package-lock.json;
- * 3. writes `SHA256SUMS` (sha256sum format) over the binaries and the SBOM;
- * 4. signs it into `SHA256SUMS.minisig` (minisign, Ed25519, prehashed), writes
+ * 2. packs the npm packages (release/npm.ts): `hush-broker-<version>.tgz` (SDK,
+ *    built now with tsdown, and the `hush` launcher) and one
+ *    `hush-broker-<platform>-<version>.tgz` per binary built;
+ * 3. writes the CycloneDX 1.5 SBOM `hush-<version>.cdx.json` from package-lock.json;
+ * 4. writes `SHA256SUMS` (sha256sum format) over the binaries, the tarballs and the SBOM;
+ * 5. signs it into `SHA256SUMS.minisig` (minisign, Ed25519, prehashed), writes
  *    `minisign.pub`, and checks the signature before it reports success;
- * 5. prints a table of files and sizes, and the public key.
+ * 6. prints a table of files and sizes, and the public key.
  *
  * The signing key is an unencrypted minisign secret key (`minisign -G -W`, or
  * `bun release/minisign.ts generate --secret-key-file FILE`) from --key-file
@@ -27,26 +30,28 @@
 import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
-import { buildBinary, commitId } from "./build.ts";
+import { buildBinary, buildSdk, commitId } from "./build.ts";
+import { packNpmPackages } from "./npm.ts";
+import { PACKAGE_NAME, PLATFORMS, PLATFORM_NAMES, platformPackage, type PlatformName } from "../src/client/platforms.ts";
 import { encodePublicKey, formatPublicKeyFile, generateKeyPair, keyIdHex, loadReleaseKey, signFile, verifyFile, wipeKeyPair, type KeyPair } from "./minisign.ts";
 import { buildSbom, type Lockfile } from "./sbom.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 
-/** Release targets: our name → Bun compile target and file suffix. */
-export const TARGETS = {
-  "linux-x64": { bun: "bun-linux-x64", ext: "" },
-  "linux-arm64": { bun: "bun-linux-arm64", ext: "" },
-  "linux-x64-musl": { bun: "bun-linux-x64-musl", ext: "" },
-  "darwin-x64": { bun: "bun-darwin-x64", ext: "" },
-  "darwin-arm64": { bun: "bun-darwin-arm64", ext: "" },
-  "windows-x64": { bun: "bun-windows-x64", ext: ".exe" },
-} as const;
-export type TargetName = keyof typeof TARGETS;
-export const ALL_TARGETS = Object.keys(TARGETS) as TargetName[];
+/** Release targets (src/client/platforms.ts): our name → Bun compile target and file suffix. */
+export const TARGETS = Object.fromEntries(
+  PLATFORM_NAMES.map((t) => [t, { bun: `bun-${t}`, ext: PLATFORMS[t].exe.endsWith(".exe") ? ".exe" : "" }]),
+) as Record<PlatformName, { bun: string; ext: "" | ".exe" }>;
+export type TargetName = PlatformName;
+export const ALL_TARGETS: TargetName[] = PLATFORM_NAMES;
 
 export function artifactName(version: string, t: TargetName): string {
   return `hush-${version}-${t}${TARGETS[t].ext}`;
+}
+
+/** The npm tarballs of a release: the main package first, then one per target (`npm pack` names). */
+export function tarballNames(version: string, targets: TargetName[]): string[] {
+  return [`${PACKAGE_NAME}-${version}.tgz`, ...targets.map((t) => `${platformPackage(t)}-${version}.tgz`)];
 }
 
 export interface ReleaseOptions {
@@ -59,6 +64,8 @@ export interface ReleaseOptions {
   quiet?: boolean;
   /** Replaces buildBinary (tests of the signing and SBOM steps without compiling). */
   build?: (target: string, outfile: string, version: string, commit: string) => Promise<void>;
+  /** Replaces buildSdk (those tests pack the dist/sdk that is there). */
+  buildSdk?: () => Promise<void>;
 }
 
 export interface ReleaseFile {
@@ -71,7 +78,7 @@ export interface ReleaseResult {
   version: string;
   commit: string;
   out: string;
-  /** Binaries and SBOM, as listed in SHA256SUMS. */
+  /** Binaries, npm tarballs and SBOM, as listed in SHA256SUMS. */
   files: ReleaseFile[];
   publicKey: string;
   keyId: string;
@@ -108,19 +115,28 @@ export async function release(o: ReleaseOptions): Promise<ReleaseResult> {
   mkdirSync(out, { recursive: true });
   const sbomName = `hush-${version}.cdx.json`;
   const names = o.targets.map((t) => artifactName(version, t));
-  for (const n of [...names, sbomName, "SHA256SUMS", "SHA256SUMS.minisig", "minisign.pub"]) rmSync(join(out, n), { force: true });
+  const tarballs = tarballNames(version, o.targets);
+  for (const n of [...names, ...tarballs, sbomName, "SHA256SUMS", "SHA256SUMS.minisig", "minisign.pub"]) rmSync(join(out, n), { force: true });
 
-  // 1. binaries
+  // 1. binaries, and the SDK beside them
   const build = o.build ?? ((target, outfile, v, c) => buildBinary({ target, outfile }, v, c));
+  const sdk = (o.buildSdk ?? buildSdk)();
   for (const [i, t] of o.targets.entries()) {
     const t1 = performance.now();
-    await build(TARGETS[t].bun, join(out, names[i]), version, commit);
-    if (!statSync(join(out, names[i]), { throwIfNoEntry: false })) throw new Error(`the build for ${t} did not write ${names[i]}`);
+    await build(TARGETS[t].bun, join(out, names[i]!), version, commit);
+    if (!statSync(join(out, names[i]!), { throwIfNoEntry: false })) throw new Error(`the build for ${t} did not write ${names[i]}`);
     log(o.quiet, `hush: built ${names[i]} in ${Math.round(performance.now() - t1)} ms`);
   }
+  await sdk;
   const buildMs = performance.now() - t0;
 
-  // 2. SBOM
+  // 2. npm packages
+  const t2 = performance.now();
+  const packed = await packNpmPackages({ root: ROOT, out, version, binaries: Object.fromEntries(o.targets.map((t, i) => [t, join(out, names[i]!)])) });
+  if (packed.join() !== tarballs.join()) throw new Error(`npm pack wrote ${packed.join(", ")}, expected ${tarballs.join(", ")}`);
+  log(o.quiet, `hush: packed ${packed.length} npm packages in ${Math.round(performance.now() - t2)} ms`);
+
+  // 3. SBOM
   const lock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as Lockfile;
   const sbom = buildSbom({
     pkg,
@@ -137,13 +153,13 @@ export async function release(o: ReleaseOptions): Promise<ReleaseResult> {
   });
   await Bun.write(join(out, sbomName), JSON.stringify(sbom, null, 2) + "\n");
 
-  // 3. SHA256SUMS
+  // 4. SHA256SUMS
   const files: ReleaseFile[] = [];
-  for (const n of [...names, sbomName]) files.push({ name: n, size: statSync(join(out, n)).size, sha256: await sha256File(join(out, n)) });
+  for (const n of [...names, ...tarballs, sbomName]) files.push({ name: n, size: statSync(join(out, n)).size, sha256: await sha256File(join(out, n)) });
   const sums = formatSha256Sums(files);
   await Bun.write(join(out, "SHA256SUMS"), sums);
 
-  // 4. signature
+  // 5. signature
   const ephemeral = !o.key;
   const kp = o.key ?? generateKeyPair();
   try {

@@ -5,7 +5,8 @@
  * qemu-user.
  *
  * Which targets are built here: linux-x64 and linux-arm64 only (about 3 s and
- * 225 MB). These are the two this machine can run (natively and under qemu).
+ * 225 MB, plus about 10 s to pack their npm packages; test/_release.ts builds
+ * them once for this file and test/consumers). These are the two this machine can run (natively and under qemu).
  * The full matrix — add linux-x64-musl, darwin-x64, darwin-arm64 and
  * windows-x64 — is built only by the release command (about 7 s and 640 MB
  * with the runtimes cached; on a fresh machine Bun first downloads four more
@@ -18,16 +19,15 @@
  * Missing tools (minisign, qemu-aarch64, the arm64 loader) skip their test
  * with a printed reason; .ci/run installs them.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
-import { encodePublicKey, formatSecretKeyFile, generateKeyPair, parsePublicKey, verifyFile } from "../../release/minisign.ts";
-import { ALL_TARGETS, TARGETS, artifactName, parseArgs, release, type TargetName } from "../../release/release.ts";
+import { encodePublicKey, generateKeyPair, parsePublicKey, verifyFile, type KeyPair } from "../../release/minisign.ts";
+import { ALL_TARGETS, TARGETS, artifactName, parseArgs, release, tarballNames, type TargetName } from "../../release/release.ts";
+import { ROOT, testRelease, V } from "../_release.ts";
 
-const ROOT = resolve(import.meta.dir, "../..");
-const V = pkg.version;
 const MINISIGN = Bun.which("minisign");
 const SHA256SUM = Bun.which("sha256sum");
 const QEMU = process.arch === "arm64" ? undefined : (Bun.which("qemu-aarch64") ?? Bun.which("qemu-aarch64-static"));
@@ -40,12 +40,12 @@ if (!SHA256SUM) skip("sha256sum -c", "`sha256sum` is not installed (coreutils)")
 if (!CAN_RUN_X64) skip("the linux-x64 smoke test", `this machine is ${process.platform}-${process.arch}`);
 if (!CAN_RUN_ARM64) skip("the linux-arm64 run", !QEMU ? "qemu-aarch64 is not installed (apt-get install qemu-user)" : "the arm64 glibc loader is missing (apt-get install libc6-arm64-cross)");
 
-const BUILT: TargetName[] = process.env.HUSH_RELEASE_TEST_ALL === "1" ? ALL_TARGETS : ["linux-x64", "linux-arm64"];
-const work = mkdtempSync(join(tmpdir(), "hush-release-"));
-const out = join(work, "dist");
-const key = generateKeyPair();
-const secretKeyText = formatSecretKeyFile(key);
-const pub = encodePublicKey(key);
+let BUILT: TargetName[];
+let work: string;
+let out: string;
+let key: KeyPair;
+let secretKeyText: string;
+let pub: string;
 let run: { code: number; stdout: string; stderr: string; ms: number };
 
 function spawn(cmd: string[], opts: { cwd?: string; env?: Record<string, string | undefined> } = {}) {
@@ -56,19 +56,17 @@ function spawn(cmd: string[], opts: { cwd?: string; env?: Record<string, string 
 }
 const bin = (t: TargetName) => join(out, artifactName(V, t));
 
-beforeAll(() => {
-  const t0 = performance.now();
-  const r = spawn([process.execPath, "release/release.ts", "--out", out, "--targets", BUILT.join(",")], { cwd: ROOT, env: { HUSH_RELEASE_KEY: secretKeyText } });
-  run = { ...r, ms: Math.round(performance.now() - t0) };
-  if (r.code !== 0) throw new Error(`release failed (${r.code}): ${r.stderr}`);
-  console.error(`test/release: built ${BUILT.join(", ")} in ${run.ms} ms`);
-}, 120_000);
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+beforeAll(async () => {
+  const r = await testRelease();
+  ({ targets: BUILT, work, out, key, secretKeyText } = r);
+  pub = encodePublicKey(key);
+  run = { code: r.code, stdout: r.stdout, stderr: r.stderr, ms: r.ms };
+}, 240_000);
 
 describe("release command", () => {
-  test("writes the binaries, SBOM, SHA256SUMS, its signature and minisign.pub; prints sizes and the public key", () => {
+  test("writes the binaries, npm tarballs, SBOM, SHA256SUMS, its signature and minisign.pub; prints sizes and the public key", () => {
     const names = readdirSync(out).sort();
-    expect(names).toEqual([...BUILT.map((t) => artifactName(V, t)), `hush-${V}.cdx.json`, "SHA256SUMS", "SHA256SUMS.minisig", "minisign.pub"].sort());
+    expect(names).toEqual([...BUILT.map((t) => artifactName(V, t)), ...tarballNames(V, BUILT), `hush-${V}.cdx.json`, "SHA256SUMS", "SHA256SUMS.minisig", "minisign.pub"].sort());
     expect(run.stdout).toContain(`minisign public key: ${pub}`);
     for (const t of BUILT) expect(run.stdout).toMatch(new RegExp(`${artifactName(V, t)}\\s+\\d+\\.\\d MB`));
     expect(readFileSync(join(out, "minisign.pub"), "utf8").split("\n")[1]).toBe(pub);
@@ -97,9 +95,9 @@ describe("release command", () => {
     }
   });
 
-  test("SHA256SUMS is in sha256sum format over every binary and the SBOM", async () => {
+  test("SHA256SUMS is in sha256sum format over every binary, npm tarball and the SBOM", async () => {
     const lines = readFileSync(join(out, "SHA256SUMS"), "utf8").trimEnd().split("\n");
-    expect(lines.map((l) => l.slice(66))).toEqual([...BUILT.map((t) => artifactName(V, t)), `hush-${V}.cdx.json`]);
+    expect(lines.map((l) => l.slice(66))).toEqual([...BUILT.map((t) => artifactName(V, t)), ...tarballNames(V, BUILT), `hush-${V}.cdx.json`]);
     for (const l of lines) {
       expect(l).toMatch(/^[0-9a-f]{64}  \S+$/);
       const h = new Bun.CryptoHasher("sha256").update(await Bun.file(join(out, l.slice(66))).arrayBuffer()).digest("hex");
@@ -110,7 +108,7 @@ describe("release command", () => {
   test.skipIf(!SHA256SUM)("(c) `sha256sum -c SHA256SUMS` passes", () => {
     const r = spawn([SHA256SUM!, "-c", "SHA256SUMS"], { cwd: out });
     expect(r.code).toBe(0);
-    expect(r.stdout.trim().split("\n")).toHaveLength(BUILT.length + 1);
+    expect(r.stdout.trim().split("\n")).toHaveLength(2 * BUILT.length + 2);
     expect(r.stdout).not.toContain("FAILED");
   });
 
@@ -155,7 +153,7 @@ describe("release command", () => {
     const bom = JSON.parse(readFileSync(join(out, `hush-${V}.cdx.json`), "utf8"));
     expect(bom.bomFormat).toBe("CycloneDX");
     expect(bom.specVersion).toBe("1.5");
-    expect(bom.metadata.component).toMatchObject({ name: "hush", version: V, purl: `pkg:npm/hush@${V}` });
+    expect(bom.metadata.component).toMatchObject({ name: "hush-broker", version: V, purl: `pkg:npm/hush-broker@${V}` });
     const lock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8"));
     const full = (c: any) => (c.group ? `${c.group}/${c.name}` : c.name);
     for (const [name, version] of Object.entries(pkg.dependencies as Record<string, string>)) {
@@ -271,10 +269,20 @@ describe("all six targets (without compiling)", () => {
         built.push(target);
         writeFileSync(outfile, `stand-in for ${target}\n`);
       },
+      buildSdk: async () => {}, // packs the dist/sdk that `npm test` built
     });
     expect(built).toEqual(ALL_TARGETS.map((t) => `bun-${t}`));
     expect(r.ephemeral).toBe(true);
-    expect(r.files.map((f) => f.name)).toEqual([...ALL_TARGETS.map((t) => artifactName("9.8.7", t)), "hush-9.8.7.cdx.json"]);
+    expect(r.files.map((f) => f.name)).toEqual([...ALL_TARGETS.map((t) => artifactName("9.8.7", t)), ...tarballNames("9.8.7", ALL_TARGETS), "hush-9.8.7.cdx.json"]);
+    expect(tarballNames("9.8.7", ALL_TARGETS)).toEqual([
+      "hush-broker-9.8.7.tgz",
+      "hush-broker-linux-x64-9.8.7.tgz",
+      "hush-broker-linux-arm64-9.8.7.tgz",
+      "hush-broker-linux-x64-musl-9.8.7.tgz",
+      "hush-broker-darwin-x64-9.8.7.tgz",
+      "hush-broker-darwin-arm64-9.8.7.tgz",
+      "hush-broker-windows-x64-9.8.7.tgz",
+    ]);
     expect(readFileSync(join(o, "minisign.pub"), "utf8").split("\n")[1]).toBe(r.publicKey);
     expect(readFileSync(join(o, "SHA256SUMS.minisig"), "utf8")).toContain("EPHEMERAL");
     if (MINISIGN) expect(spawn([MINISIGN, "-Vm", "SHA256SUMS", "-P", r.publicKey], { cwd: o }).code).toBe(0);
