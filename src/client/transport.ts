@@ -11,6 +11,7 @@
  * been carried out).
  * @module
  */
+import { Agent, request as httpRequest } from "node:http";
 import { HushError } from "../errors.ts";
 import { resolveSocketOwner, trustSocket } from "../os/socket-trust.ts";
 
@@ -158,16 +159,13 @@ export function sendNodeRequest(
 }
 
 function nodeTransport(timeoutMs: number): Inner {
-  let agent: any;
-  const load = async () => {
-    const http = await import("node:http");
-    agent ??= new http.Agent({ keepAlive: true, maxSockets: 64 });
-    return http;
-  };
+  // A static import: the CommonJS build must not use import(), which jest's
+  // CommonJS sandbox refuses without --experimental-vm-modules.
+  let agent: Agent | undefined;
   return {
     async request(via, method, target, headers, body) {
-      const http = await load();
-      return sendNodeRequest(http.request, { socketPath: via, path: target, method, headers: { host: "localhost", ...headers }, agent, timeout: timeoutMs }, body);
+      agent ??= new Agent({ keepAlive: true, maxSockets: 64 });
+      return sendNodeRequest(httpRequest, { socketPath: via, path: target, method, headers: { host: "localhost", ...headers }, agent, timeout: timeoutMs }, body);
     },
     close() {
       agent?.destroy();
