@@ -100,8 +100,8 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<HushDa
 }
 
 function setRef(child: ChildProcess, on: boolean): void {
-  for (const h of [child, child.stdin, child.stdout, child.stderr] as unknown as ({ ref(): void; unref(): void } | null)[]) {
-    if (h) on ? h.ref() : h.unref();
+  for (const h of [child, child.stdin, child.stdout, child.stderr] as unknown as ({ ref?: () => void; unref?: () => void } | null)[]) {
+    (on ? h?.ref : h?.unref)?.call(h); // Bun's pipes have neither
   }
 }
 
