@@ -1,0 +1,194 @@
+/**
+ * hush-broker as its users install and run it: the release's npm tarballs
+ * (test/_release.ts) installed with real test runners from the npm registry
+ * into one shared directory per test run, and a project per runner beside
+ * it (test/consumers/projects, copied; each test file there is t1, copied as
+ * t2…t4):
+ *
+ *   jest-cjs        jest, CommonJS, default config (require("hush-broker"))
+ *   jest-esm        jest with native ESM (--experimental-vm-modules), no transform
+ *   ts-jest         ts-jest with node10 resolution and the strictest settings
+ *   vitest-threads  vitest, pool "threads"        vitest-forks: pool "forks"
+ *   playwright      @playwright/test as a test runner (no browser), worker fixtures
+ *   tsc             tsc --noEmit under NodeNext, bundler and node10 resolution
+ *
+ * Each runner runs 4 test files on 4 workers against one daemon started by
+ * `hush-broker/global-setup` from the installed platform package; every file
+ * runs projects/scenario.cjs. This file then checks what they wrote: 4
+ * workers at once, 4 distinct pool slots, a fixture created exactly once,
+ * a counter that counted every increment once, a critical section never
+ * entered twice at once and fencing tokens that only grew, and the daemon's
+ * socket gone after the run. publint and @arethetypeswrong/cli check the
+ * package itself.
+ *
+ * Registry use: `npm install --prefer-offline --no-audit --no-fund` of the
+ * pinned runner versions below, once per test run.
+ */
+import { beforeAll, describe, expect, test } from "bun:test";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { hostPlatform, platformPackage } from "../../src/client/platforms.ts";
+import { ROOT, testRelease } from "../_release.ts";
+import { npmEnv, run, tempDir, type RunResult } from "../_npm.ts";
+
+const RUNNERS = {
+  jest: "30.5.2",
+  "ts-jest": "29.4.15",
+  "@types/jest": "30.0.0",
+  vitest: "4.1.12",
+  vite: "8.3.8",
+  "@playwright/test": "1.65.1",
+  typescript: "5.9.3",
+  "@types/node": "20.19.43",
+};
+const HOST = hostPlatform();
+const PROJECTS = join(import.meta.dir, "projects");
+
+interface Consumer {
+  name: string;
+  /** The runner's command, relative to the shared directory's node_modules. */
+  cmd: (nm: string) => string[];
+  env?: Record<string, string>;
+}
+const jest = (nm: string) => ["node", join(nm, "jest/bin/jest.js"), "--ci", "--cacheDirectory", ".jest-cache"];
+const vitest = (nm: string) => ["node", join(nm, "vitest/vitest.mjs"), "run"];
+const CONSUMERS: Consumer[] = [
+  { name: "jest-cjs", cmd: jest },
+  { name: "jest-esm", cmd: jest, env: { NODE_OPTIONS: "--experimental-vm-modules" } },
+  { name: "ts-jest", cmd: jest },
+  { name: "vitest-threads", cmd: vitest },
+  { name: "vitest-forks", cmd: vitest },
+  { name: "playwright", cmd: (nm) => ["node", join(nm, "@playwright/test/cli.js"), "test"] },
+];
+const TSC_MODES = ["nodenext", "bundler", "node10"] as const;
+
+let shared: string;
+let install: RunResult;
+const runs = new Map<string, RunResult & { out: string }>();
+const tscRuns = new Map<string, RunResult>();
+
+beforeAll(async () => {
+  const rel = await testRelease();
+  if (!rel.tarballs.host) throw new Error(`the test release has no package for ${HOST}`);
+  shared = tempDir("hush-consumers-");
+  writeFileSync(
+    join(shared, "package.json"),
+    JSON.stringify({ name: "consumers", private: true, devDependencies: { ...RUNNERS, "hush-broker": `file:${rel.tarballs.main}`, [platformPackage(HOST!)]: `file:${rel.tarballs.host}` } }, null, 2),
+  );
+  install = run(["npm", "install", "--prefer-offline", "--no-audit", "--no-fund"], { cwd: shared, timeoutMs: 600_000 });
+  console.error(`test/consumers: npm install of the runners and hush-broker: ${install.ms} ms`);
+  if (install.code !== 0) throw new Error(`npm install failed: ${install.stderr}`);
+  for (const entry of readdirSync(PROJECTS)) cpSync(join(PROJECTS, entry), join(shared, entry), { recursive: true });
+  for (const c of CONSUMERS) {
+    const tests = join(shared, c.name, "__tests__");
+    const first = readdirSync(tests)[0]!;
+    for (const i of [2, 3, 4]) cpSync(join(tests, first), join(tests, first.replace("1", String(i))));
+  }
+  // Two lanes at once (2 cores): the jest projects, and the rest.
+  const nm = join(shared, "node_modules");
+  const lane = async (cs: Consumer[], extra: () => void = () => {}) => {
+    for (const c of cs) {
+      const out = join(shared, "out", c.name);
+      mkdirSync(out, { recursive: true });
+      const r = await runAsync(c.cmd(nm), join(shared, c.name), { ...c.env, CONSUMER_OUT: out, CI: "1" });
+      console.error(`test/consumers: ${c.name}: ${r.ms} ms`);
+      runs.set(c.name, { ...r, out });
+    }
+    extra();
+  };
+  await Promise.all([
+    lane(CONSUMERS.slice(0, 3)),
+    lane(CONSUMERS.slice(3), () => {
+      for (const m of TSC_MODES) {
+        const r = run(["node", join(nm, "typescript/bin/tsc"), "-p", `tsconfig.${m}.json`], { cwd: join(shared, "tsc") });
+        console.error(`test/consumers: tsc ${m}: ${r.ms} ms`);
+        tscRuns.set(m, r);
+      }
+    }),
+  ]);
+}, 900_000);
+
+async function runAsync(cmd: string[], cwd: string, env: Record<string, string>): Promise<RunResult> {
+  const t0 = performance.now();
+  const p = Bun.spawn(cmd, { cwd, env: npmEnv(env), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const timer = setTimeout(() => p.kill("SIGKILL"), 300_000);
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  clearTimeout(timer);
+  return { code, stdout, stderr, ms: Math.round(performance.now() - t0) };
+}
+
+interface Result {
+  id: string;
+  worker: number;
+  slot: number;
+  fixture: { createdBy: string };
+  counts: number[];
+  tokens: number[];
+  workers: string | undefined;
+  socket: string;
+}
+
+/** Everything scenario.cjs promises, from the files its 4 runs wrote. */
+function checkScenario(out: string): void {
+  const results: Result[] = readdirSync(out)
+    .filter((f) => f.startsWith("result-"))
+    .map((f) => JSON.parse(readFileSync(join(out, f), "utf8")));
+  expect(results).toHaveLength(4);
+  // 4 workers, one pool slot each, the worker count known to the workers
+  expect(results.map((r) => r.worker).sort()).toEqual([0, 1, 2, 3]);
+  expect(results.map((r) => r.slot).sort()).toEqual([0, 1, 2, 3]);
+  expect(results.map((r) => r.workers)).toEqual(["4", "4", "4", "4"]);
+  // the fixture: created once, seen by all
+  const created = readFileSync(join(out, "created.log"), "utf8").trimEnd().split("\n");
+  expect(created).toHaveLength(1);
+  for (const r of results) expect(r.fixture).toEqual({ createdBy: created[0]! });
+  // the shared counter: 20 increments, each value handed out once
+  expect(results.flatMap((r) => r.counts).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  // the critical section: enter/exit strictly paired, fencing tokens increasing in entry order
+  const lines = readFileSync(join(out, "section.log"), "utf8").trimEnd().split("\n");
+  expect(lines).toHaveLength(40);
+  const order: number[] = [];
+  for (let i = 0; i < lines.length; i += 2) {
+    const [enter, id, token] = lines[i]!.split(" ");
+    expect(enter).toBe("enter");
+    expect(lines[i + 1]).toBe(`exit ${id} ${token}`);
+    order.push(Number(token));
+  }
+  for (let i = 1; i < order.length; i++) expect(order[i]!).toBeGreaterThan(order[i - 1]!);
+  expect(results.flatMap((r) => r.tokens).sort((a, b) => a - b)).toEqual(order);
+  // one daemon for the run, gone after it
+  expect(new Set(results.map((r) => r.socket)).size).toBe(1);
+  expect(existsSync(results[0]!.socket)).toBe(false);
+  expect(existsSync(join(results[0]!.socket, ".."))).toBe(false);
+}
+
+describe.skipIf(!HOST)("consumer projects", () => {
+  test("publint finds no problem in the installed package", () => {
+    const r = run(["node", join(ROOT, "node_modules/publint/src/cli.js"), join(shared, "node_modules/hush-broker"), "--pack", "false", "--strict"]);
+    expect(r.stdout + r.stderr).toContain("All good!");
+    expect(r.code).toBe(0);
+  });
+
+  test("@arethetypeswrong/cli finds no problem in the main tarball (node10, node16 CJS and ESM, bundler)", async () => {
+    const r = run(["node", join(ROOT, "node_modules/@arethetypeswrong/cli/dist/index.js"), (await testRelease()).tarballs.main, "--format", "ascii"]);
+    expect(r.stdout).toContain("No problems found");
+    expect(r.code).toBe(0);
+  }, 120_000);
+
+  for (const c of CONSUMERS) {
+    test(`${c.name}: 4 workers, one slot each, a fixture made once, a counter, a fenced critical section`, () => {
+      const r = runs.get(c.name)!;
+      if (r.code !== 0) console.error(`${c.name} output:\n${r.stdout}\n${r.stderr}`);
+      expect(r.code).toBe(0);
+      checkScenario(r.out);
+    });
+  }
+
+  for (const m of TSC_MODES) {
+    test(`tsc --noEmit, ${m} resolution, strict + exactOptionalPropertyTypes + noUncheckedIndexedAccess, skipLibCheck off`, () => {
+      const r = tscRuns.get(m)!;
+      expect(r.stdout + r.stderr).toBe("");
+      expect(r.code).toBe(0);
+    });
+  }
+});

@@ -1,0 +1,5 @@
+module.exports = {
+  globalSetup: "hush-broker/global-setup",
+  globalTeardown: "hush-broker/global-teardown",
+  maxWorkers: 4,
+};

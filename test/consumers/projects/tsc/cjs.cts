@@ -1,0 +1,13 @@
+// The CommonJS side under NodeNext: `require` conditions and `export =` defaults.
+import { Client, type HushDaemon } from "hush-broker";
+import globalSetup = require("hush-broker/global-setup");
+import globalTeardown = require("hush-broker/global-teardown");
+import { hushFixtures } from "hush-broker/playwright";
+
+export async function usage(d: HushDaemon): Promise<void> {
+  const teardown: () => Promise<void> = await globalSetup({ maxWorkers: 4 });
+  await teardown();
+  await globalTeardown();
+  new Client({ socket: d.socket, credential: d.credential }).close();
+  void hushFixtures().hushSlot[1].scope;
+}

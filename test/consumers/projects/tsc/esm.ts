@@ -1,0 +1,29 @@
+// Every entry point of hush-broker, used with the types a consumer relies on.
+import { test as base } from "@playwright/test";
+import { Client, HushError, getOrCreate, isHushError, leaseWorkerSlot, startDaemon, withLock, workerIndex, type HushDaemon, type Lease, type Lock } from "hush-broker";
+import globalSetup from "hush-broker/global-setup";
+import globalTeardown from "hush-broker/global-teardown";
+import { hushFixtures, type HushWorkerFixtures } from "hush-broker/playwright";
+
+export const test = base.extend<{}, HushWorkerFixtures>(hushFixtures({ pool: "accounts", size: 4 }));
+
+export async function usage(): Promise<number> {
+  const teardown: () => Promise<void> = await globalSetup();
+  await teardown();
+  await globalTeardown();
+  const daemon: HushDaemon = await startDaemon({ name: "types", maxItems: 100, timeoutMs: 5_000 });
+  const client = new Client({ socket: daemon.socket, credential: daemon.credential });
+  const n: number = await client.incr("n", 1, { ttlMs: 1_000 });
+  const token: number = await withLock(client, "l", (lock: Lock) => lock.token, { ttlMs: 1_000 });
+  const fixture: { id: string } = await getOrCreate(client, "f", () => ({ id: "x" }), { ttlMs: 1_000 });
+  const slot: Lease = await leaseWorkerSlot(client, { size: 4, index: workerIndex({ JEST_WORKER_ID: "1" }) });
+  try {
+    await client.get<string>("missing");
+  } catch (e) {
+    if (isHushError(e) && e.code === "not_found" && e instanceof HushError) return 0;
+  }
+  await slot.release();
+  client.close();
+  await daemon.stop();
+  return n + token + fixture.id.length;
+}

@@ -1,0 +1,5 @@
+import { test } from "vitest";
+import * as hush from "hush-broker";
+import scenario from "../../scenario.cjs";
+
+test("4 workers share one hush daemon", () => scenario(hush, import.meta.url));
