@@ -35,7 +35,7 @@ export interface UnixTransportOptions {
    * The user (name or uid) the socket and its directory must belong to.
    * Default: $HUSH_SOCKET_OWNER, else the caller's own uid.
    */
-  socketOwner?: string | number;
+  socketOwner?: string | number | undefined;
 }
 
 /** One request through an already checked path. */

@@ -60,8 +60,8 @@ function passwd(): [string, number][] {
   return text
     .split("\n")
     .map((line) => line.split(":"))
-    .filter((f) => f.length > 2 && /^\d+$/.test(f[2]))
-    .map((f) => [f[0], Number(f[2])]);
+    .filter((f) => f.length > 2 && /^\d+$/.test(f[2]!))
+    .map((f) => [f[0]!, Number(f[2])]);
 }
 
 /** The name /etc/passwd gives `uid`, if any. */
