@@ -17,17 +17,16 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const bin = process.platform === "win32" ? "bun.exe" : "bun";
-const bun = [join(root, "node_modules", "bun", "bin", bin), join(root, "node_modules", ".bin", bin)].find((p) => existsSync(p));
+const bun = join(root, "node_modules", ".bin", "bun");
 const tsdown = existsSync(join(root, "node_modules", "tsdown", "package.json"));
 
-if (!bun || !tsdown) {
+if (!existsSync(bun) || !tsdown) {
   const built = existsSync(join(root, "dist", "sdk", "index.mjs")) && existsSync(join(root, "dist", process.platform === "win32" ? "hush.exe" : "hush"));
   if (built) process.exit(0);
   process.stderr.write(
     `hush: error: cannot build hush in ${root}: its development dependencies (Bun, tsdown) are not installed\n` +
       `hush: hint: run \`npm ci && npm run build\` in ${root} first, then install it again;\n` +
-      `hush: hint: or install a release from npm: npm install hush-broker\n`,
+      `hush: hint: or install a release's npm tarballs instead (README, "SDK")\n`,
   );
   process.exit(1);
 }

@@ -49,3 +49,16 @@ export function tempProject(prefix: string, fields: Record<string, unknown>): st
   writeFileSync(join(d, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0", private: true, ...fields }, null, 2) + "\n");
   return d;
 }
+
+/** The first line a process writes to `stream` (with its newline; less if the stream ends first). */
+export async function readLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = stream.getReader();
+  let out = "";
+  while (!out.includes("\n")) {
+    const r = await reader.read();
+    if (r.done) break;
+    out += new TextDecoder().decode(r.value);
+  }
+  reader.releaseLock();
+  return out;
+}

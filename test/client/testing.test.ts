@@ -14,6 +14,7 @@ import { findBinary } from "../../src/client/binary.ts";
 import { runnerWorkers, setupRun, teardownRun } from "../../src/client/runner.ts";
 import { HushError } from "../../src/errors.ts";
 import { HUSH, tempDir, waitFor } from "../e2e/_harness.ts";
+import { readLine } from "../_npm.ts";
 
 const SDK = resolve(import.meta.dir, "../../dist/sdk/index.mjs");
 
@@ -40,14 +41,7 @@ describe("startDaemon", () => {
     const script = join(dir, "caller.mjs");
     writeFileSync(script, `import { startDaemon } from ${JSON.stringify(pathToFileURL(SDK).href)};\nconst d = await startDaemon({ binary: ${JSON.stringify(HUSH)} });\nconsole.log(d.socket);\nsetInterval(() => {}, 1000);\n`);
     const p = Bun.spawn(["node", script], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
-    const reader = p.stdout.getReader();
-    let out = "";
-    while (!out.includes("\n")) {
-      const r = await reader.read();
-      if (r.done) break;
-      out += new TextDecoder().decode(r.value);
-    }
-    const socket = out.trim();
+    const socket = (await readLine(p.stdout)).trim();
     expect(existsSync(socket)).toBe(true);
     p.kill("SIGKILL");
     await p.exited;

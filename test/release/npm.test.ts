@@ -10,13 +10,14 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { mainManifest, platformManifest } from "../../release/npm.ts";
 import { PLATFORM_NAMES, hostPlatform, platformPackage } from "../../src/client/platforms.ts";
 import { ROOT, V, testRelease, type TestRelease } from "../_release.ts";
-import { run, tempDir, tempProject } from "../_npm.ts";
+import { npmEnv, readLine, run, tempDir, tempProject } from "../_npm.ts";
 
 const HOST = hostPlatform();
+
 let rel: TestRelease;
 beforeAll(async () => {
   rel = await testRelease();
@@ -58,7 +59,7 @@ describe("package manifests", () => {
 });
 
 describe.skipIf(!HOST)("npm install of the release tarballs into an empty project", () => {
-  test("`npx hush run -- node test.mjs` and `npx hush version` run the platform package's binary", () => {
+  test("`npx hush run -- node test.mjs` and `npx hush version` run the platform package's binary", async () => {
     if (!rel.tarballs.host) throw new Error(`the test release has no package for ${HOST}`);
     const dir = tempProject("hush-npm-install-", { type: "module" });
     const inst = run(["npm", "install", "--prefer-offline", "--no-audit", "--no-fund", rel.tarballs.main, rel.tarballs.host], { cwd: dir });
@@ -86,6 +87,21 @@ process.exit(7);
     expect(v.code).toBe(0);
     // Exit statuses pass through the launcher, also a signal's (128 + 15).
     expect(run(["npx", "--no-install", "hush", "run", "--", "sh", "-c", "kill -TERM $$"], { cwd: dir }).code).toBe(143);
+    // Signals sent to the launcher reach `hush run`, which ends the command and wipes the run.
+    for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+      const p = Bun.spawn(["node", join(dir, "node_modules/.bin/hush"), "run", "--", "sh", "-c", 'echo "$HUSH_SOCKET"; exec sleep 30'], {
+        cwd: dir,
+        env: npmEnv(),
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const socket = (await readLine(p.stdout)).trim();
+      expect(existsSync(socket)).toBe(true);
+      p.kill(signal);
+      expect(await p.exited).toBe(code);
+      expect(existsSync(dirname(socket))).toBe(false);
+    }
   }, 240_000);
 
   test("without the platform package: the launcher and startDaemon name the missing package", () => {
