@@ -4,7 +4,7 @@
  * "Trust boundaries"). An impostor running as nobody squats another uid's
  * default path (/tmp/hush-<uid>, 0777) and counts every byte it receives:
  * every CLI command, `hush join`, and the SDK in Bun and in Node
- * (dist/client.mjs) must refuse it, naming the path, owner and mode, and
+ * (dist/sdk/index.mjs) must refuse it, naming the path, owner and mode, and
  * send nothing. Also: loose, symlinked and foreign-socket directories, and
  * the legitimate `--socket-group` set-up with `--socket-owner`.
  *
@@ -178,7 +178,7 @@ describe.skipIf(!canSwitch)("an impostor (nobody) squatting the victim's default
     const bunFile = join(base, "sdk-bun.ts");
     writeFileSync(bunFile, sdkBun());
     const nodeFile = join(base, "sdk-node.mjs");
-    writeFileSync(nodeFile, sdkBun().replace(JSON.stringify(join(ROOT, "src/client/index.ts")), JSON.stringify(join(ROOT, "dist/client.mjs"))));
+    writeFileSync(nodeFile, sdkBun().replace(JSON.stringify(join(ROOT, "src/client/index.ts")), JSON.stringify(join(ROOT, "dist/sdk/index.mjs"))));
     for (const argv of [[process.execPath, bunFile], ["node", nodeFile]]) {
       if (argv[0] === "node" && !Bun.which("node")) continue; // Node is optional on a build host
       const r = await run(VICTIM, null, argv, { env });
@@ -288,7 +288,7 @@ describe.skipIf(!canSwitch)("--socket-group: a daemon run by a service user (nob
     const js = join(base, "sdk-group.mjs");
     writeFileSync(
       js,
-      `import { Client } from ${JSON.stringify(join(ROOT, "dist/client.mjs"))};
+      `import { Client } from ${JSON.stringify(join(ROOT, "dist/sdk/index.mjs"))};
 const c = new Client({ socket: ${JSON.stringify(socket)}, socketOwner: "nobody", credential: process.env.HUSH_CREDENTIAL });
 console.log(await c.get("k"));
 try { await new Client({ socket: ${JSON.stringify(socket)}, credential: process.env.HUSH_CREDENTIAL }).get("k"); } catch (e) { console.log(e.code); }`,
