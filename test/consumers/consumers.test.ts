@@ -10,7 +10,9 @@
  *   ts-jest         ts-jest with node10 resolution and the strictest settings
  *   vitest-threads  vitest, pool "threads"        vitest-forks: pool "forks"
  *   playwright      @playwright/test as a test runner (no browser), worker fixtures
- *   tsc             tsc --noEmit under NodeNext, bundler and node10 resolution
+ *   tsc             tsc --noEmit under NodeNext, bundler and node10 resolution (the
+ *                   SDK's types need no @types/node; NodeNext also checks the
+ *                   fixtures against Playwright's own types)
  *
  * Each runner runs 4 test files on 4 workers against one daemon started by
  * `hush-broker/global-setup` from the installed platform package; every file
@@ -84,28 +86,23 @@ beforeAll(async () => {
     const first = readdirSync(tests)[0]!;
     for (const i of [2, 3, 4]) cpSync(join(tests, first), join(tests, first.replace("1", String(i))));
   }
-  // Two lanes at once (2 cores): the jest projects, and the rest.
+  // One after the other: each runner already keeps both cores busy with its 4 workers.
   const nm = join(shared, "node_modules");
-  const lane = async (cs: Consumer[], extra: () => void = () => {}) => {
-    for (const c of cs) {
-      const out = join(shared, "out", c.name);
-      mkdirSync(out, { recursive: true });
-      const r = await runAsync(c.cmd(nm), join(shared, c.name), { ...c.env, CONSUMER_OUT: out, CI: "1" });
-      console.error(`test/consumers: ${c.name}: ${r.ms} ms`);
-      runs.set(c.name, { ...r, out });
-    }
-    extra();
-  };
-  await Promise.all([
-    lane(CONSUMERS.slice(0, 3)),
-    lane(CONSUMERS.slice(3), () => {
-      for (const m of TSC_MODES) {
-        const r = run(["node", join(nm, "typescript/bin/tsc"), "-p", `tsconfig.${m}.json`], { cwd: join(shared, "tsc") });
-        console.error(`test/consumers: tsc ${m}: ${r.ms} ms`);
-        tscRuns.set(m, r);
-      }
+  for (const c of CONSUMERS) {
+    const out = join(shared, "out", c.name);
+    mkdirSync(out, { recursive: true });
+    const r = await runAsync(c.cmd(nm), join(shared, c.name), { ...c.env, CONSUMER_OUT: out, CI: "1" });
+    console.error(`test/consumers: ${c.name}: ${r.ms} ms`);
+    runs.set(c.name, { ...r, out });
+  }
+  // tsc is single-threaded: the three checks run side by side.
+  await Promise.all(
+    TSC_MODES.map(async (m) => {
+      const r = await runAsync(["node", join(nm, "typescript/bin/tsc"), "-p", `tsconfig.${m}.json`], join(shared, "tsc"), {});
+      console.error(`test/consumers: tsc ${m}: ${r.ms} ms`);
+      tscRuns.set(m, r);
     }),
-  ]);
+  );
 }, 900_000);
 
 async function runAsync(cmd: string[], cwd: string, env: Record<string, string>): Promise<RunResult> {

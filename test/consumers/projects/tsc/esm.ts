@@ -1,11 +1,13 @@
-// Every entry point of hush-broker, used with the types a consumer relies on.
-import { test as base } from "@playwright/test";
+// Every entry point of hush-broker, used with the types a consumer relies on. It needs no
+// @types/node (tsconfig "types": [] except under NodeNext, where playwright.ts needs them).
 import { Client, HushError, getOrCreate, isHushError, leaseWorkerSlot, startDaemon, withLock, workerIndex, type HushDaemon, type Lease, type Lock } from "hush-broker";
 import globalSetup from "hush-broker/global-setup";
 import globalTeardown from "hush-broker/global-teardown";
 import { hushFixtures, type HushWorkerFixtures } from "hush-broker/playwright";
 
-export const test = base.extend<{}, HushWorkerFixtures>(hushFixtures({ pool: "accounts", size: 4 }));
+const fixtures = hushFixtures({ pool: "accounts", size: 4 });
+export const scopes: ["worker", "worker"] = [fixtures.hush[1].scope, fixtures.hushSlot[1].scope];
+export type Slot = HushWorkerFixtures["hushSlot"]["slot"];
 
 export async function usage(): Promise<number> {
   const teardown: () => Promise<void> = await globalSetup();
