@@ -113,7 +113,7 @@ export class NonceCache {
     // A key seen again after it expired has a newer expiry: keep that one.
     if (this.seen.get(k) === e) {
       this.seen.delete(k);
-      const o = this.qOwner[i];
+      const o = this.qOwner[i]!;
       if (--o.n === 0) this.owners.delete(o.id);
     }
     this.qKeys[i] = undefined;
@@ -135,7 +135,8 @@ export class NonceCache {
     this.lastScan = now;
     for (let i = this.head; i < this.qKeys.length; i++) {
       const k = this.qKeys[i];
-      if (k !== undefined && this.qExp[i] < now) this.drop(i, k, this.qExp[i]);
+      const e = this.qExp[i]!;
+      if (k !== undefined && e < now) this.drop(i, k, e);
     }
   }
 
