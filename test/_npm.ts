@@ -3,9 +3,9 @@
  * install hush's npm packages into fresh projects: no `npm_*` variables
  * inherited from `npm test`, no HUSH_* variables, NO_COLOR set.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { tempDir } from "./_tmp.ts";
 
 /** process.env without npm's lifecycle variables and hush's own. */
 export function npmEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
@@ -31,17 +31,8 @@ export function run(cmd: string[], opts: { cwd?: string; env?: Record<string, st
   return { code: r.exitCode ?? 128, stdout: r.stdout.toString(), stderr: r.stderr.toString(), ms: Math.round(performance.now() - t0) };
 }
 
-const made: string[] = [];
-process.on("exit", () => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
 
-/** A fresh directory, removed when the test process exits. */
-export function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  made.push(d);
-  return d;
-}
+export { tempDir };
 
 /** A fresh directory with a private package.json (plus `fields`). */
 export function tempProject(prefix: string, fields: Record<string, unknown>): string {

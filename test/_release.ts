@@ -6,13 +6,12 @@
  * under qemu), signed with a key made for the run. HUSH_RELEASE_TEST_ALL=1
  * builds all six targets.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { formatSecretKeyFile, generateKeyPair, type KeyPair } from "../release/minisign.ts";
 import { ALL_TARGETS, artifactName, tarballNames, type TargetName } from "../release/release.ts";
 import { hostPlatform } from "../src/client/platforms.ts";
+import { tempDir } from "./_tmp.ts";
 
 export const ROOT = resolve(import.meta.dir, "..");
 export const V = pkg.version;
@@ -39,8 +38,7 @@ let made: Promise<TestRelease> | undefined;
 export function testRelease(): Promise<TestRelease> {
   return (made ??= (async () => {
     const targets: TargetName[] = process.env.HUSH_RELEASE_TEST_ALL === "1" ? ALL_TARGETS : ["linux-x64", "linux-arm64"];
-    const work = mkdtempSync(join(tmpdir(), "hush-release-"));
-    process.on("exit", () => rmSync(work, { recursive: true, force: true }));
+    const work = tempDir("hush-release-");
     const out = join(work, "dist");
     const key = generateKeyPair();
     const secretKeyText = formatSecretKeyFile(key);
