@@ -88,10 +88,13 @@ beforeAll(async () => {
   }
   // One after the other: each runner already keeps both cores busy with its 4 workers.
   const nm = join(shared, "node_modules");
+  // TMPDIR inside the shared directory: what the runners cache there (Playwright's transform cache) goes with it.
+  const tmp = join(shared, "tmp");
+  mkdirSync(tmp);
   for (const c of CONSUMERS) {
     const out = join(shared, "out", c.name);
     mkdirSync(out, { recursive: true });
-    const r = await runAsync(c.cmd(nm), join(shared, c.name), { ...c.env, CONSUMER_OUT: out, CI: "1" });
+    const r = await runAsync(c.cmd(nm), join(shared, c.name), { ...c.env, CONSUMER_OUT: out, CI: "1", TMPDIR: tmp });
     console.error(`test/consumers: ${c.name}: ${r.ms} ms`);
     runs.set(c.name, { ...r, out });
   }
