@@ -15,7 +15,7 @@ import { startDaemon, tempDir, type Daemon } from "./_harness.ts";
 import { AdminClient, Client } from "../../src/client/index.ts";
 import { formatKeyFile } from "../../src/keys/index.ts";
 
-const SDK = resolve(import.meta.dir, "../../dist/client.mjs");
+const SDK = resolve(import.meta.dir, "../../dist/sdk/index.mjs");
 
 let d: Daemon;
 let auditFile: string;
