@@ -5,11 +5,11 @@
  * For each op (get, set) and in-flight count (32, 1), interleaved, `--repeat` times:
  *   - redis-benchmark -c C (C client, no auth)
  *   - ioredis (bench/ioredis-load.mjs), in Bun and in Node: C requests in flight on one connection
- *   - the hush SDK from dist/client.mjs (bench/sdk-load.mjs), in Bun and in Node: C requests
+ *   - the hush SDK from dist/sdk/index.mjs (bench/sdk-load.mjs), in Bun and in Node: C requests
  *     in flight, every one signed and every answer verified, over the SDK's default transport
  *     (one WebSocket connection); `--transports ws,http` adds HTTP
  * then `hush bench --op join` (joins/s). `--baseline DIR` adds the same hush columns for another
- * checkout (its dist/hush, dist/client.mjs and bench/sdk-load.mjs, against its own daemon), run
+ * checkout (its dist/hush, its SDK build and bench/sdk-load.mjs, against its own daemon), run
  * right after this one's in every cell: before/after side by side with Redis. Ratios are taken within each repeat (same minute, same
  * noise), then the median and the spread (min–max) over the repeats are printed, with the targets
  * of the performance issue. redis-server is installed with apt-get when it is missing and we are
@@ -41,12 +41,14 @@ const valueSize = arg("value-size", "100");
 const keys = arg("keys", "1000");
 const hush = process.env.HUSH || join(root, "dist/hush");
 const baseline = arg("baseline", "") ? resolve(arg("baseline", "")) : "";
-if (baseline && (!existsSync(join(baseline, "dist/hush")) || !existsSync(join(baseline, "dist/client.mjs")))) {
-  console.error(`compare: --baseline ${baseline} has no dist/hush or dist/client.mjs; build it first`);
+// A baseline checkout's SDK is dist/sdk/index.mjs, or dist/client.mjs before the npm packaging.
+const hasSdk = (dir: string) => existsSync(join(dir, "dist/sdk/index.mjs")) || existsSync(join(dir, "dist/client.mjs"));
+if (baseline && (!existsSync(join(baseline, "dist/hush")) || !hasSdk(baseline))) {
+  console.error(`compare: --baseline ${baseline} has no dist/hush or SDK build (dist/sdk/index.mjs); build it first`);
   process.exit(2);
 }
-if (!existsSync(hush) || !existsSync(join(root, "dist/client.mjs"))) {
-  console.error(`compare: ${hush} or dist/client.mjs is missing; build first: npx bun release/build.ts --quiet`);
+if (!existsSync(hush) || !existsSync(join(root, "dist/sdk/index.mjs"))) {
+  console.error(`compare: ${hush} or dist/sdk/index.mjs is missing; build first: npx bun release/build.ts --quiet`);
   process.exit(2);
 }
 const have = (cmd: string) => Bun.which(cmd) !== null;

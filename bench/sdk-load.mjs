@@ -1,5 +1,5 @@
 /**
- * The hush SDK under load, from the built SDK (dist/client.mjs), so the same
+ * The hush SDK under load, from the built SDK (dist/sdk/index.mjs), so the same
  * script measures Bun and Node ≥ 20 (bench/compare runs it with both).
  * Every request is signed and every answer's signature verified. All
  * `--inflight` workers share one Client (the SDK pipelines them over its
@@ -15,7 +15,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { arg, runLoad } from "./_load.mjs";
 
-const { Client } = await import(resolve(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "../dist/client.mjs"));
+const { Client } = await import(resolve(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "../dist/sdk/index.mjs"));
 const op = arg("op", "get");
 const inflight = Number(arg("inflight", "32"));
 const keys = Number(arg("keys", "1000"));

@@ -10,7 +10,8 @@
  * - an answer relabelled to another request's id does not verify;
  * - TLS: the pin is checked before any byte of the upgrade is written
  *   (Bun and Node);
- * - Node ≥ 20 through the built dist/client.mjs and the `ws` package.
+ * - Node ≥ 20 through the built dist/sdk/index.mjs and the `ws` package
+ *   bundled in it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join, resolve } from "node:path";
@@ -187,7 +188,7 @@ describe("TLS pin (wss)", () => {
     }
   });
 
-  test("Node (dist/client.mjs, the ws package): the same", async () => {
+  test("Node (dist/sdk/index.mjs, the ws package): the same", async () => {
     const p = await tlsProbe();
     try {
       const out = await node(`
@@ -203,12 +204,12 @@ describe("TLS pin (wss)", () => {
   });
 });
 
-/** Run `body` in Node with `Client` from dist/client.mjs and `cred`; `out(x)` prints the result. */
+/** Run `body` in Node with `Client` from dist/sdk/index.mjs and `cred`; `out(x)` prints the result. */
 async function node(body: string): Promise<any> {
   const file = join(dir, `n${Math.random().toString(36).slice(2)}.mjs`);
   writeFileSync(
     file,
-    `import { Client, HushError } from ${JSON.stringify(resolve(import.meta.dir, "../../dist/client.mjs"))};
+    `import { Client, HushError } from ${JSON.stringify(resolve(import.meta.dir, "../../dist/sdk/index.mjs"))};
      const cred = ${JSON.stringify(cred)};
      const out = (x) => process.stdout.write(JSON.stringify(x));
      ${body}
@@ -220,7 +221,7 @@ async function node(body: string): Promise<any> {
   return JSON.parse(o);
 }
 
-test("Node ≥ 20 through dist/client.mjs: WebSocket by default, pipelined, typed errors", async () => {
+test("Node ≥ 20 through dist/sdk/index.mjs: WebSocket by default, pipelined, typed errors", async () => {
   const out = await node(`
     const c = new Client({ socket: ${JSON.stringify(d.socketPath)}, credential: cred });
     await Promise.all(Array.from({ length: 50 }, (_, i) => c.set("node/" + i, { i }, { ttlMs: 60000 })));

@@ -1,6 +1,6 @@
 /**
  * The SDK's coordination semantics in Node, through the bundle
- * (dist/client.mjs) under `hush run`, as jest/vitest/Playwright workers use
+ * (dist/sdk/index.mjs) under `hush run`, as jest/vitest/Playwright workers use
  * it: parallel processes share a counter under withLock (exact), make a
  * fixture once with getOrSet, wait for a pool slot, and see camelCase
  * results, ttl(), idempotent releases, Symbol.asyncDispose, AbortSignal, a
@@ -11,10 +11,10 @@ import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { hush, tempDir } from "./_harness.ts";
 
-const SDK = resolve(import.meta.dir, "../../dist/client.mjs");
+const SDK = resolve(import.meta.dir, "../../dist/sdk/index.mjs");
 const hasNode = Bun.which("node") !== null;
 
-describe.skipIf(!hasNode)("SDK semantics in Node (dist/client.mjs)", () => {
+describe.skipIf(!hasNode)("SDK semantics in Node (dist/sdk/index.mjs)", () => {
   test("withLock, getOrSet and a waiting lease across parallel Node processes", async () => {
     const dir = tempDir();
     const worker = join(dir, "worker.mjs");
