@@ -28,7 +28,6 @@ export { checkedSocketPath, createUnixTransport, type Transport, type UnixTransp
 export { createTlsTransport, createLoopbackTransport } from "./tls.ts";
 export { createWsTransport, CLOSE_UNPROCESSED, type Opener, type WsSocket, type WsEvents, type WsTransportOptions } from "./transport-ws.ts";
 export { unixOpener, tlsOpener, loopbackOpener } from "./ws-open.ts";
-export { acquireLock, getOrCreate, withLock, type GetOrCreateOptions, type WithLockOptions } from "./coordination.ts";
 export { startDaemon, type HushDaemon, type StartDaemonOptions } from "./daemon.ts";
 export { findBinary, type FindBinaryOptions } from "./binary.ts";
 export { PACKAGE_NAME, PLATFORMS, hostPlatform, platformPackage, type Platform, type PlatformName } from "./platforms.ts";

@@ -2,14 +2,14 @@
  * The SDK's test-runner helpers against the compiled binary (dist/hush):
  * startDaemon (socket and credential over a pipe, wiped on stop() and when
  * the caller dies without calling it), the global setup/teardown's
- * environment, worker indexes, withLock and getOrCreate under contention,
- * and findBinary's errors.
+ * environment, worker indexes and findBinary's errors. (Client.withLock and
+ * getOrSet under contention: semantics.test.ts, e2e/sdk-node.test.ts.)
  */
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { Client, getOrCreate, isHushError, leaseWorkerSlot, startDaemon, withLock, workerIndex } from "../../src/client/index.ts";
+import { Client, isHushError, leaseWorkerSlot, startDaemon, workerIndex } from "../../src/client/index.ts";
 import { findBinary } from "../../src/client/binary.ts";
 import { runnerWorkers, setupRun, teardownRun } from "../../src/client/runner.ts";
 import { HushError } from "../../src/errors.ts";
@@ -116,53 +116,6 @@ describe("global setup and teardown", () => {
     expect(runnerWorkers({ config: { maxWorkers: 8 } })).toBe(8); // vitest TestProject
     expect(runnerWorkers(undefined)).toBeUndefined();
     expect(runnerWorkers({ maxWorkers: "50%" })).toBeUndefined();
-  });
-});
-
-describe("withLock and getOrCreate", () => {
-  test("under contention: one holder at a time, growing tokens, one creation", async () => {
-    const d = await startDaemon({ binary: HUSH });
-    try {
-      const clients = [0, 1, 2, 3].map(() => new Client({ socket: d.socket, credential: d.credential, autoRekey: false }));
-      let inside = 0;
-      let last = 0;
-      let creations = 0;
-      const seen = await Promise.all(
-        clients.map(async (c, i) => {
-          const v = await getOrCreate(c, "fixture", async () => (++creations, await Bun.sleep(50), { by: i }), { ttlMs: 60_000 });
-          for (let k = 0; k < 5; k++) {
-            await withLock(
-              c,
-              "critical",
-              async (lock) => {
-                expect(++inside).toBe(1);
-                expect(lock.token).toBeGreaterThan(last);
-                last = lock.token;
-                await Bun.sleep(2);
-                inside--;
-              },
-              { ttlMs: 5_000 },
-            );
-          }
-          return v;
-        }),
-      );
-      expect(creations).toBe(1);
-      expect(new Set(seen.map((s) => JSON.stringify(s))).size).toBe(1);
-      // fn's error is rethrown and the lock is released; a held lock times out as `conflict`
-      await expect(withLock(clients[0]!, "x", () => Promise.reject(new Error("boom")), { ttlMs: 5_000 })).rejects.toThrow("boom");
-      const held = await clients[0]!.lock("x", { ttlMs: 5_000 });
-      const e = await withLock(clients[1]!, "x", () => 1, { ttlMs: 5_000, waitMs: 100 }).catch((x) => x);
-      expect(e.code).toBe("conflict");
-      expect(e.message).toBe('lock "x" is still held after 100 ms');
-      await held.release();
-      // a failed create stores nothing, and the next caller creates
-      await expect(getOrCreate(clients[0]!, "g", () => Promise.reject(new Error("no")), { ttlMs: 60_000 })).rejects.toThrow("no");
-      expect(await getOrCreate(clients[1]!, "g", () => 7, { ttlMs: 60_000 })).toBe(7);
-      for (const c of clients) c.close();
-    } finally {
-      await d.stop();
-    }
   });
 });
 

@@ -6,10 +6,14 @@
  *
  * 1. Barrier: wait until all 4 test files run at once (proves 4 workers).
  * 2. One pool slot per worker (`leaseWorkerSlot`, or Playwright's `hushSlot`).
- * 3. A fixture created once (`getOrCreate`; creations logged to created.log).
+ * 3. A fixture created once (`client.getOrSet`; creations logged to created.log).
  * 4. A shared counter (`incr`) and a lock-protected critical section
- *    (`withLock`): enter/exit logged to section.log, fencing tokens checked
- *    against the last one stored.
+ *    (`client.withLock`): enter/exit logged to section.log, fencing tokens
+ *    checked against the last one stored.
+ *
+ * The client is the default one (`Client.fromEnv()`, or Playwright's `hush`
+ * fixture): the WebSocket transport, through the `ws` package bundled in
+ * hush-broker.
  */
 const fs = require("node:fs");
 const path = require("node:path");
@@ -32,39 +36,37 @@ module.exports = async function scenario(sdk, file, given = {}) {
     if (Date.now() > end) throw new Error(`only ${await client.get("arrived")} of ${FILES} test files ran at the same time`);
   }
 
-  const fixture = await sdk.getOrCreate(
-    client,
+  const fixture = await client.getOrSet(
     "fixture",
     async () => {
       fs.appendFileSync(path.join(out, "created.log"), `${id}\n`);
       await sleep(100);
       return { createdBy: id };
     },
-    { ttlMs: TTL },
+    { ttlMs: TTL, wait: { timeoutMs: 60_000, retryDelayMs: 20 } },
   );
 
   const counts = [];
   const tokens = [];
   for (let i = 0; i < 5; i++) {
     counts.push(await client.incr("counter", 1, { ttlMs: TTL }));
-    await sdk.withLock(
-      client,
+    await client.withLock(
       "critical",
-      async (lock) => {
+      async (signal, lock) => {
         fs.appendFileSync(path.join(out, "section.log"), `enter ${id} ${lock.token}\n`);
         let last = 0;
         try {
-          last = await client.get("last-token");
+          last = await client.get("last-token", { signal });
         } catch (e) {
           if (!(sdk.isHushError(e) && e.code === "not_found")) throw e;
         }
         if (!(lock.token > last)) throw new Error(`fencing token ${lock.token} is not above ${last}`);
-        await client.set("last-token", lock.token, { ttlMs: TTL });
+        await client.set("last-token", lock.token, { ttlMs: TTL, signal });
         await sleep(5);
         fs.appendFileSync(path.join(out, "section.log"), `exit ${id} ${lock.token}\n`);
         tokens.push(lock.token);
       },
-      { ttlMs: 10_000 },
+      { ttlMs: 10_000, wait: { timeoutMs: 60_000, retryDelayMs: 10 } },
     );
   }
 

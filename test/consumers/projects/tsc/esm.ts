@@ -1,6 +1,6 @@
 // Every entry point of hush-broker, used with the types a consumer relies on. It needs no
 // @types/node (tsconfig "types": [] except under NodeNext, where playwright.ts needs them).
-import { Client, HushError, getOrCreate, isHushError, leaseWorkerSlot, startDaemon, withLock, workerIndex, type HushDaemon, type Lease, type Lock } from "hush-broker";
+import { Client, HushError, isHushError, leaseWorkerSlot, startDaemon, workerIndex, type HushDaemon, type Lease, type Lock } from "hush-broker";
 import globalSetup from "hush-broker/global-setup";
 import globalTeardown from "hush-broker/global-teardown";
 import { hushFixtures, type HushWorkerFixtures } from "hush-broker/playwright";
@@ -16,8 +16,8 @@ export async function usage(): Promise<number> {
   const daemon: HushDaemon = await startDaemon({ name: "types", maxItems: 100, timeoutMs: 5_000 });
   const client = new Client({ socket: daemon.socket, credential: daemon.credential });
   const n: number = await client.incr("n", 1, { ttlMs: 1_000 });
-  const token: number = await withLock(client, "l", (lock: Lock) => lock.token, { ttlMs: 1_000 });
-  const fixture: { id: string } = await getOrCreate(client, "f", () => ({ id: "x" }), { ttlMs: 1_000 });
+  const token: number = await client.withLock("l", (_signal: AbortSignal, lock: Lock) => lock.token, { ttlMs: 1_000, wait: { timeoutMs: 5_000 } });
+  const fixture: { id: string } = await client.getOrSet("f", () => ({ id: "x" }), { ttlMs: 1_000 });
   const slot: Lease = await leaseWorkerSlot(client, { size: 4, index: workerIndex({ JEST_WORKER_ID: "1" }) });
   try {
     await client.get<string>("missing");
