@@ -3,7 +3,11 @@
  * CommonJS (`.cjs`) with their own declaration files (`.d.mts`, `.d.cts`)
  * in dist/sdk, plus the `hush` launcher (CommonJS, no types). Every
  * dependency is bundled, so the published package depends on nothing but
- * its platform binary. Declarations are emitted with tsconfig.sdk.json: Node
+ * its platform binary: @noble/*, @scure/base and `ws` (the WebSocket
+ * transport in Node) at the versions of package-lock.json, one copy shared
+ * by both builds' chunks. `ws`'s optional native add-ons stay outside: it
+ * requires them at run time, in a try, and uses them when the consumer
+ * installed them (README "SDK"). Declarations are emitted with tsconfig.sdk.json: Node
  * types only, exactOptionalPropertyTypes and noUncheckedIndexedAccess.
  * @module
  */
@@ -16,7 +20,7 @@ const shared = {
   outDir: "dist/sdk",
   tsconfig: "tsconfig.sdk.json",
   define: { HUSH_VERSION: JSON.stringify(pkg.version) },
-  deps: { alwaysBundle: [/./], onlyBundle: false },
+  deps: { alwaysBundle: [/./], onlyBundle: false, neverBundle: ["bufferutil", "utf-8-validate"] },
   shims: true,
   logLevel: "warn",
   checks: { pluginTimings: false },

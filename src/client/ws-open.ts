@@ -42,7 +42,11 @@ interface NodeWs {
 type NodeWsClass = new (url: string, opts: Record<string, unknown>) => NodeWs;
 
 let wsClass: Promise<NodeWsClass> | undefined;
-/** The `ws` package (a dependency of the SDK; loaded only when used). */
+/**
+ * The `ws` package: a dependency of the source tree, bundled into the npm
+ * package's dist/sdk (tsdown.config.ts; README "SDK"), where it is a chunk of
+ * its own (loaded when first used by the ESM build, at load by the CommonJS one).
+ */
 function loadWs(): Promise<NodeWsClass> {
   return (wsClass ??= import("ws").then((m: any) => (m.default ?? m.WebSocket ?? m) as NodeWsClass));
 }
