@@ -41,6 +41,18 @@ export interface Lease extends Hold {
   readonly holder: string | undefined;
 }
 
+declare global {
+  /**
+   * `Symbol.asyncDispose` (ECMAScript explicit resource management), declared
+   * as TypeScript's lib `esnext.disposable` and @types/node declare it, so
+   * that the SDK's declaration files compile in a project whose `lib` is
+   * ES2022 and that has no @types/node (the consumer projects' tsc checks).
+   */
+  interface SymbolConstructor {
+    readonly asyncDispose: unique symbol;
+  }
+}
+
 /** `Symbol.asyncDispose` (Node ≥ 20.4, Bun), or its registered stand-in on older runtimes. */
 export const asyncDispose: typeof Symbol.asyncDispose = (Symbol as any).asyncDispose ?? Symbol.for("Symbol.asyncDispose");
 
