@@ -2,7 +2,8 @@
  * CycloneDX 1.5 SBOM (JSON) for a hush release, from package-lock.json
  * (lockfileVersion 2 or 3).
  *
- * Lists what ends up inside the compiled binary:
+ * Lists what ends up inside the compiled binary (and, for the runtime
+ * dependencies, inside the npm package's SDK bundle, tsdown.config.ts):
  *  - the runtime dependencies: package.json `dependencies` and everything they
  *    pull in, resolved through the lockfile the way Node resolves
  *    `node_modules` (nearest ancestor first);
