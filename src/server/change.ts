@@ -8,20 +8,23 @@
  * 2. `apply()` checks everything and makes the part of the change that
  *    `undo()` can take back exactly (create a key, take a lease, set a
  *    flag). It throws to refuse; a refusal has changed nothing;
- * 3. `log()` writes the change's log lines;
- * 4. `records()` builds the audit records (actor, via, `result: "ok"` and
+ * 3. `records()` builds the audit records (actor, via, `result: "ok"` and
  *    corr_id are filled in), which are committed all or nothing
  *    (AuditSink.commit: every line in the file, or none of them);
- * 5. if 3 or 4 fails — a logger or sink that throws, a line the file will
- *    not take — `undo()` runs and the answer is `503 unavailable` (the file
- *    cannot take the lines; the refused change is recorded as `result:
+ * 4. if 3 fails — a sink that throws, a line the file will not take —
+ *    `undo()` runs, the daemon's log says so (a warning with the corr_id:
+ *    the change was taken back) and the answer is `503 unavailable` (the
+ *    file cannot take the lines; the refused change is recorded as `result:
  *    "error"`, `reason: "unavailable"`, when the file recovers) or `500
  *    internal` with the corr_id (anything thrown, logged by the route stage);
- * 6. `commit()` does what cannot be taken back (revoke and wipe a key, spend
+ * 5. `commit()` does what cannot be taken back (revoke and wipe a key, spend
  *    a token use, replace a credential's values), once the records are in
  *    the file. It must not throw for what `apply()` checked; if it throws
  *    anyway (a bug), an `error` record with the same corr_id follows the
  *    `ok` one and the answer is 500;
+ * 6. `log()` writes the change's log lines — only now, so the daemon's log
+ *    never reports a change that was refused or taken back (a logger that
+ *    throws is ignored: the change is made);
  * 7. `answer()`.
  *
  * So a destructive change is checked in `apply()` and done in `commit()`;
@@ -87,16 +90,18 @@ function settle<R>(c: Ctx, ch: Change<R>, r: R): Answer | Promise<Answer> {
   const st = c.st;
   let events: AuditEvent[] = [];
   try {
-    ch.log?.(r);
     const via = ch.via ?? (c.area === "admin" ? "admin" : "worker");
     events = ch.records(r).map((e) => ({ actor: c.actor, via, result: "ok", corr_id: c.corrId, ...e }));
     const refusal: AuditEvent = { ...events[0], result: "error", reason: "unavailable", value_hash: undefined };
     if (!commitRecords(st.audit, events, refusal)) throw new HushError("unavailable", `${UNAVAILABLE}; the change was not made`);
   } catch (e) {
-    return undoThenThrow(c, ch, r, e);
+    return undoThenThrow(c, ch, r, e, events[0]?.action);
   }
   try {
     ch.commit?.(r);
+    try {
+      ch.log?.(r); // only a change that was made is logged
+    } catch {}
     return ch.answer(r);
   } catch (e) {
     // A bug: the records say ok; say that it failed, with the same corr_id.
@@ -107,7 +112,10 @@ function settle<R>(c: Ctx, ch: Change<R>, r: R): Answer | Promise<Answer> {
   }
 }
 
-function undoThenThrow<R>(c: Ctx, ch: Change<R>, r: R, e: unknown): Promise<Answer> | never {
+function undoThenThrow<R>(c: Ctx, ch: Change<R>, r: R, e: unknown, action: string | undefined): Promise<Answer> | never {
+  try {
+    c.st.log.warn("change taken back: its audit records could not be written", { corr_id: c.corrId, route: c.label, action, reason: e instanceof HushError ? e.code : "internal" });
+  } catch {}
   let u: void | Promise<void> = undefined;
   try {
     u = ch.undo?.(r);
