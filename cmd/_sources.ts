@@ -75,6 +75,7 @@ export function openAudit(
   opts: { file?: string; key?: string; stateFile?: string; hmacKeyFile?: string; sealEvery?: number; sealIntervalMs?: number },
   mask: (s: string) => string,
   version: string,
+  onHealthChange?: (healthy: boolean, error: string | null) => void,
 ): { writer?: AuditWriter; hmacKey: Uint8Array } {
   if (opts.key) {
     throw new HushError(
@@ -101,6 +102,7 @@ export function openAudit(
     sealEvery: opts.sealEvery,
     sealIntervalMs: opts.sealIntervalMs,
     start: { version, hmac_key_id: auditHmacKeyId(hmacKey) },
+    onHealthChange,
   });
   return { writer, hmacKey };
 }

@@ -84,7 +84,11 @@ export default defineCommand({
       undo.push(() => creds.forEach((c) => wipe(...c.values)));
       if (creds.length > config.limits.maxCreds) throw new HushError("invalid_request", `${creds.length} credentials at start, more than --max-creds ${config.limits.maxCreds}`);
       if (signals.received) throw signals.abort.reason;
-      const audit = openAudit(auditOptions(args), (s) => log.masker.mask(s), VERSION);
+      const audit = openAudit(auditOptions(args), (s) => log.masker.mask(s), VERSION, (healthy, error) => {
+        // Once per change of health, not per request (the writer tells only transitions).
+        if (healthy) log.info("the audit log can be written again; serving requests that need it");
+        else log.error("the audit log cannot be written; refusing changes and secret reads (503) until it recovers", { file: args["audit-file"], error });
+      });
       const w = audit.writer;
       undo.push(() => wipe(audit.hmacKey), () => w?.close()); // the run's start line gets its stop line
       for (const note of w?.warnings ?? []) log.warn(note);
@@ -108,7 +112,10 @@ export default defineCommand({
     log.info("shutting down", why === "idle" ? { reason: "idle_timeout", idle_ms: d.state.config.idleShutdownMs } : { signal: why });
     await d.stop();
     clearInterval(ticker);
-    if (w && !w.close()) log.error("the audit log could not be closed cleanly (its last lines may be missing)");
+    if (w && !w.close()) {
+      const { lastError, pendingLines } = w.status();
+      log.error("the audit log could not be closed cleanly: this run has no stop line and closing seal, so hush audit verify --closed fails on it", { error: lastError, lines_not_written: pendingLines });
+    }
     lock.release();
     log.info("stopped; store wiped, sockets removed");
     return 0;

@@ -21,7 +21,8 @@
  *   directory is fsync'ed; the old file's bytes are overwritten with zeros
  *   through the descriptor that held its lock, which is then closed (best
  *   effort: a copy-on-write filesystem, an SSD's remapping, a snapshot or a
- *   backup can keep old blocks);
+ *   backup can keep old blocks); when no new file can be made (a full
+ *   disk), the file is overwritten in place and fdatasync'ed instead;
  * - nothing else secret is written: seal keys live in memory only.
  * @module
  */
@@ -223,6 +224,9 @@ export class SealStateFile {
       this._dirty = true;
       return [`audit state file ${this.path} was at epoch ${from}, but the audit file already has a seal of epoch ${last.epoch} (seq ${last.seq}): moved the state on to epoch ${last.epoch + 1} (a crash right after a seal, or a state file restored from a backup)`];
     }
+    if (last.epoch + 2 === this._epoch) {
+      return [`the last seal in audit file ${logPath} is epoch ${last.epoch} (seq ${last.seq}), but the sealing state is at epoch ${this._epoch}: the seal of epoch ${last.epoch + 1} was never written (the daemon stopped after it had replaced the state and before the seal line was in the file, PROTOCOL.md §9.4), or sealed lines were cut from the end; hush audit verify reports the skipped epoch, and --closed fails on it`];
+    }
     if (last.epoch + 1 < this._epoch) {
       return [`the last seal in audit file ${logPath} is epoch ${last.epoch} (seq ${last.seq}), but the sealing state is at epoch ${this._epoch}: sealed lines of epochs ${last.epoch + 1}..${this._epoch - 1} are missing from the file (cut, or replaced by an older copy?); hush audit verify will report the gap`];
     }
@@ -230,14 +234,38 @@ export class SealStateFile {
   }
 
   /**
-   * Save the current state atomically (see the module comment): a temp file
-   * with a random name, created exclusively and locked, replaces the file;
-   * the old file's bytes are zeroed and its lock dropped. Throws the fs
-   * error (the old file and its lock stay).
+   * Save the current state (see the module comment): a temp file with a
+   * random name, created exclusively and locked, replaces the file; the old
+   * file's bytes are zeroed and its lock dropped. When no new file can be
+   * made (ENOSPC, EDQUOT, EMFILE…) and the path still names the locked file,
+   * the file is overwritten in place instead (same place, old bytes
+   * overwritten, fdatasync'ed). Throws the fs error of the replace when
+   * neither works: the state on disk is then the old one, or — if the
+   * in-place write failed part-way — a torn file that the next start
+   * refuses; never a newer state the caller would not know about.
    */
   persist(): void {
     if (this.fd < 0) throw new Error("audit state file: closed");
     const bytes = utf8(formatSealStateFile(this._epoch, this.keyId, this.state));
+    try {
+      try {
+        this.replaceFile(bytes);
+      } catch (e) {
+        if (!sameFile(this.fd, this.path)) throw e; // the name no longer leads here: writing in place saves nothing
+        try {
+          overwriteInPlace(this.fd, bytes);
+        } catch {
+          throw e;
+        }
+      }
+    } finally {
+      wipe(bytes);
+    }
+    this._dirty = false;
+  }
+
+  /** The atomic rewrite: temp file, fsync, rename, directory fsync, old file zeroed. Throws the fs error (the old file and its lock stay). */
+  private replaceFile(bytes: Uint8Array): void {
     const tmp = join(dirname(this.path), `.${basename(this.path)}.${toHex(randomBytes(8))}.tmp`);
     let fd = -1;
     try {
@@ -253,14 +281,11 @@ export class SealStateFile {
         eraseFile(tmp);
       }
       throw e;
-    } finally {
-      wipe(bytes);
     }
     const old = this.fd;
     this.fd = fd;
     syncDir(dirname(this.path));
     zeroAndClose(old);
-    this._dirty = false;
   }
 
   /** Wipe the in-memory state and drop the file's lock (at the end of a run, after `persist()`). Idempotent. */
@@ -346,6 +371,30 @@ function syncDir(dir: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Write `bytes` over the file open at `fd` from offset 0, padded with
+ * newlines to the file's old size (so no byte of the old state is left;
+ * the key-file parser skips blank lines), then fdatasync. Needs no new
+ * block on a filesystem that already holds the file's one block, so it
+ * works on a full disk. Not atomic against power loss mid-write. Throws the
+ * fs error.
+ */
+function overwriteInPlace(fd: number, bytes: Uint8Array): void {
+  const size = fstatSync(fd).size;
+  const out = new Uint8Array(Math.max(size, bytes.length)).fill(0x0a);
+  out.set(bytes);
+  try {
+    for (let off = 0; off < out.length; ) {
+      const n = writeSync(fd, out, off, out.length - off, off);
+      if (n <= 0) throw Object.assign(new Error("write returned 0"), { code: "EIO" });
+      off += n;
+    }
+    fdatasyncSync(fd);
+  } finally {
+    wipe(out);
   }
 }
 

@@ -64,21 +64,33 @@ export interface ChainState {
   nextEpoch: number;
   /** A format-2 run has been seen. */
   seen: boolean;
+  /** Epochs skipped at the start of the run whose start line is `beforeSeq` (see startRunV2). */
+  skipped: { epoch: number; beforeSeq: number }[];
 }
 
 export function newRun(startSeq: number, format: SealFormat): Run {
   return { startSeq, format, key: null, epoch: 0, firstEpoch: null, lastEpoch: null, lastSealSeq: null, firstUnsealed: null, startSealDue: false, checked: false, stopped: false, closed: false };
 }
 
-/** Start a format-2 run (its `start` line `o` at file line L). */
-export function startRunV2(o: any, L: number, g: ChainState, firstEpoch: number): Run {
+/**
+ * Start a format-2 run (its `start` line `o` at file line L). `prev` is the
+ * run before it: when that run was not closed (no `stop` line and closing
+ * seal) and this one starts exactly one epoch later than expected, the
+ * epoch is taken as skipped (PROTOCOL.md §9.4: the daemon stopped after it
+ * had replaced the sealing state and before the seal line was written) and
+ * recorded in `g.skipped`, not a break; the caller warns, and `--closed`
+ * fails on it.
+ */
+export function startRunV2(o: any, L: number, g: ChainState, firstEpoch: number, prev: Run | null = null): Run {
   if (!isSealKeyId(o.key_id) || !Number.isSafeInteger(o.epoch) || o.epoch < 0) throw new Break(o.seq, L, "malformed start line (key_id must be 12 b64u characters and epoch a non-negative integer)");
   if (g.chain && o.key_id !== g.chain.keyId) {
     throw new Break(o.seq, L, `this run was sealed with another verification key (key id ${o.key_id}; the key given has ${g.chain.keyId})`);
   }
   if (g.keyId !== null && o.key_id !== g.keyId) throw new Break(o.seq, L, `this run was sealed with another key (key id ${o.key_id}) than the runs before it (${g.keyId})`);
   const want = g.seen ? g.nextEpoch : firstEpoch;
-  if (o.epoch !== want) {
+  if (g.seen && o.epoch === want + 1 && prev?.format === "v2" && !prev.closed) {
+    g.skipped.push({ epoch: want, beforeSeq: o.seq });
+  } else if (o.epoch !== want) {
     let why: string;
     if (!g.seen) {
       why = `the first sealed run starts at epoch ${o.epoch}, not ${want}: `;

@@ -89,6 +89,8 @@ export interface VerifyResult {
   closed: boolean;
   /** With the verification key: every line up to `toSeq` is vouched for by format-2 seals of `epochs`. */
   vouched: { toSeq: number; epochs: { from: number; to: number }; fromTs: number; toTs: number } | null;
+  /** Format-2 epochs whose seal was never written, each before the run that starts at `beforeSeq` (PROTOCOL.md §9.4). */
+  skippedEpochs: { epoch: number; beforeSeq: number }[];
   /** The epoch a format-2 run appended to this file (or the first run of the next file) must start at. */
   nextEpoch: number | null;
   /** Things to know that are not breaks (weaker format-1 seals, unchecked runs). */
@@ -133,9 +135,10 @@ export function verifyAuditLog(input: string | Uint8Array, opts: VerifyOptions =
     closed: false,
     vouched: null,
     nextEpoch: null,
+    skippedEpochs: [],
     warnings: [],
   };
-  const g: ChainState = { chain: opts.verifyKey ? new SealChain(opts.verifyKey) : null, keyId: null, nextEpoch: 0, seen: false };
+  const g: ChainState = { chain: opts.verifyKey ? new SealChain(opts.verifyKey) : null, keyId: null, nextEpoch: 0, seen: false, skipped: [] };
   const { lines, partial } = splitLines(bytes);
   let run: Run | null = null;
   let prev = ZERO_PREV;
@@ -172,7 +175,7 @@ export function verifyAuditLog(input: string | Uint8Array, opts: VerifyOptions =
       if (L === 1) firstTs = o.ts;
       if (o.type === "start") {
         endRun();
-        run = startRun(o, L, opts, g);
+        run = startRun(o, L, opts, g, run);
         r.runs++;
       } else {
         const cur = run!;
@@ -240,10 +243,10 @@ function checkPlace(o: any, L: number, expect: number, prevSeq: number, prev: st
   if (L === 1 && o.type !== "start") throw new Break(o.seq, L, "the first line is not a start line: the start of the file is missing");
 }
 
-function startRun(o: any, L: number, opts: VerifyOptions, g: ChainState): Run {
+function startRun(o: any, L: number, opts: VerifyOptions, g: ChainState, prev: Run | null): Run {
   if (o.key_id !== undefined) {
     if (opts.auditSecretKey && !opts.verifyKey) throw new Break(o.seq, L, "this run is sealed in format 2: verify it with its verification key (HUSH-AUDIT-VERIFY-1…, from hush keygen audit)");
-    return startRunV2(o, L, g, opts.firstEpoch ?? 0);
+    return startRunV2(o, L, g, opts.firstEpoch ?? 0, prev);
   }
   if (o.key !== undefined) return startRunV1(o, L, opts.auditSecretKey, g);
   if (g.seen) {
@@ -267,6 +270,16 @@ function finish(r: VerifyResult, opts: VerifyOptions, g: ChainState, lastSeq: nu
   const v1 = r.runList.filter((x) => x.sealing === "v1");
   const v2seals = r.runList.some((x) => x.sealing === "v2" && x.epochs !== null);
   if (opts.verifyKey) requireFormat2(r, g, v1.length > 0, lastSeq);
+  r.skippedEpochs = g.skipped;
+  for (const s of g.skipped) {
+    r.warnings.push(
+      `epoch ${s.epoch} was skipped before the run at seq ${s.beforeSeq}: the run before it was not closed, and its seal of epoch ${s.epoch} is not in the file. ` +
+        "Either the daemon stopped after it had replaced the sealing state and before it wrote that seal (a crash or kill at that moment), or someone holding a later sealing state cut the lines that seal covered; the key cannot tell which",
+    );
+  }
+  if (opts.requireClosed && g.skipped.length > 0) {
+    throw new Break(g.skipped[0].beforeSeq, r.lines, `epoch ${g.skipped[0].epoch} was skipped before the run at seq ${g.skipped[0].beforeSeq} (its seal is not in the file): the file was not closed cleanly`, true);
+  }
   if (v1.length > 0) {
     const where = `run${v1.length === 1 ? "" : "s"} at seq ${v1.map((x) => x.startSeq).join(", ")}`;
     const covered = v2seals && g.chain ? `; every line of them is also covered by the verified format-2 seal at seq ${r.vouched?.toSeq ?? "?"}` : "";

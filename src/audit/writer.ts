@@ -18,12 +18,16 @@
  *   unsealed (the caller drives the clock with `tick()`), and on `close()`.
  * - `stop`   last line of a run closed cleanly; followed by the closing seal.
  *
- * Sealing order: the seal line is written and fdatasync'ed first, then the
- * evolved state replaces the old one in the state file. A crash in between
- * leaves a state whose epoch the log already used; the next `open()` sees
- * that seal at the end of the file and moves the state past it, so epochs
- * stay continuous without a gap (the verifier allows none). While the state
- * file cannot be written the writer is unhealthy and keeps retrying.
+ * Sealing order (PROTOCOL.md §9.4): a seal line made with K_n is never in
+ * the file while S_n is the state on disk. The seal is built in memory and
+ * the state moves on to S_{n+1} there; before the seal line (or a sealed
+ * run's `stop` line, which its closing seal follows) is written, S_{n+1}
+ * durably replaces S_n in the state file (SealStateFile.persist). While the
+ * state cannot be replaced the seal line and everything after it wait in
+ * memory, the writer is unhealthy, no further seal is made (at most one
+ * epoch is ever in flight) and it keeps retrying. A crash after the state
+ * was replaced but before the seal line was written skips epoch n: the next
+ * `open()` and the verifier name the skip (reconcile, verify-seals.ts).
  *
  * A run continues the `seq` and `prev` chain of an existing file. Each line
  * is handed to write(2) before `record()` returns, so an event is in the file
@@ -98,6 +102,8 @@ export interface AuditWriterOptions {
   now?: () => number;
   /** Extra, non-secret fields for the `start` line (e.g. `version`, `hmac_key_id`). */
   start?: Record<string, string | number | boolean>;
+  /** Told once when the writer turns unhealthy (with the error code) and once when it recovers (null): for the daemon's log. Must not throw. */
+  onHealthChange?: (healthy: boolean, error: string | null) => void;
 }
 
 const FIELDS = ["actor", "via", "action", "target", "result", "reason", "corr_id", "value_hash", "source"] as const;
@@ -119,7 +125,10 @@ export class AuditWriter {
   private fd: number;
   private seq: number;
   private prev: string;
-  private pending: { bytes: Uint8Array; seal: boolean }[] = [];
+  /** Lines not yet in the file; `gate`: write only once the evolved sealing state is saved (a seal, a sealed run's stop). */
+  private pending: { bytes: Uint8Array; seal: boolean; gate: boolean }[] = [];
+  /** Seal lines in `pending`: while one waits, no new seal is made. */
+  private pendingSeals = 0;
   private pendingOffset = 0;
   private pendingBytes = 0;
   private ok = true;
@@ -142,6 +151,7 @@ export class AuditWriter {
   private readonly sealIntervalMs: number;
   private readonly aggregateMs: number;
   private readonly maxPendingBytes: number;
+  private readonly onHealthChange: (healthy: boolean, error: string | null) => void;
 
   private constructor(opts: AuditWriterOptions, fd: number, lastSeq: number, prev: string) {
     this.path = opts.path;
@@ -154,6 +164,12 @@ export class AuditWriter {
     this.sealIntervalMs = positive(opts.sealIntervalMs ?? 10_000, "sealIntervalMs");
     this.aggregateMs = opts.aggregateMs ?? 1000;
     this.maxPendingBytes = opts.maxPendingBytes ?? 4 << 20;
+    const tell = opts.onHealthChange;
+    this.onHealthChange = (h, e) => {
+      try {
+        tell?.(h, e);
+      } catch {}
+    };
     this.lastSealAt = this.now();
   }
 
@@ -323,6 +339,7 @@ export class AuditWriter {
         }
       }
       this.pending = [];
+      this.pendingSeals = 0;
       this.pendingOffset = 0;
       this.pendingBytes = 0;
       this.seq = mark.seq;
@@ -348,14 +365,19 @@ export class AuditWriter {
    * End the run: pending repeat counts, a `stop` line, the closing seal, the
    * evolved state saved and wiped from memory; then `onClose` subscribers are
    * told. Returns false when lines (or the state) could not be written.
-   * Idempotent.
+   * A sealed run gets its `stop` line only when everything before it is in
+   * the file and the evolved state is saved, so that its closing seal can
+   * follow: a run that could not be closed cleanly has no `stop` line, and
+   * `hush audit verify --closed` fails on it. Idempotent.
    */
   close(): boolean {
     if (this.closed) return this.pending.length === 0 && !this.sealing?.dirty;
     const now = this.now();
     this.flushAggregates(now, true);
-    this.append("stop", () => ({}));
-    if (this.sealing) this.seal(now);
+    if (!this.sealing || this.flush()) {
+      this.append("stop", () => ({}));
+      if (this.sealing) this.seal(now);
+    }
     this.closed = true;
     const ok = this.flush();
     this.sealing?.close();
@@ -408,14 +430,21 @@ export class AuditWriter {
     const out = new Uint8Array(bytes.length + 1);
     out.set(bytes);
     out.set(NL, bytes.length);
-    this.pending.push({ bytes: out, seal: type === "seal" });
+    const seal = type === "seal";
+    this.pending.push({ bytes: out, seal, gate: seal || (type === "stop" && this.sealing !== null) });
     this.pendingBytes += out.length;
+    if (seal) this.pendingSeals++;
     if (type !== "seal") this.sinceSeal++;
     return seq;
   }
 
-  /** Append the seal of the current epoch; the state moves on in memory and is saved by `flush()`. */
+  /**
+   * Append the seal of the current epoch; the state moves on in memory and
+   * `flush()` saves it before it writes the line. Does nothing while an
+   * earlier seal line still waits (the lines stay due for the next one).
+   */
   private seal(now: number): void {
+    if (this.pendingSeals > 0) return;
     const st = this.sealing!;
     const key = st.sealKey();
     const { epoch, keyId } = st;
@@ -442,6 +471,14 @@ export class AuditWriter {
     let sync = false;
     while (this.pending.length > 0) {
       const p = this.pending[0];
+      if (p.gate && this.pendingOffset === 0 && this.sealing?.dirty) {
+        // The invariant of §9.4: S_{n+1} is on disk before the seal of epoch n is.
+        try {
+          this.sealing.persist();
+        } catch (e: any) {
+          return this.failed({ code: `audit state file: ${e?.code ?? e?.message ?? e}` });
+        }
+      }
       try {
         const n = writeSync(this.fd, p.bytes, this.pendingOffset, p.bytes.length - this.pendingOffset);
         if (n <= 0) throw Object.assign(new Error("write returned 0"), { code: "EIO" });
@@ -453,6 +490,7 @@ export class AuditWriter {
       this.pending.shift();
       this.pendingOffset = 0;
       this.pendingBytes -= p.bytes.length;
+      if (p.seal) this.pendingSeals--;
       sync ||= p.seal;
       if (this.held) this.held.push(p.bytes);
       else this.tell(p.bytes);
@@ -470,14 +508,7 @@ export class AuditWriter {
         return this.failed(e);
       }
     }
-    // Only once every seal made with the old state is in the file.
-    if (this.sealing?.dirty) {
-      try {
-        this.sealing.persist();
-      } catch (e: any) {
-        return this.failed({ code: `audit state file: ${e?.code ?? e?.message ?? e}` });
-      }
-    }
+    if (!this.ok) this.onHealthChange(true, null);
     this.ok = true;
     this.lastError = null;
     return true;
@@ -496,6 +527,7 @@ export class AuditWriter {
 
   private failed(e: any): false {
     this.lastError = typeof e?.code === "string" ? e.code : String(e?.message ?? e);
+    if (this.ok) this.onHealthChange(false, this.lastError);
     return (this.ok = false);
   }
 }

@@ -8,7 +8,7 @@
  * Needs root (mount); otherwise skipped with the reason printed.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuditWriter, parseSealStateFile, verifyAuditLog } from "../../src/audit/index.ts";
@@ -159,22 +159,62 @@ describe("disk full mid-run", () => {
     expect(lines.filter((l) => l.result === "ok").length % 3).toBe(2); // the first commit's 2 lines, then whole commits of 3
   });
 
-  test("a state file that cannot be rewritten: unhealthy, the old state kept, then saved when space returns", () => {
+  test("a state file on a full filesystem is overwritten in place: healthy, saved before each seal", () => {
     if (!mounted) return console.warn(`skipped: ${why}`);
-    const path = join(other, "audit.log"); // the log has room; the state file's filesystem is full
+    const path = join(other, "audit-full-state.log"); // the log has room; the state file's filesystem is full
     const sl = makeSealing(dir);
     const w = AuditWriter.open({ path, sealing: sl.load(), sealEvery: 3 });
     expect(parseSealStateFile(readFileSync(sl.path, "utf8")).epoch).toBe(1);
     fill("filler3");
+    try {
+      for (let i = 0; i < 3; i++) w.record({ actor: "w_d", action: "cred.checkout", target: `s${i}`, result: "ok" });
+      expect(w.healthy).toBe(true);
+      expect(parseSealStateFile(readFileSync(sl.path, "utf8")).epoch).toBe(2);
+      expect(w.close()).toBe(true);
+    } finally {
+      unlinkSync(join(dir, "filler3"));
+    }
+    expect(verifyAuditLog(readFileSync(path), { verifyKey: sl.seed, requireClosed: true })).toMatchObject({ ok: true, nextEpoch: 3 });
+  });
+
+  test("a state that cannot be replaced at all: unhealthy, the seal kept out of the log and the old state kept, until it can", () => {
+    if (!mounted) return console.warn(`skipped: ${why}`);
+    const path = join(other, "audit-lost-state.log");
+    const stDir = join(other, "st");
+    mkdirSync(stDir, { mode: 0o700 });
+    const sl = makeSealing(stDir);
+    const w = AuditWriter.open({ path, sealing: sl.load(), sealEvery: 3 });
+    renameSync(stDir, stDir + ".away"); // the name leads nowhere: no new file, and writing in place would save nothing
     for (let i = 0; i < 3; i++) w.record({ actor: "w_d", action: "cred.checkout", target: `s${i}`, result: "ok" });
     expect(w.healthy).toBe(false);
-    expect(w.status().lastError).toBe("audit state file: ENOSPC");
-    expect(parseSealStateFile(readFileSync(sl.path, "utf8")).epoch).toBe(1); // the old one, intact
-    unlinkSync(join(dir, "filler3"));
+    expect(w.status().lastError).toBe("audit state file: ENOENT");
+    const lines = () => readFileSync(path, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l));
+    expect(lines().filter((l) => l.type === "seal").map((l) => l.epoch)).toEqual([0]); // the seal of epoch 1 waits
+    expect(lines().filter((l) => l.type === "event").length).toBe(3);
+    renameSync(stDir + ".away", stDir);
     w.tick();
     expect(w.healthy).toBe(true);
     expect(parseSealStateFile(readFileSync(sl.path, "utf8")).epoch).toBe(2);
+    expect(lines().filter((l) => l.type === "seal").map((l) => l.epoch)).toEqual([0, 1]);
     expect(w.close()).toBe(true);
     expect(verifyAuditLog(readFileSync(path), { verifyKey: sl.seed, requireClosed: true })).toMatchObject({ ok: true, nextEpoch: 3 });
+  });
+
+  test("a state that cannot be replaced when the run ends: no stop line, the old state kept, --closed fails", () => {
+    if (!mounted) return console.warn(`skipped: ${why}`);
+    const path = join(other, "audit-close.log");
+    const stDir = join(other, "st2");
+    mkdirSync(stDir, { mode: 0o700 });
+    const sl = makeSealing(stDir);
+    const w = AuditWriter.open({ path, sealing: sl.load() });
+    w.record({ actor: "w_d", action: "cred.checkout", target: "s", result: "ok" });
+    renameSync(stDir, stDir + ".away");
+    expect(w.close()).toBe(false);
+    renameSync(stDir + ".away", stDir);
+    const text = readFileSync(path, "utf8");
+    expect(text).not.toContain('"type":"stop"');
+    expect(parseSealStateFile(readFileSync(sl.path, "utf8")).epoch).toBe(1); // epoch 1 never sealed anything
+    expect(verifyAuditLog(text, { verifyKey: sl.seed, requireClosed: true }).ok).toBe(false);
+    expect(verifyAuditLog(text, { verifyKey: sl.seed })).toMatchObject({ ok: true, nextEpoch: 1, unsealedTail: 1 });
   });
 });
