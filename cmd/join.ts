@@ -24,7 +24,7 @@ export default defineCommand({
   args: {
     ...socketArgs,
     ...urlArgs,
-    "token-file": { type: "string", description: "file holding the HUSH-JOIN-1… token (default: $HUSH_JOIN_TOKEN)", valueHint: "FILE" },
+    "token-file": { type: "string", description: "file holding the HUSH-JOIN-1… token; /dev/stdin to pipe it in (default: $HUSH_JOIN_TOKEN, readable by your other processes while hush starts)", valueHint: "FILE" },
     name: { type: "string", description: "this worker's name (default: the host name)", valueHint: "NAME" },
     out: { type: "string", description: "write the credential to FILE (created 0600, never overwritten)", valueHint: "FILE" },
     ...jsonArgs,
