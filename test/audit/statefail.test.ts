@@ -34,8 +34,17 @@ beforeAll(() => {
 });
 
 afterAll(() => {
-  if (mounted) Bun.spawnSync(["umount", mnt]);
+  for (const d of daemons) d.cleanup();
+  if (mounted) Bun.spawnSync(["umount", "-l", mnt]); // lazy: a daemon just killed may still hold a file there
 });
+
+/** Every daemon started here, killed at the end whatever a test did. */
+const daemons: Daemon[] = [];
+async function serve(args: string[], dir: string, run = "run"): Promise<Daemon> {
+  const d = await startDaemon(args, { dir, socket: join(dir, run, "hush.sock") });
+  daemons.push(d);
+  return d;
+}
 
 /** Fill the tmpfs with `name` until ENOSPC (to the last byte). */
 function fill(name: string): void {
@@ -79,7 +88,7 @@ describe("the sealing state on disk is never behind the log's seals", () => {
     const state = join(mnt, "s1");
     const key = await keygen(dir, state);
     const audit = join(dir, "a.jsonl");
-    const d = await startDaemon(["--audit-file", audit, "--audit-state-file", state, "--audit-seal-interval", "1s"], { dir });
+    const d = await serve(["--audit-file", audit, "--audit-state-file", state, "--audit-seal-interval", "1s"], dir);
     try {
       fill("fill1");
       await d.issue("evil-insider");
@@ -108,7 +117,7 @@ describe("the sealing state on disk is never behind the log's seals", () => {
     const state = join(stDir, "s");
     const key = await keygen(dir, state);
     const audit = join(dir, "a.jsonl");
-    const d = await startDaemon(["--audit-file", audit, "--audit-state-file", state, "--audit-seal-interval", "1s"], { dir });
+    const d = await serve(["--audit-file", audit, "--audit-state-file", state, "--audit-seal-interval", "1s"], dir);
     try {
       const before = seals(audit).length;
       renameSync(stDir, stDir + ".away"); // the path now leads nowhere: no new state file can be made there
@@ -127,7 +136,7 @@ describe("the sealing state on disk is never behind the log's seals", () => {
       expect(closed.code).toBe(1);
       expect(closed.stdout + closed.stderr).not.toContain("closed cleanly");
       // The next start carries on from the state on disk; the whole file then verifies.
-      const d2 = await startDaemon(["--audit-file", audit, "--audit-state-file", state], { dir, socket: join(dir, "run2", "hush.sock") });
+      const d2 = await serve(["--audit-file", audit, "--audit-state-file", state], dir, "run2");
       expect(await d2.stop()).toBe(0);
       const v = await hush(["audit", "verify", "--file", audit, "--key-file", key]);
       expect(v.code).toBe(0);
@@ -143,7 +152,7 @@ describe("the sealing state on disk is never behind the log's seals", () => {
     const state = join(stDir, "s");
     const key = await keygen(dir, state);
     const audit = join(dir, "a.jsonl");
-    const d = await startDaemon(["--audit-file", audit, "--audit-state-file", state], { dir });
+    const d = await serve(["--audit-file", audit, "--audit-state-file", state], dir);
     await d.issue("w1");
     await d.stop("SIGKILL"); // no stop line
     const last = seals(audit).at(-1).epoch;
@@ -153,7 +162,7 @@ describe("the sealing state on disk is never behind the log's seals", () => {
     st.advance();
     st.persist();
     st.close();
-    const d2 = await startDaemon(["--audit-file", audit, "--audit-state-file", state], { dir, socket: join(dir, "run2", "hush.sock") });
+    const d2 = await serve(["--audit-file", audit, "--audit-state-file", state], dir, "run2");
     expect(d2.log()).toContain(`the seal of epoch ${last + 1} was never written`);
     expect(await d2.stop()).toBe(0);
     const v = await hush(["audit", "verify", "--file", audit, "--key-file", key]);
@@ -167,10 +176,9 @@ describe("the sealing state on disk is never behind the log's seals", () => {
     st2.advance();
     st2.persist();
     st2.close();
-    const d3 = await startDaemon(["--audit-file", audit, "--audit-state-file", state], { dir, socket: join(dir, "run3", "hush.sock") });
+    const d3 = await serve(["--audit-file", audit, "--audit-state-file", state], dir, "run3");
     expect(await d3.stop()).toBe(0);
     expect((await hush(["audit", "verify", "--file", audit, "--key-file", key])).code).toBe(1);
-    d.cleanup();
   }, 40_000);
 });
 
@@ -179,7 +187,7 @@ describe("the daemon's log tells only changes that were made, and the audit log'
     if (!mounted) return console.warn(`skipped: ${why}`);
     const dir = tempDir();
     const audit = join(mnt, "f4.jsonl");
-    const d = await startDaemon(["--audit-file", audit], { dir });
+    const d = await serve(["--audit-file", audit], dir);
     try {
       await Promise.all(Array.from({ length: 30 }, (_, i) => d.issue(`keeper${i}`)));
       const ids: string[] = lines(audit).flatMap((l) => (/^w_/.test(l.target ?? "") ? [l.target] : []));
