@@ -8,11 +8,12 @@
  * Needs root (mount); otherwise skipped with the reason printed.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuditWriter, parseSealStateFile, verifyAuditLog } from "../../src/audit/index.ts";
 import { makeSealing } from "./_sealing.ts";
+import { fillUntilFull } from "./_fill.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hush-audit-fc-"));
 let mounted = false;
@@ -35,22 +36,7 @@ afterAll(() => {
 });
 
 /** Fill the filesystem with `name` until ENOSPC. */
-function fill(name: string): void {
-  const fd = openSync(join(dir, name), "w");
-  const chunk = Buffer.alloc(4096, 0x61);
-  try {
-    for (;;) writeSync(fd, chunk);
-  } catch (e: any) {
-    if (e.code !== "ENOSPC") throw e;
-    for (let n = 512; n >= 1; n >>= 1) {
-      try {
-        for (;;) writeSync(fd, chunk, 0, n);
-      } catch {}
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
+const fill = (name: string) => fillUntilFull(join(dir, name));
 
 describe("disk full mid-run", () => {
   const other = mkdtempSync(join(tmpdir(), "hush-audit-fc2-"));

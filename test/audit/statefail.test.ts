@@ -11,9 +11,10 @@
  * each. Needs root (mount a tmpfs); otherwise skipped with the reason.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { SealStateFile, parseSealStateFile } from "../../src/audit/index.ts";
+import { fillUntilFull } from "./_fill.ts";
 import { hush, startDaemon, tempDir, waitFor, type Daemon } from "../e2e/_harness.ts";
 
 const root = tempDir("hush-statefail-");
@@ -47,22 +48,7 @@ async function serve(args: string[], dir: string, run = "run"): Promise<Daemon> 
 }
 
 /** Fill the tmpfs with `name` until ENOSPC (to the last byte). */
-function fill(name: string): void {
-  const fd = openSync(join(mnt, name), "w");
-  const chunk = Buffer.alloc(4096, 0x61);
-  try {
-    for (;;) writeSync(fd, chunk);
-  } catch (e: any) {
-    if (e.code !== "ENOSPC") throw e;
-    for (let n = 512; n >= 1; n >>= 1) {
-      try {
-        for (;;) writeSync(fd, chunk, 0, n);
-      } catch {}
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
+const fill = (name: string) => fillUntilFull(join(mnt, name));
 
 const lines = (path: string): any[] => readFileSync(path, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l));
 const stateEpoch = (path: string) => parseSealStateFile(readFileSync(path, "utf8")).epoch;
@@ -73,6 +59,18 @@ async function keygen(dir: string, state: string): Promise<string> {
   const r = await hush(["keygen", "audit", "--out", key, "--state-out", state]);
   expect(r.code).toBe(0);
   return key;
+}
+
+/** A daemon sealing its audit file with a state in its own 0700 directory `st`. */
+async function sealedDaemon(extra: string[] = []) {
+  const dir = tempDir();
+  const stDir = join(dir, "st");
+  mkdirSync(stDir, { mode: 0o700 });
+  const state = join(stDir, "s");
+  const key = await keygen(dir, state);
+  const audit = join(dir, "a.jsonl");
+  const d = await serve(["--audit-file", audit, "--audit-state-file", state, ...extra], dir);
+  return { dir, stDir, state, key, audit, d };
 }
 
 async function ready(d: Daemon): Promise<number> {
@@ -111,13 +109,7 @@ describe("the sealing state on disk is never behind the log's seals", () => {
 
   test("a state that cannot be replaced: no seal is written, ready is 503 (logged once), and the run does not verify --closed", async () => {
     if (!mounted) return console.warn(`skipped: ${why}`);
-    const dir = tempDir();
-    const stDir = join(dir, "st");
-    mkdirSync(stDir, { mode: 0o700 });
-    const state = join(stDir, "s");
-    const key = await keygen(dir, state);
-    const audit = join(dir, "a.jsonl");
-    const d = await serve(["--audit-file", audit, "--audit-state-file", state, "--audit-seal-interval", "1s"], dir);
+    const { dir, stDir, state, key, audit, d } = await sealedDaemon(["--audit-seal-interval", "1s"]);
     try {
       const before = seals(audit).length;
       renameSync(stDir, stDir + ".away"); // the path now leads nowhere: no new state file can be made there
@@ -146,13 +138,7 @@ describe("the sealing state on disk is never behind the log's seals", () => {
   }, 40_000);
 
   test("an epoch skipped by a crash after the state was replaced: the next start and the verifier name it; --closed fails", async () => {
-    const dir = tempDir();
-    const stDir = join(dir, "st");
-    mkdirSync(stDir, { mode: 0o700 });
-    const state = join(stDir, "s");
-    const key = await keygen(dir, state);
-    const audit = join(dir, "a.jsonl");
-    const d = await serve(["--audit-file", audit, "--audit-state-file", state], dir);
+    const { dir, state, key, audit, d } = await sealedDaemon();
     await d.issue("w1");
     await d.stop("SIGKILL"); // no stop line
     const last = seals(audit).at(-1).epoch;

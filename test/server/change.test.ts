@@ -19,7 +19,7 @@
  * answer, and the daemon stops cleanly.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDaemon, type Daemon } from "../../src/server/daemon.ts";
@@ -35,6 +35,7 @@ import { encodeJoinToken } from "../../src/keys/index.ts";
 import { Client, createUnixTransport, joinWithToken } from "../../src/client/index.ts";
 import { HushError } from "../../src/errors.ts";
 import { AuditWriter, verifyAuditLog } from "../../src/audit/index.ts";
+import { fillUntilFull } from "../audit/_fill.ts";
 
 type Attempt = { status: number; body?: any };
 interface Kind {
@@ -266,22 +267,7 @@ describe("the real audit writer on a tmpfs that fills up", () => {
   let d: Daemon;
   let w: AuditWriter;
 
-  const fill = () => {
-    const fd = openSync(filler, "w");
-    const chunk = Buffer.alloc(4096, 0x61);
-    try {
-      for (;;) writeSync(fd, chunk);
-    } catch (e: any) {
-      if (e.code !== "ENOSPC") throw e;
-      for (let n = 512; n >= 1; n >>= 1) {
-        try {
-          for (;;) writeSync(fd, chunk, 0, n);
-        } catch {}
-      }
-    } finally {
-      closeSync(fd);
-    }
-  };
+  const fill = () => fillUntilFull(filler);
   const room = () => {
     try {
       unlinkSync(filler);
