@@ -34,6 +34,7 @@ export default defineConfig([
       "global-setup": "src/client/global-setup.ts",
       "global-teardown": "src/client/global-teardown.ts",
       playwright: "src/client/playwright.ts",
+      "ephemeral-broker": "src/client/compat-eb.ts",
     },
     format: ["esm", "cjs"],
     dts: true,

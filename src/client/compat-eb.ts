@@ -5,7 +5,7 @@
  * line. docs/MIGRATING-FROM-EPHEMERAL-BROKER.md says what is identical and
  * what is stricter, and why.
  *
- *   import { Client } from "hush/ephemeral-broker";   // was "@ephemeral-broker/core"
+ *   import { Client } from "hush-broker/ephemeral-broker"; // was "@ephemeral-broker/core"
  *   const client = new Client();                       // HUSH_SOCKET + HUSH_CREDENTIAL (hush run)
  *   await client.set("token", "abc", 60_000);
  *
@@ -22,20 +22,20 @@ import { HushError } from "../errors.ts";
 
 export interface ClientOptions {
   /** Per-request timeout in ms (default: CLIENT_TIMEOUT, else 5000). */
-  timeout?: number;
+  timeout?: number | undefined;
   /** Accepted for compatibility; hush has no client debug log. */
-  debug?: boolean;
+  debug?: boolean | undefined;
   /** Allow `set` without a TTL: the daemon's `--default-ttl` (or no expiry with `--no-ttl-required`) applies. */
-  allowNoTtl?: boolean;
+  allowNoTtl?: boolean | undefined;
   /** Ignored: hush signs every request with the worker credential instead of a shared secret. */
-  secret?: string;
+  secret?: string | undefined;
   /** Ignored: values are sent and stored as JSON (the value limit applies to their JSON size). */
-  compression?: boolean;
-  compressionThreshold?: number;
+  compression?: boolean | undefined;
+  compressionThreshold?: number | undefined;
   /** A hush worker credential (default: HUSH_CREDENTIAL). */
-  credential?: string;
+  credential?: string | undefined;
   /** TTL of a lease given without one, ms (ephemeral-broker's default TTL: 30 min). */
-  defaultLeaseTtl?: number;
+  defaultLeaseTtl?: number | undefined;
 }
 
 export interface Capacity {
@@ -76,7 +76,7 @@ const CODES: Record<string, string> = { unavailable: "draining" };
 
 export class Client {
   readonly pipe: string;
-  readonly options: Required<Omit<ClientOptions, "secret" | "credential">> & Pick<ClientOptions, "secret">;
+  readonly options: { [K in Exclude<keyof ClientOptions, "secret" | "credential">]-?: NonNullable<ClientOptions[K]> } & { secret: string | undefined };
   private readonly hush: HushClient;
 
   /** `pipe`: hush.sock (default: HUSH_SOCKET, else EPHEMERAL_PIPE). Throws when neither is set, as ephemeral-broker does. */
@@ -95,7 +95,7 @@ export class Client {
       secret: options.secret,
     };
     // One HTTP request per call, as ephemeral-broker connects per call: no open connection keeps a test process alive.
-    this.hush = new HushClient({ socket: p, credential: options.credential, transport: "http", timeoutMs: this.options.timeout, autoRekey: false });
+    this.hush = new HushClient({ socket: p, ...(options.credential === undefined ? {} : { credential: options.credential }), transport: "http", timeoutMs: this.options.timeout, autoRekey: false });
   }
 
   /** The value; throws `not_found` when missing or expired. */
