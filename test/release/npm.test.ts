@@ -31,6 +31,8 @@ describe("package manifests", () => {
     expect(m).toMatchObject({ name: "hush-broker", version: "1.2.3", bin: { hush: "dist/sdk/launcher.cjs" }, main: "./dist/sdk/index.cjs", files: ["dist/sdk", "README.md", "SECURITY.md"] });
     expect(m.optionalDependencies).toEqual(Object.fromEntries(PLATFORM_NAMES.map((p) => [`hush-broker-${p}`, "1.2.3"])));
     for (const k of ["private", "scripts", "dependencies", "devDependencies"]) expect(m).not.toHaveProperty(k);
+    expect((m.exports as Record<string, unknown>)["./ephemeral-broker"]).toEqual(root.exports["./ephemeral-broker"]);
+    expect(m.typesVersions).toEqual({ "*": expect.objectContaining({ "ephemeral-broker": ["./dist/sdk/ephemeral-broker.d.cts"] }) });
   });
 
   test("platform packages carry npm's os, cpu and libc fields", () => {
@@ -48,6 +50,7 @@ describe("package manifests", () => {
     const main = list(rel.tarballs.main);
     expect(main).toContain("package/dist/sdk/launcher.cjs");
     expect(main).toContain("package/dist/sdk/index.d.cts");
+    for (const f of ["mjs", "cjs", "d.mts", "d.cts"]) expect(main).toContain(`package/dist/sdk/ephemeral-broker.${f}`);
     expect(main).not.toMatch(/package\/(dist\/hush|bin\/)/);
     expect(statSync(rel.tarballs.main).size).toBeLessThan(1_000_000);
     for (const t of rel.targets) {
@@ -59,7 +62,7 @@ describe("package manifests", () => {
 });
 
 describe.skipIf(!HOST)("npm install of the release tarballs into an empty project", () => {
-  test("`npx hush run -- node test.mjs` and `npx hush version` run the platform package's binary", async () => {
+  test("`npx hush run -- node test.mjs` (both SDK entry points, ESM and CommonJS) and `npx hush version` run the platform package's binary", async () => {
     if (!rel.tarballs.host) throw new Error(`the test release has no package for ${HOST}`);
     const dir = tempProject("hush-npm-install-", { type: "module" });
     const inst = run(["npm", "install", "--prefer-offline", "--no-audit", "--no-fund", rel.tarballs.main, rel.tarballs.host], { cwd: dir });
@@ -69,18 +72,23 @@ describe.skipIf(!HOST)("npm install of the release tarballs into an empty projec
     writeFileSync(
       join(dir, "test.mjs"),
       `import { Client } from "hush-broker";
+import { Client as EbClient } from "hush-broker/ephemeral-broker";
 import { createRequire } from "node:module";
-const { Client: CjsClient } = createRequire(import.meta.url)("hush-broker");
-const a = Client.fromEnv(), b = new CjsClient();
+const require = createRequire(import.meta.url);
+const { Client: CjsClient } = require("hush-broker");
+const { Client: CjsEbClient } = require("hush-broker/ephemeral-broker");
+const a = Client.fromEnv(), b = new CjsClient(), c = new EbClient(), d = new CjsEbClient(process.env.EPHEMERAL_PIPE);
 await a.set("greeting", "hello", { ttlMs: 60000 });
 console.log("got=" + (await b.get("greeting")) + " n=" + (await b.incr("n", 1, { ttlMs: 60000 })));
-a.close(); b.close();
+await c.set("eb", { from: "esm" }, 60000);
+console.log("eb=" + JSON.stringify(await d.get("eb")) + " slot=" + (await d.lease("pool", "w1", 60000)) + " released=" + (await c.release("w1")));
+a.close(); b.close(); c.close(); d.close();
 process.exit(7);
 `,
     );
     const r = run(["npx", "--no-install", "hush", "run", "--", "node", "test.mjs"], { cwd: dir });
     expect(r.stderr).toBe("");
-    expect(r.stdout).toBe("got=hello n=1\n");
+    expect(r.stdout).toBe('got=hello n=1\neb={"from":"esm"} slot=0 released=true\n');
     expect(r.code).toBe(7);
     const v = run(["npx", "--no-install", "hush", "version"], { cwd: dir });
     expect(v.stdout).toMatch(new RegExp(`^hush ${V.replace(/\./g, "\\.")} \\(commit \\S+, bun \\S+, ${HOST}\\)\\n$`));
