@@ -13,6 +13,9 @@
  *   tsc             tsc --noEmit under NodeNext, bundler and node10 resolution (the
  *                   SDK's types need no @types/node; NodeNext also checks the
  *                   fixtures against Playwright's own types)
+ *   ephemeral-broker  an ephemeral-broker user's jest (CommonJS) tests with only
+ *                   their import line changed to hush-broker/ephemeral-broker,
+ *                   run as `npx hush run -- npx jest` on 2 workers (no globalSetup)
  *
  * Each runner runs 4 test files on 4 workers against one daemon started by
  * `hush-broker/global-setup` from the installed platform package; every file
@@ -63,9 +66,12 @@ const CONSUMERS: Consumer[] = [
   { name: "playwright", cmd: (nm) => ["node", join(nm, "@playwright/test/cli.js"), "test"] },
 ];
 const TSC_MODES = ["nodenext", "bundler", "node10"] as const;
+/** The ephemeral-broker project: its command, run in its directory (npx finds both bins in the shared node_modules). */
+const EB_CMD = ["npx", "--no-install", "hush", "run", "--", "npx", "--no-install", "jest", "--ci", "--cacheDirectory", ".jest-cache"];
 
 let shared: string;
 let install: RunResult;
+let ebRun: RunResult;
 const runs = new Map<string, RunResult & { out: string }>();
 const tscRuns = new Map<string, RunResult>();
 
@@ -98,6 +104,10 @@ beforeAll(async () => {
     console.error(`test/consumers: ${c.name}: ${r.ms} ms`);
     runs.set(c.name, { ...r, out });
   }
+  const eb = join(shared, "ephemeral-broker", "tests");
+  cpSync(join(eb, "parallel.js"), join(eb, "parallel2.js"));
+  ebRun = await runAsync(EB_CMD, join(shared, "ephemeral-broker"), { CI: "1", TMPDIR: tmp });
+  console.error(`test/consumers: ephemeral-broker: ${ebRun.ms} ms`);
   // tsc is single-threaded: the three checks run side by side.
   await Promise.all(
     TSC_MODES.map(async (m) => {
@@ -183,6 +193,13 @@ describe.skipIf(!HOST)("consumer projects", () => {
       checkScenario(r.out);
     });
   }
+
+  test("ephemeral-broker's jest tests, import line changed, pass under `npx hush run -- npx jest`", () => {
+    if (ebRun.code !== 0) console.error(`ephemeral-broker output:\n${ebRun.stdout}\n${ebRun.stderr}`);
+    expect(ebRun.stderr).toContain("Tests:       10 passed, 10 total");
+    expect(ebRun.stderr).toContain("Test Suites: 2 passed, 2 total");
+    expect(ebRun.code).toBe(0);
+  });
 
   for (const m of TSC_MODES) {
     test(`tsc --noEmit, ${m} resolution, strict + exactOptionalPropertyTypes + noUncheckedIndexedAccess, skipLibCheck off`, () => {

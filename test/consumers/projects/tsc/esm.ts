@@ -4,6 +4,7 @@ import { Client, HushError, isHushError, leaseWorkerSlot, startDaemon, workerInd
 import globalSetup from "hush-broker/global-setup";
 import globalTeardown from "hush-broker/global-teardown";
 import { hushFixtures, type HushWorkerFixtures } from "hush-broker/playwright";
+import { Client as EbClient, type ClientOptions as EbClientOptions, type Health } from "hush-broker/ephemeral-broker";
 
 const fixtures = hushFixtures({ pool: "accounts", size: 4 });
 export const scopes: ["worker", "worker"] = [fixtures.hush[1].scope, fixtures.hushSlot[1].scope];
@@ -25,6 +26,14 @@ export async function usage(): Promise<number> {
     if (isHushError(e) && e.code === "not_found" && e instanceof HushError) return 0;
   }
   await slot.release();
+  const ebOptions: EbClientOptions = { credential: daemon.credential, timeout: 5_000, secret: undefined };
+  const eb = new EbClient(daemon.socket, ebOptions);
+  const stored: boolean = await eb.set("k", { a: 1 }, 1_000);
+  const ebSlot: number = await eb.lease("pool", "worker-1", 1_000);
+  const released: boolean = await eb.release("worker-1");
+  const health: Health["status"] = (await eb.health()).status;
+  eb.close();
+  if (!stored || !released || health !== "healthy") return -ebSlot;
   client.close();
   await daemon.stop();
   return n + token + fixture.id.length;
