@@ -46,6 +46,8 @@ export const limitArgs = {
   "ws-idle": { type: "string" as const, description: `close a WebSocket connection after this long without a message (default ${DEFAULTS.ws.idleTimeoutMs / 1000}s)`, valueHint: "DURATION" },
   "max-inflate-ratio": n(`a compressed request body (gzip, zstd) may inflate to at most N times its size, 1 to 10 (default ${DEFAULTS.maxInflateRatio}); never past --max-body`),
   "ws-max-connections": n(`most open WebSocket connections (default ${DEFAULTS.ws.maxConnections})`),
+  "ws-max-connections-source": n(`most open WebSocket connections from one address (IPv6: one /64) on the TLS port (default ${DEFAULTS.ws.maxConnectionsPerSource})`),
+  "ws-verify-timeout": { type: "string" as const, description: `close a WebSocket connection that carries no verified request for this long (default ${DEFAULTS.ws.verifyTimeoutMs / 1000}s)`, valueHint: "DURATION" },
 };
 
 /** Apply the limit flags to `config` (after --key-rate and --clock-window are set). */
@@ -73,6 +75,8 @@ export function applyLimitArgs(config: DaemonConfig, args: Record<string, any>):
     maxInFlightPerKey: opt("ws-max-in-flight-key", config.ws.maxInFlightPerKey),
     idleTimeoutMs: args["ws-idle"] ? parseDuration(args["ws-idle"], "--ws-idle") : config.ws.idleTimeoutMs,
     maxConnections: opt("ws-max-connections", config.ws.maxConnections),
+    maxConnectionsPerSource: opt("ws-max-connections-source", config.ws.maxConnectionsPerSource),
+    verifyTimeoutMs: args["ws-verify-timeout"] ? parseDuration(args["ws-verify-timeout"], "--ws-verify-timeout") : config.ws.verifyTimeoutMs,
   };
   if (args["join-rate-source"]) {
     const r = parsePositiveInt(args["join-rate-source"], "--join-rate-source");

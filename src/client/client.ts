@@ -120,14 +120,16 @@ export function transportKind(opts: { transport?: string | undefined }, env: Rec
 /**
  * The unix socket, or HTTPS pinned to the server's key (plain HTTP only to
  * loopback); over WebSocket connections unless `transport` (or
- * HUSH_TRANSPORT) is "http".
+ * HUSH_TRANSPORT) is "http". A WebSocket transport falls back to HTTP for a
+ * while when the daemon refuses the upgrade (transport-ws.ts `FALLBACK_MS`).
  */
 export function pickTransport(opts: ClientOptions, credentialPin?: Uint8Array): Transport {
   const url = opts.url ?? process.env.HUSH_URL;
   const ws = transportKind(opts) === "ws";
   if (!url) {
     const socket = opts.socket ?? defaultSocketPath();
-    return ws ? createWsTransport(unixOpener(socket, opts.socketOwner), `the hush daemon at ${socket}`, opts) : createUnixTransport(socket, opts);
+    const http = createUnixTransport(socket, opts);
+    return ws ? createWsTransport(unixOpener(socket, opts.socketOwner), `the hush daemon at ${socket}`, { ...opts, fallback: http }) : http;
   }
   let u: URL;
   try {
@@ -148,11 +150,12 @@ export function pickTransport(opts: ClientOptions, credentialPin?: Uint8Array): 
         override ? "tlsPin must look like sha256//BASE64 (44 characters)" : "no TLS pin: this credential or token was not made by a TLS controller; pass the controller's pin (sha256//…)",
       );
     }
-    return ws ? createWsTransport(tlsOpener(url, pin, opts.timeoutMs ?? 10_000), `the hush controller at ${u.host}`, opts) : createTlsTransport(url, pin, opts);
+    const http = createTlsTransport(url, pin, opts);
+    return ws ? createWsTransport(tlsOpener(url, pin, opts.timeoutMs ?? 10_000), `the hush controller at ${u.host}`, { ...opts, fallback: http }) : http;
   }
   if (u.protocol === "http:") {
     const t = createLoopbackTransport(url, opts); // checks that the host is a loopback address
-    return ws ? createWsTransport(loopbackOpener(url), u.host, opts) : t;
+    return ws ? createWsTransport(loopbackOpener(url), u.host, { ...opts, fallback: t }) : t;
   }
   throw new HushError("invalid_request", "the URL must start with https:// (or http:// to a loopback address)");
 }

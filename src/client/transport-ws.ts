@@ -17,6 +17,12 @@
  * - `detail.sent === true`: it was sent and its answer was lost. The daemon
  *   may have carried it out; it is never retried here.
  *
+ * When the daemon refuses the upgrade (it answers it, but not with 101:
+ * 503 `busy` when it has too many WebSocket connections), a transport
+ * given a `fallback` (client.ts gives the HTTP transport to the same
+ * daemon) sends that call over it, and every call of the next
+ * `FALLBACK_MS`; then it tries WebSocket again.
+ *
  * Sockets come from an `Opener`: on a unix socket (through the path
  * src/os/socket-trust.ts checked) hush's own client over Bun.connect in Bun
  * (ws-bun.ts) and the `ws` package in Node, both writing the frames of one
@@ -71,7 +77,12 @@ export interface WsTransportOptions {
   connections?: number | undefined;
   /** Requests in flight per connection; more wait here. Default 128 (the daemon's default cap). */
   maxInFlight?: number | undefined;
+  /** Where calls go while the daemon refuses the upgrade (above). None: a refused upgrade is retried like a refused connection. */
+  fallback?: Transport | undefined;
 }
+
+/** How long calls go to the fallback after a refused upgrade, in ms. */
+export const FALLBACK_MS = 30_000;
 
 /** Close code the daemon uses when no unanswered message of the connection was processed. */
 export const CLOSE_UNPROCESSED = 4000;
@@ -242,6 +253,9 @@ export function createWsTransport(open: Opener, what: string, opts: WsTransportO
   const maxInFlight = Math.max(1, opts.maxInFlight ?? 128);
   let conns: Conn[] = [];
   let shut = false;
+  const fallback = opts.fallback;
+  /** Date.now() until which calls go to `fallback`. */
+  let fallbackUntil = 0;
 
   /** The least busy open connection, opening another while fewer than `max` are open. */
   function pick(): Conn {
@@ -258,12 +272,17 @@ export function createWsTransport(open: Opener, what: string, opts: WsTransportO
     async request(method, target, headers, body) {
       for (let attempt = 0; ; attempt++) {
         if (shut) throw new HushError("unavailable", `${what}: this client was closed`, { connect: true, sent: false });
+        if (fallback && Date.now() < fallbackUntil) return fallback.request(method, target, headers, body);
         const c = pick();
         try {
           if (!c.open) await c.ready;
           return await c.call(method, target, headers, body);
         } catch (e) {
           if (!(e instanceof HushError)) throw e;
+          if (fallback && e.detail.upgradeStatus !== undefined) {
+            fallbackUntil = Date.now() + FALLBACK_MS;
+            return fallback.request(method, target, headers, body);
+          }
           if (e.detail.sent !== false || attempt >= retries) throw e;
           await new Promise((r) => setTimeout(r, Math.min(25 * 2 ** attempt, 1000)));
         }
@@ -273,6 +292,7 @@ export function createWsTransport(open: Opener, what: string, opts: WsTransportO
       shut = true;
       for (const c of conns) c.close();
       conns = [];
+      fallback?.close();
     },
   };
 }

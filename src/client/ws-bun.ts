@@ -87,7 +87,15 @@ function closePayload(code: number, reason: string): Uint8Array {
 }
 
 /** Errors while opening: `why` says what happened (the caller words the HushError). */
-export class OpenError extends Error {}
+export class OpenError extends Error {
+  constructor(
+    message: string,
+    /** The HTTP status of an upgrade the server answered without 101 (it runs, and refused); 0 otherwise. */
+    readonly status = 0,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Connect to the unix socket at `path` and upgrade `GET target`. Resolves
@@ -107,11 +115,12 @@ export function connectBunWs(path: string, target: string, events: BunWsEvents):
     let flushing = false;
     let closeSent = false;
     let writes = 0;
+    let refused = 0;
 
     const finish = (code: number, reason: string) => {
       if (done) return;
       done = true;
-      if (!open) reject(new OpenError(reason || `closed (${code})`));
+      if (!open) reject(new OpenError(reason || `closed (${code})`, refused));
       else events.close(code, reason);
       sock?.end();
     };
@@ -218,7 +227,10 @@ export function connectBunWs(path: string, target: string, events: BunWsEvents):
       inbuf = inbuf.subarray(end + 4);
       const lines = head.split("\r\n");
       const status = /^HTTP\/1\.1 (\d{3})/.exec(lines[0]!)?.[1];
-      if (status !== "101") return finish(1002, `the upgrade was answered HTTP ${status ?? "?"}`);
+      if (status !== "101") {
+        refused = Number(status ?? 0);
+        return finish(1002, `the upgrade was answered HTTP ${status ?? "?"}`);
+      }
       const h: Record<string, string> = {};
       for (const l of lines.slice(1)) {
         const i = l.indexOf(":");

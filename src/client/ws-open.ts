@@ -20,7 +20,7 @@
 import { HushError } from "../errors.ts";
 import { resolveSocketOwner, trustSocket } from "../os/socket-trust.ts";
 import { openPinned } from "./tls.ts";
-import { connectBunWs } from "./ws-bun.ts";
+import { OpenError, connectBunWs } from "./ws-bun.ts";
 import type { Opener, WsEvents, WsSocket } from "./transport-ws.ts";
 
 const PATH = "/v1/ws";
@@ -58,6 +58,16 @@ function notReached(where: string, why: unknown): HushError {
   return new HushError("unavailable", `cannot reach ${where} (${why})`, { connect: true, sent: false });
 }
 
+/**
+ * The daemon answered the upgrade, but not with 101: it runs, and refused
+ * the WebSocket (503: too many connections, PROTOCOL.md §4). `detail.upgradeStatus`
+ * lets the transport fall back to HTTP (transport-ws.ts).
+ */
+function upgradeRefused(where: string, status: number): HushError {
+  const why = status === 503 ? "it has too many WebSocket connections" : `HTTP ${status}`;
+  return new HushError(status === 503 ? "busy" : "unavailable", `${where} is running but refused the WebSocket upgrade (${why})`, { connect: true, sent: false, upgradeStatus: status });
+}
+
 /** Wire a `ws` package socket to `events`; resolves once open. */
 function fromNodeWs(ws: NodeWs, events: WsEvents, where: string): Promise<WsSocket> {
   ws.binaryType = "nodebuffer";
@@ -86,7 +96,7 @@ function fromNodeWs(ws: NodeWs, events: WsEvents, where: string): Promise<WsSock
     ws.on("unexpected-response", (_req, res) => {
       res.resume();
       ws.terminate();
-      if (!open) reject(notReached(where, `the upgrade was answered HTTP ${res.statusCode}`));
+      if (!open) reject(upgradeRefused(where, res.statusCode ?? 0));
     });
     ws.on("error", (e) => {
       if (!open) reject(e instanceof HushError ? e : notReached(where, e.code ?? e.message));
@@ -101,7 +111,7 @@ function fromNodeWs(ws: NodeWs, events: WsEvents, where: string): Promise<WsSock
 /** Bun: hush's own client over Bun.connect (ws-bun.ts: batched writes, unref); resolves once open. */
 function fromBunSocket(path: string, events: WsEvents, where: string): Promise<WsSocket> {
   return connectBunWs(path, PATH, { message: events.message, text: () => events.close(1003, "a text frame from the daemon"), close: events.close }).catch((e: Error) => {
-    throw notReached(where, e.message);
+    throw e instanceof OpenError && e.status ? upgradeRefused(where, e.status) : notReached(where, e.message);
   });
 }
 
@@ -112,13 +122,18 @@ function fromBunWs(url: string, events: WsEvents, where: string): Promise<WsSock
   ws.binaryType = "nodebuffer";
   return new Promise((resolve, reject) => {
     let open = false;
+    /** The status of an upgrade answered without 101 (Bun says so only in the error event's message). */
+    let refused = 0;
+    ws.onerror = (e: { message?: string }) => {
+      refused = Number(/Expected 101 status code: (\d{3})/.exec(e.message ?? "")?.[1] ?? 0);
+    };
     ws.onopen = () => {
       open = true;
       resolve({ send: (b: Uint8Array) => ws.send(b), close: (c?: number, r?: string) => ws.close(c, r) });
     };
     ws.onmessage = (e: { data: unknown }) => (typeof e.data === "string" ? events.close(1003, "a text frame from the daemon") : events.message(e.data as Uint8Array));
     ws.onclose = (e: { code: number; reason: string }) => {
-      if (!open) reject(notReached(where, e.reason || "connection refused"));
+      if (!open) reject(refused ? upgradeRefused(where, refused) : notReached(where, e.reason || "connection refused"));
       events.close(e.code, e.reason);
     };
   });

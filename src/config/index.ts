@@ -94,6 +94,10 @@ export interface WsLimits {
   idleTimeoutMs: number;
   /** Most open WebSocket connections, all listeners together. */
   maxConnections: number;
+  /** Most open WebSocket connections of one source on the TCP listener (an IPv4 address or IPv6 /64; src/server/ws-guard.ts). */
+  maxConnectionsPerSource: number;
+  /** A connection that has not carried a verified request for this long (ms) since it opened, or since its last one when it sent a failing one after, is closed (4000). */
+  verifyTimeoutMs: number;
 }
 
 /** Room for a message's head beyond the body cap. */
@@ -134,7 +138,7 @@ export const DEFAULTS: Omit<DaemonConfig, "socketPath"> = {
   rekeyGraceMs: 10_000,
   keyRate: { rate: 500, burst: 1_000 },
   joinRate: { global: 2_000, globalBurst: 4_000, perSource: 20, perSourceBurst: 40, perNetwork: 80, perNetworkBurst: 160 },
-  ws: { maxMessageBytes: 1024 * 1024 + WS_HEAD_ROOM, maxInFlight: 128, maxInFlightPerKey: 512, idleTimeoutMs: 60_000, maxConnections: 1_000 },
+  ws: { maxMessageBytes: 1024 * 1024 + WS_HEAD_ROOM, maxInFlight: 128, maxInFlightPerKey: 512, idleTimeoutMs: 60_000, maxConnections: 1_000, maxConnectionsPerSource: 64, verifyTimeoutMs: 10_000 },
   failures: { intervalMs: 60_000, maxRecords: 16, maxTracked: 4_096, rate: 10, burst: 20 },
 };
 

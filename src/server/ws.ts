@@ -17,8 +17,19 @@
  *   flight on one connection (`--ws-max-in-flight`) and of one key
  *   (`--ws-max-in-flight-key`; counted only once the key has verified the
  *   message, so nobody can use up another key's share); connections in all
- *   (`--ws-max-connections`: the upgrade is answered 503 `busy`);
- * - idle connections (no message for `--ws-idle`) are closed with 4000, and
+ *   (`--ws-max-connections`), per source, and unverified connections
+ *   (ws-guard.ts: the upgrade is answered 503 `busy`);
+ * - idle connections (no message for `--ws-idle`), and connections that
+ *   carry no verified request (`--ws-verify-timeout`, ws-guard.ts), are
+ *   closed with 4000;
+ * - a message that fails while its source is over its failure budget
+ *   (failures.ts: answered `rate_limited`; a malformed message is charged
+ *   too) closes its connection with 4029, so a flood costs one message per
+ *   connection once the budget is spent;
+ * - a peer that does not read: unread answers are buffered up to
+ *   `unreadLimit` per connection and for at most `MAX_UNREAD_CONNS`
+ *   connections at once; past either, the connection is closed (1008);
+ * - at stop every connection is closed: 4000 when none of its messages is in
  *   at stop every connection is closed: 4000 when none of its messages is in
  *   flight (a message the client sent but got no answer for was not
  *   processed: it may be sent again), else 1001;
@@ -35,6 +46,7 @@ import type { ServerMetrics } from "./metrics.ts";
 import type { Counter } from "../observe/index.ts";
 import { createPipeline, type Ctx, type Listener, type Pipeline } from "./pipeline.ts";
 import type { Route } from "./routes.ts";
+import { WsGuard, isRefusal, type Guarded } from "./ws-guard.ts";
 
 /** The upgrade path. */
 export const WS_PATH = "/v1/ws";
@@ -47,11 +59,21 @@ export const WS_CLOSE = {
   protocol: 1002,
   /** A text frame. */
   unsupported: 1003,
+  /** Answers the peer does not read (over the per-connection or the global bound). */
+  unread: 1008,
   /** Closed by the daemon with nothing in flight: unanswered messages were not processed. */
   unprocessed: 4000,
+  /** A failing message while the connection's source is over its failure budget (failures.ts). */
+  failures: 4029,
 } as const;
 
-interface Conn {
+/** The unread answers one connection may hold, in bytes (Bun's backpressure limit). */
+export const unreadLimit = (maxMessageBytes: number): number => Math.max(1 << 20, 2 * maxMessageBytes);
+
+/** Connections that may hold unread answers at once (so at most 64 MiB with the default message size). */
+export const MAX_UNREAD_CONNS = 32;
+
+interface Conn extends Guarded {
   n: number;
   listener: Listener;
   peer: string;
@@ -109,6 +131,9 @@ export function createWsTransport(st: State, m: ServerMetrics, opts: { routes?: 
   const lim = st.config.ws;
   const conns = new Set<ServerWebSocket<Conn>>();
   const perKey = new Map<string, number>();
+  const guard = new WsGuard(lim, st.log);
+  /** Connections with unread answers buffered (between a send that met backpressure and Bun's drain). */
+  const unread = new Set<ServerWebSocket<Conn>>();
   const wm = wsMetrics(st, () => conns.size);
   const pipelines: Partial<Record<Listener, Pipeline>> = {};
   const pipelineOf = (l: Listener) => (pipelines[l] ??= createPipeline(st, l, { metrics: m, ...(opts.routes ? { routes: opts.routes } : {}) }));
@@ -131,10 +156,17 @@ export function createWsTransport(st: State, m: ServerMetrics, opts: { routes?: 
   function send(ws: ServerWebSocket<Conn>, id: string, a: Answer, corrId: string): void {
     const headers: Headers = { "x-request-id": corrId };
     if (a.headers) for (const k in a.headers) headers[k] = a.headers[k]!;
-    if (ws.send(encodeAnswer(id, a.status, headers, a.body)) === 0 && ws.readyState === 1) {
-      // Dropped: past the backpressure limit (the client does not read its answers).
-      close(ws, 1008, "too many unread answers", "backpressure");
-    }
+    const sent = ws.send(encodeAnswer(id, a.status, headers, a.body));
+    if (sent > 0 || ws.readyState !== 1) return;
+    // Dropped (past the per-connection bound), or buffered while too many connections hold unread answers.
+    if (sent === 0 || (!unread.has(ws) && unread.size >= MAX_UNREAD_CONNS)) close(ws, WS_CLOSE.unread, "too many unread answers", "backpressure");
+    else unread.add(ws);
+  }
+
+  /** A message failed on `ws`: closes it (4029) when its source is over its failure budget. */
+  function failed(ws: ServerWebSocket<Conn>, limited: boolean): void {
+    guard.saw(ws.data, false);
+    if (limited) close(ws, WS_CLOSE.failures, "too many failed requests from this source", "failures");
   }
 
   function reply(ws: ServerWebSocket<Conn>, id: string, c: Ctx): void {
@@ -154,11 +186,15 @@ export function createWsTransport(st: State, m: ServerMetrics, opts: { routes?: 
     const d = decodeRequest(msg);
     if (!d.ok) {
       if (d.id === null) return close(ws, WS_CLOSE.protocol, `malformed frame: ${d.error}`.slice(0, 120), "malformed");
-      return refuse(ws, d.id, (id) => fail("invalid_request", `malformed frame: ${d.error}`, id), "ws_malformed");
+      refuse(ws, d.id, (id) => fail("invalid_request", `malformed frame: ${d.error}`, id), "ws_malformed");
+      return failed(ws, st.failures.take(conn.peer) > 0);
     }
     const f = d.frame;
     const target = canonicalTarget(f.target);
-    if (target === null) return refuse(ws, f.id, (id) => fail("invalid_request", "the target is not in the form a URL parser leaves unchanged (PROTOCOL.md §3)", id), "ws_malformed");
+    if (target === null) {
+      refuse(ws, f.id, (id) => fail("invalid_request", "the target is not in the form a URL parser leaves unchanged (PROTOCOL.md §3)", id), "ws_malformed");
+      return failed(ws, st.failures.take(conn.peer) > 0);
+    }
     if (conn.inFlight >= lim.maxInFlight) return refuse(ws, f.id, (id) => fail("busy", "too many messages in flight on this connection", id), "ws_in_flight");
     const h = f.headers;
     const claimed = perKey.size === 0 ? undefined : claimedKey(h.authorization);
@@ -179,6 +215,13 @@ export function createWsTransport(st: State, m: ServerMetrics, opts: { routes?: 
       id: f.id,
     });
     const wait = p.run(c);
+    // Verified or not is known once run returns (authentication is synchronous).
+    if (c.key) guard.saw(conn, true);
+    else if (c.answer && c.answer.status >= 400) {
+      // 401 and 429 were charged to the source by authentication; busy (503) is the daemon's limit, not the caller's doing.
+      const status = c.answer.status;
+      failed(ws, status === 429 || (status !== 401 && status !== 503 && st.failures.take(conn.peer) > 0));
+    }
     if (!wait) return reply(ws, f.id, c);
     // Waiting (an async handler): in flight for the connection and, once verified, for its key.
     conn.inFlight++;
@@ -198,7 +241,7 @@ export function createWsTransport(st: State, m: ServerMetrics, opts: { routes?: 
   const websocket: WebSocketHandler<Conn> = {
     maxPayloadLength: lim.maxMessageBytes,
     // A client that does not read its answers is cut off rather than buffered for.
-    backpressureLimit: Math.max(16 << 20, 4 * lim.maxMessageBytes),
+    backpressureLimit: unreadLimit(lim.maxMessageBytes),
     closeOnBackpressureLimit: true,
     perMessageDeflate: false,
     // Bun's own timeout only finds dead peers (live ones answer its pings); idleness is ours (sweep below).
@@ -208,8 +251,13 @@ export function createWsTransport(st: State, m: ServerMetrics, opts: { routes?: 
       conns.add(ws);
     },
     message: onMessage,
+    drain(ws) {
+      unread.delete(ws);
+    },
     close(ws, code, reason) {
       conns.delete(ws);
+      unread.delete(ws);
+      guard.closed(ws.data);
       // Bun cuts a message over maxPayloadLength itself (1009 to the client; here 1006 with this reason).
       if (!ws.data.closing && (code === 1009 || reason === "Received too big message")) {
         wm.closed.inc({ reason: "too_large" });
@@ -224,9 +272,11 @@ export function createWsTransport(st: State, m: ServerMetrics, opts: { routes?: 
   const sweep = setInterval(() => {
     const now = Date.now();
     for (const ws of conns) {
-      if (ws.data.inFlight === 0 && now - ws.data.last >= lim.idleTimeoutMs) close(ws, WS_CLOSE.unprocessed, "idle", "idle");
+      if (ws.data.inFlight !== 0) continue;
+      if (now - ws.data.last >= lim.idleTimeoutMs) close(ws, WS_CLOSE.unprocessed, "idle", "idle");
+      else if (guard.overdue(ws.data, now)) close(ws, WS_CLOSE.unprocessed, "no verified request", "unverified");
     }
-  }, Math.max(50, Math.min(5_000, lim.idleTimeoutMs / 4)));
+  }, Math.max(50, Math.min(5_000, lim.idleTimeoutMs / 4, lim.verifyTimeoutMs / 4)));
   (sweep as any).unref?.();
 
   function upgrade(req: Request, server: Peer, listener: Listener): Response | undefined {
@@ -235,13 +285,15 @@ export function createWsTransport(st: State, m: ServerMetrics, opts: { routes?: 
       return jsonResponse(fail("invalid_request", `${WS_PATH} is a WebSocket endpoint: send GET with Upgrade: websocket`, corrId), corrId);
     }
     if (st.phase !== "serving") return jsonResponse(fail("unavailable", `daemon is ${st.phase}`, corrId), corrId);
-    if (conns.size >= lim.maxConnections) {
-      m.rejected.inc({ reason: "ws_connections" });
-      return jsonResponse(fail("busy", "too many WebSocket connections", corrId), corrId);
-    }
     const peer = listener === "tcp" ? (server.requestIP(req)?.address ?? "unknown") : "unix";
-    const data: Conn = { n: connSeq, listener, peer, inFlight: 0, last: Date.now(), closing: false, seq: 0 };
+    const g = guard.admit(listener, peer);
+    if (isRefusal(g)) {
+      m.rejected.inc({ reason: g.reason });
+      return jsonResponse(fail("busy", g.message, corrId), corrId);
+    }
+    const data: Conn = { ...g, n: connSeq, listener, peer, inFlight: 0, last: Date.now(), closing: false, seq: 0 };
     if (server.upgrade(req, { data })) return undefined;
+    guard.closed(g);
     return jsonResponse(fail("invalid_request", "the WebSocket upgrade failed (bad Sec-WebSocket-Key or version)", corrId), corrId);
   }
 

@@ -30,7 +30,7 @@ let slow: { stop(b: boolean): void };
 let slowWs: WsTransport;
 let release: () => void = () => {};
 const events: AuditEvent[] = [];
-const LIMITS = { maxMessageBytes: 4096, maxInFlight: 4, maxInFlightPerKey: 6, idleTimeoutMs: 60_000, maxConnections: 6 };
+const LIMITS = { maxMessageBytes: 4096, maxInFlight: 4, maxInFlightPerKey: 6, idleTimeoutMs: 60_000, maxConnections: 6, maxConnectionsPerSource: 64, verifyTimeoutMs: 60_000 };
 
 type Key = ReturnType<Daemon["state"]["registry"]["create"]>;
 const newKey = () => d.state.registry.create({ kind: "worker", name: "ws", via: "issue" });
@@ -245,7 +245,14 @@ describe("connections", () => {
     const open = [];
     const base = d.state.metrics.render();
     const start = Number(/^hush_ws_connections (\d+)/m.exec(base)?.[1]);
-    for (let i = start; i < LIMITS.maxConnections; i++) open.push(await openRaw(d.socketPath));
+    const key = newKey();
+    for (let i = start; i < LIMITS.maxConnections; i++) {
+      // Verified connections may use the whole cap; unverified ones only up to its reserve (ws-guard.ts).
+      const r = await openRaw(d.socketPath);
+      r.send(signed(key, "v", "GET", "/v1/whoami").bytes);
+      expect((await r.answer("v")).status).toBe(200);
+      open.push(r);
+    }
     expect(Number(/^hush_ws_connections (\d+)/m.exec(d.state.metrics.render())?.[1])).toBe(LIMITS.maxConnections);
     const res = await fetch("http://localhost/v1/ws", { unix: d.socketPath, headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" } } as RequestInit);
     expect(res.status).toBe(503);
