@@ -6,7 +6,8 @@
  * - a connection that drops mid-request fails the call with `unavailable`
  *   and `detail.sent: true` ("may have been carried out"), never "not sent";
  *   a daemon that is not there fails with `sent: false`, `connect: true`;
- *   an idle close (4000) is invisible: the next call reconnects;
+ *   an idle close (4000) is invisible: the next call reconnects; a refused
+ *   upgrade says so, and with a fallback the calls go over HTTP for a while;
  * - an answer relabelled to another request's id does not verify;
  * - TLS: the pin is checked before any byte of the upgrade is written
  *   (Bun and Node);
@@ -20,7 +21,7 @@ import { tmpdir } from "node:os";
 import { createServer as createTlsServer } from "node:tls";
 import { startDaemon, type Daemon } from "../../src/server/daemon.ts";
 import { DEFAULTS } from "../../src/config/index.ts";
-import { Client, HushError } from "../../src/client/index.ts";
+import { Client, HushError, createUnixTransport, createWsTransport, unixOpener } from "../../src/client/index.ts";
 import { encodeCredential } from "../../src/keys/index.ts";
 import { formatPin } from "../../src/crypto/index.ts";
 import { createWsTransport as serverWs, type WsTransport } from "../../src/server/ws.ts";
@@ -97,6 +98,37 @@ describe("dropped connections", () => {
     expect(e.detail).toMatchObject({ connect: true, sent: false });
     expect(e.message).toContain("cannot reach the hush daemon");
     c.close();
+  });
+
+  test("a refused upgrade (503 busy): the error says so (not 'cannot reach'); with a fallback the call, and the next ones, go over HTTP", async () => {
+    const sock = join(dir, "s", "busy.sock");
+    let upgrades = 0;
+    let posts = 0;
+    const srv = Bun.serve({
+      unix: sock,
+      fetch(req) {
+        if (new URL(req.url).pathname === "/v1/ws") return (upgrades++, Response.json({ error: "busy", message: "too many WebSocket connections" }, { status: 503 }));
+        posts++;
+        return Response.json({ ok: true });
+      },
+    });
+    try {
+      const bare = createWsTransport(unixOpener(sock), "busy", { retries: 0 });
+      const e: any = await bare.request("GET", "/v1/x", {}).catch((x) => x);
+      expect(e).toBeInstanceOf(HushError);
+      expect(e.message).toContain("is running but refused the WebSocket upgrade");
+      expect(e.message).not.toContain("cannot reach");
+      expect(e.detail).toMatchObject({ connect: true, sent: false, upgradeStatus: 503 });
+      bare.close();
+      const t = createWsTransport(unixOpener(sock), "busy", { fallback: createUnixTransport(sock) });
+      upgrades = 0;
+      for (let i = 0; i < 3; i++) expect((await t.request("GET", "/v1/x", {})).status).toBe(200);
+      expect(posts).toBe(3);
+      expect(upgrades).toBe(1); // the fallback holds for FALLBACK_MS: no new upgrade per call
+      t.close();
+    } finally {
+      srv.stop(true);
+    }
   });
 
   test("an idle close (4000) is invisible: the next call opens a new connection", async () => {
