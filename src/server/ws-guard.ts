@@ -15,7 +15,8 @@
  *   there would let one of them lock out the rest; it has none, and relies
  *   on the two rules below;
  * - unverified connections hold at most `maxConnections − reserve`
- *   (reserve: a quarter of `maxConnections`, at least 1): the rest is kept
+ *   (reserve: a quarter of `maxConnections`, rounded down; at least one
+ *   connection may always be unverified): the rest is kept
  *   for connections that carried a verified request, so a flood of
  *   unverified upgrades never closes the transport to workers already on it;
  * - a connection that has not carried a verified request within
@@ -70,7 +71,7 @@ export class WsGuard {
 
   /** Connections that may be unverified at once. */
   get maxUnverified(): number {
-    return this.lim.maxConnections - Math.max(1, Math.floor(this.lim.maxConnections / 4));
+    return Math.max(1, this.lim.maxConnections - Math.floor(this.lim.maxConnections / 4));
   }
 
   /**
