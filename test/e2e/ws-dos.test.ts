@@ -169,4 +169,17 @@ describe("floods on one connection", () => {
     await waitFor(async () => (await metric(d, 'hush_ws_closed_total{reason="backpressure"}')) === 1, 10_000, "the connection to be closed");
     expect(await metric(d, "hush_ws_connections")).toBe(0);
   });
+
+  test("unread answers are bounded for all connections together: past 32 connections holding them, the next one is closed", async () => {
+    // A per-connection bound of 2 × 4 MiB, which no single peer below reaches (12 000 answers of about 70 bytes).
+    const d = await daemon(["--ws-max-message", "4m", "--ws-verify-timeout", "5m"]);
+    const peers = await Promise.all(Array.from({ length: 36 }, () => unixUpgrade(d.socket)));
+    const chunk = Buffer.concat(Array.from({ length: 12_000 }, (_, i) => frame(`${i.toString(36)} GET /v1/health\n\n`)));
+    for (const p of peers) p.sock.write(chunk);
+    await waitFor(async () => (await metric(d, 'hush_ws_closed_total{reason="backpressure"}')) >= 4, 20_000, "connections past the 32nd to be closed");
+    await waitFor(async () => (await metric(d, 'hush_requests_total{route="health",code="200"}')) >= 32 * 12_000, 20_000, "the 32 others to be answered");
+    expect(await metric(d, 'hush_ws_closed_total{reason="backpressure"}')).toBe(4);
+    expect(await metric(d, "hush_ws_connections")).toBe(32);
+    expect((await rawRequest(d.socket, "GET", "/v1/health")).status).toBe(200);
+  });
 });
