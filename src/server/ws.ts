@@ -30,7 +30,6 @@
  *   `unreadLimit` per connection and for at most `MAX_UNREAD_CONNS`
  *   connections at once; past either, the connection is closed (1008);
  * - at stop every connection is closed: 4000 when none of its messages is in
- *   at stop every connection is closed: 4000 when none of its messages is in
  *   flight (a message the client sent but got no answer for was not
  *   processed: it may be sent again), else 1001;
  * - answers the transport cannot carry (the audit stream) get
