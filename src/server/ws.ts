@@ -216,12 +216,10 @@ export function createWsTransport(st: State, m: ServerMetrics, opts: { routes?: 
     const wait = p.run(c);
     // Verified or not is known once run returns (authentication is synchronous).
     if (c.key) guard.saw(conn, true);
-    else if (c.answer && c.answer.status >= 400) {
-      // 401 and 429 were charged to the source by authentication; busy (503) is the daemon's limit, not the caller's doing.
-      const status = c.answer.status;
-      failed(ws, status === 429 || (status !== 401 && status !== 503 && st.failures.take(conn.peer) > 0));
+    if (!wait) {
+      reply(ws, f.id, c);
+      return settled(ws, c);
     }
-    if (!wait) return reply(ws, f.id, c);
     // Waiting (an async handler): in flight for the connection and, once verified, for its key.
     conn.inFlight++;
     const key = c.key?.id;
@@ -233,8 +231,18 @@ export function createWsTransport(st: State, m: ServerMetrics, opts: { routes?: 
         if (left > 0) perKey.set(key, left);
         else perKey.delete(key);
       }
-      if (ws.readyState === 1) reply(ws, f.id, c);
+      if (ws.readyState !== 1) return;
+      reply(ws, f.id, c);
+      settled(ws, c);
     });
+  }
+
+  /** After the answer: a refusal of an unverified message counts against the connection (and may close it, 4029). */
+  function settled(ws: ServerWebSocket<Conn>, c: Ctx): void {
+    const status = c.answer?.status ?? 0;
+    if (c.key || status < 400) return;
+    // 401 and 429 were charged to the source by authentication; busy (503) is the daemon's limit, not the caller's doing.
+    failed(ws, status === 429 || (status !== 401 && status !== 503 && st.failures.take(ws.data.peer) > 0));
   }
 
   const websocket: WebSocketHandler<Conn> = {

@@ -872,6 +872,11 @@ async function runWsCase(peer: WsPeer, i: number): Promise<number> {
   // Those refusals come before authentication, so they are not signed.
   const ws: Case = malformed ? { ...c, codes: c.codes && [...c.codes, "invalid_request"], signature: undefined } : c;
   const a = await peer.send(`c${i}`, m.msg);
+  // 4029: the source's failure budget is spent and a failing message closed the connection (PROTOCOL.md §4); documented.
+  if (a.kind === "closed" && a.status === 4029) {
+    count("closed 4029");
+    return 1;
+  }
   if (a.kind !== "response") {
     wsFailures.push(`ws#${i} ${c.what}: no answer (${a.kind} ${a.status})`);
     return 1;
@@ -882,7 +887,8 @@ async function runWsCase(peer: WsPeer, i: number): Promise<number> {
   if (c.replay) {
     const again = toMessage(c, `r${i}`)!;
     const b = await peer.send(`r${i}`, again.msg);
-    // 429: the source's failure budget is spent (src/server/failures.ts); still a refusal.
+    // 429: the source's failure budget is spent (src/server/failures.ts); still a refusal. 4029: it closed the connection.
+    if (b.kind === "closed" && b.status === 4029) return 2;
     if (b.status !== 401 && b.status !== 429) wsFailures.push(`ws#${i}/replay ${c.what}: replayed message not refused (${b.kind} ${b.status})`);
     else checkWsAnswer(ws, `ws#${i}/replay`, b, true);
     return 2;
