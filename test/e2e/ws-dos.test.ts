@@ -15,7 +15,7 @@ import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { rawRequest, startDaemon, waitFor, type Daemon } from "./_harness.ts";
 
-const SDK = resolve(import.meta.dir, "../../dist/client.mjs");
+const SDK = resolve(import.meta.dir, "../../dist/sdk/index.mjs");
 const hasNode = Bun.which("node") !== null;
 const daemons: Daemon[] = [];
 const sockets: Socket[] = [];
@@ -71,7 +71,7 @@ async function metric(d: Daemon, line: string): Promise<number> {
   return Number(m?.[1] ?? 0);
 }
 
-/** Run the Node SDK (dist/client.mjs): set then get one key; prints the value. */
+/** Run the Node SDK (dist/sdk/index.mjs): set then get one key; prints the value. */
 async function nodeSdk(env: Record<string, string>): Promise<{ code: number; out: string }> {
   const f = join(daemons[0]!.dir, "sdk.mjs");
   writeFileSync(f, `import { Client } from ${JSON.stringify(SDK)};\nconst h = Client.fromEnv();\nawait h.set("sdk", "v", { ttlMs: 60000 });\nconsole.log(await h.get("sdk"));\nawait h.close?.();\n`);
