@@ -12,7 +12,7 @@ export default defineCommand({
     const st = s.store;
     process.stdout.write(
       `version      ${s.version}\nuptime       ${Math.round(s.uptime_ms / 1000)}s\nitems        ${st.items} (kv ${st.kv}, locks ${st.locks}, pools ${st.pools}, leases ${st.leases})\n` +
-        `bytes        ${st.bytes}\nworkers      ${s.workers.active} active, ${s.workers.total} known\nnonce cache  ${s.nonce_cache}\n`,
+        `bytes        ${st.bytes ?? "-"}\nbackend      ${s.backend ?? "memory"}\nworkers      ${s.workers.active} active, ${s.workers.total} known\nnonce cache  ${s.nonce_cache}\n`,
     );
     return 0;
   },

@@ -19,7 +19,8 @@ export default defineCommand({
     const s = await c.call("GET", "/v1/status");
     if (args.json || !process.stdout.isTTY) printJson(s);
     else {
-      const of = (u: { used: number; limit: number }, f: (n: number) => string = String) => `${f(u.used)} of ${f(u.limit)} (${((100 * u.used) / u.limit).toFixed(1)}%)`;
+      const of = (u: { used: number | null; limit: number }, f: (n: number) => string = String) =>
+        u.used === null ? `- of ${f(u.limit)} (not counted in Redis)` : `${f(u.used)} of ${f(u.limit)} (${((100 * u.used) / u.limit).toFixed(1)}%)`;
       process.stdout.write(
         `status     ${s.status}${s.degraded ? " (the audit file cannot be written)" : ""}\nversion    ${s.version}\nuptime     ${Math.round(s.uptime_ms / 1000)}s\n` +
           `memory     ${_mib(s.memory.rss_bytes)} resident, ${_mib(s.memory.heap_used_bytes)} heap\nitems      ${of(s.items)}\n` +

@@ -19,7 +19,28 @@
  * @module
  */
 
+/** Outcome of recording a request nonce (PROTOCOL.md §3 step 7). */
 export type RememberResult = "ok" | "replay" | "full";
+
+/**
+ * The request replay cache (PROTOCOL.md §3), as the verifier uses it: a
+ * nonce is remembered at least until its timestamp leaves the acceptance
+ * window, so a replay inside the window is refused — by every daemon, when
+ * the cache is shared (src/cluster, docs/CLUSTER.md §5). `NonceCache` is the
+ * in-memory one and answers synchronously.
+ */
+export interface ReplayCache {
+  /** Record `keyId`+`nonce` (timestamp `ts`, ms); `replay` if seen, `full` if there is no room. A shared cache that cannot answer throws (or rejects with) `unavailable`. */
+  remember(keyId: string, nonce: string, ts: number, now: number): RememberResult | Promise<RememberResult>;
+  /** Entries held in this process (0 for a shared cache, whose entries live elsewhere). */
+  readonly size: number;
+  /** Refusals: `replay_cache` (all full), `replay_cache_per_key` (a key's share). */
+  readonly refusals: Map<string, number>;
+  /** Drop expired entries held in this process. */
+  purgeAll(now: number): void;
+  /** Forget what this process holds (shutdown). */
+  clear(): void;
+}
 
 /** Live entries of one owner. Queue slots point at it, so the owner string is held once. */
 interface Owner {
@@ -27,7 +48,7 @@ interface Owner {
   n: number;
 }
 
-export class NonceCache {
+export class NonceCache implements ReplayCache {
   private readonly seen = new Map<string, number>();
   private readonly owners = new Map<string, Owner>();
   /** FIFO of (key, expiry, owner) in insertion order; `head` is the next to look at. */

@@ -10,7 +10,7 @@
 import { equalStrings, hmacSha256B64u } from "../crypto/index.ts";
 import { parseAuthorization } from "./header.ts";
 import { buildStringToSign } from "./sign.ts";
-import { NonceCache } from "./nonces.ts";
+import { NonceCache, type RememberResult, type ReplayCache } from "./nonces.ts";
 
 export type AuthReason =
   | "malformed"
@@ -59,23 +59,31 @@ export interface VerifierOptions<K extends VerifiableKey> {
   nonceCacheMax?: number;
   /** Most replay-cache entries of one key (its share); default: the whole cache. */
   nonceCachePerKey?: number;
+  /** A replay cache to use instead of a new in-memory one (a shared cache: docs/CLUSTER.md §5). */
+  replay?: ReplayCache;
 }
 
 export class RequestVerifier<K extends VerifiableKey> {
   readonly windowMs: number;
-  readonly nonces: NonceCache;
+  /** The replay cache: in memory (`NonceCache`) unless another was given. */
+  readonly nonces: ReplayCache;
   private readonly lookup: (id: string) => K | undefined;
   private readonly now: () => number;
 
   constructor(opts: VerifierOptions<K>) {
     this.windowMs = opts.windowMs ?? 60_000;
     const max = opts.nonceCacheMax ?? 1_000_000;
-    this.nonces = new NonceCache(max, this.windowMs, Math.min(max, opts.nonceCachePerKey ?? max));
+    this.nonces = opts.replay ?? new NonceCache(max, this.windowMs, Math.min(max, opts.nonceCachePerKey ?? max));
     this.lookup = opts.lookup;
     this.now = opts.now;
   }
 
-  verify(method: string, target: string, authorization: string | null, bodyHash: string): VerifyResult<K> {
+  /**
+   * The result, synchronously with the in-memory replay cache; a promise
+   * with a shared one, which rejects with its `unavailable` error when the
+   * nonce could not be recorded (the request is then not accepted).
+   */
+  verify(method: string, target: string, authorization: string | null, bodyHash: string): VerifyResult<K> | Promise<VerifyResult<K>> {
     const p = parseAuthorization(authorization);
     if (!p) return { ok: false, reason: "malformed" };
     const key = this.lookup(p.keyId);
@@ -97,9 +105,8 @@ export class RequestVerifier<K extends VerifiableKey> {
       [generation, macKey] = found;
     }
     const r = this.nonces.remember(p.keyId, p.nonce, p.timestamp, now);
-    if (r === "replay") return { ok: false, reason: "replayed_nonce", keyId: p.keyId };
-    if (r === "full") return { ok: false, reason: "nonce_cache_full", keyId: p.keyId };
-    return { ok: true, key, signature: p.signature, keyId: p.keyId, generation, macKey };
+    const accepted: VerifyResult<K> = { ok: true, key, signature: p.signature, keyId: p.keyId, generation, macKey };
+    return r instanceof Promise ? r.then((x) => _remembered(x, accepted, p.keyId)) : _remembered(r, accepted, p.keyId);
   }
 
   /** Try the pending key, the previous key (inside its grace period), the retired ones, then the superseded ones. */
@@ -117,4 +124,9 @@ export class RequestVerifier<K extends VerifiableKey> {
     }
     return null;
   }
+}
+
+function _remembered<K>(r: RememberResult, accepted: VerifyResult<K>, keyId: string): VerifyResult<K> {
+  if (r === "ok") return accepted;
+  return { ok: false, reason: r === "replay" ? "replayed_nonce" : "nonce_cache_full", keyId };
 }

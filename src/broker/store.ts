@@ -1,7 +1,7 @@
 /**
  * `MemoryStore`: the broker's in-memory state — KV with TTL, locks with
- * fencing tokens, lease pools — behind one synchronous API that the server
- * layer calls. Pure: no I/O, no timers, no `Date.now`; time comes from the
+ * fencing tokens, lease pools — the default `StateBackend` (backend.ts),
+ * answering synchronously. Pure: no I/O, no timers, no `Date.now`; time comes from the
  * injected `now()`, and the server drives `sweep()` from its own timer.
  *
  * Every failure is a `HushError` with a stable code (PROTOCOL.md §1) and a
@@ -21,6 +21,7 @@
  */
 import { HushError } from "../errors.ts";
 import type { StoreContext } from "./context.ts";
+import type { ClaimAnswer, StateBackend, StoreStats } from "./backend.ts";
 import { KvTable, type KeyPage, type KvRead, type SetOptions } from "./kv.ts";
 import { LimitTally, requireTtl, resolveLimits, validateName, validateTtl, type StoreLimits } from "./limits.ts";
 import { LockTable } from "./locks.ts";
@@ -39,56 +40,8 @@ export interface StoreOptions {
   tokenBase?: number;
 }
 
-export interface StoreStats {
-  /** kv + locks + claims + leases: what counts towards `maxItems`. */
-  items: number;
-  kv: number;
-  locks: number;
-  /** KV keys being created by a getOrSet caller (`claimKey`). */
-  claims: number;
-  pools: number;
-  leases: number;
-  /** Bytes of stored KV values. */
-  bytes: number;
-}
-
-/**
- * The broker-state contract the server depends on, so that another backend
- * (DESIGN.md "Multi-host and scale") can stand in for `MemoryStore`.
- */
-/** `claimKey`'s answer: the live value (a read: it slides), or a claim the caller now holds. */
-export type ClaimAnswer = ({ state: "value" } & KvRead) | { state: "claimed"; token: number; expires_at: number };
-
-/**
- * The broker-state contract the server depends on, so that another backend
- * (DESIGN.md "Multi-host and scale") can stand in for `MemoryStore`. Every
- * method is one atomic step; PROTOCOL.md §8 gives each one's semantics.
- */
-export interface Store {
-  readonly limits: StoreLimits;
-  set(key: string, valueJson: Uint8Array, opts?: SetOptions): { expires_at: number | null; written: boolean };
-  get(key: string): KvRead;
-  ttl(key: string): { ttl_ms: number | null; expires_at: number | null };
-  del(key: string): { deleted: boolean };
-  list(prefix: string): string[];
-  listPage(prefix: string, opts?: { limit?: number; cursor?: string; owner?: string }): KeyPage;
-  incr(key: string, by: number, ttlMs?: number): { value: number };
-  claimKey(key: string, ttlMs: number | undefined, owner?: string): ClaimAnswer;
-  renewClaim(key: string, token: number, ttlMs?: number, owner?: string): { expires_at: number };
-  releaseClaim(key: string, token: number, owner?: string): { released: boolean };
-  acquireLock(name: string, ttlMs: number | undefined, holder?: string, owner?: string): { token: number; expires_at: number };
-  renewLock(name: string, token: number, ttlMs?: number, owner?: string): { expires_at: number };
-  releaseLock(name: string, token: number, owner?: string): { released: boolean };
-  leasePool(name: string, size: number, ttlMs: number | undefined, holder?: string, owner?: string, opts?: LeaseOptions): LeaseGrant;
-  renewPool(name: string, token: number, ttlMs?: number, owner?: string): { expires_at: number };
-  releasePool(name: string, token: number, owner?: string): { released: boolean };
-  releaseOwner(owner: string): { locks: string[]; pools: string[]; claims: string[] };
-  sweep(): number;
-  stats(): StoreStats;
-  wipe(): void;
-}
-
-export class MemoryStore implements Store {
+export class MemoryStore implements StateBackend {
+  readonly kind = "memory";
   readonly limits: StoreLimits;
   private readonly _now: () => number;
   private readonly _kv: KvTable;
@@ -241,6 +194,20 @@ export class MemoryStore implements Store {
     const claims = this._claims.size;
     const leases = this._pools.leases;
     return { items: kv + locks + claims + leases, kv, locks, claims, pools: this._pools.size, leases, bytes: this._kv.bytes };
+  }
+
+  /** Memory is always there. */
+  unavailable(): null {
+    return null;
+  }
+
+  statsNow(): StoreStats {
+    return this.stats();
+  }
+
+  /** Daemon shutdown: `wipe`. */
+  close(): void {
+    this.wipe();
   }
 
   /** Zero-fill every stored buffer and drop everything (daemon shutdown). Tokens are still never reused. */

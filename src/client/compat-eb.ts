@@ -142,7 +142,7 @@ export class Client {
     const [s, all] = await Promise.all([this.status(), this.run(() => this.hush.list(""))]);
     const leases = all.filter((k) => k.startsWith(LEASE_PREFIX)).length;
     const items = all.length - leases;
-    return { items, leases, capacity: capacity(items, s.items.limit), memory: { rss: s.memory.rssBytes, heapUsed: s.memory.heapUsedBytes, approximateStoreBytes: s.bytes.used }, uptime: s.uptimeMs };
+    return { items, leases, capacity: capacity(items, s.items.limit), memory: { rss: s.memory.rssBytes, heapUsed: s.memory.heapUsedBytes, approximateStoreBytes: s.bytes.used ?? 0 }, uptime: s.uptimeMs };
   }
 
   async health(): Promise<Health> {

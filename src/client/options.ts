@@ -61,7 +61,8 @@ export interface Status {
   audit: "ok" | "failing" | "off";
   memory: { rssBytes: number; heapUsedBytes: number };
   items: { used: number; limit: number };
-  bytes: { used: number; limit: number };
+  /** `used` is null on a daemon whose state is in Redis (`hush serve --backend`): not counted there. */
+  bytes: { used: number | null; limit: number };
   inFlight: { used: number; limit: number };
 }
 

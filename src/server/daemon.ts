@@ -9,7 +9,7 @@
  * @module
  */
 import { dirname } from "node:path";
-import { CredentialStore, KeyRegistry, MemoryStore, ServerKeys, TokenRegistry, type KeyRecord } from "../broker/index.ts";
+import { CredentialStore, KeyRegistry, MemoryStore, ServerKeys, TokenRegistry, type KeyRecord, type ReplayCache, type StateBackend } from "../broker/index.ts";
 import { NonceCache, RequestVerifier } from "../auth/index.ts";
 import { RateLimiter } from "./ratelimit.ts";
 import { JoinLimiter } from "./joinlimit.ts";
@@ -53,6 +53,12 @@ export interface Daemon {
 
 export interface StartOptions {
   version: string;
+  /**
+   * The coordination state and replay cache to serve from (a shared
+   * backend: src/cluster); default a new in-memory store and cache. The
+   * daemon closes the backend when it stops.
+   */
+  backend?: { store: StateBackend; replay: ReplayCache };
   serverKey?: X25519KeyPair;
   log?: Logger;
   audit?: AuditSink;
@@ -97,7 +103,9 @@ export async function startDaemon(config: DaemonConfig, opts: StartOptions): Pro
   });
 
   const sweeper = setInterval(() => {
-    st.store.sweep();
+    const swept = st.store.sweep();
+    // A shared backend that cannot answer says so itself (metrics, logs, /v1/ready).
+    if (swept instanceof Promise) swept.catch(() => {});
     st.registry.sweep();
     st.tokens.sweep();
     st.creds.sweep();
@@ -152,7 +160,7 @@ function _makeState(config: DaemonConfig, opts: StartOptions): State {
     config,
     version: opts.version,
     startedAt: Date.now(),
-    store: new MemoryStore({ now, limits: config.limits, tokenBase: Date.now() * 1000 }),
+    store: opts.backend?.store ?? new MemoryStore({ now, limits: config.limits, tokenBase: Date.now() * 1000 }),
     registry,
     verifier: new RequestVerifier<KeyRecord>({
       lookup: (id) => registry.get(id),
@@ -160,6 +168,7 @@ function _makeState(config: DaemonConfig, opts: StartOptions): State {
       windowMs: config.clockWindowMs,
       nonceCacheMax: config.nonceCacheMax,
       nonceCachePerKey: config.nonceCachePerKey,
+      replay: opts.backend?.replay,
     }),
     serverKeys: new ServerKeys(opts.serverKey ?? generateX25519(), now),
     tokens: new TokenRegistry(now, config.limits),
@@ -274,9 +283,10 @@ async function _inFlightDone(st: State, hurried: Promise<"hurry">): Promise<void
   while (st.inFlight > 0 && !hurry && Date.now() < deadline) await Bun.sleep(10);
 }
 
-/** Zero-fill every secret the state holds (invariant 7). */
+/** Zero-fill every secret the state holds (invariant 7); a shared backend only closes its connection. */
 function _wipeState(st: State): void {
-  st.store.wipe();
+  const closed = st.store.close();
+  if (closed instanceof Promise) closed.catch(() => {});
   st.registry.wipe();
   st.tokens.wipe();
   st.creds.wipe();

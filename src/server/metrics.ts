@@ -27,7 +27,7 @@ export function createServerMetrics(st: State): ServerMetrics {
     authFailures: r.counter("hush_auth_failures_total", "Failed request authentications, by reason."),
     joins: r.counter("hush_joins_total", "Join handshakes, by result."),
   };
-  r.gauge("hush_items", "Items in the store (keys, locks, claims, pool leases).", () => st.store.stats().items);
+  r.gauge("hush_items", "Items in the store (keys, locks, claims, pool leases).", () => st.store.statsNow().items);
   r.gauge("hush_workers", "Active worker keys.", () => st.registry.count().active);
   r.gauge("hush_tokens", "Usable join tokens.", () => st.tokens.count().active);
   r.gauge("hush_nonce_cache_entries", "Entries in the request replay cache.", () => st.verifier.nonces.size);

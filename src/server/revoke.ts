@@ -15,21 +15,40 @@
  * token lower than the newest it has seen.
  * @module
  */
-import type { KeyEnd, KeyRecord } from "../broker/index.ts";
+import type { Awaitable, KeyEnd, KeyRecord } from "../broker/index.ts";
 import type { State } from "./state.ts";
 import { maskOwner } from "./masking.ts";
 
 /** Route every key's end to `endKey`. Call once, when the daemon's state is built. */
 export function installKeyEnd(st: State): void {
-  st.registry.onEnd = (rec, end) => endKey(st, rec, end);
+  st.registry.onEnd = (rec, end) => void endKey(st, rec, end);
 }
 
-/** End what `rec` held; audit and log it. Returns how many holds ended. */
-export function endKey(st: State, rec: KeyRecord, end: KeyEnd): number {
+/**
+ * End what `rec` held; audit and log it. Returns how many holds ended: at
+ * once with the in-memory backend; with a shared one the locks and pool
+ * leases are released when its answer comes (if the backend cannot answer,
+ * they end at their own expiry, and a warning says so).
+ */
+export function endKey(st: State, rec: KeyRecord, end: KeyEnd): Awaitable<number> {
   if (end.reason !== "expired") st.masker.release(maskOwner.key(rec.id));
   st.masker.release(maskOwner.pendingKey(rec.id)); // an unconfirmed rekey's key can never be used now
   const leases = st.creds.endHolder(rec.id);
-  const { locks, pools, claims } = st.store.releaseOwner(rec.id);
+  const held = st.store.releaseOwner(rec.id);
+  if (!(held instanceof Promise)) return _ended(st, rec, end, leases, held);
+  return held.then(
+    (h) => _ended(st, rec, end, leases, h),
+    (e) => {
+      st.log.warn("the ended key's locks, claims and pool leases could not be released now; they end at their expiry", { key_id: rec.id, err: String((e as Error)?.message ?? e) });
+      return _ended(st, rec, end, leases, { locks: [], pools: [], claims: [] });
+    },
+  );
+}
+
+type Held = { locks: string[]; pools: string[]; claims: string[] };
+
+function _ended(st: State, rec: KeyRecord, end: KeyEnd, leases: { cred: string }[], held: Held): number {
+  const { locks, pools, claims } = held;
   const targets = [
     ...leases.map((l) => `cred:${l.cred}`),
     ...locks.map((n) => `lock:${n}`),

@@ -9,7 +9,7 @@
  */
 import { HushError } from "../errors.ts";
 import { encodeCredential, encodeServerPublic } from "../keys/index.ts";
-import type { KeyRecord } from "../broker/index.ts";
+import { after, type KeyRecord, type StoreStats } from "../broker/index.ts";
 import type { State } from "./state.ts";
 import { type Answer, decodeSegment, ok, optInt, parseObject } from "./http.ts";
 import type { Ctx } from "./pipeline.ts";
@@ -102,8 +102,8 @@ function issueKey(c: Ctx, kind: "worker" | "admin", opts: { name: unknown; tags?
 }
 
 /** `GET /v1/admin/stats` */
-export function stats(c: Ctx): Answer {
-  return ok(collectStats(c.st));
+export function stats(c: Ctx): Answer | Promise<Answer> {
+  return after(c.st.store.stats(), (store) => ok(collectStats(c.st, store)));
 }
 
 /** `GET /metrics`: Prometheus text; on admin.sock with `X-Request-Id` only (`kind: "text"`). */
@@ -161,11 +161,13 @@ export function workerRotate(c: Ctx): Answer | Promise<Answer> {
   });
 }
 
-export function collectStats(st: State) {
+/** The daemon's counters; `store`: the backend's (the whole cluster's, on a shared backend). */
+export function collectStats(st: State, store: StoreStats) {
   return {
     version: st.version,
     uptime_ms: Date.now() - st.startedAt,
-    store: st.store.stats(),
+    backend: st.store.kind,
+    store,
     workers: st.registry.count("worker"),
     admins: st.registry.count("admin"),
     tokens: st.tokens.count(),

@@ -25,15 +25,16 @@ export interface StatusBody {
   memory: { rss_bytes: number; heap_used_bytes: number };
   /** Items (keys, locks, claims, pool leases) against --max-items. */
   items: { used: number; limit: number };
-  /** Bytes of KV values against the most the store can hold (--max-items × --max-value; there is no separate byte cap). */
-  bytes: { used: number; limit: number };
+  /** Bytes of KV values against the most the store can hold (--max-items × --max-value; there is no separate byte cap); `used` is null with a shared backend (Redis does not count them). */
+  bytes: { used: number | null; limit: number };
   /** Requests being answered (this one included) against the in-flight cap. */
   in_flight: { used: number; limit: number };
 }
 
 /** The status figures of `st` now. */
 export function collectStatus(st: State): StatusBody {
-  const s = st.store.stats();
+  // Without waiting: live in memory; a shared backend's counts as of its last sweep (every second).
+  const s = st.store.statsNow();
   const l = st.config.limits;
   const draining = st.phase === "draining";
   const audit = !st.auditLog ? "off" : st.audit.healthy ? "ok" : "failing";

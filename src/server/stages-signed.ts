@@ -12,9 +12,10 @@
  * @module
  */
 import { HushError } from "../errors.ts";
-import { hashBody, signResponse } from "../auth/index.ts";
+import { hashBody, signResponse, type VerifyResult } from "../auth/index.ts";
+import type { KeyRecord } from "../broker/index.ts";
 import { answerError, fail, type Answer } from "./http.ts";
-import type { Ctx, Stage } from "./pipeline.ts";
+import type { Ctx, Next, Stage } from "./pipeline.ts";
 import { answerLater, answerWith } from "./stages.ts";
 import { compileRoutes, matchRoute, type Area, type Role, type Route } from "./routes.ts";
 import { auditAdminChange, isAdminChange } from "./routes-admin.ts";
@@ -43,22 +44,32 @@ export function join(routes: readonly Route[]): Stage {
  */
 export function authenticate(): Stage {
   return function authenticate(c, next) {
-    const { st, m } = c;
-    const v = st.verifier.verify(c.req.method, c.req.target!, c.req.authorization, hashBody(c.body));
-    if (!v.ok) return refuse(c, v.reason, v.keyId);
-    const key = v.key;
-    // A pending key's first use confirms it; a superseded one locks the worker (rekey.ts, §6).
-    const generation = v.generation === "pending" || v.generation === "superseded" ? settleRekey(c, key, v.generation) : v.generation;
-    if (generation === null) return;
-    if (generation === "retired" && c.label !== "rekey") return refuse(c, "retired_key", key.id);
-    key.lastSeenAt = Date.now();
-    c.key = key;
-    c.actor = key.id;
-    c.signature = v.signature;
-    c.generation = generation;
-    c.macKey = v.macKey.slice();
-    return next(c);
+    const v = c.st.verifier.verify(c.req.method, c.req.target!, c.req.authorization, hashBody(c.body));
+    // A shared replay cache answers later; its `unavailable` goes to `observe` (unsigned: nothing was accepted).
+    return v instanceof Promise ? authenticateLater(c, v, next) : verified(c, v, next);
   };
+}
+
+async function authenticateLater(c: Ctx, p: Promise<VerifyResult<KeyRecord>>, next: Next): Promise<void> {
+  const v = await p;
+  // Revoked while the replay cache answered: its MAC keys may already be zero-filled.
+  return verified(c, v.ok && v.key.revokedAt !== null ? { ok: false, reason: "revoked", keyId: v.keyId } : v, next);
+}
+
+function verified(c: Ctx, v: VerifyResult<KeyRecord>, next: Next): Promise<void> | void {
+  if (!v.ok) return refuse(c, v.reason, v.keyId);
+  const key = v.key;
+  // A pending key's first use confirms it; a superseded one locks the worker (rekey.ts, §6).
+  const generation = v.generation === "pending" || v.generation === "superseded" ? settleRekey(c, key, v.generation) : v.generation;
+  if (generation === null) return;
+  if (generation === "retired" && c.label !== "rekey") return refuse(c, "retired_key", key.id);
+  key.lastSeenAt = Date.now();
+  c.key = key;
+  c.actor = key.id;
+  c.signature = v.signature;
+  c.generation = generation;
+  c.macKey = v.macKey.slice();
+  return next(c);
 }
 
 /**

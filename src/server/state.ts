@@ -2,7 +2,7 @@
  * The daemon's shared state, handed to every route.
  * @module
  */
-import type { CredentialStore, KeyRecord, KeyRegistry, MemoryStore, ServerKeys, TokenRegistry } from "../broker/index.ts";
+import type { CredentialStore, KeyRecord, KeyRegistry, ServerKeys, StateBackend, TokenRegistry } from "../broker/index.ts";
 import type { NonceCache, RequestVerifier } from "../auth/index.ts";
 import type { RateLimiter } from "./ratelimit.ts";
 import type { JoinLimiter } from "./joinlimit.ts";
@@ -57,7 +57,8 @@ export interface State {
   config: DaemonConfig;
   version: string;
   startedAt: number;
-  store: MemoryStore;
+  /** The coordination state: in memory, or shared in Redis (docs/CLUSTER.md). */
+  store: StateBackend;
   registry: KeyRegistry;
   verifier: RequestVerifier<KeyRecord>;
   serverKeys: ServerKeys;

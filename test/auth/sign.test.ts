@@ -100,8 +100,8 @@ describe("RequestVerifier", () => {
   test("a good request passes once; the replay is refused", () => {
     const { v, sign } = mk();
     const s = sign();
-    expect(v.verify("POST", "/v1/kv/a", s.authorization, hashBody('{"value":1}')).ok).toBe(true);
-    expect(v.verify("POST", "/v1/kv/a", s.authorization, hashBody('{"value":1}'))).toMatchObject({ ok: false, reason: "replayed_nonce" });
+    expect(syncVerify(v, "POST", "/v1/kv/a", s.authorization, hashBody('{"value":1}')).ok).toBe(true);
+    expect(syncVerify(v, "POST", "/v1/kv/a", s.authorization, hashBody('{"value":1}'))).toMatchObject({ ok: false, reason: "replayed_nonce" });
   });
   test.each([
     ["method", (s: string) => ["PUT", "/v1/kv/a", s, hashBody('{"value":1}')]],
@@ -113,41 +113,48 @@ describe("RequestVerifier", () => {
   ])("tampered %s → bad_signature", (_n, f) => {
     const { v, sign } = mk();
     const [m, t, a, h] = f(sign().authorization) as [string, string, string, string];
-    expect(v.verify(m, t, a, h)).toMatchObject({ ok: false, reason: "bad_signature" });
+    expect(syncVerify(v, m, t, a, h)).toMatchObject({ ok: false, reason: "bad_signature" });
   });
   test("skew beyond the window is refused, inside it accepted", () => {
     const { v, sign } = mk();
-    expect(v.verify("POST", "/v1/kv/a", sign(undefined, undefined, undefined, { now: now - 60_001 }).authorization, hashBody('{"value":1}'))).toMatchObject({ reason: "stale_timestamp" });
-    expect(v.verify("POST", "/v1/kv/a", sign(undefined, undefined, undefined, { now: now + 60_001 }).authorization, hashBody('{"value":1}'))).toMatchObject({ reason: "stale_timestamp" });
-    expect(v.verify("POST", "/v1/kv/a", sign(undefined, undefined, undefined, { now: now - 60_000 }).authorization, hashBody('{"value":1}')).ok).toBe(true);
+    expect(syncVerify(v, "POST", "/v1/kv/a", sign(undefined, undefined, undefined, { now: now - 60_001 }).authorization, hashBody('{"value":1}'))).toMatchObject({ reason: "stale_timestamp" });
+    expect(syncVerify(v, "POST", "/v1/kv/a", sign(undefined, undefined, undefined, { now: now + 60_001 }).authorization, hashBody('{"value":1}'))).toMatchObject({ reason: "stale_timestamp" });
+    expect(syncVerify(v, "POST", "/v1/kv/a", sign(undefined, undefined, undefined, { now: now - 60_000 }).authorization, hashBody('{"value":1}')).ok).toBe(true);
   });
   test("unknown, revoked and expired keys are refused", () => {
     const { v, sign, key, setNow } = mk();
     const other = signRequest(key.macKey, "w_CCCCCCCCCCCCCCCC", { method: "GET", target: "/v1/whoami" }, { now });
-    expect(v.verify("GET", "/v1/whoami", other.authorization, hashBody(""))).toMatchObject({ reason: "unknown_key" });
+    expect(syncVerify(v, "GET", "/v1/whoami", other.authorization, hashBody(""))).toMatchObject({ reason: "unknown_key" });
     key.revokedAt = now;
-    expect(v.verify("POST", "/v1/kv/a", sign().authorization, hashBody('{"value":1}'))).toMatchObject({ reason: "revoked" });
+    expect(syncVerify(v, "POST", "/v1/kv/a", sign().authorization, hashBody('{"value":1}'))).toMatchObject({ reason: "revoked" });
     key.revokedAt = null;
     setNow(key.expiresAt);
-    expect(v.verify("POST", "/v1/kv/a", sign().authorization, hashBody('{"value":1}'))).toMatchObject({ reason: "expired_key" });
+    expect(syncVerify(v, "POST", "/v1/kv/a", sign().authorization, hashBody('{"value":1}'))).toMatchObject({ reason: "expired_key" });
   });
   test("malformed header", () => {
     const { v } = mk();
-    expect(v.verify("GET", "/", null, hashBody(""))).toMatchObject({ reason: "malformed" });
-    expect(v.verify("GET", "/", "Bearer x", hashBody(""))).toMatchObject({ reason: "malformed" });
+    expect(syncVerify(v, "GET", "/", null, hashBody(""))).toMatchObject({ reason: "malformed" });
+    expect(syncVerify(v, "GET", "/", "Bearer x", hashBody(""))).toMatchObject({ reason: "malformed" });
   });
   test("a full replay cache answers nonce_cache_full (fail closed), never accepts unchecked", () => {
     const { v, sign } = mk();
-    for (let i = 0; i < 100; i++) expect(v.verify("POST", "/v1/kv/a", sign().authorization, hashBody('{"value":1}')).ok).toBe(true);
-    expect(v.verify("POST", "/v1/kv/a", sign().authorization, hashBody('{"value":1}'))).toMatchObject({ ok: false, reason: "nonce_cache_full" });
+    for (let i = 0; i < 100; i++) expect(syncVerify(v, "POST", "/v1/kv/a", sign().authorization, hashBody('{"value":1}')).ok).toBe(true);
+    expect(syncVerify(v, "POST", "/v1/kv/a", sign().authorization, hashBody('{"value":1}'))).toMatchObject({ ok: false, reason: "nonce_cache_full" });
   });
   test("nonces are forgotten only after their timestamp leaves the window", () => {
     const { v, sign, setNow } = mk();
     const s = sign();
-    expect(v.verify("POST", "/v1/kv/a", s.authorization, hashBody('{"value":1}')).ok).toBe(true);
+    expect(syncVerify(v, "POST", "/v1/kv/a", s.authorization, hashBody('{"value":1}')).ok).toBe(true);
     setNow(now + 60_000);
-    expect(v.verify("POST", "/v1/kv/a", s.authorization, hashBody('{"value":1}'))).toMatchObject({ reason: "replayed_nonce" });
+    expect(syncVerify(v, "POST", "/v1/kv/a", s.authorization, hashBody('{"value":1}'))).toMatchObject({ reason: "replayed_nonce" });
     setNow(now + 60_001);
-    expect(v.verify("POST", "/v1/kv/a", s.authorization, hashBody('{"value":1}'))).toMatchObject({ reason: "stale_timestamp" });
+    expect(syncVerify(v, "POST", "/v1/kv/a", s.authorization, hashBody('{"value":1}'))).toMatchObject({ reason: "stale_timestamp" });
   });
 });
+
+/** The in-memory replay cache answers synchronously. */
+function syncVerify(v: { verify(...a: [string, string, string | null, string]): unknown }, ...a: [string, string, string | null, string]): any {
+  const r = v.verify(...a);
+  if (r instanceof Promise) throw new Error("the in-memory verifier answered with a promise");
+  return r;
+}

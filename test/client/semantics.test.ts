@@ -221,7 +221,7 @@ describe("getOrSet", () => {
     const waiting = b.getOrSet("fixture/flaky", () => "made by b", { ttlMs: 60_000, wait: { timeoutMs: 10_000, retryDelayMs: 20 } });
     expect((await errorOf(failing)).message).toBe("no database today");
     expect(await waiting).toBe("made by b");
-    expect(d.state.store.stats().claims).toBe(0);
+    expect((await d.state.store.stats()).claims).toBe(0);
   });
 
   test("the factory's signal aborts when the caller's signal does", async () => {
