@@ -4,11 +4,25 @@
  * @module
  */
 export { MemoryStore } from "./store.ts";
-export { encodeCursor, decodeCursor, type KeyPage, type KvRead, type SetOptions } from "./kv.ts";
+export { checkValue, encodeCursor, decodeCursor, parseCounter, type KeyPage, type KvRead, type SetOptions } from "./kv.ts";
+export { CostBudget } from "./budget.ts";
 export type { LeaseGrant, LeaseOptions } from "./pools.ts";
 export type { StoreOptions } from "./store.ts";
 export { after, type Awaitable, type ClaimAnswer, type RememberResult, type ReplayCache, type StateBackend, type StoreStats } from "./backend.ts";
-export { DEFAULT_LIMITS, LimitTally, MAX_HOLDER_CHARS, ZERO_TTL, resolveLimits, validateName } from "./limits.ts";
+export {
+  DEFAULT_LIMITS,
+  LimitTally,
+  MAX_HOLDER_CHARS,
+  ZERO_TTL,
+  requireTtl,
+  resolveLimits,
+  validateHolder,
+  validateName,
+  validatePoolSize,
+  validatePrefix,
+  validateTtl,
+  validateToken,
+} from "./limits.ts";
 export type { StoreLimits } from "./limits.ts";
 export * from "./registry.ts";
 export * from "./tokens.ts";

@@ -108,7 +108,7 @@ export class KvTable {
     const limits = this._ctx.limits;
     try {
       validateName(key, limits);
-      _checkValue(valueJson, limits.maxValueBytes);
+      checkValue(valueJson, limits.maxValueBytes);
       validateTtl(opts.ttlMs, limits);
       _checkFlag(opts.ifAbsent, "if_absent");
       _checkFlag(opts.slide, "slide");
@@ -206,7 +206,7 @@ export class KvTable {
     const entry = this._live(key, now);
     let value = by;
     if (entry) {
-      const current = _parseCounter(entry.v);
+      const current = parseCounter(entry.v);
       if (current === null) throw new HushError("invalid_request", "value of key is not an integer");
       value = current + by;
       if (!Number.isSafeInteger(value)) {
@@ -342,7 +342,8 @@ function _checkFlag(v: unknown, field: string): void {
   if (v !== undefined && typeof v !== "boolean") throw new HushError("invalid_request", `${field} must be true or false`);
 }
 
-function _checkValue(valueJson: Uint8Array, max: number): void {
+/** A value's bytes as `set` accepts them: `invalid_request` (not bytes, empty), `too_large`. */
+export function checkValue(valueJson: Uint8Array, max: number): void {
   if (!(valueJson instanceof Uint8Array)) throw new HushError("invalid_request", "value must be JSON bytes");
   if (valueJson.byteLength === 0) throw new HushError("invalid_request", "value must not be empty");
   if (valueJson.byteLength > max) throw new HushError("too_large", `value is larger than ${max} bytes`);
@@ -353,7 +354,7 @@ function _checkValue(valueJson: Uint8Array, max: number): void {
  * (`5`, `-3`, `1e3`), or null. Only short texts that start like a number are
  * decoded, so a stored secret is never turned into a string here.
  */
-function _parseCounter(v: Uint8Array): number | null {
+export function parseCounter(v: Uint8Array): number | null {
   if (v.byteLength > MAX_COUNTER_TEXT) return null;
   let i = 0;
   while (i < v.length && (v[i] === 0x20 || v[i] === 0x09 || v[i] === 0x0a || v[i] === 0x0d)) i++;

@@ -22,6 +22,8 @@ export const HRP = {
   auditVerify: "HUSH-AUDIT-VERIFY-",
   /** The daemon's audit sealing state (format 2): epoch, key id and the current state of the chain. */
   auditState: "HUSH-AUDIT-STATE-",
+  /** The cluster key: seals what several daemons keep in Redis (docs/CLUSTER.md §4). */
+  clusterKey: "HUSH-CLUSTER-KEY-",
 } as const;
 
 /** True when the hrp names a secret (and the string is therefore upper case). */
@@ -176,6 +178,20 @@ export function encodeServerSecret(secret: Uint8Array): string {
 export function decodeServerSecret(s: string): Uint8Array {
   const b = decodeKeyString(HRP.serverSecret, s, "server secret key");
   if (b.length !== 32) throw new HushError("invalid_request", "server secret key: wrong length");
+  return b;
+}
+
+// ---- cluster key ---------------------------------------------------------------
+
+/** `HUSH-CLUSTER-KEY-1…`: 32 random bytes shared by the daemons of one cluster. */
+export function encodeClusterKey(key: Uint8Array): string {
+  if (key.length !== 32) throw new TypeError("cluster key must be 32 bytes");
+  return encodeKeyString(HRP.clusterKey, key);
+}
+
+export function decodeClusterKey(s: string): Uint8Array {
+  const b = decodeKeyString(HRP.clusterKey, s, "cluster key");
+  if (b.length !== 32) throw new HushError("invalid_request", "cluster key: wrong length");
   return b;
 }
 

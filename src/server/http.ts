@@ -75,6 +75,8 @@ export function answerError(e: unknown, corrId: string): Answer {
   if (e instanceof HushError) {
     const h: Record<string, string> = {};
     if (e.code === "rate_limited") h["retry-after"] = String(e.detail.retryAfter ?? 1);
+    // A shared backend in its quiet period says when to come back (docs/CLUSTER.md §7).
+    else if (e.code === "unavailable" && typeof e.detail.retryAfter === "number") h["retry-after"] = String(e.detail.retryAfter);
     return fail(e.code, e.message, corrId, h, wireDetail(e.detail));
   }
   return fail("internal", "internal error", corrId);
