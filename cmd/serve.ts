@@ -21,6 +21,7 @@ import { encodeServerPublic } from "../src/keys/index.ts";
 import { auditOptions, buildConfig, loadCreds, loadServerKey, openAudit } from "./_sources.ts";
 import { formatPin, wipe } from "../src/crypto/index.ts";
 import { expiryArgs, limitArgs } from "./_limits.ts";
+import { backendArgs, openBackend } from "./_backend.ts";
 import { Logger, Masker } from "../src/observe/index.ts";
 
 export default defineCommand({
@@ -62,6 +63,7 @@ export default defineCommand({
     "log-level": { type: "string", description: "debug, info (default), warn or error", valueHint: "LEVEL" },
     "idle-timeout": { type: "string", description: "stop (wipe, exit 0) after this long without a signed request; health, stats, metrics and audit streams do not count (default: never)", valueHint: "DURATION" },
     ...limitArgs,
+    ...backendArgs,
   },
   async run({ args, rawArgs }) {
     // First: from here to exit, no stop signal takes the default action (invariant 7).
@@ -92,8 +94,11 @@ export default defineCommand({
       const w = audit.writer;
       undo.push(() => wipe(audit.hmacKey), () => w?.close()); // the run's start line gets its stop line
       for (const note of w?.warnings ?? []) log.warn(note);
-      const d = await startDaemon(config, { version: VERSION, serverKey, log, audit: w, auditLog: w, auditHmacKey: audit.hmacKey, lock });
-      started = { d, w, lock, creds, serverKey };
+      const backend = await openBackend(args, config, log);
+      if (backend) undo.push(() => backend.store.close());
+      if (signals.received) throw signals.abort.reason;
+      const d = await startDaemon(config, { version: VERSION, serverKey, log, audit: w, auditLog: w, auditHmacKey: audit.hmacKey, lock, backend });
+      started = { d, w, lock, creds, serverKey, backend };
     } catch (e) {
       for (const f of undo.reverse()) f();
       if (!signals.received) throw e;
@@ -117,7 +122,7 @@ export default defineCommand({
       log.error("the audit log could not be closed cleanly: this run has no stop line and closing seal, so hush audit verify --closed fails on it", { error: lastError, lines_not_written: pendingLines });
     }
     lock.release();
-    log.info("stopped; store wiped, sockets removed");
+    log.info(started.backend ? "stopped; local state wiped, shared state left in the backend, sockets removed" : "stopped; store wiped, sockets removed");
     return 0;
   },
 });

@@ -9,5 +9,6 @@ export default defineCommand({
     admin: () => import("./admin.ts").then((m) => m.default),
     tls: () => import("./tls.ts").then((m) => m.default),
     audit: () => import("./audit.ts").then((m) => m.default),
+    cluster: () => import("./cluster.ts").then((m) => m.default),
   },
 });

@@ -99,6 +99,8 @@ export interface StateBackend {
   sweep(): Awaitable<number>;
   /** Live counts (the shared backend counts the whole cluster). */
   stats(): Awaitable<StoreStats>;
+  /** Why this backend cannot serve now (a shared one: unreachable, or in its quiet period), or null. `/v1/ready` says it. */
+  unavailable(): string | null;
   /** Counts without waiting: live in memory, as of the last `stats()` or `sweep()` for a shared backend (metrics gauges). */
   statsNow(): StoreStats;
   /**

@@ -58,7 +58,7 @@ export interface StartOptions {
    * backend: src/cluster); default a new in-memory store and cache. The
    * daemon closes the backend when it stops.
    */
-  backend?: { store: StateBackend; replay: ReplayCache };
+  backend?: { store: StateBackend; replay: ReplayCache; connection?: State["cluster"] };
   serverKey?: X25519KeyPair;
   log?: Logger;
   audit?: AuditSink;
@@ -161,6 +161,7 @@ function _makeState(config: DaemonConfig, opts: StartOptions): State {
     version: opts.version,
     startedAt: Date.now(),
     store: opts.backend?.store ?? new MemoryStore({ now, limits: config.limits, tokenBase: Date.now() * 1000 }),
+    cluster: opts.backend?.connection,
     registry,
     verifier: new RequestVerifier<KeyRecord>({
       lookup: (id) => registry.get(id),

@@ -34,6 +34,9 @@ export function createServerMetrics(st: State): ServerMetrics {
   r.gauge("hush_in_flight", "Requests being answered now.", () => st.inFlight);
   r.gauge("hush_creds", "Credentials held.", () => st.creds.size);
   r.gauge("hush_cred_leases", "Live credential leases (shared and exclusive).", () => (st.creds.sweep(), st.creds.leaseCount));
+  r.gauge("hush_backend_up", "1 while the state backend can serve (always for memory), 0 while it is unreachable or in its quiet period.", () => (st.store.unavailable() === null ? 1 : 0));
+  r.counterView("hush_backend_errors_total", "Calls to the shared state backend that failed, by reason (timeout, connection, epoch, server).", "reason", () => st.cluster?.errors ?? []);
+  r.counterView("hush_backend_epochs_total", "Times the shared state backend was found to have lost its state (a new epoch).", "backend", () => (st.cluster ? [["redis", st.cluster.epochs]] : []));
   r.counterView("hush_limit_refusals_total", "Requests refused by a limit on what the daemon holds, by limit.", "limit", () => limitRefusals(st));
   r.counterView("hush_failure_overflow_total", "Unauthenticated failures counted only in an overflow summary record (more sources than a window tells apart), by action.", "action", () => st.failures.overflowed);
   cache.set(st, m);

@@ -11,8 +11,15 @@ export function health(c: Ctx): Answer {
   return ok({ ok: true, version: c.st.version });
 }
 
-/** `GET /v1/ready`: 200 while serving and the audit log can be written; `503 unavailable` otherwise (fail closed). */
+/**
+ * `GET /v1/ready`: 200 while serving, the audit log can be written and the
+ * state backend can answer; `503 unavailable` with the reason otherwise
+ * (fail closed; docs/CLUSTER.md §8).
+ */
 export function ready(c: Ctx): Answer {
   const st = c.st;
-  return st.phase !== "serving" ? fail("unavailable", st.phase, c.corrId) : !st.audit.healthy ? fail("unavailable", "audit log cannot be written", c.corrId) : ok({ ready: true });
+  if (st.phase !== "serving") return fail("unavailable", st.phase, c.corrId);
+  if (!st.audit.healthy) return fail("unavailable", "audit log cannot be written", c.corrId);
+  const backend = st.store.unavailable();
+  return backend !== null ? fail("unavailable", backend, c.corrId) : ok({ ready: true });
 }

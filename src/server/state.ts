@@ -59,6 +59,8 @@ export interface State {
   startedAt: number;
   /** The coordination state: in memory, or shared in Redis (docs/CLUSTER.md). */
   store: StateBackend;
+  /** The Redis connection behind a shared backend (metrics: errors, epochs). */
+  cluster?: { readonly errors: Map<string, number>; readonly epochs: number };
   registry: KeyRegistry;
   verifier: RequestVerifier<KeyRecord>;
   serverKeys: ServerKeys;
