@@ -8,6 +8,7 @@
  * recovers by itself, in a new epoch with its quiet period after a loss.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync } from "node:fs";
 import { HushError } from "../../src/errors.ts";
 import { randomBytes, toB64u, toHex, utf8 } from "../../src/crypto/index.ts";
 import { openRedisBackend, parseBackendUrl, type ConnectionEvent, type RedisBackend } from "../../src/cluster/index.ts";
@@ -213,3 +214,41 @@ async function adminPass(): Promise<string> {
   const conf = await Bun.file(`${redis.dir}/redis.conf`).text();
   return /user admin on >(\S+)/.exec(conf)![1];
 }
+
+const OPENSSL = Bun.which("openssl");
+
+describe.skipIf(REDIS_MISSING !== null || !OPENSSL)("rediss:// (TLS to Redis on another host)", () => {
+  test("connects with --backend-ca's CA and verifies the server; refuses a server it cannot verify", async () => {
+    const dir = `${redis.dir}/tls`;
+    mkdirSync(dir, { recursive: true });
+    const sh = (cmd: string) => Bun.spawnSync(["sh", "-c", cmd], { cwd: dir, stdout: "ignore", stderr: "ignore" }).exitCode;
+    expect(sh(
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=hush-test-ca && " +
+      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout srv.key -out srv.csr -subj /CN=localhost && " +
+      "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext && " +
+      "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 1 -extfile ext",
+    )).toBe(0);
+    let proc: ReturnType<typeof Bun.spawn> | undefined;
+    let port = 0;
+    for (let i = 0; i < 5 && !port; i++) {
+      const p = 20000 + Math.floor(Math.random() * 30000);
+      proc = Bun.spawn(["redis-server", "--port", "0", "--tls-port", String(p), "--bind", "127.0.0.1", "--tls-cert-file", `${dir}/srv.pem`, "--tls-key-file", `${dir}/srv.key`, "--tls-auth-clients", "no", "--save", "", "--appendonly", "no", "--requirepass", redis.password], { stdout: "ignore", stderr: "ignore" });
+      await Bun.sleep(400);
+      if (proc.exitCode === null) port = p;
+    }
+    try {
+      expect(port).toBeGreaterThan(0);
+      const open = (ca?: string) =>
+        openRedisBackend({ target: parseBackendUrl(`rediss://127.0.0.1:${port}`), password: redis.password, ca, clusterKey: KEY.slice(), prefix: "hush:", timeoutMs: 2000, windowMs: 60_000, perKey: 5 });
+      const b = await open(await Bun.file(`${dir}/ca.pem`).text());
+      await b.store.set("over-tls", utf8("1"), { ttlMs: 60_000 });
+      expect(new TextDecoder().decode((await b.store.get("over-tls")).valueJson)).toBe("1");
+      b.store.close();
+      const refused = await open().catch((e) => e);
+      expect(refused).toBeInstanceOf(HushError);
+      expect(refused.message).toContain("cannot connect");
+    } finally {
+      proc?.kill("SIGKILL");
+    }
+  });
+});
