@@ -5,8 +5,10 @@
  * prefix and the commands hush uses (`aclRule`), and an `admin` user the
  * tests use to look at everything (scan, MONITOR), flush and restart.
  *
- * `redisServer()` is null when redis-server is not installed (`.ci/run`
- * installs the Debian package): tests then skip and say why.
+ * `REDIS_MISSING` says why the Redis tests skip (redis-server is not
+ * installed) or is null when they run. Under `HUSH_REQUIRE_REDIS=1`, which
+ * `.ci/run` sets after installing the Debian package, a missing Redis is an
+ * error that fails every file importing this one: CI never skips them.
  * @module
  */
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
@@ -19,6 +21,7 @@ export const REDIS_SERVER = Bun.which("redis-server");
 export const REDIS_CLI = Bun.which("redis-cli");
 /** Why the Redis tests skip, or null when they run. */
 export const REDIS_MISSING = REDIS_SERVER && REDIS_CLI ? null : "redis-server/redis-cli not installed (apt-get install redis-server; .ci/run does)";
+if (REDIS_MISSING && process.env.HUSH_REQUIRE_REDIS === "1") throw new Error(`HUSH_REQUIRE_REDIS=1 but ${REDIS_MISSING}`);
 
 export interface TestRedis {
   dir: string;
