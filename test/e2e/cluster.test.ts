@@ -10,7 +10,7 @@
  * in the daemon that issued it (phase 2 shares keys).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client, HushError } from "../../src/client/index.ts";
 import { toB64u, toHex, utf8 } from "../../src/crypto/index.ts";
@@ -22,15 +22,27 @@ if (REDIS_MISSING) console.warn(`cluster e2e: skipped: ${REDIS_MISSING}`);
 let redis: TestRedis;
 let dir: string;
 let backendArgs: string[];
+let adminPass: string;
 const daemons: Daemon[] = [];
 let monitor: ReturnType<typeof Bun.spawn> | undefined;
-let monitored: Promise<string> = Promise.resolve("");
+/** MONITOR output, one stream per Redis run (a restart ends the stream: a new one starts). */
+const monitored: Promise<string>[] = [];
 const secrets = new Set<string>();
+/** Logs of daemons already gone (their directories are removed). */
+const goneLogs: string[] = [];
+const auditFiles: string[] = [];
 
 async function daemon(extra: string[] = []): Promise<Daemon> {
-  const d = await startDaemon([...backendArgs, ...extra]);
+  const audit = join(dir, `audit-${auditFiles.length}.log`);
+  auditFiles.push(audit);
+  const d = await startDaemon([...backendArgs, "--audit-file", audit, ...extra]);
   daemons.push(d);
   return d;
+}
+
+function startMonitor(adminPass: string): void {
+  monitor = Bun.spawn([REDIS_CLI!, "-s", redis.socket, "--user", "admin", "MONITOR"], { env: { ...process.env, REDISCLI_AUTH: adminPass }, stdout: "pipe", stderr: "ignore" });
+  monitored.push(new Response(monitor.stdout as ReadableStream).text());
 }
 
 async function worker(d: Daemon, name: string): Promise<Client> {
@@ -61,8 +73,9 @@ describe.skipIf(REDIS_MISSING !== null)("several daemons on one Redis (compiled 
     writeFileSync(pw, redis.password + "\n", { mode: 0o600 });
     backendArgs = ["--backend", redis.url, "--cluster-key-file", keyFile, "--backend-password-file", pw, "--clock-window", "2s", "--backend-timeout", "500ms"];
     const conf = await Bun.file(`${redis.dir}/redis.conf`).text();
-    monitor = Bun.spawn([REDIS_CLI!, "-s", redis.socket, "--user", "admin", "MONITOR"], { env: { ...process.env, REDISCLI_AUTH: /user admin on >(\S+)/.exec(conf)![1] }, stdout: "pipe", stderr: "ignore" });
-    monitored = new Response(monitor.stdout as ReadableStream).text();
+    adminPass = /user admin on >(\S+)/.exec(conf)![1];
+    startMonitor(adminPass);
+    await Bun.sleep(100);
   });
 
   afterAll(async () => {
@@ -156,6 +169,7 @@ describe.skipIf(REDIS_MISSING !== null)("several daemons on one Redis (compiled 
     for (const k of acked) expect(await b.get(k)).toBe(Number(k.split("/")[1]));
     expect(await b.incr("after-kill", 1, { ttlMs: 60_000 })).toBe(1);
     daemons.splice(daemons.indexOf(d1), 1);
+    goneLogs.push(d1.log());
     d1.cleanup();
   }, 30_000);
 
@@ -173,6 +187,7 @@ describe.skipIf(REDIS_MISSING !== null)("several daemons on one Redis (compiled 
     const metrics = await rawRequest(d2.admin, "GET", "/metrics");
     expect(metrics.text).toContain("hush_backend_up 0");
     await redis.start();
+    startMonitor(adminPass);
     for (const d of [d2, d3]) await waitFor(async () => (await rawRequest(d.socket, "GET", "/v1/ready")).status === 200, 15_000, "ready again");
     expect(d2.log()).toContain("Redis lost its state");
     expect(await codeOf(c.get("before-restart"))).toBe("not_found");
@@ -180,19 +195,48 @@ describe.skipIf(REDIS_MISSING !== null)("several daemons on one Redis (compiled 
     expect(await b.get("after-restart")).toBe(2);
   }, 40_000);
 
-  test("nothing secret crossed to Redis in clear (MONITOR over the whole run, and every key and value now)", async () => {
+  test("claims, set-if-absent, pool renew and one lease per holder work across daemons", async () => {
+    const [d2, d3] = daemons;
+    const [b, c] = [await worker(d2, "sem-b"), await worker(d3, "sem-c")];
+    const made = `made-S3CRET-${toB64u(crypto.getRandomValues(new Uint8Array(9)))}`;
+    secrets.add(made);
+    let calls = 0;
+    const factory = async () => {
+      calls++;
+      await Bun.sleep(150);
+      return made;
+    };
+    const opts = { ttlMs: 60_000, wait: { timeoutMs: 10_000, retryDelayMs: 20 } };
+    expect(await Promise.all([b.getOrSet("fixture/db", factory, opts), c.getOrSet("fixture/db", factory, opts)])).toEqual([made, made]);
+    expect(calls).toBe(1); // one creator in the whole cluster
+    expect((await c.set("fixture/db", "other", { ttlMs: 60_000, ifAbsent: true })).written).toBe(false);
+    const lease = await b.lease("runners", { size: 2, ttlMs: 5_000, holder: "ci-1", onePerHolder: true });
+    expect(await codeOf(c.lease("runners", { size: 2, ttlMs: 5_000, holder: "ci-1" }))).toBe("conflict");
+    const first = lease.expiresAt;
+    expect(await lease.renew(60_000)).toBeGreaterThan(first);
+    await lease.release();
+    expect((await c.lease("runners", { size: 2, ttlMs: 5_000, holder: "ci-1" })).slot).toBe(0);
+  }, 30_000);
+
+  test("nothing secret crossed to Redis in clear (MONITOR over the whole run, every key and value now), nor into daemon logs or audit files", async () => {
     const dump = await redis.dump();
+    await Bun.sleep(100);
     monitor!.kill();
-    const log = await monitored;
+    const log = (await Promise.all(monitored)).join("\n");
     expect(log).toContain("EVALSHA");
+    const daemonLogs = [...goneLogs, ...daemons.map((d) => d.log())].join("\n");
+    const audits = auditFiles.map((f) => (existsSync(f) ? readFileSync(f, "utf8") : "")).join("\n");
+    expect(audits).toContain("admin.workers"); // the audit files were written
+    secrets.add(redis.password);
     for (const s of secrets) {
       const forms = [s, JSON.stringify(s), toB64u(utf8(s)), Buffer.from(s).toString("base64"), toHex(utf8(s))];
       for (const f of forms) {
         expect(dump.includes(f)).toBe(false);
         expect(log.includes(f)).toBe(false);
+        expect(daemonLogs.includes(f)).toBe(false);
+        expect(audits.includes(f)).toBe(false);
       }
     }
-    expect(log.includes("cluster/db-password")).toBe(false); // KV names are sealed too
-    expect(log.includes("migrate")).toBe(false);
+    for (const name of ["cluster/db-password", "fixture/db", "migrate", "runners", "ci-1"]) expect(log.includes(name) || dump.includes(name)).toBe(false); // names and holders are sealed too
   });
 });
