@@ -11,7 +11,7 @@ export default defineCommand({
     if (args.json || !process.stdout.isTTY) return printJson(s), 0;
     const st = s.store;
     process.stdout.write(
-      `version      ${s.version}\nuptime       ${Math.round(s.uptime_ms / 1000)}s\nitems        ${st.items} (kv ${st.kv}, locks ${st.locks}, pools ${st.pools}, leases ${st.leases})\n` +
+      `version      ${s.version}\nuptime       ${Math.round(s.uptime_ms / 1000)}s\nitems        ${st.items} (kv ${st.kv}, locks ${st.locks}, claims ${st.claims ?? 0}, leases ${st.leases} in ${st.pools} pools)\n` +
         `bytes        ${st.bytes ?? "-"}\nbackend      ${s.backend ?? "memory"}\nworkers      ${s.workers.active} active, ${s.workers.total} known\nnonce cache  ${s.nonce_cache}\n`,
     );
     return 0;
