@@ -16,15 +16,19 @@ const s = (description: string, valueHint: string) => ({ type: "string" as const
 
 export const backendArgs = {
   backend: s("share KV, locks, pools and the replay cache with other daemons in Redis 7: redis://HOST:PORT, rediss://HOST:PORT or redis+unix:///PATH (a user name may be in the URL, a password never)", "URL"),
-  "cluster-key-file": s("the cluster key from `hush keygen cluster`, the same on every daemon (needed with --backend)", "FILE"),
+  "cluster-key-file": s("the cluster key from `hush keygen cluster`, the same on every daemon (needed with --backend; default: $HUSH_CLUSTER_KEY)", "FILE"),
   "backend-password-file": s("the Redis password of hush's ACL user (default: $HUSH_BACKEND_PASSWORD)", "FILE"),
   "backend-prefix": s("prefix of every Redis key hush uses, matched by the user's ACL (default hush:)", "PREFIX"),
   "backend-timeout": s("longest wait for one Redis answer before a request fails with unavailable (default 1s)", "DURATION"),
   "backend-ca": s("PEM CA certificate(s) to verify a rediss:// server (default: the system's)", "FILE"),
 };
 
-function readSecret(file: string, what: string): string {
-  return readSecretFile(file, what, "they could know or choose it", "refuse");
+/** The cluster key's text: `--cluster-key-file` (owned by you or root, not readable by others), else `$HUSH_CLUSTER_KEY`. */
+function clusterKeyText(file: string | undefined): string {
+  if (file) return readSecretFile(file, "--cluster-key-file", "they could know the cluster key and read or forge what hush stores in Redis", "refuse");
+  const env = process.env.HUSH_CLUSTER_KEY;
+  if (env) return env; // decodeClusterKey names what is wrong with it, never echoing it
+  throw new HushError("invalid_request", "--backend needs --cluster-key-file or $HUSH_CLUSTER_KEY (make one with: hush keygen cluster --out cluster.key)");
 }
 
 /** Connect to the backend `--backend` names (fail fast), or undefined without one. */
@@ -35,11 +39,12 @@ export async function openBackend(args: Record<string, any>, config: DaemonConfi
     return undefined;
   }
   const target = parseBackendUrl(args.backend);
-  if (!args["cluster-key-file"]) throw new HushError("invalid_request", "--backend needs --cluster-key-file (make one with: hush keygen cluster --out cluster.key)");
-  const clusterKey = decodeClusterKey(parseKeyFile(readSecret(args["cluster-key-file"], "cluster key file")));
+  const clusterKey = decodeClusterKey(parseKeyFile(clusterKeyText(args["cluster-key-file"])));
+  // Neither variable reaches a child (src/os/env.ts SECRET_ENV).
   let password = process.env.HUSH_BACKEND_PASSWORD;
-  delete process.env.HUSH_BACKEND_PASSWORD; // not inherited by exec: credential commands
-  if (args["backend-password-file"]) password = readSecret(args["backend-password-file"], "backend password file").replace(/\r?\n$/, "");
+  if (args["backend-password-file"]) {
+    password = readSecretFile(args["backend-password-file"], "--backend-password-file", "they could know the Redis password", "refuse").replace(/\r?\n$/, "");
+  }
   if (password) log.masker.add(password);
   const prefix = args["backend-prefix"] || "hush:";
   let started = false;
@@ -49,7 +54,7 @@ export async function openBackend(args: Record<string, any>, config: DaemonConfi
     clusterKey,
     prefix,
     timeoutMs: args["backend-timeout"] ? parseDuration(args["backend-timeout"], "--backend-timeout") : 1000,
-    ca: args["backend-ca"] ? readSecret(args["backend-ca"], "--backend-ca file") : undefined,
+    ca: args["backend-ca"] ? readSecretFile(args["backend-ca"], "--backend-ca", "they could have chosen which Redis server hush trusts", "allow") : undefined,
     windowMs: config.clockWindowMs,
     perKey: config.nonceCachePerKey,
     limits: config.limits,

@@ -2,7 +2,8 @@
  * The environment hush hands to the processes it starts: one policy for
  * every kind of child (SECURITY.md, "What a command started by hush gets").
  * A child never inherits one of hush's own secrets (`SECRET_ENV`: a join
- * token, a worker or admin credential, the server key, the release key);
+ * token, a worker or admin credential, the server key, the release key,
+ * the cluster key and the Redis password of `hush serve --backend`);
  * it gets exactly the one secret hush means to hand it, set on top:
  *
  * | child | gets | also dropped |
@@ -18,7 +19,16 @@
  */
 
 /** Variables that carry one of hush's own secrets (keys, credentials, tokens). */
-export const SECRET_ENV: readonly string[] = ["HUSH_JOIN_TOKEN", "HUSH_SERVER_KEY", "HUSH_CREDENTIAL", "HUSH_ADMIN_CREDENTIAL", "HUSH_RELEASE_KEY"];
+export const SECRET_ENV: readonly string[] = [
+  "HUSH_JOIN_TOKEN",
+  "HUSH_SERVER_KEY",
+  "HUSH_CREDENTIAL",
+  "HUSH_ADMIN_CREDENTIAL",
+  "HUSH_RELEASE_KEY",
+  // hush serve --backend (docs/CLUSTER.md §1)
+  "HUSH_CLUSTER_KEY",
+  "HUSH_BACKEND_PASSWORD",
+];
 
 /** Variables that say which daemon a client talks to (besides `HUSH_SOCKET`): a child of `hush run` must reach the run's own. */
 export const DAEMON_ENV: readonly string[] = ["HUSH_SOCKET_OWNER", "HUSH_URL", "HUSH_TLS_PIN"];

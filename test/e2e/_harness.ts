@@ -67,12 +67,12 @@ export async function waitFor(check: () => boolean | Promise<boolean>, ms = 10_0
 }
 
 /** Start `hush serve` on a socket in a fresh directory. */
-export async function startDaemon(args: string[] = [], opts: { dir?: string; socket?: string } = {}): Promise<Daemon> {
+export async function startDaemon(args: string[] = [], opts: { dir?: string; socket?: string; env?: Record<string, string> } = {}): Promise<Daemon> {
   const dir = opts.dir ?? tempDir();
   const socket = opts.socket ?? join(dir, "run", "hush.sock");
   let log = "";
   const proc = Bun.spawn([HUSH, "serve", "--socket", socket, ...args], {
-    env: { ...process.env, NO_COLOR: "1" },
+    env: { ...process.env, NO_COLOR: "1", ...opts.env },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",

@@ -10,7 +10,7 @@
  * in the daemon that issued it (phase 2 shares keys).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client, HushError } from "../../src/client/index.ts";
 import { toB64u, toHex, utf8 } from "../../src/crypto/index.ts";
@@ -94,6 +94,20 @@ describe.skipIf(REDIS_MISSING !== null)("several daemons on one Redis (compiled 
     const gone = await hush(["serve", "--socket", join(tempDir(), "s", "hush.sock"), ...backendArgs.slice(2), "--backend", "redis+unix:///nonexistent/redis.sock"]);
     expect(gone.code).not.toBe(0);
     expect(gone.stderr).toContain("cannot connect to Redis");
+    // A cluster key file that others can write is refused; the key may come from the environment instead.
+    const keyText = readFileSync(backendArgs[3], "utf8");
+    const loose = join(tempDir(), "loose.key");
+    writeFileSync(loose, keyText, { mode: 0o600 });
+    chmodSync(loose, 0o666); // others could write (or replace) the key
+    const looseKey = await hush(["serve", "--socket", join(tempDir(), "s", "hush.sock"), "--backend", redis.url, "--cluster-key-file", loose]);
+    expect(looseKey.code).not.toBe(0);
+    expect(looseKey.stderr).toContain("--cluster-key-file");
+    const viaEnv = await startDaemon(["--backend", redis.url, "--backend-password-file", backendArgs[5]], { env: { HUSH_CLUSTER_KEY: keyText } });
+    try {
+      expect((await rawRequest(viaEnv.socket, "GET", "/v1/ready")).status).toBe(200);
+    } finally {
+      viaEnv.cleanup();
+    }
   });
 
   test("two daemons serve one state: a value set through one is read through the other; a lock through one is refused through the other", async () => {
