@@ -15,13 +15,12 @@
 import { CLAIM, HOLD_LIB, LOCK_ACQUIRE, LOCK_RELEASE, LOCK_RENEW, POOL_LEASE, POOL_LIB, POOL_RELEASE, POOL_RENEW, RELEASE_OWNER, STATS, SWEEP } from "./lua-holds.ts";
 import { KV_DEL, KV_GET, KV_LIB, KV_NAMES, KV_SET } from "./lua-kv.ts";
 
-
 /** Commands hush sends or calls from its scripts (for the ACL user). */
 export const REDIS_COMMANDS = [
   "evalsha", "eval", "script|load", "ping", "hello", "auth", "info", "client|setname",
   "time", "exists", "get", "set", "del", "incr", "pexpireat", "pexpiretime",
-  "hget", "hset", "hdel", "hmget", "hgetall", "hscan", "hsetnx",
-  "zadd", "zrem", "zcard", "zscore", "zrange", "zrangebyscore", "zremrangebyscore",
+  "hget", "hset", "hdel", "hmget", "hgetall", "hscan",
+  "zadd", "zrem", "zcard", "zscore", "zrangebyscore", "zremrangebyscore",
   "sadd", "srem", "smembers",
 ] as const;
 
