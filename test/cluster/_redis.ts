@@ -33,6 +33,8 @@ export interface TestRedis {
   url: string;
   /** Run redis-cli as the admin user; stdout. */
   admin(...args: string[]): Promise<string>;
+  /** Start `MONITOR` as the admin user; resolves once Redis has said OK (it sees every command from then on). `stop()` ends it and gives its whole record. */
+  monitor(): Promise<{ stop(): Promise<string> }>;
   /** Every key and value under the prefix (strings, hashes, sets, sorted sets), as text. */
   dump(): Promise<string>;
   /** SIGKILL the server (all state gone: no persistence). */
@@ -90,6 +92,32 @@ export async function startTestRedis(prefix = "hush:"): Promise<TestRedis> {
     password,
     url: `redis+unix://hush@localhost${socket}`,
     admin: cli,
+    async monitor() {
+      const p = Bun.spawn([REDIS_CLI!, "-s", socket, "--user", "admin", "MONITOR"], { env: { ...process.env, REDISCLI_AUTH: adminPass }, stdout: "pipe", stderr: "ignore" });
+      const reader = (p.stdout as ReadableStream<Uint8Array>).getReader();
+      const dec = new TextDecoder();
+      let text = "";
+      const deadline = Date.now() + 10_000;
+      while (!/^OK$/m.test(text)) {
+        const { value, done } = await reader.read();
+        if (done || Date.now() > deadline) throw new Error("MONITOR did not start");
+        text += dec.decode(value, { stream: true });
+      }
+      const rest = (async () => {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return text;
+          text += dec.decode(value, { stream: true });
+        }
+      })();
+      return {
+        async stop() {
+          await Bun.sleep(50); // the last commands' lines
+          p.kill();
+          return await rest;
+        },
+      };
+    },
     async dump() {
       const keys = (await cli("--scan", "--pattern", "*")).split("\n").filter(Boolean);
       const out: string[] = [];

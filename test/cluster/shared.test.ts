@@ -12,7 +12,7 @@ import { mkdirSync } from "node:fs";
 import { HushError } from "../../src/errors.ts";
 import { randomBytes, toB64u, toHex, utf8 } from "../../src/crypto/index.ts";
 import { openRedisBackend, parseBackendUrl, type ConnectionEvent, type RedisBackend } from "../../src/cluster/index.ts";
-import { REDIS_MISSING, REDIS_CLI, startTestRedis, type TestRedis } from "./_redis.ts";
+import { REDIS_MISSING, startTestRedis, type TestRedis } from "./_redis.ts";
 
 let redis: TestRedis;
 const open: RedisBackend[] = [];
@@ -101,10 +101,8 @@ describe.skipIf(REDIS_MISSING !== null)("two daemons on one Redis", () => {
   test("nothing secret is in Redis in clear: every key and value, and MONITOR's record, scanned for every secret used", async () => {
     const p = fresh();
     const [a, b] = [await backend(p), await backend(p)];
-    const monitor = Bun.spawn([REDIS_CLI!, "-s", redis.socket, "--user", "admin", "MONITOR"], { env: { ...process.env, REDISCLI_AUTH: await adminPass() }, stdout: "pipe", stderr: "ignore" });
-    const monitored = new Response(monitor.stdout).text();
-    await Bun.sleep(100);
-    const secrets = ["v4lue-S3CRET-one", "kv-name-customer-acme-prod-db", "lock-name-migrate-billing", "pool-name-test-accounts", "holder-ci-runner-42", "counter-name-builds-secret-team"];
+    const monitor = await redis.monitor();
+    const secrets = ["v4lue-S3CRET-one", "kv-name-customer-acme-prod-db", "lock-name-migrate-billing", "pool-name-test-accounts", "holder-ci-runner-42", "counter-name-builds-secret-team", "claimed-name-fixture-secret", "m4de-S3CRET-two"];
     await a.store.set(secrets[1], utf8(JSON.stringify({ password: secrets[0] })), { ttlMs: 60_000 });
     expect(new TextDecoder().decode((await b.store.get(secrets[1])).valueJson)).toContain(secrets[0]);
     await b.store.acquireLock(secrets[2], 60_000, secrets[4], "w_a");
@@ -114,10 +112,15 @@ describe.skipIf(REDIS_MISSING !== null)("two daemons on one Redis", () => {
     expect((await b.store.listPage("")).keys).toEqual([secrets[1], secrets[5]].sort());
     expect(await a.store.releaseOwner("w_a")).toEqual({ locks: [secrets[2]], pools: [secrets[3]], claims: [] });
     await b.store.set(secrets[1], utf8(JSON.stringify(secrets[0])), { ttlMs: 60_000 });
+    const claim = await a.store.claimKey(secrets[6], 60_000, "w_b");
+    expect(claim.state).toBe("claimed");
+    await b.store.set(secrets[6], utf8(JSON.stringify(secrets[7])), { ttlMs: 60_000, ifAbsent: true, slide: true });
+    const got = await b.store.claimKey(secrets[6], 60_000, "w_c");
+    if (got.state !== "value") throw new Error("expected the value");
+    expect(new TextDecoder().decode(got.valueJson)).toContain(secrets[7]);
+    expect((await a.store.releaseOwner("w_b")).claims).toEqual([secrets[6]]);
     const dump = await redis.dump();
-    await Bun.sleep(100);
-    monitor.kill();
-    const log = await monitored;
+    const log = await monitor.stop();
     expect(log).toContain("EVALSHA"); // MONITOR did see the commands
     expect(dump).toContain(`${p}k:`);
     // The scan can fail: a value planted in clear is found.
@@ -208,11 +211,6 @@ function encodings(s: string | Uint8Array): string[] {
   const out = [toB64u(b), Buffer.from(b).toString("base64"), toHex(b)];
   if (typeof s === "string") out.push(s, JSON.stringify(s), encodeURIComponent(s));
   return out.filter((x) => x.length >= 8);
-}
-
-async function adminPass(): Promise<string> {
-  const conf = await Bun.file(`${redis.dir}/redis.conf`).text();
-  return /user admin on >(\S+)/.exec(conf)![1];
 }
 
 const OPENSSL = Bun.which("openssl");

@@ -14,7 +14,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client, HushError } from "../../src/client/index.ts";
 import { toB64u, toHex, utf8 } from "../../src/crypto/index.ts";
-import { REDIS_CLI, REDIS_MISSING, startTestRedis, type TestRedis } from "../cluster/_redis.ts";
+import { REDIS_MISSING, startTestRedis, type TestRedis } from "../cluster/_redis.ts";
 import { hush, rawRequest, startDaemon, tempDir, waitFor, type Daemon } from "./_harness.ts";
 
 if (REDIS_MISSING) console.warn(`cluster e2e: skipped: ${REDIS_MISSING}`);
@@ -22,11 +22,10 @@ if (REDIS_MISSING) console.warn(`cluster e2e: skipped: ${REDIS_MISSING}`);
 let redis: TestRedis;
 let dir: string;
 let backendArgs: string[];
-let adminPass: string;
 const daemons: Daemon[] = [];
-let monitor: ReturnType<typeof Bun.spawn> | undefined;
-/** MONITOR output, one stream per Redis run (a restart ends the stream: a new one starts). */
-const monitored: Promise<string>[] = [];
+/** MONITOR, one per Redis run (a restart ends it: a new one starts); the records of those that ended. */
+let monitor: { stop(): Promise<string> } | undefined;
+const monitored: string[] = [];
 const secrets = new Set<string>();
 /** Logs of daemons already gone (their directories are removed). */
 const goneLogs: string[] = [];
@@ -40,9 +39,9 @@ async function daemon(extra: string[] = []): Promise<Daemon> {
   return d;
 }
 
-function startMonitor(adminPass: string): void {
-  monitor = Bun.spawn([REDIS_CLI!, "-s", redis.socket, "--user", "admin", "MONITOR"], { env: { ...process.env, REDISCLI_AUTH: adminPass }, stdout: "pipe", stderr: "ignore" });
-  monitored.push(new Response(monitor.stdout as ReadableStream).text());
+async function startMonitor(): Promise<void> {
+  if (monitor) monitored.push(await monitor.stop());
+  monitor = await redis.monitor();
 }
 
 async function worker(d: Daemon, name: string): Promise<Client> {
@@ -72,14 +71,11 @@ describe.skipIf(REDIS_MISSING !== null)("several daemons on one Redis (compiled 
     const pw = join(dir, "redis.pass");
     writeFileSync(pw, redis.password + "\n", { mode: 0o600 });
     backendArgs = ["--backend", redis.url, "--cluster-key-file", keyFile, "--backend-password-file", pw, "--clock-window", "2s", "--backend-timeout", "500ms"];
-    const conf = await Bun.file(`${redis.dir}/redis.conf`).text();
-    adminPass = /user admin on >(\S+)/.exec(conf)![1];
-    startMonitor(adminPass);
-    await Bun.sleep(100);
+    await startMonitor();
   });
 
   afterAll(async () => {
-    monitor?.kill();
+    await monitor?.stop();
     for (const d of daemons) d.cleanup();
     await redis?.stop();
   });
@@ -201,7 +197,7 @@ describe.skipIf(REDIS_MISSING !== null)("several daemons on one Redis (compiled 
     const metrics = await rawRequest(d2.admin, "GET", "/metrics");
     expect(metrics.text).toContain("hush_backend_up 0");
     await redis.start();
-    startMonitor(adminPass);
+    await startMonitor();
     for (const d of [d2, d3]) await waitFor(async () => (await rawRequest(d.socket, "GET", "/v1/ready")).status === 200, 15_000, "ready again");
     expect(d2.log()).toContain("Redis lost its state");
     expect(await codeOf(c.get("before-restart"))).toBe("not_found");
@@ -234,9 +230,9 @@ describe.skipIf(REDIS_MISSING !== null)("several daemons on one Redis (compiled 
 
   test("nothing secret crossed to Redis in clear (MONITOR over the whole run, every key and value now), nor into daemon logs or audit files", async () => {
     const dump = await redis.dump();
-    await Bun.sleep(100);
-    monitor!.kill();
-    const log = (await Promise.all(monitored)).join("\n");
+    monitored.push(await monitor!.stop());
+    monitor = undefined;
+    const log = monitored.join("\n");
     expect(log).toContain("EVALSHA");
     const daemonLogs = [...goneLogs, ...daemons.map((d) => d.log())].join("\n");
     const audits = auditFiles.map((f) => (existsSync(f) ? readFileSync(f, "utf8") : "")).join("\n");
