@@ -6,7 +6,7 @@
 export { MemoryStore } from "./store.ts";
 export { checkValue, encodeCursor, decodeCursor, parseCounter, type KeyPage, type KvRead, type SetOptions } from "./kv.ts";
 export { CostBudget } from "./budget.ts";
-export type { LeaseGrant, LeaseOptions } from "./pools.ts";
+export { checkLease, type LeaseGrant, type LeaseOptions } from "./pools.ts";
 export type { StoreOptions } from "./store.ts";
 export { after, type Awaitable, type ClaimAnswer, type RememberResult, type ReplayCache, type StateBackend, type StoreStats } from "./backend.ts";
 export {
@@ -18,7 +18,6 @@ export {
   resolveLimits,
   validateHolder,
   validateName,
-  validatePoolSize,
   validatePrefix,
   validateTtl,
   validateToken,

@@ -31,7 +31,7 @@
 import { HushError } from "../errors.ts";
 import type { StoreContext } from "./context.ts";
 import { IndexedHeap, IntHeap, type HeapItem } from "./heap.ts";
-import { requireTtl, validateHolder, validateName, validatePoolSize, validateTtl, validateToken } from "./limits.ts";
+import { requireTtl, validateHolder, validateName, validatePoolSize, validateTtl, validateToken, type StoreLimits } from "./limits.ts";
 
 class Lease implements HeapItem {
   _h = -1;
@@ -112,6 +112,17 @@ export interface LeaseOptions {
 
 export type LeaseGrant = { slot: number; token: number; expires_at: number };
 
+/** A lease's input, as every backend checks it before anything changes: `invalid_request`, `ttl_required`, `invalid_ttl`. */
+export function checkLease(limits: StoreLimits, name: string, size: number, ttlMs: number | undefined, holder: string | undefined, opts: LeaseOptions): asserts ttlMs is number {
+  validateName(name, limits, "pool name");
+  validatePoolSize(size, limits);
+  requireTtl(ttlMs, "a pool lease");
+  validateTtl(ttlMs, limits);
+  validateHolder(holder);
+  const want = opts.onePerHolder;
+  if (want !== undefined && typeof want !== "boolean") throw new HushError("invalid_request", "one_per_holder must be true or false");
+}
+
 export class PoolTable {
   private readonly _map = new Map<string, Pool>();
   private _leases = 0;
@@ -139,14 +150,8 @@ export class PoolTable {
    * `invalid_ttl`, `max_items`.
    */
   lease(name: string, size: number, ttlMs: number | undefined, holder?: string, owner?: string, opts: LeaseOptions = {}): LeaseGrant {
-    const limits = this._ctx.limits;
-    validateName(name, limits, "pool name");
-    validatePoolSize(size, limits);
-    requireTtl(ttlMs, "a pool lease");
-    validateTtl(ttlMs, limits);
-    validateHolder(holder);
+    checkLease(this._ctx.limits, name, size, ttlMs, holder, opts);
     const want = opts.onePerHolder;
-    if (want !== undefined && typeof want !== "boolean") throw new HushError("invalid_request", "one_per_holder must be true or false");
     const now = this._ctx.now();
     const e = now + ttlMs;
     let pool = this._map.get(name);

@@ -19,6 +19,7 @@ import { fromUtf8, utf8, wipe } from "../crypto/index.ts";
 import {
   CostBudget,
   LimitTally,
+  checkLease,
   checkValue,
   decodeCursor,
   encodeCursor,
@@ -27,7 +28,6 @@ import {
   resolveLimits,
   validateHolder,
   validateName,
-  validatePoolSize,
   validatePrefix,
   validateToken,
   validateTtl,
@@ -244,13 +244,8 @@ export class RedisStore implements StateBackend {
 
   async leasePool(name: string, size: number, ttlMs: number | undefined, holder?: string, owner?: string, opts: LeaseOptions = {}): Promise<LeaseGrant> {
     const limits = this.limits;
-    validateName(name, limits, "pool name");
-    validatePoolSize(size, limits);
-    requireTtl(ttlMs, "a pool lease");
-    validateTtl(ttlMs, limits);
-    validateHolder(holder);
+    checkLease(limits, name, size, ttlMs, holder, opts);
     const want = opts.onePerHolder;
-    if (want !== undefined && typeof want !== "boolean") throw new HushError("invalid_request", "one_per_holder must be true or false");
     const id = this._seal.id("pool", name);
     const r = await this._conn.run("poolLease", [id, this._sealName("p:" + id, name), size, ttlMs, this._holder(holder), owner ?? "-", limits.maxItems, this._hw, want === undefined ? "" : want ? "1" : "0"]);
     _poolErrors(r);
