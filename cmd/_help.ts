@@ -69,7 +69,12 @@ its TTL, never past 30 days after its last write.
 
 --idle-timeout D stops it the same way once no signed request (or admin.sock
 request, or join) has arrived for D; health probes, stats, metrics, audit
-streams and refused requests do not count.`,
+streams and refused requests do not count.
+
+--backend shares KV, claims, locks, pools and the replay cache with every daemon
+on the same Redis 7, sealed under the --cluster-key-file key (docs/CLUSTER.md);
+the Redis password comes from --backend-password-file or $HUSH_BACKEND_PASSWORD,
+never from the URL. Worker keys stay per daemon for now.`,
     examples: [
       "hush serve",
       "hush serve --idle-timeout 10m &             # a CI daemon that ends itself",
@@ -78,6 +83,7 @@ streams and refused requests do not count.`,
       "hush serve --socket-group ci --socket-mode 0660",
       "hush serve --server-key-file server.key --creds-file creds.json",
       "hush serve --listen https://10.0.0.1:8443 --tls-cert tls.crt --tls-key tls.key",
+      "hush serve --backend rediss://hush@redis.internal:6380 --backend-ca redis-ca.pem --cluster-key-file cluster.key --backend-password-file redis.pass",
     ],
   },
   run: {
@@ -259,6 +265,11 @@ such file.`,
   "keygen secret": { examples: ["hush keygen secret --out db.secret", "hush keygen secret --bytes 16 --hex | hush kv set api/key --ttl 1h"] },
   "keygen server": { examples: ["hush keygen server --out server.key"] },
   "keygen admin": { examples: ["hush keygen admin --name ops --ttl 8h --out ops.admin"] },
+  "keygen cluster": {
+    about: `The cluster key of several daemons on one Redis (hush serve --backend): copy the
+file (0600) to every daemon's host; Redis never sees it. It is never overwritten.`,
+    examples: ["hush keygen cluster --out cluster.key", "hush serve --backend redis+unix://hush@localhost/run/redis/redis.sock --cluster-key-file cluster.key"],
+  },
   "keygen tls": { examples: ["hush keygen tls --host ctl.example.org,10.0.0.1 --out-cert tls.crt --out-key tls.key"] },
   "keygen audit": {
     about: `Like \`journalctl --setup-keys\`: one random seed gives the verification key (to
