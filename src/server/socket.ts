@@ -109,27 +109,30 @@ export interface BoundSocket {
   path: string;
   dev: number;
   ino: number;
+  /** Birth time (ns since the epoch; 0n where the filesystem keeps none): inode numbers are reused, so dev+ino alone can name a successor's socket. */
+  born: bigint;
 }
 
-/** Record the device and inode of the socket just bound at `path`. */
+/** Record the device, inode and birth time of the socket just bound at `path`. */
 export function boundSocket(path: string): BoundSocket {
-  const st = lstatSync(path);
-  return { path, dev: st.dev, ino: st.ino };
+  const st = lstatSync(path, { bigint: true });
+  return { path, dev: Number(st.dev), ino: Number(st.ino), born: st.birthtimeNs };
 }
 
 /**
  * Unlink `s.path` only if it is still the file this daemon bound (same
- * device and inode, checked now). Returns false when the path is gone or
+ * device, inode and birth time, checked now: a successor's socket made
+ * after ours was unlinked can get our freed inode number). Returns false when the path is gone or
  * now belongs to someone else, which is left alone.
  */
 export function unlinkOwnSocket(s: BoundSocket): boolean {
   let st;
   try {
-    st = lstatSync(s.path);
+    st = lstatSync(s.path, { bigint: true });
   } catch {
     return false;
   }
-  if (!st.isSocket() || st.dev !== s.dev || st.ino !== s.ino) return false;
+  if (!st.isSocket() || Number(st.dev) !== s.dev || Number(st.ino) !== s.ino || st.birthtimeNs !== s.born) return false;
   try {
     unlinkSync(s.path);
     return true;
