@@ -11,23 +11,15 @@
  * and writes throughout. Needs root (mount); otherwise skipped, saying why.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { hush, startDaemon, tempDir, type Daemon } from "./_harness.ts";
 import { floodConnection, sumCodes } from "./_flood.ts";
+import { mountTmpfs } from "../_tmpfs.ts";
 import { Client } from "../../src/client/index.ts";
 
 const mnt = join(tempDir("hush-flood-"), "audit");
-let mounted = false;
-let why = "";
-if (process.platform !== "linux") why = "needs Linux tmpfs";
-else if (process.getuid?.() !== 0) why = "needs root to mount a tmpfs";
-else {
-  mkdirSync(mnt, { mode: 0o700 });
-  const p = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", mnt]);
-  mounted = p.exitCode === 0;
-  if (!mounted) why = `mount failed: ${p.stderr.toString().trim()}`;
-}
+const { mounted, why } = mountTmpfs(mnt, "4m");
 if (!mounted) console.log(`flood: SKIP: ${why}`);
 
 // SECURITY.md, "Denial of service": per 60 s window at most 2 × 16 + 3 records of at most 512 bytes.

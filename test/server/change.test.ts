@@ -19,7 +19,7 @@
  * answer, and the daemon stops cleanly.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDaemon, type Daemon } from "../../src/server/daemon.ts";
@@ -36,6 +36,7 @@ import { Client, createUnixTransport, joinWithToken } from "../../src/client/ind
 import { HushError } from "../../src/errors.ts";
 import { AuditWriter, verifyAuditLog } from "../../src/audit/index.ts";
 import { fillUntilFull } from "../audit/_fill.ts";
+import { mountTmpfs } from "../_tmpfs.ts";
 
 type Attempt = { status: number; body?: any };
 interface Kind {
@@ -252,16 +253,7 @@ describe("a sink or logger that throws on demand", () => {
 describe("the real audit writer on a tmpfs that fills up", () => {
   const root = mkdtempSync(join(tmpdir(), "hush-change-fs-"));
   const mnt = join(root, "audit");
-  let mounted = false;
-  let why = "";
-  if (process.platform !== "linux") why = "needs Linux tmpfs";
-  else if (process.getuid?.() !== 0) why = "needs root to mount a tmpfs";
-  else {
-    mkdirSync(mnt, { mode: 0o700 });
-    const m = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", mnt]);
-    mounted = m.exitCode === 0;
-    if (!mounted) why = `mount failed: ${m.stderr.toString().trim()}`;
-  }
+  const { mounted, why } = mountTmpfs(mnt, "1m");
   if (!mounted) console.log(`change: SKIP the full-disk tests: ${why}`);
   const filler = join(mnt, "filler");
   let d: Daemon;
