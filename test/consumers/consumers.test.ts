@@ -16,6 +16,12 @@
  *   ephemeral-broker  an ephemeral-broker user's jest (CommonJS) tests with only
  *                   their import line changed to hush-broker/ephemeral-broker,
  *                   run as `npx hush run -- npx jest` on 2 workers (no globalSetup)
+ *   eb-playwright   ephemeral-broker's Playwright example (no browser: its broker calls),
+ *                   its Client import changed to hush-broker/ephemeral-broker, run as
+ *                   `npx hush run --default-ttl 30m -- npx playwright test` on 5 workers;
+ *                   and the same file with the original import under ephemeral-broker's
+ *                   own daemon (`npx ephemeral-broker start --no-require-ttl -- …`), which
+ *                   shows the port asks of hush only what ephemeral-broker does
  *
  * Each runner runs 4 test files on 4 workers against one daemon started by
  * `hush-broker/global-setup` from the installed platform package; every file
@@ -32,6 +38,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { randomBytes } from "node:crypto";
 import { hostPlatform, platformPackage } from "../../src/client/platforms.ts";
 import { ROOT, testRelease } from "../_release.ts";
 import { npmEnv, run, tempDir, type RunResult } from "../_npm.ts";
@@ -45,6 +52,7 @@ const RUNNERS = {
   "@playwright/test": "1.65.1",
   typescript: "5.9.3",
   "@types/node": "20.19.43",
+  "@ephemeral-broker/core": "1.0.5",
 };
 const HOST = hostPlatform();
 const PROJECTS = join(import.meta.dir, "projects");
@@ -68,10 +76,19 @@ const CONSUMERS: Consumer[] = [
 const TSC_MODES = ["nodenext", "bundler", "node10"] as const;
 /** The ephemeral-broker project: its command, run in its directory (npx finds both bins in the shared node_modules). */
 const EB_CMD = ["npx", "--no-install", "hush", "run", "--", "npx", "--no-install", "jest", "--ci", "--cacheDirectory", ".jest-cache"];
+/** ephemeral-broker's Playwright example: under hush (import changed), and as written under ephemeral-broker's daemon. */
+const PLAYWRIGHT = ["npx", "--no-install", "playwright", "test"];
+const EB_PW_HUSH = ["npx", "--no-install", "hush", "run", "--default-ttl", "30m", "--", ...PLAYWRIGHT];
+const EB_PW_EB = ["npx", "--no-install", "ephemeral-broker", "start", "--no-require-ttl", "--", ...PLAYWRIGHT];
+const EB_PW_SPEC = "eb-playwright/tests/parallel.js";
+const HUSH_IMPORT = 'import { Client } from "hush-broker/ephemeral-broker";';
+const EB_IMPORT = 'import { Client } from "@ephemeral-broker/core";';
 
 let shared: string;
 let install: RunResult;
 let ebRun: RunResult;
+let ebPwHush: RunResult;
+let ebPwEb: RunResult;
 const runs = new Map<string, RunResult & { out: string }>();
 const tscRuns = new Map<string, RunResult>();
 
@@ -108,6 +125,15 @@ beforeAll(async () => {
   cpSync(join(eb, "parallel.js"), join(eb, "parallel2.js"));
   ebRun = await runAsync(EB_CMD, join(shared, "ephemeral-broker"), { CI: "1", TMPDIR: tmp });
   console.error(`test/consumers: ephemeral-broker: ${ebRun.ms} ms`);
+  ebPwHush = await runAsync(EB_PW_HUSH, join(shared, "eb-playwright"), { CI: "1", TMPDIR: tmp });
+  console.error(`test/consumers: eb-playwright under hush: ${ebPwHush.ms} ms`);
+  // The same project with the example's own import, under ephemeral-broker's daemon (HMAC on, as in the example).
+  cpSync(join(shared, "eb-playwright"), join(shared, "eb-playwright-eb"), { recursive: true });
+  const spec = readFileSync(join(shared, EB_PW_SPEC), "utf8");
+  writeFileSync(join(shared, "eb-playwright-eb/tests/parallel.js"), spec.replace(HUSH_IMPORT, EB_IMPORT));
+  const secret = randomBytes(16).toString("hex");
+  ebPwEb = await runAsync(EB_PW_EB, join(shared, "eb-playwright-eb"), { CI: "1", TMPDIR: tmp, BROKER_SECRET: secret, EPHEMERAL_SECRET: secret });
+  console.error(`test/consumers: eb-playwright under ephemeral-broker: ${ebPwEb.ms} ms`);
   // tsc is single-threaded: the three checks run side by side.
   await Promise.all(
     TSC_MODES.map(async (m) => {
@@ -199,6 +225,23 @@ describe.skipIf(!HOST)("consumer projects", () => {
     expect(ebRun.stderr).toContain("Tests:       10 passed, 10 total");
     expect(ebRun.stderr).toContain("Test Suites: 2 passed, 2 total");
     expect(ebRun.code).toBe(0);
+  });
+
+  test("ephemeral-broker's Playwright example, import line changed, passes under `npx hush run -- npx playwright test`", () => {
+    const spec = readFileSync(join(PROJECTS, "eb-playwright/tests/parallel.js"), "utf8");
+    expect(spec).toContain(HUSH_IMPORT);
+    if (ebPwHush.code !== 0) console.error(`eb-playwright (hush) output:\n${ebPwHush.stdout}\n${ebPwHush.stderr}`);
+    expect(ebPwHush.stdout).toContain("5 passed");
+    expect(ebPwHush.code).toBe(0);
+  });
+
+  test("the same Playwright file with its original import passes under ephemeral-broker's own daemon (HMAC on)", () => {
+    const hush = readFileSync(join(shared, EB_PW_SPEC), "utf8").split("\n");
+    const eb = readFileSync(join(shared, "eb-playwright-eb/tests/parallel.js"), "utf8").split("\n");
+    expect(eb.filter((l, i) => l !== hush[i])).toEqual([EB_IMPORT]);
+    if (ebPwEb.code !== 0) console.error(`eb-playwright (ephemeral-broker) output:\n${ebPwEb.stdout}\n${ebPwEb.stderr}`);
+    expect(ebPwEb.stdout).toContain("5 passed");
+    expect(ebPwEb.code).toBe(0);
   });
 
   for (const m of TSC_MODES) {
