@@ -27,6 +27,7 @@ import { isPlainTarget } from "../wire/target.ts";
 import { startHandshake } from "./join.ts";
 import { asyncDispose, getOrSetFlow, makeHold, runHeld, type GetOrSetOptions, type Lease, type Lock } from "./holds.ts";
 import { abortable, sleep, untilFree, type CallOptions, type WaitOptions } from "./wait.ts";
+import { compressor, type CompressOption, type Compressor, type Encoded } from "./compress.ts";
 import { toStatus, type LeaseOptions, type LockOptions, type SetOptions, type Status, type WhoAmI } from "./options.ts";
 
 export { raiseFromResponse };
@@ -74,6 +75,11 @@ export interface ClientOptions {
   autoRekey?: boolean;
   /** Called with the new credential string after every rekey (e.g. to save it). */
   onRekey?: (credential: string) => void;
+  /**
+   * Send request bodies of 1 KiB or more compressed: `"gzip"`, `"zstd"` or
+   * `{ coding, thresholdBytes, maxRatio }` (compress.ts). Default false: why, in compress.ts.
+   */
+  compress?: CompressOption;
 }
 
 export interface Checkout {
@@ -179,6 +185,7 @@ export class Client {
   private readonly transport: Transport;
   private readonly autoRekey: boolean;
   private readonly onRekey: ((credential: string) => void) | undefined;
+  private readonly compressor: Compressor | undefined;
   private rekeyAfter = Infinity;
   private rekeying: Promise<void> | null = null;
 
@@ -202,6 +209,7 @@ export class Client {
     // rotates by itself unless autoRekey says otherwise.
     this.autoRekey = opts.autoRekey ?? opts.credential !== undefined;
     this.onRekey = opts.onRekey;
+    this.compressor = compressor(opts.compress);
   }
 
   /** A client from HUSH_SOCKET and HUSH_CREDENTIAL. */
@@ -311,10 +319,13 @@ export class Client {
     const target = isPlainTarget(path) ? path : normalTarget(path);
     const text = body === undefined ? undefined : JSON.stringify(body);
     const cred = this.cred; // a concurrent rekey must not change the key mid-request
-    const signed = signRequest(cred.macKey, cred.keyId, { method, target, body: text });
+    // The signature covers the body as sent: compressed, when it is (PROTOCOL.md §1).
+    const sent: { body: Encoded["body"] | undefined; encoding?: Encoded["encoding"] } = text !== undefined && this.compressor ? this.compressor.encode(text) : { body: text };
+    const signed = signRequest(cred.macKey, cred.keyId, { method, target, body: sent.body });
     const headers: Record<string, string> = { authorization: signed.authorization };
     if (text !== undefined) headers["content-type"] = "application/json";
-    const res = await this.transport.request(method, target, headers, text);
+    if (sent.encoding) headers["content-encoding"] = sent.encoding;
+    const res = await this.transport.request(method, target, headers, sent.body);
     const sig = res.header("hush-signature");
     if (sig === null) {
       // Unsigned answers are accepted only as errors: they can make a call fail, never succeed.

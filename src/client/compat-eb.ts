@@ -29,8 +29,14 @@ export interface ClientOptions {
   allowNoTtl?: boolean | undefined;
   /** Ignored: hush signs every request with the worker credential instead of a shared secret. */
   secret?: string | undefined;
-  /** Ignored: values are sent and stored as JSON (the value limit applies to their JSON size). */
+  /**
+   * Send request bodies of `compressionThreshold` bytes or more gzip-compressed (default:
+   * CLIENT_COMPRESSION, else true), as ephemeral-broker does. The daemon inflates them; the value
+   * limit applies to the inflated value. A body that would inflate past the daemon's ratio cap
+   * (10×) is sent uncompressed.
+   */
   compression?: boolean | undefined;
+  /** In bytes of the request's JSON (default: CLIENT_COMPRESSION_THRESHOLD, else 1024). */
   compressionThreshold?: number | undefined;
   /** A hush worker credential (default: HUSH_CREDENTIAL). */
   credential?: string | undefined;
@@ -89,13 +95,15 @@ export class Client {
       timeout: options.timeout ?? (env.CLIENT_TIMEOUT ? Number(env.CLIENT_TIMEOUT) : 5000),
       debug: options.debug ?? false,
       allowNoTtl: options.allowNoTtl ?? (env.CLIENT_ALLOW_NO_TTL === "true" || env.CLIENT_ALLOW_NO_TTL === "1"),
-      compression: options.compression ?? true,
-      compressionThreshold: options.compressionThreshold ?? 1024,
+      compression: options.compression ?? (env.CLIENT_COMPRESSION === undefined ? true : env.CLIENT_COMPRESSION === "true" || env.CLIENT_COMPRESSION === "1"),
+      compressionThreshold: options.compressionThreshold ?? (env.CLIENT_COMPRESSION_THRESHOLD ? Number(env.CLIENT_COMPRESSION_THRESHOLD) : 1024),
       defaultLeaseTtl: options.defaultLeaseTtl ?? DEFAULT_LEASE_TTL,
       secret: options.secret,
     };
     // One HTTP request per call, as ephemeral-broker connects per call: no open connection keeps a test process alive.
-    this.hush = new HushClient({ socket: p, ...(options.credential === undefined ? {} : { credential: options.credential }), transport: "http", timeoutMs: this.options.timeout, autoRekey: false });
+    this.hush = new HushClient({ socket: p, ...(options.credential === undefined ? {} : { credential: options.credential }), transport: "http", timeoutMs: this.options.timeout, autoRekey: false,
+      compress: this.options.compression ? { coding: "gzip", thresholdBytes: this.options.compressionThreshold } : false,
+    });
   }
 
   /** The value; throws `not_found` when missing or expired. */

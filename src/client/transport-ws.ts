@@ -144,7 +144,7 @@ class Conn {
   }
 
   /** Send one request once the connection is open and has room; its answer. Never throws (rejects). */
-  call(method: string, target: string, headers: Record<string, string>, body: string | undefined): Promise<RawResponse> {
+  call(method: string, target: string, headers: Record<string, string>, body: string | Uint8Array<ArrayBuffer> | undefined): Promise<RawResponse> {
     // The common case (room in flight) without an async function's extra promise and turn.
     if (this.pending.size >= this.maxInFlight || this.closed) return this.callLater(method, target, headers, body);
     const id = (++this.next).toString(36);
@@ -161,7 +161,7 @@ class Conn {
     return answer;
   }
 
-  private async callLater(method: string, target: string, headers: Record<string, string>, body: string | undefined): Promise<RawResponse> {
+  private async callLater(method: string, target: string, headers: Record<string, string>, body: string | Uint8Array<ArrayBuffer> | undefined): Promise<RawResponse> {
     while (this.pending.size >= this.maxInFlight && !this.closed) await new Promise<void>((r) => this.waiters.push(r));
     if (this.closed) throw lost(this.what, CLOSE_UNPROCESSED, "closed before sending");
     return this.call(method, target, headers, body);

@@ -22,7 +22,7 @@ export interface RawResponse {
 }
 
 export interface Transport {
-  request(method: string, target: string, headers: Record<string, string>, body?: string): Promise<RawResponse>;
+  request(method: string, target: string, headers: Record<string, string>, body?: string | Uint8Array<ArrayBuffer>): Promise<RawResponse>;
   close(): void;
 }
 
@@ -40,7 +40,7 @@ export interface UnixTransportOptions {
 
 /** One request through an already checked path. */
 interface Inner {
-  request(via: string, method: string, target: string, headers: Record<string, string>, body?: string): Promise<RawResponse>;
+  request(via: string, method: string, target: string, headers: Record<string, string>, body?: string | Uint8Array<ArrayBuffer>): Promise<RawResponse>;
   close(): void;
 }
 
@@ -132,7 +132,7 @@ function bunTransport(timeoutMs: number): Inner {
 export function sendNodeRequest(
   request: typeof import("node:http").request,
   options: import("node:http").RequestOptions,
-  body: string | undefined,
+  body: string | Uint8Array<ArrayBuffer> | undefined,
   onError: (e: any) => unknown = (e) => e,
 ): Promise<RawResponse> {
   return new Promise<RawResponse>((resolve, reject) => {
