@@ -20,11 +20,22 @@
  * pushes its expiry out to now + its TTL, but never past its last write +
  * `maxTtlMs` (reads alone cannot keep a key for ever) and never backwards.
  *
+ * Compression in memory: a value of `PACK_MIN_BYTES` or more is held
+ * zstd-compressed when that saves at least an eighth of it (a repetitive
+ * JSON document, a log); others are held as they are. The value limit
+ * applies to the value itself (before this), and `bytes` counts what is
+ * held, so the memory bound `maxItems × maxValueBytes` holds either way. A
+ * read inflates a copy of exactly the value's recorded length (inflation
+ * stops there, whatever the held bytes say), so a read costs at most one
+ * value, as reading an uncompressed one does; the copy is zero-filled in a
+ * microtask, after the caller has spliced it into its answer.
+ *
  * Listing is paged (PROTOCOL.md §8 `GET /v1/kv`): keys are also kept in an
  * ordered set, so a page costs O(log n + page), and the cursor is the
  * base64url of the last key of the previous page (opaque to clients).
  * @module
  */
+import { zstdCompressSync, zstdDecompressSync } from "node:zlib";
 import { HushError } from "../errors.ts";
 import { fromB64u, fromUtf8, toB64u, utf8, wipe } from "../crypto/index.ts";
 import { showExpiry, type StoreContext } from "./context.ts";
@@ -48,13 +59,44 @@ class KvEntry {
   c: number;
   /** Reads slide the expiry. */
   s: boolean;
-  constructor(v: Uint8Array, e: number, t: number, c: number, s: boolean) {
+  /** The value's length when `v` holds it compressed (zstd); 0 when `v` is the value itself. */
+  n: number;
+  constructor(v: Uint8Array, e: number, t: number, c: number, s: boolean, n: number) {
     this.v = v;
     this.e = e;
     this.t = t;
     this.c = c;
     this.s = s;
+    this.n = n;
   }
+}
+
+/** Values shorter than this are held as they are (compressing them saves too little). */
+export const PACK_MIN_BYTES = 1024;
+
+/** What to hold for `v`: its zstd form and `v`'s length when that saves an eighth or more (then `v` is wiped), else `v` and 0. */
+function pack(v: Uint8Array): [Uint8Array, number] {
+  if (v.byteLength < PACK_MIN_BYTES) return [v, 0];
+  const z = zstdCompressSync(v);
+  if (z.byteLength > v.byteLength - (v.byteLength >> 3)) {
+    wipe(z);
+    return [v, 0];
+  }
+  const n = v.byteLength;
+  wipe(v);
+  return [new Uint8Array(z.buffer, z.byteOffset, z.byteLength), n];
+}
+
+/** The value an entry holds: itself, or inflated to exactly its recorded length (a copy, wiped in a microtask). */
+function unpack(entry: KvEntry): Uint8Array {
+  if (entry.n === 0) return entry.v;
+  const out = zstdDecompressSync(entry.v, { maxOutputLength: entry.n });
+  if (out.byteLength !== entry.n) {
+    wipe(out);
+    throw new HushError("internal", "a stored value does not inflate to its length");
+  }
+  queueMicrotask(() => wipe(out));
+  return out;
 }
 
 /** Options of a write (`set`). */
@@ -93,7 +135,7 @@ export class KvTable {
     return this._map.size;
   }
 
-  /** Total bytes of stored values. */
+  /** Total bytes held for stored values (compressed ones count as held). */
   get bytes(): number {
     return this._bytes;
   }
@@ -141,7 +183,7 @@ export class KvTable {
       const e = Math.min(now + entry.t, entry.c);
       if (e > entry.e) entry.e = e;
     }
-    return { valueJson: entry.v, expires_at: showExpiry(entry.e) };
+    return { valueJson: unpack(entry), expires_at: showExpiry(entry.e) };
   }
 
   /**
@@ -206,7 +248,7 @@ export class KvTable {
     const entry = this._live(key, now);
     let value = by;
     if (entry) {
-      const current = parseCounter(entry.v);
+      const current = entry.n === 0 ? parseCounter(entry.v) : null;
       if (current === null) throw new HushError("invalid_request", "value of key is not an integer");
       value = current + by;
       if (!Number.isSafeInteger(value)) {
@@ -294,19 +336,21 @@ export class KvTable {
     else [e, t] = [Infinity, 0];
     const s = slide ?? entry?.s ?? limits.slidingTtl;
     const c = now + limits.maxTtlMs;
+    if (!entry) this._ctx.reserveItem(now);
+    const [held, n] = pack(v);
     if (entry) {
-      if (entry.v !== v) wipe(entry.v);
-      this._bytes += v.byteLength - entry.v.byteLength;
-      entry.v = v;
+      if (entry.v !== held) wipe(entry.v);
+      this._bytes += held.byteLength - entry.v.byteLength;
+      entry.v = held;
       entry.e = e;
       entry.t = t;
       entry.c = c;
       entry.s = s;
+      entry.n = n;
     } else {
-      this._ctx.reserveItem(now);
-      this._map.set(key, new KvEntry(v, e, t, c, s));
+      this._map.set(key, new KvEntry(held, e, t, c, s, n));
       this._sorted.insert(key);
-      this._bytes += v.byteLength;
+      this._bytes += held.byteLength;
     }
     this._ctx.noteExpiry(e);
     return e;
