@@ -69,7 +69,7 @@ async function waitFor(path: string, what: string) {
 async function daemon(name: string, extra: string[]): Promise<{ sock: string; cred: string }> {
   const sock = join(dir, name, "hush.sock");
   const cred = join(dir, `${name}.cred`);
-  procs.push(Bun.spawn([hush, "serve", "--socket", sock, "--key-rate", "0", "--replay-cache-per-key", "1000000", "--log-level", "warn", ...extra], { stdout: "ignore", stderr: "inherit" }));
+  procs.push(Bun.spawn([hush, "serve", "--socket", sock, "--key-rate", "0", "--replay-cache-per-key", "1000000", "--log-level", "warn", ...extra], { stdout: "ignore", stderr: "ignore" }));
   await waitFor(sock, `hush serve (${name})`);
   await Bun.sleep(200);
   const issued = await run([hush, "workers", "issue", "--name", "bench", "--json"], { HUSH_SOCKET: sock });
