@@ -102,7 +102,11 @@ export class Client {
     };
     // The SDK's default transport (HUSH_TRANSPORT, else one WebSocket connection, opened at the first call): its socket
     // is unref'd while no call is in flight, so an idle client does not keep a test process alive.
-    this.hush = new HushClient({ socket: p, ...(options.credential === undefined ? {} : { credential: options.credential }), timeoutMs: this.options.timeout, autoRekey: false,
+    this.hush = new HushClient({
+      socket: p,
+      ...(options.credential === undefined ? {} : { credential: options.credential }),
+      timeoutMs: this.options.timeout,
+      autoRekey: false,
       compress: this.options.compression ? { coding: "gzip", thresholdBytes: this.options.compressionThreshold } : false,
     });
   }
