@@ -38,6 +38,8 @@ export interface VerifiableKey {
   retiredMacKeys?: Uint8Array[];
   /** Pending keys replaced by a later rekey: never valid; a signature under one means a copied credential. */
   supersededMacKeys?: Uint8Array[];
+  /** The record's version, where a shared registry changes records in place (docs/CLUSTER.md §10). */
+  ver?: number;
 }
 
 /**
@@ -61,6 +63,14 @@ export interface VerifierOptions<K extends VerifiableKey> {
   nonceCachePerKey?: number;
   /** A replay cache to use instead of a new in-memory one (a shared cache: docs/CLUSTER.md §5). */
   replay?: ReplayCache;
+  /**
+   * Keys shared by several daemons (docs/CLUSTER.md §10): the record as
+   * stored now, for a key id `lookup` does not know and for a signature
+   * that did not verify (a rekey answered by another daemon). The shared
+   * replay cache may change a record in place while it answers (its `ver`
+   * then differs): the request is checked again against the new record.
+   */
+  fetch?: (id: string) => Promise<K | undefined>;
 }
 
 export class RequestVerifier<K extends VerifiableKey> {
@@ -68,6 +78,7 @@ export class RequestVerifier<K extends VerifiableKey> {
   /** The replay cache: in memory (`NonceCache`) unless another was given. */
   readonly nonces: ReplayCache;
   private readonly lookup: (id: string) => K | undefined;
+  private readonly fetch?: (id: string) => Promise<K | undefined>;
   private readonly now: () => number;
 
   constructor(opts: VerifierOptions<K>) {
@@ -75,6 +86,7 @@ export class RequestVerifier<K extends VerifiableKey> {
     const max = opts.nonceCacheMax ?? 1_000_000;
     this.nonces = opts.replay ?? new NonceCache(max, this.windowMs, Math.min(max, opts.nonceCachePerKey ?? max));
     this.lookup = opts.lookup;
+    this.fetch = opts.fetch;
     this.now = opts.now;
   }
 
@@ -89,12 +101,32 @@ export class RequestVerifier<K extends VerifiableKey> {
     const key = this.lookup(p.keyId);
     // An unknown key id is the client's own text: never handed on to be logged (the masker would
     // confirm a guess of a secret that it contains; SECURITY.md, "Information disclosure").
-    if (!key) return { ok: false, reason: "unknown_key" };
-    if (key.revokedAt !== null) return { ok: false, reason: "revoked", keyId: p.keyId };
+    if (!key) return this.fetch ? this.fetch(p.keyId).then((k) => (k ? this.verifyKey(k, p, method, target, bodyHash, false) : UNKNOWN)) : UNKNOWN;
+    return this.verifyKey(key, p, method, target, bodyHash, this.fetch !== undefined);
+  }
+
+  /** Steps 2–7 with `key`; `refetch`: on a bad signature, fetch the record once and try again if it changed. */
+  private verifyKey(key: K, p: ParsedAuth, method: string, target: string, bodyHash: string, refetch: boolean): VerifyResult<K> | Promise<VerifyResult<K>> {
     const now = this.now();
+    const sts = buildStringToSign(method, target, p.timestamp, p.nonce, bodyHash);
+    const checked = this.check(key, p, sts, now);
+    if (!checked.ok) {
+      if (!refetch || checked.reason !== "bad_signature") return checked;
+      const ver = key.ver;
+      return this.fetch!(p.keyId).then((k) => (k && k.ver !== ver ? this.verifyKey(k, p, method, target, bodyHash, false) : checked));
+    }
+    const ver = key.ver;
+    const r = this.nonces.remember(p.keyId, p.nonce, p.timestamp, now);
+    if (!(r instanceof Promise)) return _remembered(r, checked, p.keyId);
+    // A shared cache may have brought a newer record (revoked, rekeyed): check again against it.
+    return r.then((x) => (x === "ok" && key.ver !== ver ? this.check(key, p, sts, this.now()) : _remembered(x, checked, p.keyId)));
+  }
+
+  /** Steps 2–6: known, not revoked, not expired, fresh, signed by one of the key's MAC keys. */
+  private check(key: K, p: ParsedAuth, sts: string, now: number): VerifyResult<K> {
+    if (key.revokedAt !== null) return { ok: false, reason: "revoked", keyId: p.keyId };
     if (key.expiresAt <= now) return { ok: false, reason: "expired_key", keyId: p.keyId };
     if (Math.abs(now - p.timestamp) > this.windowMs) return { ok: false, reason: "stale_timestamp", keyId: p.keyId };
-    const sts = buildStringToSign(method, target, p.timestamp, p.nonce, bodyHash);
     // The header regex admits only canonical base64url of 32 bytes, so equal strings ⇔ equal MACs.
     const given = p.signature;
     let generation: KeyGeneration = "current";
@@ -104,9 +136,7 @@ export class RequestVerifier<K extends VerifiableKey> {
       if (!found) return { ok: false, reason: "bad_signature", keyId: p.keyId };
       [generation, macKey] = found;
     }
-    const r = this.nonces.remember(p.keyId, p.nonce, p.timestamp, now);
-    const accepted: VerifyResult<K> = { ok: true, key, signature: p.signature, keyId: p.keyId, generation, macKey };
-    return r instanceof Promise ? r.then((x) => _remembered(x, accepted, p.keyId)) : _remembered(r, accepted, p.keyId);
+    return { ok: true, key, signature: p.signature, keyId: p.keyId, generation, macKey };
   }
 
   /** Try the pending key, the previous key (inside its grace period), the retired ones, then the superseded ones. */
@@ -125,6 +155,10 @@ export class RequestVerifier<K extends VerifiableKey> {
     return null;
   }
 }
+
+const UNKNOWN = { ok: false, reason: "unknown_key" } as const;
+
+type ParsedAuth = NonNullable<ReturnType<typeof parseAuthorization>>;
 
 function _remembered<K>(r: RememberResult, accepted: VerifyResult<K>, keyId: string): VerifyResult<K> {
   if (r === "ok") return accepted;

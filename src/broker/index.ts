@@ -24,6 +24,7 @@ export {
 } from "./limits.ts";
 export type { StoreLimits } from "./limits.ts";
 export * from "./registry.ts";
+export { SharedKeyRegistry, type KeyMirror, type KeyVersions, type StoredKey } from "./key-share.ts";
 export * from "./tokens.ts";
 export * from "./serverkeys.ts";
 export * from "./creds.ts";

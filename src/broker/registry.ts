@@ -92,6 +92,8 @@ export interface KeyRecord {
   rekeyRequired: boolean;
   /** Confirmed rekeys. */
   rekeys: number;
+  /** The record's version: 1 when made, bumped by every change a shared registry writes (docs/CLUSTER.md §10). */
+  ver: number;
 }
 
 /** What listings show: never a key. */
@@ -140,17 +142,17 @@ export function validateKeyTtl(ttlMs: unknown): number {
 }
 
 export class KeyRegistry {
-  private readonly keys = new Map<string, KeyRecord>();
+  protected readonly keys = new Map<string, KeyRecord>();
   /** Ids of worker keys neither revoked nor seen expired by `sweep`. */
-  private readonly live = new Set<string>();
-  private readonly maxWorkers: number;
+  protected readonly live = new Set<string>();
+  protected readonly maxWorkers: number;
   /** Refusals by limit (`workers`). */
   readonly refusals = new LimitTally();
   /** Called once when a key ends (revoked, or expired as noticed by `sweep`). */
   onEnd?: (rec: KeyRecord, end: KeyEnd) => void;
 
   constructor(
-    private readonly now: () => number,
+    protected readonly now: () => number,
     limits: { maxWorkers?: number } = {},
   ) {
     this.maxWorkers = checkLimit(limits.maxWorkers ?? DEFAULT_MAX_WORKERS, "maxWorkers");
@@ -201,6 +203,7 @@ export class KeyRegistry {
       supersededMacKeys: [],
       rekeyRequired: false,
       rekeys: 0,
+      ver: 1,
     };
     this.keys.set(id, rec);
     if (rec.kind === "worker") this.live.add(id);
@@ -273,6 +276,36 @@ export class KeyRegistry {
 
   get(id: string): KeyRecord | undefined {
     return this.keys.get(id);
+  }
+
+  /** `hush rotate worker`: every request but rekey/whoami answers `rekey_required` until a rekey; returns the flag as it was (for `undoDemand`). */
+  demandRekey(rec: KeyRecord): boolean {
+    const was = rec.rekeyRequired;
+    rec.rekeyRequired = true;
+    return was;
+  }
+
+  /** Take back `demandRekey` (its change could not be recorded). */
+  undoDemand(rec: KeyRecord, was: boolean): void {
+    rec.rekeyRequired = was;
+  }
+
+  /**
+   * A shared registry (src/cluster): the record of `id` as the backend holds
+   * it now, cached; undefined here (this registry is the only copy).
+   */
+  fetch(_id: string): Promise<KeyRecord | undefined> | undefined {
+    return undefined;
+  }
+
+  /** A shared registry: resolves once every change made so far is in the backend (rejects `unavailable` or `conflict`); undefined here. */
+  flush(): Promise<void> | undefined {
+    return undefined;
+  }
+
+  /** A shared registry: load every record the backend holds (before a listing); undefined here. */
+  refresh(): Promise<void> | undefined {
+    return undefined;
   }
 
   /**
@@ -383,7 +416,7 @@ export class KeyRegistry {
   }
 }
 
-function wipeKeys(r: KeyRecord): void {
+export function wipeKeys(r: KeyRecord): void {
   wipe(r.macKey, r.encKey, r.prevMacKey, r.prevEncKey, r.pending?.macKey, r.pending?.encKey, ...r.retiredMacKeys, ...r.supersededMacKeys);
   r.prevMacKey = null;
   r.prevEncKey = null;

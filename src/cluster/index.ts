@@ -11,11 +11,13 @@ import { RedisConnection, type ConnectionEvent } from "./connection.ts";
 import { ClusterSeal } from "./sealing.ts";
 import { RedisReplayCache } from "./replay.ts";
 import { RedisStore } from "./store.ts";
+import { RedisKeyMirror } from "./keys.ts";
 import { backendClientUrl, type BackendTarget } from "./url.ts";
 
 export { RedisConnection, type ConnectionEvent } from "./connection.ts";
 export { ClusterSeal } from "./sealing.ts";
 export { RedisReplayCache, SKEW_MS } from "./replay.ts";
+export { RedisKeyMirror } from "./keys.ts";
 export { RedisStore } from "./store.ts";
 export { REDIS_COMMANDS, aclRule } from "./scripts.ts";
 export { parseBackendUrl, backendClientUrl, type BackendTarget } from "./url.ts";
@@ -41,6 +43,8 @@ export interface RedisBackendOptions {
 export interface RedisBackend {
   store: RedisStore;
   replay: RedisReplayCache;
+  /** Worker and admin key records (src/broker/key-share.ts caches them). */
+  keys: RedisKeyMirror;
   connection: RedisConnection;
 }
 
@@ -66,5 +70,5 @@ export async function openRedisBackend(o: RedisBackendOptions): Promise<RedisBac
     seal.wipe();
     throw e;
   }
-  return { store: new RedisStore(connection, seal, o.limits), replay: new RedisReplayCache(connection, o.windowMs, o.perKey), connection };
+  return { store: new RedisStore(connection, seal, o.limits), replay: new RedisReplayCache(connection, o.windowMs, o.perKey), keys: new RedisKeyMirror(connection, seal), connection };
 }

@@ -13,7 +13,7 @@
  * @module
  */
 import { HushError } from "../errors.ts";
-import type { RememberResult, ReplayCache } from "../broker/index.ts";
+import type { KeyVersions, RememberResult, ReplayCache } from "../broker/index.ts";
 import type { RedisConnection } from "./connection.ts";
 
 /** How far the daemons' clocks may differ (ms) without a replay slipping through. */
@@ -22,6 +22,8 @@ export const SKEW_MS = 5_000;
 export class RedisReplayCache implements ReplayCache {
   readonly size = 0;
   readonly refusals = new Map<string, number>();
+  /** Set when the daemon shares its keys too: versions are compared in the same script. */
+  keys?: KeyVersions;
 
   constructor(
     private readonly _conn: RedisConnection,
@@ -34,7 +36,10 @@ export class RedisReplayCache implements ReplayCache {
     if (ts < quiet) {
       throw new HushError("unavailable", "the state backend lost its state; requests are refused until its quiet period ends", { retryAfter: Math.max(1, Math.ceil((quiet - now) / 1000)) });
     }
-    const r = (await this._conn.run("remember", [keyId, nonce, ts + this._windowMs + SKEW_MS, now, this._perKey])) as RememberResult;
+    const keys = this.keys;
+    const reply = (await this._conn.run("remember", [keyId, nonce, ts + this._windowMs + SKEW_MS, now, this._perKey, keys ? keys.storedVer(keyId) : ""])) as string[];
+    const r = reply[0] as RememberResult;
+    if (keys && reply.length === 3) keys.changed(keyId, Number(reply[1]), reply[2]);
     if (r === "full") this.refusals.set("replay_cache_per_key", (this.refusals.get("replay_cache_per_key") ?? 0) + 1);
     return r;
   }

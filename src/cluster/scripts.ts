@@ -14,6 +14,7 @@
  */
 import { CLAIM, HOLD_LIB, LOCK_ACQUIRE, LOCK_RELEASE, LOCK_RENEW, POOL_LEASE, POOL_LIB, POOL_RELEASE, POOL_RENEW, RELEASE_OWNER, STATS, SWEEP } from "./lua-holds.ts";
 import { KV_DEL, KV_GET, KV_LIB, KV_NAMES, KV_SET } from "./lua-kv.ts";
+import { KEY_ALL, KEY_GET, KEY_PUT } from "./keys.ts";
 
 /** Commands hush sends or calls from its scripts (for the ACL user). */
 export const REDIS_COMMANDS = [
@@ -75,18 +76,29 @@ end
 /**
  * The request replay cache of one key id (PROTOCOL.md §3 step 7; same
  * semantics as NonceCache). ARGV[3..]: key id, nonce, entry expiry (ms),
- * now (the daemon's clock, ms), the key's share. → 'ok' | 'replay' | 'full'
+ * now (the daemon's clock, ms), the key's share, and the version of the
+ * key's record the daemon has cached ('' when it shares no keys).
+ * → {'ok' | 'replay' | 'full', stored version, sealed record}: the record
+ * (`P w:KEYID`, keys.ts) only when its version is not the cached one, so a
+ * change made on another daemon reaches this one with no extra round trip.
  */
 const REMEMBER = `
 local k = P .. 'n:' .. ARGV[3]
 local nonce, e, now, share = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local function answer(r)
+  if ARGV[8] == nil or ARGV[8] == '' then return {r} end
+  local w = redis.call('HMGET', P .. 'w:' .. ARGV[3], 'v', 's')
+  local v = w[1] or '0'
+  if v == ARGV[8] then return {r, v} end
+  return {r, v, w[2] or ''}
+end
 redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. string.format('%.0f', now))
-if redis.call('ZSCORE', k, nonce) then return 'replay' end
-if redis.call('ZCARD', k) >= share then return 'full' end
+if redis.call('ZSCORE', k, nonce) then return answer('replay') end
+if redis.call('ZCARD', k) >= share then return answer('full') end
 redis.call('ZADD', k, e, nonce)
 local keep = e + 60000
 if redis.call('PEXPIRETIME', k) < keep then redis.call('PEXPIREAT', k, keep) end
-return 'ok'
+return answer('ok')
 `;
 
 /**
@@ -134,6 +146,9 @@ export const SCRIPTS = {
   sweep: epochChecked("sweep", SWEEP),
   stats: epochChecked("stats", STATS),
   remember: epochChecked("remember", REMEMBER),
+  keyPut: epochChecked("key_put", KEY_PUT),
+  keyGet: epochChecked("key_get", KEY_GET),
+  keyAll: epochChecked("key_all", KEY_ALL),
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

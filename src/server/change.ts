@@ -102,6 +102,9 @@ function settle<R>(c: Ctx, ch: Change<R>, r: R): Answer | Promise<Answer> {
     try {
       ch.log?.(r); // only a change that was made is logged
     } catch {}
+    // Keys shared by several daemons: answered once the change is in the backend (docs/CLUSTER.md §10).
+    const shared = st.registry.flush();
+    if (shared) return shared.then(() => ch.answer(r));
     return ch.answer(r);
   } catch (e) {
     // A bug: the records say ok; say that it failed, with the same corr_id.

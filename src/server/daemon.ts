@@ -9,7 +9,7 @@
  * @module
  */
 import { dirname } from "node:path";
-import { CredentialStore, KeyRegistry, MemoryStore, ServerKeys, TokenRegistry, type KeyRecord, type ReplayCache, type StateBackend } from "../broker/index.ts";
+import { CredentialStore, KeyRegistry, MemoryStore, ServerKeys, SharedKeyRegistry, TokenRegistry, type KeyMirror, type KeyRecord, type KeyVersions, type ReplayCache, type StateBackend } from "../broker/index.ts";
 import { NonceCache, RequestVerifier } from "../auth/index.ts";
 import { RateLimiter } from "./ratelimit.ts";
 import { JoinLimiter } from "./joinlimit.ts";
@@ -58,7 +58,7 @@ export interface StartOptions {
    * backend: src/cluster); default a new in-memory store and cache. The
    * daemon closes the backend when it stops.
    */
-  backend?: { store: StateBackend; replay: ReplayCache; connection?: State["cluster"] };
+  backend?: { store: StateBackend; replay: ReplayCache & { keys?: KeyVersions }; keys?: KeyMirror; connection?: State["cluster"] };
   serverKey?: X25519KeyPair;
   log?: Logger;
   audit?: AuditSink;
@@ -155,7 +155,7 @@ function _makeState(config: DaemonConfig, opts: StartOptions): State {
   const masker = opts.log?.masker ?? new Masker();
   const log = opts.log ?? new Logger({ level: config.logLevel, masker });
   const now = () => Date.now();
-  const registry = new KeyRegistry(now, config.limits);
+  const registry = _makeRegistry(config, opts, now);
   const st: State = {
     config,
     version: opts.version,
@@ -165,6 +165,7 @@ function _makeState(config: DaemonConfig, opts: StartOptions): State {
     registry,
     verifier: new RequestVerifier<KeyRecord>({
       lookup: (id) => registry.get(id),
+      fetch: registry instanceof SharedKeyRegistry ? (id) => registry.fetch(id) : undefined,
       now,
       windowMs: config.clockWindowMs,
       nonceCacheMax: config.nonceCacheMax,
@@ -191,7 +192,19 @@ function _makeState(config: DaemonConfig, opts: StartOptions): State {
   };
   masker.add(st.serverKeys.active.secretKey, { owner: maskOwner.serverKey(st.serverKeys.active.id) });
   installKeyEnd(st);
+  if (registry instanceof SharedKeyRegistry) {
+    registry.onWriteError = (id, e) => log.warn("a key change could not be shared yet; the sweeper tries again", { key_id: id, err: String((e as Error)?.message ?? e) });
+  }
   return st;
+}
+
+/** The key registry: in memory, or a cache of the records a shared backend holds (docs/CLUSTER.md §10). */
+function _makeRegistry(config: DaemonConfig, opts: StartOptions, now: () => number): KeyRegistry {
+  const b = opts.backend;
+  if (!b?.keys) return new KeyRegistry(now, config.limits);
+  const shared = new SharedKeyRegistry(b.keys, now, config.limits);
+  b.replay.keys = shared;
+  return shared;
 }
 
 type Server = ReturnType<typeof Bun.serve>;

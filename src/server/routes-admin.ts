@@ -9,7 +9,7 @@
  */
 import { HushError } from "../errors.ts";
 import { encodeCredential, encodeServerPublic } from "../keys/index.ts";
-import { after, type KeyRecord, type StoreStats } from "../broker/index.ts";
+import { after, type Awaitable, type KeyRecord, type StoreStats } from "../broker/index.ts";
 import type { State } from "./state.ts";
 import { type Answer, decodeSegment, ok, optInt, parseObject } from "./http.ts";
 import type { Ctx } from "./pipeline.ts";
@@ -67,8 +67,8 @@ function auditRefusal(c: Ctx, e: unknown): never {
 }
 
 /** `GET /v1/admin/admins` */
-export function adminsList(c: Ctx): Answer {
-  return ok({ admins: c.st.registry.list().filter((k) => k.kind === "admin") });
+export function adminsList(c: Ctx): Answer | Promise<Answer> {
+  return after(c.st.registry.refresh(), () => ok({ admins: c.st.registry.list().filter((k) => k.kind === "admin") }));
 }
 
 /** `POST /v1/admin/admins` (role `owner`): only the OS user (admin socket) mints admin keys. */
@@ -113,8 +113,8 @@ export function metricsText(c: Ctx): Answer {
 }
 
 /** `GET /v1/admin/workers` */
-export function workersList(c: Ctx): Answer {
-  return ok({ workers: c.st.registry.list().filter((k) => k.kind === "worker") });
+export function workersList(c: Ctx): Answer | Promise<Answer> {
+  return after(c.st.registry.refresh(), () => ok({ workers: c.st.registry.list().filter((k) => k.kind === "worker") }));
 }
 
 /** `POST /v1/admin/workers`: issue a worker key; the credential is in this answer only. */
@@ -128,11 +128,11 @@ export function workerRevoke(c: Ctx): Answer | Promise<Answer> {
   const { st, actor, corrId } = c;
   const id = decodeSegment(c.parts[4], "worker id");
   return runChange(c, {
-    apply: () => {
-      const rec = st.registry.get(id);
-      if (!rec) throw new HushError("not_found", `no key with id ${id}`);
-      return rec;
-    },
+    apply: () =>
+      after(currentKey(st, id), (rec) => {
+        if (!rec) throw new HushError("not_found", `no key with id ${id}`);
+        return rec;
+      }),
     log: (rec) => st.log.info("worker key revoked", { worker: rec.id, actor }),
     records: () => [adminRecord(c)],
     // Ends its credential leases, locks and pool slots too (src/server/revoke.ts).
@@ -146,19 +146,22 @@ export function workerRotate(c: Ctx): Answer | Promise<Answer> {
   const { st, actor } = c;
   const id = decodeSegment(c.parts[4], "worker id");
   return runChange(c, {
-    apply: () => {
-      const rec = st.registry.get(id);
-      if (rec?.kind === "admin") throw new HushError("not_found", `${id} is an admin key; admin keys cannot be rotated (revoke it and issue a new one)`);
-      if (!rec || rec.revokedAt !== null || rec.kind !== "worker") throw new HushError("not_found", `no active worker key with id ${id}`);
-      const was = rec.rekeyRequired;
-      rec.rekeyRequired = true;
-      return { rec, was };
-    },
-    undo: ({ rec, was }) => void (rec.rekeyRequired = was),
+    apply: () =>
+      after(currentKey(st, id), (rec) => {
+        if (rec?.kind === "admin") throw new HushError("not_found", `${id} is an admin key; admin keys cannot be rotated (revoke it and issue a new one)`);
+        if (!rec || rec.revokedAt !== null || rec.kind !== "worker") throw new HushError("not_found", `no active worker key with id ${id}`);
+        return { rec, was: st.registry.demandRekey(rec) };
+      }),
+    undo: ({ rec, was }) => st.registry.undoDemand(rec, was),
     log: ({ rec }) => st.log.info("worker rekey demanded", { worker: rec.id, actor }),
     records: () => [adminRecord(c)],
     answer: ({ rec }) => ok(st.registry.info(rec)),
   });
+}
+
+/** The record of key `id` as it is now: fetched from a shared backend (another daemon may have changed it), else this daemon's. */
+function currentKey(st: State, id: string): Awaitable<KeyRecord | undefined> {
+  return st.registry.fetch(id) ?? st.registry.get(id);
 }
 
 /** The daemon's counters; `store`: the backend's (the whole cluster's, on a shared backend). */

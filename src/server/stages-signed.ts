@@ -12,7 +12,7 @@
  * @module
  */
 import { HushError } from "../errors.ts";
-import { hashBody, signResponse, type VerifyResult } from "../auth/index.ts";
+import { hashBody, signResponse, type KeyGeneration, type VerifyResult } from "../auth/index.ts";
 import type { KeyRecord } from "../broker/index.ts";
 import { answerError, fail, type Answer } from "./http.ts";
 import type { Ctx, Next, Stage } from "./pipeline.ts";
@@ -62,6 +62,14 @@ function verified(c: Ctx, v: VerifyResult<KeyRecord>, next: Next): Promise<void>
   // A pending key's first use confirms it; a superseded one locks the worker (rekey.ts, §6).
   const generation = v.generation === "pending" || v.generation === "superseded" ? settleRekey(c, key, v.generation) : v.generation;
   if (generation === null) return;
+  // Keys shared by several daemons: a confirmed rekey is in the backend before the request is served.
+  const shared = v.generation === "pending" ? c.st.registry.flush() : undefined;
+  if (shared) return shared.then(() => accepted(c, v, generation, next));
+  return accepted(c, v, generation, next);
+}
+
+function accepted(c: Ctx, v: VerifyResult<KeyRecord> & { ok: true }, generation: KeyGeneration, next: Next): Promise<void> | void {
+  const key = v.key;
   if (generation === "retired" && c.label !== "rekey") return refuse(c, "retired_key", key.id);
   key.lastSeenAt = Date.now();
   c.key = key;
