@@ -82,13 +82,13 @@ function validateTokenTtl(t: unknown): number {
 }
 
 export class TokenRegistry {
-  private readonly tokens = new Map<string, TokenRecord>();
+  protected readonly tokens = new Map<string, TokenRecord>();
   private readonly maxTokens: number;
   /** Refusals by limit (`tokens`). */
   readonly refusals = new LimitTally();
 
   constructor(
-    private readonly now: () => number,
+    protected readonly now: () => number,
     limits: { maxTokens?: number } = {},
   ) {
     this.maxTokens = checkLimit(limits.maxTokens ?? DEFAULT_MAX_TOKENS, "maxTokens");
@@ -135,6 +135,40 @@ export class TokenRegistry {
     if (t.expiresAt <= this.now()) return "expired_token";
     if (t.usesLeft !== null && t.usesLeft <= 0) return "exhausted_token";
     return t;
+  }
+
+  /** `check` as the cluster sees it now: a shared registry (src/cluster) reads the token's counts from its backend first. */
+  lookup(id: string): TokenRecord | TokenRefusal | Promise<TokenRecord | TokenRefusal> {
+    return this.check(id);
+  }
+
+  /** A shared registry: the token as stored now, cached; undefined here (this registry is the only copy). */
+  fetch(_id: string): Promise<TokenRecord | undefined> | undefined {
+    return undefined;
+  }
+
+  /**
+   * Take one use before the worker's key is made (a shared registry takes
+   * it in the backend, so concurrent joins on several daemons cannot both
+   * have it); null, or why it cannot be used. Here the use is taken by
+   * `spend` once the join is recorded, so this only checks.
+   */
+  reserve(t: TokenRecord): TokenRefusal | null | Promise<TokenRefusal | null> {
+    const c = this.check(t.id);
+    return typeof c === "string" ? c : null;
+  }
+
+  /** Give back what `reserve` took (the join was taken back). Nothing here. */
+  refund(_t: TokenRecord): void | Promise<void> {}
+
+  /** A shared registry: resolves once every change made so far is in the backend; undefined here. */
+  flush(): Promise<void> | undefined {
+    return undefined;
+  }
+
+  /** A shared registry: load every token the backend holds (before a listing); undefined here. */
+  refresh(): Promise<void> | undefined {
+    return undefined;
   }
 
   /** Spend one use (only after a completed handshake). The PSK of a used-up token is wiped. */

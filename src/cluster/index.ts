@@ -12,15 +12,20 @@ import { ClusterSeal } from "./sealing.ts";
 import { RedisReplayCache } from "./replay.ts";
 import { RedisStore } from "./store.ts";
 import { RedisKeyMirror } from "./keys.ts";
+import { RedisTokenMirror } from "./tokens.ts";
 import { backendClientUrl, type BackendTarget } from "./url.ts";
 
 export { RedisConnection, type ConnectionEvent } from "./connection.ts";
 export { ClusterSeal } from "./sealing.ts";
 export { RedisReplayCache, SKEW_MS } from "./replay.ts";
 export { RedisKeyMirror } from "./keys.ts";
+export { RedisTokenMirror } from "./tokens.ts";
 export { RedisStore } from "./store.ts";
 export { REDIS_COMMANDS, aclRule } from "./scripts.ts";
 export { parseBackendUrl, backendClientUrl, type BackendTarget } from "./url.ts";
+
+/** Most live entries of the shared handshake replay cache (as the in-memory one's bound). */
+export const HANDSHAKE_REPLAY_MAX = 200_000;
 
 export interface RedisBackendOptions {
   target: BackendTarget;
@@ -45,6 +50,10 @@ export interface RedisBackend {
   replay: RedisReplayCache;
   /** Worker and admin key records (src/broker/key-share.ts caches them). */
   keys: RedisKeyMirror;
+  /** Join tokens (src/broker/token-share.ts caches them). */
+  tokens: RedisTokenMirror;
+  /** The join and rekey handshake replay cache (message-1 ephemeral keys, `P n:e`). */
+  handshakeReplay: RedisReplayCache;
   connection: RedisConnection;
 }
 
@@ -70,5 +79,5 @@ export async function openRedisBackend(o: RedisBackendOptions): Promise<RedisBac
     seal.wipe();
     throw e;
   }
-  return { store: new RedisStore(connection, seal, o.limits), replay: new RedisReplayCache(connection, o.windowMs, o.perKey), keys: new RedisKeyMirror(connection, seal), connection };
+  return { store: new RedisStore(connection, seal, o.limits), replay: new RedisReplayCache(connection, o.windowMs, o.perKey), keys: new RedisKeyMirror(connection, seal), tokens: new RedisTokenMirror(connection, seal), handshakeReplay: new RedisReplayCache(connection, o.windowMs, HANDSHAKE_REPLAY_MAX), connection };
 }

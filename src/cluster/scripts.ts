@@ -15,6 +15,7 @@
 import { CLAIM, HOLD_LIB, LOCK_ACQUIRE, LOCK_RELEASE, LOCK_RENEW, POOL_LEASE, POOL_LIB, POOL_RELEASE, POOL_RENEW, RELEASE_OWNER, STATS, SWEEP } from "./lua-holds.ts";
 import { KV_DEL, KV_GET, KV_LIB, KV_NAMES, KV_SET } from "./lua-kv.ts";
 import { KEY_ALL, KEY_GET, KEY_PUT } from "./keys.ts";
+import { TOKEN_ALL, TOKEN_GET, TOKEN_PUT, TOKEN_REFUND, TOKEN_REVOKE, TOKEN_SPEND } from "./tokens.ts";
 
 /** Commands hush sends or calls from its scripts (for the ACL user). */
 export const REDIS_COMMANDS = [
@@ -149,6 +150,12 @@ export const SCRIPTS = {
   keyPut: epochChecked("key_put", KEY_PUT),
   keyGet: epochChecked("key_get", KEY_GET),
   keyAll: epochChecked("key_all", KEY_ALL),
+  tokenPut: epochChecked("token_put", TOKEN_PUT),
+  tokenGet: epochChecked("token_get", TOKEN_GET),
+  tokenAll: epochChecked("token_all", TOKEN_ALL),
+  tokenSpend: epochChecked("token_spend", TOKEN_SPEND),
+  tokenRefund: epochChecked("token_refund", TOKEN_REFUND),
+  tokenRevoke: epochChecked("token_revoke", TOKEN_REVOKE),
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

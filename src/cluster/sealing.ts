@@ -19,7 +19,7 @@ import { HushError } from "../errors.ts";
 import { concatBytes, fromB64u, hkdfSha256, hmacSha256, openXChaCha, randomBytes, sealXChaCha, toB64u, utf8, wipe } from "../crypto/index.ts";
 
 /** What a sealed record or an id is for (part of the associated data or the HMAC input). */
-export type SealKind = "kv" | "name" | "key";
+export type SealKind = "kv" | "name" | "key" | "token";
 export type IdKind = "kv" | "lock" | "pool" | "holder";
 
 const NONCE = 24;

@@ -103,7 +103,7 @@ function settle<R>(c: Ctx, ch: Change<R>, r: R): Answer | Promise<Answer> {
       ch.log?.(r); // only a change that was made is logged
     } catch {}
     // Keys shared by several daemons: answered once the change is in the backend (docs/CLUSTER.md §10).
-    const shared = st.registry.flush();
+    const shared = sharedWrites(st);
     if (shared) return shared.then(() => ch.answer(r));
     return ch.answer(r);
   } catch (e) {
@@ -135,6 +135,13 @@ function undoThenThrow<R>(c: Ctx, ch: Change<R>, r: R, e: unknown, action: strin
     );
   }
   throw e;
+}
+
+/** Keys and join tokens shared by several daemons: a promise of every change made so far reaching the backend, or undefined (nothing to wait for). */
+export function sharedWrites(st: Ctx["st"]): Promise<void> | undefined {
+  const k = st.registry.flush();
+  const t = st.tokens.flush();
+  return k && t ? Promise.all([k, t]).then(() => {}) : (k ?? t);
 }
 
 /** Log an error; a logger that throws is ignored here (the answer is decided already). */

@@ -9,7 +9,7 @@
  * @module
  */
 import { dirname } from "node:path";
-import { CredentialStore, KeyRegistry, MemoryStore, ServerKeys, SharedKeyRegistry, TokenRegistry, type KeyMirror, type KeyRecord, type KeyVersions, type ReplayCache, type StateBackend } from "../broker/index.ts";
+import { CredentialStore, KeyRegistry, MemoryStore, ServerKeys, SharedKeyRegistry, SharedTokenRegistry, TokenRegistry, type KeyMirror, type TokenMirror, type KeyRecord, type KeyVersions, type ReplayCache, type StateBackend } from "../broker/index.ts";
 import { NonceCache, RequestVerifier } from "../auth/index.ts";
 import { RateLimiter } from "./ratelimit.ts";
 import { JoinLimiter } from "./joinlimit.ts";
@@ -58,7 +58,15 @@ export interface StartOptions {
    * backend: src/cluster); default a new in-memory store and cache. The
    * daemon closes the backend when it stops.
    */
-  backend?: { store: StateBackend; replay: ReplayCache & { keys?: KeyVersions }; keys?: KeyMirror; connection?: State["cluster"] };
+  backend?: {
+    store: StateBackend;
+    replay: ReplayCache & { keys?: KeyVersions };
+    /** Shared keys, join tokens and handshake replay cache (docs/CLUSTER.md §10); each in memory when absent. */
+    keys?: KeyMirror;
+    tokens?: TokenMirror;
+    handshakeReplay?: ReplayCache;
+    connection?: State["cluster"];
+  };
   serverKey?: X25519KeyPair;
   log?: Logger;
   audit?: AuditSink;
@@ -173,12 +181,12 @@ function _makeState(config: DaemonConfig, opts: StartOptions): State {
       replay: opts.backend?.replay,
     }),
     serverKeys: new ServerKeys(opts.serverKey ?? generateX25519(), now),
-    tokens: new TokenRegistry(now, config.limits),
+    tokens: opts.backend?.tokens ? new SharedTokenRegistry(opts.backend.tokens, now, config.limits) : new TokenRegistry(now, config.limits),
     creds: new CredentialStore(now, config.limits),
     audit: opts.audit ?? { record() {}, healthy: true },
     auditLog: opts.auditLog,
     auditHmacKey: opts.auditHmacKey ?? randomBytes(32),
-    handshakeReplay: new NonceCache(200_000, config.clockWindowMs),
+    handshakeReplay: opts.backend?.handshakeReplay ?? new NonceCache(200_000, config.clockWindowMs),
     keyLimiter: new RateLimiter(config.keyRate.rate, config.keyRate.burst),
     joinLimits: new JoinLimiter(config.joinRate),
     failures: new FailureLedger(config.failures ?? DEFAULTS.failures, now),

@@ -29,7 +29,7 @@
 import { HushError } from "../errors.ts";
 import { toB64u, utf8, wipe } from "../crypto/index.ts";
 import { createResponder } from "../noise/index.ts";
-import type { KeyRecord } from "../broker/index.ts";
+import { after, type KeyRecord } from "../broker/index.ts";
 import type { KeyGeneration } from "../auth/index.ts";
 import type { AuditEvent, State } from "./state.ts";
 import { fail, ok, type Answer } from "./http.ts";
@@ -71,27 +71,30 @@ export function handleRekey(c: Ctx, key: KeyRecord, generation: KeyGeneration, b
     } catch {}
   }
   if (!responder || !m1 || !serverPublic) throw new JoinRefused("handshake_failed");
-  checkFresh(st, m1.payload, m1.remoteEphemeral);
-  const now = Date.now();
-  const expiresAt = st.registry.rekeyExpiry(key);
-  const m2 = responder.writeMessage2(utf8(JSON.stringify({ id: key.id, expires_at: expiresAt, tags: key.tags, server_time: now })));
-  const macKey = m2.c1.key;
-  const encKey = m2.c2.key;
-  m2.c1.wipe();
-  m2.c2.wipe();
+  const answering = responder;
   const pub = serverPublic;
-  // A recorded change (src/server/change.ts): the pending key replaces an earlier one only once the rekey is recorded.
-  return runChange(c, {
-    apply: () => {},
-    undo: () => wipe(macKey, encKey),
-    log: () => st.log.info("worker rekey answered; the new key is pending until its first use", { worker: key.id, superseded: key.pending !== null }),
-    records: () => [{ actor: key.id, action: "rekey", target: key.id }],
-    commit: () => {
-      st.registry.rekey(key, { macKey, encKey, serverPublic: pub, expiresAt });
-      maskPendingCredential(st, key);
-    },
-    answer: () => ok({ msg: toB64u(m2.message) }),
-  });
+  // A shared handshake replay cache answers later.
+  return after(checkFresh(st, m1.payload, m1.remoteEphemeral), () => {
+    const now = Date.now();
+    const expiresAt = st.registry.rekeyExpiry(key);
+    const m2 = answering.writeMessage2(utf8(JSON.stringify({ id: key.id, expires_at: expiresAt, tags: key.tags, server_time: now })));
+    const macKey = m2.c1.key;
+    const encKey = m2.c2.key;
+    m2.c1.wipe();
+    m2.c2.wipe();
+    // A recorded change (src/server/change.ts): the pending key replaces an earlier one only once the rekey is recorded.
+    return runChange(c, {
+      apply: () => {},
+      undo: () => wipe(macKey, encKey),
+      log: () => st.log.info("worker rekey answered; the new key is pending until its first use", { worker: key.id, superseded: key.pending !== null }),
+      records: () => [{ actor: key.id, action: "rekey", target: key.id }],
+      commit: () => {
+        st.registry.rekey(key, { macKey, encKey, serverPublic: pub, expiresAt });
+        maskPendingCredential(st, key);
+      },
+      answer: () => ok({ msg: toB64u(m2.message) }),
+    });
+  }) as Answer | Promise<Answer>;
 }
 
 /** Revoke `key` as a copied credential and log it (the caller audits the refusal). */

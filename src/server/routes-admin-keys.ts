@@ -5,7 +5,7 @@
  */
 import { HushError } from "../errors.ts";
 import { encodeJoinToken, encodeServerPublic } from "../keys/index.ts";
-import type { TokenRecord, TokenSettings } from "../broker/index.ts";
+import { after, type Awaitable, type TokenRecord, type TokenSettings } from "../broker/index.ts";
 import type { State } from "./state.ts";
 import { type Answer, decodeSegment, ok, optInt, parseObject } from "./http.ts";
 import type { Ctx } from "./pipeline.ts";
@@ -25,10 +25,10 @@ function mintToken(st: State, t: TokenRecord) {
  * `true`), also the ended ones still kept (an hour). Another `all` value is
  * `invalid_request`.
  */
-export function tokensList(c: Ctx): Answer {
+export function tokensList(c: Ctx): Answer | Promise<Answer> {
   const all = new URLSearchParams(c.search).get("all");
   if (all !== null && !/^(1|true|0|false)$/.test(all)) throw new HushError("invalid_request", "all must be 1, true, 0 or false");
-  return ok({ tokens: c.st.tokens.list({ all: all === "1" || all === "true" }) });
+  return after(c.st.tokens.refresh(), () => ok({ tokens: c.st.tokens.list({ all: all === "1" || all === "true" }) }));
 }
 
 /** A new token, minted (its string registered with the masker); taken back whole if minting fails. */
@@ -40,6 +40,11 @@ function newToken(st: State, settings: TokenSettings): { t: TokenRecord; minted:
     dropToken(st, t);
     throw e;
   }
+}
+
+/** Token `id` as it is now: read from a shared backend (another daemon may have changed it), else this daemon's. */
+function currentToken(st: State, id: string): Awaitable<TokenRecord | undefined> {
+  return st.tokens.fetch(id) ?? st.tokens.get(id);
 }
 
 /** Take back a token that was never shown. */
@@ -66,11 +71,11 @@ export function tokenRevoke(c: Ctx): Answer | Promise<Answer> {
   const { st, actor } = c;
   const id = decodeSegment(c.parts[4], "token id");
   return runChange(c, {
-    apply: () => {
-      const t = st.tokens.get(id);
-      if (!t) throw new HushError("not_found", `no token with id ${id}`);
-      return t;
-    },
+    apply: () =>
+      after(currentToken(st, id), (t) => {
+        if (!t) throw new HushError("not_found", `no token with id ${id}`);
+        return t;
+      }),
     log: (t) => st.log.info("join token revoked", { token_id: t.id, actor }),
     records: () => [adminRecord(c)],
     commit: (t) => {
@@ -86,15 +91,15 @@ export function tokenRotate(c: Ctx): Answer | Promise<Answer> {
   const { st, actor } = c;
   const id = decodeSegment(c.parts[4], "token id");
   return runChange(c, {
-    apply: () => {
-      const old = st.tokens.get(id);
-      if (!old) throw new HushError("not_found", `no token with id ${id}`);
-      const status = st.tokens.info(old).status;
-      if (status !== "active") throw new HushError("conflict", `token ${id} is ${status}; only an active token can be rotated (create a new one instead)`);
-      const ttlMs = Math.max(1, old.expiresAt - old.createdAt);
-      const uses = old.usesLeft === null ? ("unlimited" as const) : Math.max(1, old.usesLeft);
-      return { old, ...newToken(st, { ttlMs, uses, tags: old.tags, workerTtlMs: old.workerTtlMs }) };
-    },
+    apply: () =>
+      after(currentToken(st, id), (old) => {
+        if (!old) throw new HushError("not_found", `no token with id ${id}`);
+        const status = st.tokens.info(old).status;
+        if (status !== "active") throw new HushError("conflict", `token ${id} is ${status}; only an active token can be rotated (create a new one instead)`);
+        const ttlMs = Math.max(1, old.expiresAt - old.createdAt);
+        const uses = old.usesLeft === null ? ("unlimited" as const) : Math.max(1, old.usesLeft);
+        return { old, ...newToken(st, { ttlMs, uses, tags: old.tags, workerTtlMs: old.workerTtlMs }) };
+      }),
     undo: ({ t }) => dropToken(st, t),
     log: ({ t, old }) => st.log.info("join token rotated", { token_id: t.id, replaces: old.id, actor }),
     records: () => [adminRecord(c)],

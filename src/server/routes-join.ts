@@ -12,7 +12,7 @@
 import { HushError } from "../errors.ts";
 import { fromB64u, fromUtf8, toB64u, utf8, wipe } from "../crypto/index.ts";
 import { createResponder } from "../noise/index.ts";
-import { validateWorkerName } from "../broker/index.ts";
+import { after, validateWorkerName, type Awaitable, type KeyRecord, type TokenRecord } from "../broker/index.ts";
 import type { State } from "./state.ts";
 import { ok, parseObject, type Answer } from "./http.ts";
 import { maskHandshakeCredential, maskOwner } from "./masking.ts";
@@ -46,8 +46,11 @@ export function readMessage(body: Uint8Array, withToken: boolean): { tokenId: st
   return { tokenId: (tokenId as string) ?? "", msg };
 }
 
-/** Check message-1 payload freshness and that its ephemeral key is new. */
-export function checkFresh(st: State, payload: Uint8Array, ephemeral: Uint8Array): Record<string, unknown> {
+/**
+ * Check message-1 payload freshness and that its ephemeral key is new (in
+ * the whole cluster, on a shared backend: the answer is then a promise).
+ */
+export function checkFresh(st: State, payload: Uint8Array, ephemeral: Uint8Array): Awaitable<Record<string, unknown>> {
   let p: any;
   try {
     p = JSON.parse(fromUtf8(payload));
@@ -57,16 +60,19 @@ export function checkFresh(st: State, payload: Uint8Array, ephemeral: Uint8Array
   if (typeof p !== "object" || p === null || typeof p.ts !== "number") throw new JoinRefused("bad_payload");
   const now = Date.now();
   if (Math.abs(now - p.ts) > st.config.clockWindowMs) throw new JoinRefused("stale_timestamp");
-  const r = st.handshakeReplay.remember("e", toB64u(ephemeral), p.ts, now);
-  if (r === "replay") throw new JoinRefused("replayed_message");
-  if (r === "full") throw new HushError("busy", "handshake replay cache full, try again");
-  return p;
+  return after(st.handshakeReplay.remember("e", toB64u(ephemeral), p.ts, now), (r) => {
+    if (r === "replay") throw new JoinRefused("replayed_message");
+    if (r === "full") throw new HushError("busy", "handshake replay cache full, try again");
+    return p as Record<string, unknown>;
+  });
 }
 
 /**
  * A join: the handshake checked (every refusal before anything changes),
- * then a recorded change (src/server/change.ts): the key is made, recorded
- * with its token, and only then is the token use spent.
+ * then a recorded change (src/server/change.ts): the token's use is taken
+ * (in the backend, for a token shared by several daemons) and the key is
+ * made; if the change cannot be recorded, both are taken back; the token
+ * use is final once recorded.
  */
 export function handleJoin(c: Ctx, body: Uint8Array, source: string): Answer | Promise<Answer> {
   const st = c.st;
@@ -76,55 +82,73 @@ export function handleJoin(c: Ctx, body: Uint8Array, source: string): Answer | P
   // A join mints a credential: not while the audit log cannot record it.
   requireAudit(st.audit);
   const { tokenId, msg } = readMessage(body, true);
-  const t = st.tokens.check(tokenId);
-  if (typeof t === "string") throw new JoinRefused(t);
+  return after(st.tokens.lookup(tokenId), (t) => {
+    if (typeof t === "string") throw new JoinRefused(t);
+    return joinWith(c, t, msg);
+  }) as Answer | Promise<Answer>;
+}
+
+function joinWith(c: Ctx, t: TokenRecord, msg: Uint8Array): Answer | Promise<Answer> {
+  const st = c.st;
+  const tokenId = t.id;
   const sk = st.serverKeys.byId(t.serverKeyId);
   if (!sk) throw new JoinRefused("retired_server_key");
   const responder = createResponder({ staticKey: sk, psk: t.psk, prologue: utf8(`hush/1 join\n${tokenId}`) });
-  let m1;
+  let m1: { payload: Uint8Array; remoteEphemeral: Uint8Array };
   try {
     m1 = responder.readMessage1(msg);
   } catch {
     throw new JoinRefused("handshake_failed");
   }
-  const p = checkFresh(st, m1.payload, m1.remoteEphemeral);
-  let name: string;
-  try {
-    name = validateWorkerName(p.name);
-  } catch {
-    throw new JoinRefused("bad_payload");
-  }
-  const id = st.registry.allocateId("worker");
-  const now = Date.now();
-  const expiresAt = now + t.workerTtlMs;
-  // Tags come from the token only; anything else in the payload is ignored.
-  const reply = { id, expires_at: expiresAt, tags: t.tags, server_time: now };
-  const m2 = responder.writeMessage2(utf8(JSON.stringify(reply)));
-  const macKey = m2.c1.key;
-  const encKey = m2.c2.key;
-  m2.c1.wipe();
-  m2.c2.wipe();
-  return runChange(c, {
-    via: "join",
-    apply: () => {
-      try {
-        return st.registry.create({ kind: "worker", name, tags: t.tags, ttlMs: t.workerTtlMs, via: "join", tokenId, macKey, encKey, id });
-      } catch (e) {
-        wipe(macKey, encKey);
-        throw e;
-      }
-    },
-    undo: (rec) => st.registry.discard(rec.id),
-    log: () => st.log.info("worker joined", { worker: id, name, token_id: tokenId }),
-    records: () => [{ actor: id, action: "join", target: tokenId }],
-    commit: (rec) => {
-      st.tokens.spend(t);
-      maskHandshakeCredential(st, rec, sk.publicKey);
-      if (t.usesLeft === 0) st.masker.release(maskOwner.token(t.id));
-      c.m.joins.inc({ result: "ok" });
-    },
-    answer: () => ok({ msg: toB64u(m2.message) }),
-  });
+  return after(checkFresh(st, m1.payload, m1.remoteEphemeral), (p) => {
+    let name: string;
+    try {
+      name = validateWorkerName(p.name);
+    } catch {
+      throw new JoinRefused("bad_payload");
+    }
+    const id = st.registry.allocateId("worker");
+    const now = Date.now();
+    const expiresAt = now + t.workerTtlMs;
+    // Tags come from the token only; anything else in the payload is ignored.
+    const reply = { id, expires_at: expiresAt, tags: t.tags, server_time: now };
+    const m2 = responder.writeMessage2(utf8(JSON.stringify(reply)));
+    const macKey = m2.c1.key;
+    const encKey = m2.c2.key;
+    m2.c1.wipe();
+    m2.c2.wipe();
+    return runChange(c, {
+      via: "join",
+      apply: () =>
+        after(st.tokens.reserve(t), (refused): Awaitable<KeyRecord> => {
+          if (refused) {
+            wipe(macKey, encKey);
+            throw new JoinRefused(refused);
+          }
+          try {
+            return st.registry.create({ kind: "worker", name, tags: t.tags, ttlMs: t.workerTtlMs, via: "join", tokenId, macKey, encKey, id });
+          } catch (e) {
+            wipe(macKey, encKey);
+            return after(st.tokens.refund(t), (): KeyRecord => {
+              throw e;
+            });
+          }
+        }) as Awaitable<KeyRecord>,
+      undo: (rec) => {
+        st.registry.discard(rec.id);
+        return st.tokens.refund(t) ?? undefined;
+      },
+      log: () => st.log.info("worker joined", { worker: id, name, token_id: tokenId }),
+      records: () => [{ actor: id, action: "join", target: tokenId }],
+      commit: (rec) => {
+        st.tokens.spend(t);
+        maskHandshakeCredential(st, rec, sk.publicKey);
+        if (t.usesLeft === 0) st.masker.release(maskOwner.token(t.id));
+        c.m.joins.inc({ result: "ok" });
+      },
+      answer: () => ok({ msg: toB64u(m2.message) }),
+    });
+  }) as Answer | Promise<Answer>;
 }
 
 /** `POST /v1/join` (role `join`): unsigned; counted in `hush_joins_total{result}` and audited either way (refusals: handshake, rate limit, no room for the key). */

@@ -2,8 +2,8 @@
  * The daemon's shared state, handed to every route.
  * @module
  */
-import type { CredentialStore, KeyRecord, KeyRegistry, ServerKeys, StateBackend, TokenRegistry } from "../broker/index.ts";
-import type { NonceCache, RequestVerifier } from "../auth/index.ts";
+import type { CredentialStore, KeyRecord, KeyRegistry, ReplayCache, ServerKeys, StateBackend, TokenRegistry } from "../broker/index.ts";
+import type { RequestVerifier } from "../auth/index.ts";
 import type { RateLimiter } from "./ratelimit.ts";
 import type { JoinLimiter } from "./joinlimit.ts";
 import type { FailureLedger } from "./failures.ts";
@@ -71,7 +71,8 @@ export interface State {
   /** Key of `hush audit hash` (values appear in the log only in this HMAC form). */
   auditHmacKey: Uint8Array;
   /** Message-1 ephemeral keys seen inside the window (join and rekey replay protection). */
-  handshakeReplay: NonceCache;
+  /** Message-1 ephemeral keys of joins and rekeys (shared by the cluster on a shared backend). */
+  handshakeReplay: ReplayCache;
   /** Joins per source, per network and in all (src/server/joinlimit.ts). */
   joinLimits: JoinLimiter;
   /** Requests per key id (token bucket). */

@@ -1,0 +1,130 @@
+/**
+ * Join tokens and the handshake replay cache shared by several `hush serve`
+ * processes (the compiled binary) on one real Redis (docs/CLUSTER.md §10),
+ * every daemon started with the same server key file: a token made through
+ * daemon A joins through daemon B, and the worker then works through A;
+ * use counts hold for the whole cluster (a one-use token joins once,
+ * however the attempts are spread); a token revoked through one daemon is
+ * refused by the other; a join message 1 accepted by one daemon is refused
+ * as a replay by the other; no PSK or token reaches Redis in clear.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Client, HushError, createUnixTransport, joinWithToken } from "../../src/client/index.ts";
+import { startHandshake } from "../../src/client/join.ts";
+import { toB64u, toHex, utf8 } from "../../src/crypto/index.ts";
+import { decodeJoinToken } from "../../src/keys/index.ts";
+import { REDIS_MISSING, startTestRedis, type TestRedis } from "./_redis.ts";
+import { hush, startDaemon, tempDir, type Daemon } from "../e2e/_harness.ts";
+
+if (REDIS_MISSING) console.warn(`shared join tokens e2e: skipped: ${REDIS_MISSING}`);
+
+let redis: TestRedis;
+let monitor: { stop(): Promise<string> } | undefined;
+let a: Daemon;
+let b: Daemon;
+const daemons: Daemon[] = [];
+const secrets = new Set<string>();
+const secretBytes: Uint8Array[] = [];
+
+async function token(d: Daemon, uses: number | "unlimited" = 1): Promise<string> {
+  const r = await d.cli(["token", "create", "--uses", String(uses)]);
+  expect(r.code).toBe(0);
+  const t = r.stdout.split("\n").find((l) => l.startsWith("HUSH-JOIN-1"))!;
+  secrets.add(t);
+  secretBytes.push(decodeJoinToken(t).psk);
+  return t;
+}
+
+const joinThrough = (d: Daemon, t: string, name = "joined") => joinWithToken(createUnixTransport(d.socket, { retries: 0 }), t, name);
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return "ok";
+  } catch (e) {
+    return e instanceof HushError ? e.code : `other: ${e}`;
+  }
+}
+
+describe.skipIf(REDIS_MISSING !== null)("join tokens shared by two daemons (compiled binary)", () => {
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    const dir = tempDir();
+    const keyFile = join(dir, "cluster.key");
+    expect((await hush(["keygen", "cluster", "--out", keyFile])).code).toBe(0);
+    const serverKey = join(dir, "server.key");
+    expect((await hush(["keygen", "server", "--out", serverKey])).code).toBe(0);
+    for (const f of [keyFile, serverKey]) secrets.add(readFileSync(f, "utf8").split("\n").find((l) => l.startsWith("HUSH-"))!);
+    const pw = join(dir, "redis.pass");
+    writeFileSync(pw, redis.password + "\n", { mode: 0o600 });
+    const args = ["--backend", redis.url, "--cluster-key-file", keyFile, "--backend-password-file", pw, "--server-key-file", serverKey];
+    monitor = await redis.monitor();
+    for (let i = 0; i < 2; i++) daemons.push(await startDaemon([...args, "--audit-file", join(dir, `audit-${i}.log`)]));
+    [a, b] = daemons;
+  });
+
+  afterAll(async () => {
+    await monitor?.stop();
+    for (const d of daemons) d.cleanup();
+    await redis?.stop();
+  });
+
+  test("a token made through A joins through B; the worker works through A; its uses count across both", async () => {
+    const t = await token(a, 2);
+    const first = await joinThrough(b, t, "via-b");
+    secrets.add(first.credential);
+    const w = new Client({ socket: a.socket, credential: first.credential, transport: "http", retries: 0, autoRekey: false });
+    await w.set("joined/k", "v", { ttlMs: 60_000 });
+    expect(await w.get("joined/k")).toBe("v");
+    const second = await joinThrough(a, t, "via-a");
+    secrets.add(second.credential);
+    expect(await codeOf(joinThrough(b, t))).toBe("auth_failed");
+    expect(await codeOf(joinThrough(a, t))).toBe("auth_failed");
+    expect(b.log() + a.log()).toContain("exhausted_token");
+  });
+
+  test("a one-use token joins once in the whole cluster, however many attempts at once on both daemons", async () => {
+    const t = await token(b, 1);
+    const results = await Promise.all([a, b, a, b, a, b].map((d, i) => codeOf(joinThrough(d, t, `race-${i}`).then((r) => secrets.add(r.credential)))));
+    expect(results.filter((r) => r === "ok").length).toBe(1);
+    expect(results.filter((r) => r !== "ok").every((r) => r === "auth_failed")).toBe(true);
+  });
+
+  test("a token revoked through B is refused through A", async () => {
+    const t = await token(a, "unlimited");
+    const id = decodeJoinToken(t).tokenId;
+    secrets.add((await joinThrough(a, t, "before-revoke")).credential);
+    expect((await b.cli(["token", "revoke", id])).code).toBe(0);
+    expect(await codeOf(joinThrough(a, t))).toBe("auth_failed");
+    expect(a.log()).toContain("revoked_token");
+  });
+
+  test("a join message 1 accepted by A is refused by B as a replay", async () => {
+    const t = await token(a, 3);
+    const tok = decodeJoinToken(t);
+    const hs = startHandshake(tok.serverPublic, tok.psk, `hush/1 join\n${tok.tokenId}`, { name: "replayed", ts: Date.now() });
+    const body = JSON.stringify({ token_id: tok.tokenId, msg: hs.msg });
+    const send = (d: Daemon) => fetch("http://localhost/v1/join", { method: "POST", headers: { "content-type": "application/json" }, body, unix: d.socket } as RequestInit);
+    expect((await send(a)).status).toBe(200);
+    const again = await send(b);
+    expect(again.status).toBe(401);
+    const metrics = await fetch("http://localhost/metrics", { headers: { "x-request-id": "m" }, unix: b.admin } as RequestInit).then((r) => r.text());
+    expect(metrics).toContain('hush_auth_failures_total{reason="replayed_message"} 1');
+    // The token still had uses: a fresh handshake through B joins.
+    secrets.add((await joinThrough(b, t, "fresh")).credential);
+  });
+
+  test("no PSK, token or credential is in Redis or MONITOR's record", async () => {
+    const dump = await redis.dump();
+    const log = await monitor!.stop();
+    monitor = undefined;
+    expect(dump).toContain(`${redis.prefix}t:`);
+    expect(log).toContain("EVALSHA");
+    const forms = new Set<string>();
+    for (const s of secrets) for (const f of [s, JSON.stringify(s), toB64u(utf8(s)), Buffer.from(s).toString("base64"), toHex(utf8(s))]) forms.add(f);
+    for (const k of secretBytes) for (const f of [toB64u(k), Buffer.from(k).toString("base64"), toHex(k)]) forms.add(f);
+    for (const f of forms) for (const text of [dump, log]) expect(text.includes(f) ? f : "").toBe("");
+  });
+});
