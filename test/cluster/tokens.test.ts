@@ -90,6 +90,14 @@ describe.skipIf(REDIS_MISSING !== null)("join tokens shared by two daemons (comp
     const results = await Promise.all([a, b, a, b, a, b].map((d, i) => codeOf(joinThrough(d, t, `race-${i}`).then((r) => secrets.add(r.credential)))));
     expect(results.filter((r) => r === "ok").length).toBe(1);
     expect(results.filter((r) => r !== "ok").every((r) => r === "auth_failed")).toBe(true);
+    // Both daemons list it used up, with its one use.
+    const id = decodeJoinToken(t).tokenId;
+    for (const d of [a, b]) {
+      const r = await d.cli(["token", "list", "--all", "--json"]);
+      expect(r.code).toBe(0);
+      const listed = r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l)).find((x: { id: string }) => x.id === id);
+      expect(listed).toMatchObject({ status: "exhausted", uses: 1, uses_left: 0 });
+    }
   });
 
   test("a token revoked through B is refused through A", async () => {
