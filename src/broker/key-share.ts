@@ -20,6 +20,9 @@
  *   stored record that is not revoked never replaces a revoked one (a
  *   rolled-back record in the backend cannot undo it here).
  *
+ * A stored record older than the one this daemon knew (rolled back) is
+ * written over with the cached one.
+ *
  * A write that loses a race with another daemon's change to the same key
  * adopts the stored record (a revocation made here is applied to it and
  * written again) and `flush()` rejects `conflict`. A key whose record is
@@ -175,8 +178,14 @@ export class SharedKeyRegistry extends KeyRegistry implements KeyVersions {
       if (incoming.kind === "worker" && incoming.revokedAt === null && incoming.expiresAt > this.now()) this.live.add(id);
       return incoming;
     }
-    if (s.ver <= this.storedVer(id) || this._writes.has(id)) {
+    const known = this.storedVer(id);
+    if (s.ver <= known || this._writes.has(id)) {
       wipeKeys(incoming); // stale, or a write of ours is on its way (it settles any race)
+      if (s.ver < known && !this._writes.has(id)) {
+        // Redis went back to an older version (rolled back, or restored): write the newer one back.
+        this._stored.set(id, s.ver);
+        this._changed(cur);
+      }
       return cur;
     }
     if (cur.revokedAt !== null && incoming.revokedAt === null) {

@@ -1,9 +1,9 @@
 /**
  * A replay across daemons (docs/CLUSTER.md §5): two daemons on one Redis
  * share the replay cache, so a signed request accepted by one is refused by
- * the other. Phase 1 keeps worker keys per daemon, so this test gives both
- * daemons the same key record (what phase 2's shared key records will do)
- * and sends the very same bytes to each over its unix socket.
+ * the other. The key is issued on one daemon (key records are shared too:
+ * docs/CLUSTER.md §10), and the very same bytes go to each over its unix
+ * socket.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -51,7 +51,7 @@ if (REDIS_MISSING) console.warn(`replay across daemons: skipped: ${REDIS_MISSING
 test.skipIf(REDIS_MISSING !== null)("a request accepted by one daemon is refused as a replay by the other (and by itself)", async () => {
   const [d1, d2] = [await daemon(), await daemon()];
   const rec = d1.state.registry.create({ kind: "worker", name: "w", via: "issue" });
-  d2.state.registry.create({ kind: "worker", name: "w", via: "issue", id: rec.id, macKey: rec.macKey.slice(), encKey: rec.encKey.slice() });
+  await d1.state.registry.flush();
   const body = '{"value":"v","ttl_ms":60000}';
   const s = signRequest(rec.macKey, rec.id, { method: "PUT", target: "/v1/kv/replayed", body });
   const send = (d: Daemon) =>

@@ -6,8 +6,8 @@
  * load loses nothing it acknowledged; a Redis restart makes every daemon
  * report `unavailable` and then serve again by itself, saying what was
  * lost; nothing secret crosses to Redis in clear (MONITOR for the whole run,
- * and every key and value at the end). In phase 1 each worker's key lives
- * in the daemon that issued it (phase 2 shares keys).
+ * and every key and value at the end). Shared keys and join tokens are
+ * tested in test/cluster/keys.test.ts and tokens.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";

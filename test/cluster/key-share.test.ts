@@ -1,0 +1,139 @@
+/**
+ * The rules of shared key records (docs/CLUSTER.md §10), with two daemons'
+ * registries on one real Redis: a record made by one is fetched by the
+ * other with the same keys; the replay-cache script hands a changed record
+ * over; a revocation that races another change wins; a record rolled back
+ * in Redis cannot undo a revocation a daemon has seen; a record moved to
+ * another key id or changed does not open; a record lost from Redis is
+ * written again from a daemon's cache.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { HushError } from "../../src/errors.ts";
+import { randomBytes, toB64u } from "../../src/crypto/index.ts";
+import { SharedKeyRegistry } from "../../src/broker/index.ts";
+import { openRedisBackend, parseBackendUrl, type RedisBackend } from "../../src/cluster/index.ts";
+import { REDIS_MISSING, startTestRedis, type TestRedis } from "./_redis.ts";
+
+let redis: TestRedis;
+const open: RedisBackend[] = [];
+
+async function daemon(prefix: string): Promise<{ reg: SharedKeyRegistry; b: RedisBackend }> {
+  const b = await openRedisBackend({
+    target: parseBackendUrl(redis.url),
+    password: redis.password,
+    clusterKey: new Uint8Array(32).fill(7),
+    prefix,
+    timeoutMs: 2000,
+    windowMs: 60_000,
+    perKey: 100,
+  });
+  open.push(b);
+  const reg = new SharedKeyRegistry(b.keys, Date.now);
+  b.replay.keys = reg;
+  return { reg, b };
+}
+
+async function code(p: () => unknown): Promise<string> {
+  try {
+    await p();
+    return "ok";
+  } catch (e) {
+    if (e instanceof HushError) return e.code;
+    throw e;
+  }
+}
+
+const fresh = () => `hush:${toB64u(randomBytes(6))}:`;
+const remember = (d: { b: RedisBackend }, id: string) => d.b.replay.remember(id, toB64u(randomBytes(12)), Date.now(), Date.now());
+
+beforeAll(async () => {
+  if (!REDIS_MISSING) redis = await startTestRedis();
+});
+afterAll(async () => {
+  for (const b of open) b.store.close();
+  await redis?.stop();
+});
+
+if (REDIS_MISSING) console.warn(`shared key records: skipped: ${REDIS_MISSING}`);
+
+describe.skipIf(REDIS_MISSING !== null)("shared key records", () => {
+  test("made by one, fetched by the other with the same keys; a change reaches the other through the replay-cache answer", async () => {
+    const p = fresh();
+    const [a, b] = [await daemon(p), await daemon(p)];
+    const rec = a.reg.create({ kind: "worker", name: "w", tags: ["ci"], via: "issue" });
+    await a.reg.flush();
+    const got = (await b.reg.fetch(rec.id))!;
+    expect(got.macKey).toEqual(rec.macKey);
+    expect(got.encKey).toEqual(rec.encKey);
+    expect(got.tags).toEqual(["ci"]);
+    a.reg.demandRekey(rec);
+    await a.reg.flush();
+    expect(got.rekeyRequired).toBe(false); // B has not seen it yet
+    expect(await remember(b, rec.id)).toBe("ok");
+    expect(got.rekeyRequired).toBe(true); // the script's answer brought it
+    expect(b.reg.storedVer(rec.id)).toBe(2);
+    a.reg.revoke(rec.id);
+    await a.reg.flush();
+    await remember(b, rec.id);
+    expect(got.revokedAt).not.toBeNull();
+    expect(got.macKey.every((x) => x === 0)).toBe(true); // wiped on B too
+  });
+
+  test("a revocation that races another daemon's change wins; the other change answers conflict", async () => {
+    const p = fresh();
+    const [a, b] = [await daemon(p), await daemon(p)];
+    const rec = a.reg.create({ kind: "worker", name: "w", via: "issue" });
+    await a.reg.flush();
+    const onB = (await b.reg.fetch(rec.id))!;
+    b.reg.revoke(rec.id); // both change version 1 at once
+    a.reg.demandRekey(rec);
+    const [ra, rb] = [await code(() => a.reg.flush()), await code(() => b.reg.flush())];
+    // Whichever wrote first, the stored record ends revoked, and both daemons see it so.
+    await a.reg.flush()?.catch(() => {});
+    await b.reg.flush()?.catch(() => {});
+    await remember(a, rec.id);
+    await remember(b, rec.id);
+    expect(rec.revokedAt).not.toBeNull();
+    expect(onB.revokedAt).not.toBeNull();
+    expect((await a.b.keys.get(rec.id)).rec!.revokedAt).not.toBeNull();
+    expect([ra, rb].filter((r) => r === "conflict").length).toBeLessThanOrEqual(1);
+  });
+
+  test("a record rolled back in Redis cannot undo a revocation a daemon has seen", async () => {
+    const p = fresh();
+    const [a, b] = [await daemon(p), await daemon(p)];
+    const rec = a.reg.create({ kind: "worker", name: "w", via: "issue" });
+    await a.reg.flush();
+    const onB = (await b.reg.fetch(rec.id))!;
+    const before = await redis.admin("HGET", `${p}w:${rec.id}`, "s");
+    a.reg.revoke(rec.id);
+    await a.reg.flush();
+    await remember(b, rec.id);
+    expect(onB.revokedAt).not.toBeNull();
+    // The attacker puts the old sealed record back, under a higher version: it does not open there.
+    await redis.admin("HSET", `${p}w:${rec.id}`, "v", "9", "s", before.trim());
+    expect(await code(() => remember(b, rec.id))).toBe("internal");
+    // Under its own version it opens, but B keeps the revocation (and writes it back).
+    await redis.admin("HSET", `${p}w:${rec.id}`, "v", "1", "s", before.trim());
+    expect(await remember(b, rec.id)).toBe("ok");
+    expect(onB.revokedAt).not.toBeNull();
+    await b.reg.flush();
+    expect((await a.b.keys.get(rec.id)).rec!.revokedAt).not.toBeNull();
+  });
+
+  test("a record moved to another key id does not open; a record lost from Redis is written again from a cache", async () => {
+    const p = fresh();
+    const [a, b] = [await daemon(p), await daemon(p)];
+    const r1 = a.reg.create({ kind: "worker", name: "one", via: "issue" });
+    const r2 = a.reg.create({ kind: "worker", name: "two", via: "issue" });
+    await a.reg.flush();
+    const sealed = (await redis.admin("HGET", `${p}w:${r1.id}`, "s")).trim();
+    await redis.admin("HSET", `${p}w:${r2.id}`, "v", "1", "s", sealed);
+    expect(await code(() => b.reg.fetch(r2.id))).toBe("internal");
+    await redis.admin("DEL", `${p}w:${r1.id}`);
+    expect(await remember(a, r1.id)).toBe("ok");
+    await a.reg.flush();
+    const back = await b.b.keys.get(r1.id);
+    expect(back.rec!.macKey).toEqual(r1.macKey);
+  });
+});
