@@ -104,7 +104,7 @@ function settle<R>(c: Ctx, ch: Change<R>, r: R): Answer | Promise<Answer> {
     } catch {}
     // Keys shared by several daemons: answered once the change is in the backend (docs/CLUSTER.md §10).
     const shared = sharedWrites(st);
-    if (shared) return shared.then(() => ch.answer(r));
+    if (shared) return shared.then(() => ch.answer(r), (e) => notShared(c, events[0], e));
     return ch.answer(r);
   } catch (e) {
     // A bug: the records say ok; say that it failed, with the same corr_id.
@@ -113,6 +113,14 @@ function settle<R>(c: Ctx, ch: Change<R>, r: R): Answer | Promise<Answer> {
     } catch {}
     throw e;
   }
+}
+
+/** The change was made here but could not be shared (docs/CLUSTER.md §10): the records say ok, so say that it failed, with the same corr_id. */
+function notShared(c: Ctx, first: AuditEvent, e: unknown): never {
+  try {
+    c.st.audit.record({ ...first, result: "error", reason: e instanceof HushError ? e.code : "internal", value_hash: undefined });
+  } catch {}
+  throw e;
 }
 
 function undoThenThrow<R>(c: Ctx, ch: Change<R>, r: R, e: unknown, action: string | undefined): Promise<Answer> | never {
