@@ -78,7 +78,7 @@ export class RequestVerifier<K extends VerifiableKey> {
   /** The replay cache: in memory (`NonceCache`) unless another was given. */
   readonly nonces: ReplayCache;
   private readonly lookup: (id: string) => K | undefined;
-  private readonly fetch?: (id: string) => Promise<K | undefined>;
+  private readonly fetch: ((id: string) => Promise<K | undefined>) | undefined;
   private readonly now: () => number;
 
   constructor(opts: VerifierOptions<K>) {

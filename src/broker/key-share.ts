@@ -62,6 +62,10 @@ export interface KeyVersions {
   changed(keyId: string, ver: number, sealed: string): void;
 }
 
+/** How long (ms) an id the backend did not hold is answered unknown without asking again, and how many such ids are remembered. */
+const MISSING_MS = 1_000;
+const MISSING_MAX = 10_000;
+
 /** Writes attempted for one change before `conflict` (each lost race re-reads the stored record). */
 const PUT_ATTEMPTS = 8;
 
@@ -70,6 +74,8 @@ export class SharedKeyRegistry extends KeyRegistry implements KeyVersions {
   private readonly _stored = new Map<string, number>();
   /** The last write queued per key. */
   private readonly _writes = new Map<string, Promise<void>>();
+  /** Key ids the backend did not hold, until when they are not asked for again. */
+  private readonly _missing = new Map<string, number>();
   /** Fetches in flight per key (concurrent first requests share one). */
   private readonly _fetches = new Map<string, Promise<KeyRecord | undefined>>();
   /** Called with a write that failed in the background (nobody flushed it); the sweeper writes it again. */
@@ -145,7 +151,18 @@ export class SharedKeyRegistry extends KeyRegistry implements KeyVersions {
   override fetch(id: string): Promise<KeyRecord | undefined> {
     let f = this._fetches.get(id);
     if (!f) {
-      f = this._mirror.get(id).then((s) => this.seen(id, s));
+      // An id the backend did not know a moment ago is not asked again at once: a flood of made-up
+      // key ids costs one round trip per id per MISSING_MS (a real id is in the backend before its
+      // credential is handed out, so none is refused by this).
+      const missing = this._missing.get(id);
+      if (missing !== undefined && missing > this.now()) return Promise.resolve(this.get(id));
+      f = this._mirror.get(id).then((s) => {
+        if (s.rec === null && !this.get(id)) {
+          if (this._missing.size >= MISSING_MAX) this._missing.clear();
+          this._missing.set(id, this.now() + MISSING_MS);
+        }
+        return this.seen(id, s);
+      });
       this._fetches.set(id, f);
       const done = () => void this._fetches.delete(id);
       f.then(done, done);
@@ -224,6 +241,7 @@ export class SharedKeyRegistry extends KeyRegistry implements KeyVersions {
   override wipe(): void {
     super.wipe();
     this._stored.clear();
+    this._missing.clear();
   }
 
   /** Apply the stored record `from` (version `ver`) to the cached `cur`, in place; an end it brings runs `onEnd`. */
