@@ -6,7 +6,7 @@
  *   Hush-Signature = HMAC-SHA256(mac key, "HUSH1-RESPONSE\n" reqSig "\n" status "\n" hex(sha256(resBody)))
  * @module
  */
-import { hmacSha256B64u, randomBytes, sha256Hex, toB64u } from "../crypto/index.ts";
+import { macState, randomBytes, sha256Hex, toB64u, type KeyedHmac } from "../crypto/index.ts";
 import { SCHEME, formatAuthorization } from "./header.ts";
 
 /** hex SHA-256 of the empty body, precomputed. */
@@ -21,9 +21,9 @@ export function buildStringToSign(method: string, target: string, timestamp: num
   return `${SCHEME}\n${method}\n${target}\n${timestamp}\n${nonce}\n${bodyHash}`;
 }
 
-/** b64u HMAC of the string-to-sign. */
+/** b64u HMAC of the string-to-sign (with the key's keyed state, src/crypto/mac.ts). */
 export function computeSignature(macKey: Uint8Array, stringToSign: string): string {
-  return hmacSha256B64u(macKey, stringToSign);
+  return macState(macKey).b64u(stringToSign);
 }
 
 export interface SignedRequest {
@@ -45,7 +45,21 @@ export function signRequest(
   return { authorization: formatAuthorization({ keyId, timestamp, nonce, signature }), signature };
 }
 
-/** The `Hush-Signature` response header value. */
-export function signResponse(macKey: Uint8Array, requestSignature: string, status: number, body: Uint8Array | string): string {
-  return hmacSha256B64u(macKey, `HUSH1-RESPONSE\n${requestSignature}\n${status}\n${hashBody(body)}`);
+/** The string the `Hush-Signature` of an answer signs (§4); `bodyHash` = `hashBody(body)`. */
+export function responseToSign(requestSignature: string, status: number, bodyHash: string): string {
+  return `HUSH1-RESPONSE\n${requestSignature}\n${status}\n${bodyHash}`;
+}
+
+/**
+ * The `Hush-Signature` response header value. `body` may be the answer's
+ * bytes or its text: the hash is over the UTF-8 bytes either way; a caller
+ * that already hashed the bytes it received passes `bodyHash` (hex SHA-256).
+ */
+export function signResponse(macKey: Uint8Array, requestSignature: string, status: number, body: Uint8Array | string, bodyHash = hashBody(body)): string {
+  return macState(macKey).b64u(responseToSign(requestSignature, status, bodyHash));
+}
+
+/** The `Hush-Signature` with an HMAC keyed earlier (`MacState.fork`, taken when the request verified); uses it up. */
+export function signResponseWith(mac: KeyedHmac, requestSignature: string, status: number, body: Uint8Array | string): string {
+  return mac.update(responseToSign(requestSignature, status, hashBody(body))).digest("base64url");
 }

@@ -7,7 +7,7 @@
  * ever sees the generic `auth_failed`.
  * @module
  */
-import { equalStrings, hmacSha256B64u } from "../crypto/index.ts";
+import { equalStrings, hmacSha256B64u, macState } from "../crypto/index.ts";
 import { parseAuthorization } from "./header.ts";
 import { buildStringToSign } from "./sign.ts";
 import { NonceCache, type RememberResult, type ReplayCache } from "./nonces.ts";
@@ -131,7 +131,8 @@ export class RequestVerifier<K extends VerifiableKey> {
     const given = p.signature;
     let generation: KeyGeneration = "current";
     let macKey = key.macKey;
-    if (!equalStrings(hmacSha256B64u(macKey, sts), given)) {
+    // The current key's keyed state is kept with it (src/crypto/mac.ts); the rarer older keys are keyed per use.
+    if (!equalStrings(macState(macKey).b64u(sts), given)) {
       const found = this.matchOld(key, sts, given, now);
       if (!found) return { ok: false, reason: "bad_signature", keyId: p.keyId };
       [generation, macKey] = found;

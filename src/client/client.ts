@@ -333,7 +333,7 @@ export class Client {
       raiseFromResponse(res);
     }
     // `want` is canonical base64url of 32 bytes: equal strings ⇔ equal MACs (a non-canonical form is refused).
-    const want = signResponse(cred.macKey, signed.signature, res.status, res.body);
+    const want = signResponse(cred.macKey, signed.signature, res.status, res.body, res.bodyHash);
     if (!equalStrings(sig, want)) throw new HushError("auth_failed", "the daemon's answer has a bad signature (wrong server or tampered response)");
     const after = Number(res.header("hush-rekey-after"));
     if (after > 0 && cred === this.cred) this.rekeyAfter = after;

@@ -32,6 +32,7 @@
  */
 import { HushError } from "../errors.ts";
 import { decodeAnswer, encodeRequest } from "../wire/frame.ts";
+import { hashBody } from "../auth/sign.ts";
 import type { RawResponse, Transport } from "./transport.ts";
 
 /** One open WebSocket, whatever the implementation. */
@@ -216,7 +217,8 @@ class Conn {
     }
     this.settle(d.frame.id);
     const h = d.frame.headers;
-    p.resolve({ status: d.frame.status, header: (n) => h[n.toLowerCase()] ?? null, body: d.frame.body });
+    // The body's bytes are hashed as received, now (the message's buffer is not ours to keep).
+    p.resolve({ status: d.frame.status, header: (n) => h[n.toLowerCase()] ?? null, body: d.frame.body, bodyHash: hashBody(d.frame.bytes) });
   }
 
   private onClose(code: number, reason: string): void {

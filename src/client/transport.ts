@@ -19,6 +19,12 @@ export interface RawResponse {
   status: number;
   header(name: string): string | null;
   body: string;
+  /**
+   * Lower-case hex SHA-256 of the body's bytes as received, when the
+   * transport hashed them (the WebSocket transport does, before decoding):
+   * the answer signature is checked over these, with no re-encoding.
+   */
+  bodyHash?: string;
 }
 
 export interface Transport {

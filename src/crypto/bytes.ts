@@ -4,6 +4,7 @@
  * @module
  */
 import { base64urlnopad, hex as hexCodec } from "@scure/base";
+import { forgetMacState } from "./mac.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder("utf-8", { fatal: true });
@@ -75,9 +76,16 @@ export function equalStrings(a: string, b: string): boolean {
   return diff === 0;
 }
 
-/** Zero-fill every given buffer (invariant 7: secrets are wiped when dropped). */
+/**
+ * Zero-fill every given buffer (invariant 7: secrets are wiped when dropped),
+ * and drop the keyed HMAC state of any that was a MAC key (mac.ts).
+ */
 export function wipe(...bufs: (Uint8Array | undefined | null)[]): void {
-  for (const b of bufs) if (b) b.fill(0);
+  for (const b of bufs) {
+    if (!b) continue;
+    b.fill(0);
+    forgetMacState(b);
+  }
 }
 
 /** Concatenate byte arrays. */

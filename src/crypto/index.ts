@@ -6,6 +6,7 @@
 export * from "./bytes.ts";
 export * from "./random.ts";
 export * from "./hash.ts";
+export * from "./mac.ts";
 export * from "./x25519.ts";
 export * from "./aead.ts";
 export * from "./p256.ts";

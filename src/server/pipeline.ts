@@ -20,7 +20,7 @@
  * handler. Handlers may be async (a store behind Redis awaits).
  * @module
  */
-import { randomBytes, toB64u } from "../crypto/index.ts";
+import { randomBytes, toB64u, type KeyedHmac } from "../crypto/index.ts";
 import type { KeyGeneration } from "../auth/index.ts";
 import type { KeyRecord } from "../broker/index.ts";
 import type { Answer } from "./http.ts";
@@ -100,11 +100,15 @@ export interface Ctx {
   body: Uint8Array;
   /** Who is asking: a key id, "admin-socket", or "" before authentication. */
   actor: string;
-  /** Set by `authenticate`: the key, the request's Signature, which MAC key generation matched, and a copy of that MAC key. */
+  /**
+   * Set by `authenticate`: the key, the request's Signature, which MAC key
+   * generation matched, and an HMAC keyed with that MAC key (src/crypto/mac.ts
+   * `fork`), which signs the answer.
+   */
   key: KeyRecord | undefined;
   signature: string;
   generation: KeyGeneration | undefined;
-  macKey: Uint8Array | undefined;
+  mac: KeyedHmac | undefined;
   /** The request reached the route table (a refusal before routing carries no Hush-Rekey-After). */
   routed: boolean;
   /**
@@ -161,7 +165,7 @@ function newCtx(st: State, m: ServerMetrics, req: NeutralRequest): Ctx {
     key: undefined,
     signature: "",
     generation: undefined,
-    macKey: undefined,
+    mac: undefined,
     routed: false,
     active: false,
     answer: undefined,

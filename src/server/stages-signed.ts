@@ -12,7 +12,8 @@
  * @module
  */
 import { HushError } from "../errors.ts";
-import { hashBody, signResponse, type KeyGeneration, type VerifyResult } from "../auth/index.ts";
+import { hashBody, signResponseWith, type KeyGeneration, type VerifyResult } from "../auth/index.ts";
+import { macState } from "../crypto/index.ts";
 import type { KeyRecord } from "../broker/index.ts";
 import { answerError, fail, type Answer } from "./http.ts";
 import type { Ctx, Next, Stage } from "./pipeline.ts";
@@ -38,9 +39,9 @@ export function join(routes: readonly Route[]): Stage {
  * Verify the request signature (§3 steps 1–7), confirm a pending rekey key
  * or lock a worker whose superseded one signed (§6), and refuse a retired
  * MAC key except for a rekey (step 8, which trips clone detection). Sets `c.key`,
- * `c.actor`, `c.signature`, `c.generation` and `c.macKey`: a copy of the
- * key that signed the request, which signs the answer even if the handler
- * rekeys (replacing key.macKey) or revokes (zero-filling it) the key.
+ * `c.actor`, `c.signature`, `c.generation` and `c.mac`: an HMAC keyed with
+ * the key that signed the request, which signs the answer even if the
+ * handler rekeys (replacing key.macKey) or revokes (zero-filling it) the key.
  */
 export function authenticate(): Stage {
   return function authenticate(c, next) {
@@ -76,7 +77,7 @@ function accepted(c: Ctx, v: VerifyResult<KeyRecord> & { ok: true }, generation:
   c.actor = key.id;
   c.signature = v.signature;
   c.generation = generation;
-  c.macKey = v.macKey.slice();
+  c.mac = macState(v.macKey).fork();
   return next(c);
 }
 
@@ -107,47 +108,33 @@ function refuse(c: Ctx, reason: string, keyId: string | undefined): void {
 
 /**
  * Sign whatever answer comes back (§4): `Hush-Signature` over status and
- * body with the MAC key that signed the request, and, once routed, the
- * `Hush-Rekey-After` half-life hint while a rekey could still extend the
- * key. The audit stream is not signed. The MAC key copy is wiped after.
+ * body with the MAC key that signed the request (the HMAC keyed when it
+ * verified), and, once routed, the `Hush-Rekey-After` half-life hint while
+ * a rekey could still extend the key. The audit stream is not signed.
  */
 export function sign(): Stage {
   return function sign(c, next) {
-    let r: Promise<void> | void = undefined;
-    try {
-      r = next(c);
-    } catch (e) {
-      c.macKey!.fill(0);
-      throw e;
-    }
+    const r = next(c);
     if (r) return signLater(c, r);
     signAnswer(c);
   };
 }
 
 async function signLater(c: Ctx, p: Promise<void>): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    c.macKey!.fill(0);
-    throw e;
-  }
+  await p;
   signAnswer(c);
 }
 
 function signAnswer(c: Ctx): void {
-  const macKey = c.macKey!;
-  try {
-    const a = c.answer!;
-    if (a.kind === "stream") return;
-    const h = (a.headers ??= {});
-    h["hush-signature"] = signResponse(macKey, c.signature, a.status, a.body);
-    const key = c.key!;
-    // None once the key already ends at the hard cap (a rekey could not extend it).
-    if (c.routed && key.revokedAt === null && key.expiresAt < key.hardExpiresAt) h["hush-rekey-after"] = String(key.expiresAt - Math.floor(key.ttlMs / 2));
-  } finally {
-    macKey.fill(0);
-  }
+  const a = c.answer!;
+  const mac = c.mac!;
+  c.mac = undefined;
+  if (a.kind === "stream") return;
+  const h = (a.headers ??= {});
+  h["hush-signature"] = signResponseWith(mac, c.signature, a.status, a.body);
+  const key = c.key!;
+  // None once the key already ends at the hard cap (a rekey could not extend it).
+  if (c.routed && key.revokedAt === null && key.expiresAt < key.hardExpiresAt) h["hush-rekey-after"] = String(key.expiresAt - Math.floor(key.ttlMs / 2));
 }
 
 /** The per-key token bucket (§3, "Per-key rate limit"): `rate_limited` with `Retry-After`, signed, audited. */

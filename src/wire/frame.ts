@@ -46,6 +46,8 @@ export interface AnswerFrame {
   headers: Headers;
   /** The bytes after the head, decoded as UTF-8 (the JSON answer body). */
   body: string;
+  /** The same bytes, undecoded (a view into the message: read it before the message's buffer is reused). */
+  bytes: Uint8Array;
 }
 
 /** A decoded frame, or why not; `id` is the frame's id when its first line gave one. */
@@ -212,5 +214,5 @@ export function decodeAnswer(buf: Uint8Array): Decoded<AnswerFrame> {
   const h = readHead(buf);
   if ("ok" in h) return h;
   if (!STATUS_RE.test(h.rest)) return { ok: false, id: h.id, error: "the first line is not: id status" };
-  return { ok: true, frame: { id: h.id, status: Number(h.rest), headers: h.headers, body: h.b.toString("utf8", h.bodyAt) } };
+  return { ok: true, frame: { id: h.id, status: Number(h.rest), headers: h.headers, body: h.b.toString("utf8", h.bodyAt), bytes: buf.subarray(h.bodyAt) } };
 }
