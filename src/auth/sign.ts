@@ -6,7 +6,7 @@
  *   Hush-Signature = HMAC-SHA256(mac key, "HUSH1-RESPONSE\n" reqSig "\n" status "\n" hex(sha256(resBody)))
  * @module
  */
-import { macState, randomBytes, sha256Hex, toB64u, type KeyedHmac } from "../crypto/index.ts";
+import { macState, randomB64u, sha256Hex, type KeyedHmac } from "../crypto/index.ts";
 import { SCHEME, formatAuthorization } from "./header.ts";
 
 /** hex SHA-256 of the empty body, precomputed. */
@@ -39,7 +39,7 @@ export function signRequest(
   opts: { now?: number; nonce?: string } = {},
 ): SignedRequest {
   const timestamp = opts.now ?? Date.now();
-  const nonce = opts.nonce ?? toB64u(randomBytes(16));
+  const nonce = opts.nonce ?? randomB64u(16);
   const sts = buildStringToSign(req.method, req.target, timestamp, nonce, hashBody(req.body));
   const signature = computeSignature(macKey, sts);
   return { authorization: formatAuthorization({ keyId, timestamp, nonce, signature }), signature };

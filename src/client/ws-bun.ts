@@ -45,14 +45,16 @@ export interface BunWs {
 /** Random bytes for frame masks, drawn 4 KiB at a time. */
 let maskPool: Uint8Array = new Uint8Array(0);
 let maskAt = 0;
-function maskKey(): Uint8Array {
+
+/** Where the next 4 mask bytes start in `maskPool` (refilled when used up). */
+function maskAtNext(): number {
   if (maskAt + 4 > maskPool.length) {
     maskPool = randomBytes(4096);
     maskAt = 0;
   }
-  const k = maskPool.subarray(maskAt, maskAt + 4);
+  const at = maskAt;
   maskAt += 4;
-  return k;
+  return at;
 }
 
 /** One masked client frame (FIN set) carrying `payload` with opcode `op`. */
@@ -70,10 +72,21 @@ export function clientFrame(op: number, payload: Uint8Array): Uint8Array {
     out[1] = 0x80 | 127;
     new DataView(out.buffer).setBigUint64(2, BigInt(n));
   }
-  const k = maskKey();
-  out.set(k, hl);
+  const m = maskAtNext();
+  const k0 = maskPool[m]!, k1 = maskPool[m + 1]!, k2 = maskPool[m + 2]!, k3 = maskPool[m + 3]!;
+  out[hl] = k0;
+  out[hl + 1] = k1;
+  out[hl + 2] = k2;
+  out[hl + 3] = k3;
   const at = hl + 4;
-  for (let i = 0; i < n; i++) out[at + i] = payload[i]! ^ k[i & 3]!;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    out[at + i] = payload[i]! ^ k0;
+    out[at + i + 1] = payload[i + 1]! ^ k1;
+    out[at + i + 2] = payload[i + 2]! ^ k2;
+    out[at + i + 3] = payload[i + 3]! ^ k3;
+  }
+  for (; i < n; i++) out[at + i] = payload[i]! ^ maskPool[m + (i & 3)]!;
   return out;
 }
 

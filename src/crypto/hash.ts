@@ -22,9 +22,11 @@ export function sha256(data: Input): Uint8Array {
   return new Uint8Array(createHash("sha256").update(data).digest());
 }
 
-/** Lower-case hex SHA-256 (request/response body hashes, PROTOCOL.md §3). */
+const BunSha256: any = (globalThis as any).Bun?.SHA256;
+
+/** Lower-case hex SHA-256 (request/response body hashes, PROTOCOL.md §3); Bun's one-shot hash where there is one (no hasher object). */
 export function sha256Hex(data: Input): string {
-  if (BunHasher) return new BunHasher("sha256").update(data).digest("hex");
+  if (BunSha256) return BunSha256.hash(data, "hex");
   return createHash("sha256").update(data).digest("hex");
 }
 

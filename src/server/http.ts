@@ -160,6 +160,8 @@ export function optString(body: Record<string, unknown>, field: string): string 
 
 /** Decode one percent-encoded path segment. */
 export function decodeSegment(s: string, what: string): string {
+  // Nothing to decode without a "%" (decodeURIComponent would return the same string).
+  if (!s.includes("%")) return s;
   try {
     return decodeURIComponent(s);
   } catch {

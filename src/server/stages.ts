@@ -56,7 +56,7 @@ function finish(c: Ctx): void {
   c.st.inFlight--;
   // Use, for --idle-timeout (idle.ts): a join only when it succeeded (a bad token keeps nothing alive).
   if (c.active && (c.label !== "join" || c.answer!.status === 200)) c.st.lastActiveAt = Date.now();
-  if (c.body !== EMPTY) wipe(c.body);
+  if (c.body.length !== 0) wipe(c.body);
   c.m.requests.inc({ route: c.label, code: String(c.answer!.status) });
   c.m.duration.observe((performance.now() - c.t0) / 1000);
 }

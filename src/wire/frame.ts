@@ -96,6 +96,8 @@ export function encodeAnswer(id: string, status: number, headers: Headers, body:
 }
 
 const LFLF = Buffer.from("\n\n");
+/** The body of a message that has none (shared; never written to). */
+const NO_BODY = new Uint8Array(0);
 const ASCII_RE = /^[\x20-\x7e\n]*$/;
 
 /** A Buffer view of `buf` (no copy), for Buffer's native search and latin1 decoding. */
@@ -206,7 +208,8 @@ export function decodeRequest(buf: Uint8Array): Decoded<RequestFrame> {
   const target = rest.slice(sp + 1);
   if (!isMethod(method)) return { ok: false, id, error: "the method is not 1-16 upper-case letters" };
   if (target[0] !== "/") return { ok: false, id, error: "the target does not start with /" };
-  return { ok: true, frame: { id, method, target, headers: h.headers, body: buf.subarray(h.bodyAt) } };
+  // No view for an empty body (GET, DELETE): a view of a fresh message makes the engine copy it to a buffer of its own.
+  return { ok: true, frame: { id, method, target, headers: h.headers, body: h.bodyAt === buf.length ? NO_BODY : buf.subarray(h.bodyAt) } };
 }
 
 /** Decode an answer message (never throws). */

@@ -97,3 +97,27 @@ describe("base64url (native fast path vs @scure/base)", () => {
     }
   });
 });
+
+describe("hot-path forms (one-shot SHA-256, pooled nonces)", () => {
+  test("sha256Hex equals @noble on strings and bytes", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.string(), (d, s) => {
+        expect(c.sha256Hex(d)).toBe(c.toHex(c.sha256Noble(d)));
+        expect(c.sha256Hex(s)).toBe(c.toHex(c.sha256Noble(c.utf8(s))));
+      }),
+    );
+  });
+  test("randomB64u gives canonical base64url of n fresh bytes, never the same twice", () => {
+    const seen = new Set<string>();
+    // More than one pool's worth, so the refill is crossed.
+    for (let i = 0; i < 600; i++) {
+      const s = c.randomB64u(16);
+      expect(s).toMatch(/^[A-Za-z0-9_-]{21}[AQgw]$/);
+      expect(c.fromB64u(s).length).toBe(16);
+      seen.add(s);
+    }
+    expect(seen.size).toBe(600);
+    expect(() => c.randomB64u(0)).toThrow(RangeError);
+    expect(() => c.randomB64u(4097)).toThrow(RangeError);
+  });
+});
