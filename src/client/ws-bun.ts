@@ -17,13 +17,18 @@
  * handshake. No extensions, no subprotocols. A protocol violation by the
  * server closes the connection with 1002 (1009 for a message over
  * `MAX_MESSAGE` bytes).
+ *
+ * In stages, one job each: the opening handshake (`upgradeRequest`,
+ * `checkUpgrade`), write batching (`Writer`), the frame reader
+ * (ws-frame.ts `FrameReader`, with the frame writer `clientFrame`), and
+ * `Connection` / `connectBunWs`, which wire them to the socket.
  * @module
  */
 import type { Socket } from "bun";
 import { randomBytes, wsAccept } from "../crypto/index.ts";
+import { clientFrame, closePayload, FrameReader, type FrameSink } from "./ws-frame.ts";
 
-/** The longest message accepted from the server, in bytes. */
-export const MAX_MESSAGE = 64 << 20;
+export { MAX_MESSAGE, clientFrame } from "./ws-frame.ts";
 
 export interface BunWsEvents {
   message(bytes: Uint8Array): void;
@@ -42,63 +47,6 @@ export interface BunWs {
   readonly writes: number;
 }
 
-/** Random bytes for frame masks, drawn 4 KiB at a time. */
-let maskPool: Uint8Array = new Uint8Array(0);
-let maskAt = 0;
-
-/** Where the next 4 mask bytes start in `maskPool` (refilled when used up). */
-function maskAtNext(): number {
-  if (maskAt + 4 > maskPool.length) {
-    maskPool = randomBytes(4096);
-    maskAt = 0;
-  }
-  const at = maskAt;
-  maskAt += 4;
-  return at;
-}
-
-/** One masked client frame (FIN set) carrying `payload` with opcode `op`. */
-export function clientFrame(op: number, payload: Uint8Array): Uint8Array {
-  const n = payload.length;
-  const hl = n < 126 ? 2 : n < 65536 ? 4 : 10;
-  const out = new Uint8Array(hl + 4 + n);
-  out[0] = 0x80 | op;
-  if (n < 126) out[1] = 0x80 | n;
-  else if (n < 65536) {
-    out[1] = 0x80 | 126;
-    out[2] = n >>> 8;
-    out[3] = n & 0xff;
-  } else {
-    out[1] = 0x80 | 127;
-    new DataView(out.buffer).setBigUint64(2, BigInt(n));
-  }
-  const m = maskAtNext();
-  const k0 = maskPool[m]!, k1 = maskPool[m + 1]!, k2 = maskPool[m + 2]!, k3 = maskPool[m + 3]!;
-  out[hl] = k0;
-  out[hl + 1] = k1;
-  out[hl + 2] = k2;
-  out[hl + 3] = k3;
-  const at = hl + 4;
-  let i = 0;
-  for (; i + 3 < n; i += 4) {
-    out[at + i] = payload[i]! ^ k0;
-    out[at + i + 1] = payload[i + 1]! ^ k1;
-    out[at + i + 2] = payload[i + 2]! ^ k2;
-    out[at + i + 3] = payload[i + 3]! ^ k3;
-  }
-  for (; i < n; i++) out[at + i] = payload[i]! ^ maskPool[m + (i & 3)]!;
-  return out;
-}
-
-function closePayload(code: number, reason: string): Uint8Array {
-  const r = Buffer.from(reason.slice(0, 120), "utf8");
-  const p = new Uint8Array(2 + r.length);
-  p[0] = code >>> 8;
-  p[1] = code & 0xff;
-  p.set(r, 2);
-  return p;
-}
-
 /** Errors while opening: `why` says what happened (the caller words the HushError). */
 export class OpenError extends Error {
   constructor(
@@ -110,6 +58,174 @@ export class OpenError extends Error {
   }
 }
 
+/** The upgrade request (RFC 6455 §4.1) for `target` with `Sec-WebSocket-Key` `key`. */
+function upgradeRequest(target: string, key: string): string {
+  return `GET ${target} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+}
+
+/**
+ * Check the server's answer to the upgrade (RFC 6455 §4.1, the client's
+ * checks): 101, `Upgrade: websocket`, `Connection: Upgrade`, the
+ * `Sec-WebSocket-Accept` for our key, no extension or subprotocol. An
+ * OpenError when it fails (with the status of an answer that was not 101).
+ */
+function checkUpgrade(head: string, key: string): OpenError | null {
+  const lines = head.split("\r\n");
+  const status = /^HTTP\/1\.1 (\d{3})/.exec(lines[0]!)?.[1];
+  if (status !== "101") return new OpenError(`the upgrade was answered HTTP ${status ?? "?"}`, Number(status ?? 0));
+  const h: Record<string, string> = {};
+  for (const l of lines.slice(1)) {
+    const i = l.indexOf(":");
+    if (i > 0) h[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+  }
+  if (h.upgrade?.toLowerCase() !== "websocket" || h.connection?.toLowerCase() !== "upgrade" || h["sec-websocket-accept"] !== wsAccept(key)) {
+    return new OpenError("the upgrade answer is not a valid WebSocket handshake");
+  }
+  if (h["sec-websocket-extensions"] || h["sec-websocket-protocol"]) return new OpenError("the server chose an extension or subprotocol nobody asked for");
+  return null;
+}
+
+/**
+ * Write batching: frames queued with `now` false go out together at the
+ * end of the event-loop turn (one write system call); `now` writes the
+ * queue at once. Bytes the socket did not take wait for its drain.
+ */
+class Writer {
+  sock: Socket<undefined> | undefined;
+  writes = 0;
+  private queue: Uint8Array[] = [];
+  /** Bytes the socket did not take yet. */
+  private out: Uint8Array | undefined;
+  private flushing = false;
+  private readonly flush = () => this.write();
+
+  enqueue(frame: Uint8Array, now: boolean): void {
+    this.queue.push(frame);
+    if (now) this.write();
+    else if (!this.flushing) {
+      this.flushing = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private write(): void {
+    this.flushing = false;
+    const sock = this.sock;
+    if (!sock || this.queue.length === 0) return;
+    const chunk = this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue);
+    this.queue = [];
+    if (this.out) {
+      this.out = Buffer.concat([this.out, chunk]);
+      return;
+    }
+    this.writes++;
+    const n = sock.write(chunk);
+    if (n < chunk.length) this.out = chunk.subarray(Math.max(0, n));
+  }
+
+  /** The socket can take more: write what it did not take before. */
+  drain(): void {
+    if (!this.out || !this.sock) return;
+    const n = this.sock.write(this.out);
+    this.out = n < this.out.length ? this.out.subarray(Math.max(0, n)) : undefined;
+  }
+}
+
+/** One connection's life: the handshake, then frames both ways, then the close (FrameSink for its reader). */
+class Connection implements FrameSink {
+  done = false;
+  /** The handshake succeeded. */
+  opened = false;
+  private closeSent = false;
+  readonly writer = new Writer();
+  private readonly reader = new FrameReader(this);
+
+  constructor(
+    private readonly key: string,
+    private readonly events: BunWsEvents,
+    private readonly resolve: (ws: BunWs) => void,
+    private readonly reject: (e: OpenError) => void,
+  ) {}
+
+  message(bytes: Uint8Array): void {
+    this.events.message(bytes);
+  }
+
+  text(): void {
+    this.events.text();
+  }
+
+  ping(payload: Uint8Array): void {
+    this.writer.enqueue(clientFrame(0xa, payload), true);
+  }
+
+  closed(code: number, reason: string): void {
+    this.sendClose(code === 1005 ? 1000 : code, "");
+    this.finish(code, reason);
+  }
+
+  violation(code: number, reason: string): void {
+    this.sendClose(code, reason);
+    this.finish(code, reason);
+  }
+
+  sendClose(code: number, reason: string): void {
+    if (this.closeSent) return;
+    this.closeSent = true;
+    this.writer.enqueue(clientFrame(0x8, closePayload(code, reason)), true);
+  }
+
+  /** The end, once: a rejection while opening (`opening`, else an OpenError from `reason`), else the close event. */
+  finish(code: number, reason: string, opening?: OpenError): void {
+    if (this.done) return;
+    this.done = true;
+    if (!this.opened) this.reject(opening ?? new OpenError(reason || `closed (${code})`));
+    else this.events.close(code, reason);
+    this.writer.sock?.end();
+  }
+
+  /** Bytes from the socket: the handshake's answer until it is complete, then frames. */
+  data(chunk: Uint8Array): void {
+    if (this.done) return;
+    this.reader.push(chunk);
+    if (this.opened) this.reader.read();
+    else this.handshake();
+  }
+
+  /** Wait for the whole answer head, check it, then open and read any frames that came with it. */
+  private handshake(): void {
+    const b = this.reader.buffered;
+    const end = Buffer.from(b.buffer, b.byteOffset, b.byteLength).indexOf("\r\n\r\n");
+    if (end < 0) {
+      if (b.length > 16384) this.finish(1002, "the upgrade answer is too long");
+      return;
+    }
+    const refused = checkUpgrade(Buffer.from(b.buffer, b.byteOffset, end).toString("latin1"), this.key);
+    if (refused) return this.finish(1002, refused.message, refused);
+    this.reader.consume(end + 4);
+    this.opened = true;
+    this.resolve(this.api());
+    if (this.reader.buffered.length) this.reader.read();
+  }
+
+  private api(): BunWs {
+    const writer = this.writer;
+    return {
+      send: (bytes, now) => void (!this.closeSent && writer.enqueue(clientFrame(0x2, bytes), now)),
+      close: (code = 1000, reason = "") => {
+        this.sendClose(code, reason);
+        // Wait briefly for the server's close frame, then hang up.
+        setTimeout(() => this.finish(code, reason), 1000).unref?.();
+      },
+      ref: () => writer.sock?.ref(),
+      unref: () => writer.sock?.unref(),
+      get writes() {
+        return writer.writes;
+      },
+    };
+  }
+}
+
 /**
  * Connect to the unix socket at `path` and upgrade `GET target`. Resolves
  * once the server accepted the upgrade; rejects with OpenError (nothing was
@@ -118,183 +234,19 @@ export class OpenError extends Error {
 export function connectBunWs(path: string, target: string, events: BunWsEvents): Promise<BunWs> {
   const key = Buffer.from(randomBytes(16)).toString("base64");
   return new Promise((resolve, reject) => {
-    let sock: Socket<undefined> | undefined;
-    let open = false;
-    let done = false;
-    let inbuf: Uint8Array = new Uint8Array(0);
-    let frags: Uint8Array[] = [];
-    let queue: Uint8Array[] = [];
-    let out: Uint8Array | undefined; // bytes the socket did not take yet
-    let flushing = false;
-    let closeSent = false;
-    let writes = 0;
-    let refused = 0;
-
-    const finish = (code: number, reason: string) => {
-      if (done) return;
-      done = true;
-      if (!open) reject(new OpenError(reason || `closed (${code})`, refused));
-      else events.close(code, reason);
-      sock?.end();
-    };
-    const write = () => {
-      flushing = false;
-      if (!sock || queue.length === 0) return;
-      const chunk = queue.length === 1 ? queue[0]! : Buffer.concat(queue);
-      queue = [];
-      if (out) {
-        out = Buffer.concat([out, chunk]);
-        return;
-      }
-      writes++;
-      const n = sock.write(chunk);
-      if (n < chunk.length) out = chunk.subarray(Math.max(0, n));
-    };
-    const enqueue = (frame: Uint8Array, now: boolean) => {
-      queue.push(frame);
-      if (now) write();
-      else if (!flushing) {
-        flushing = true;
-        setImmediate(write);
-      }
-    };
-    const sendClose = (code: number, reason: string) => {
-      if (closeSent) return;
-      closeSent = true;
-      enqueue(clientFrame(0x8, closePayload(code, reason)), true);
-    };
-    const violate = (code: number, reason: string) => {
-      sendClose(code, reason);
-      finish(code, reason);
-    };
-
-    /** Handle one complete frame; false stops reading. */
-    const onFrame = (fin: boolean, op: number, payload: Uint8Array): boolean => {
-      if (op === 0x8) {
-        const code = payload.length >= 2 ? (payload[0]! << 8) | payload[1]! : 1005;
-        const reason = payload.length > 2 ? Buffer.from(payload.subarray(2)).toString("utf8") : "";
-        sendClose(code === 1005 ? 1000 : code, "");
-        finish(code, reason);
-        return false;
-      }
-      if (op === 0x9) return enqueue(clientFrame(0xa, payload), true), true;
-      if (op === 0xa) return true;
-      if (op === 0x1) return events.text(), true;
-      if (op === 0x2 || op === 0x0) {
-        if ((op === 0x2) === frags.length > 0) return violate(1002, "unexpected continuation frame"), false;
-        if (fin && frags.length === 0) return events.message(payload), !done;
-        frags.push(payload.slice());
-        const size = frags.reduce((s, f) => s + f.length, 0);
-        if (size > MAX_MESSAGE) return violate(1009, "message too big"), false;
-        if (fin) {
-          const whole = Buffer.concat(frags);
-          frags = [];
-          events.message(whole);
-        }
-        return !done;
-      }
-      violate(1002, `unknown opcode ${op}`);
-      return false;
-    };
-
-    /** Read as many whole frames from `inbuf` as there are. */
-    const readFrames = () => {
-      let at = 0;
-      const b = inbuf;
-      while (!done) {
-        if (b.length - at < 2) break;
-        const b0 = b[at]!;
-        const b1 = b[at + 1]!;
-        if (b0 & 0x70) return violate(1002, "reserved bits set");
-        if (b1 & 0x80) return violate(1002, "a masked frame from the server");
-        let len = b1 & 0x7f;
-        let hl = 2;
-        if (len === 126) {
-          if (b.length - at < 4) break;
-          len = (b[at + 2]! << 8) | b[at + 3]!;
-          hl = 4;
-        } else if (len === 127) {
-          if (b.length - at < 10) break;
-          const big = new DataView(b.buffer, b.byteOffset + at + 2, 8).getBigUint64(0);
-          if (big > BigInt(MAX_MESSAGE)) return violate(1009, "message too big");
-          len = Number(big);
-          hl = 10;
-        }
-        if (len > MAX_MESSAGE) return violate(1009, "message too big");
-        if (b.length - at < hl + len) break;
-        const ok = onFrame((b0 & 0x80) !== 0, b0 & 0x0f, b.subarray(at + hl, at + hl + len));
-        at += hl + len;
-        if (!ok) return;
-      }
-      // A partial frame is copied: it must not depend on the chunk staying untouched.
-      inbuf = at === b.length ? new Uint8Array(0) : b.slice(at);
-    };
-
-    const onHandshake = () => {
-      const end = Buffer.from(inbuf.buffer, inbuf.byteOffset, inbuf.byteLength).indexOf("\r\n\r\n");
-      if (end < 0) {
-        if (inbuf.length > 16384) finish(1002, "the upgrade answer is too long");
-        return;
-      }
-      const head = Buffer.from(inbuf.buffer, inbuf.byteOffset, end).toString("latin1");
-      inbuf = inbuf.subarray(end + 4);
-      const lines = head.split("\r\n");
-      const status = /^HTTP\/1\.1 (\d{3})/.exec(lines[0]!)?.[1];
-      if (status !== "101") {
-        refused = Number(status ?? 0);
-        return finish(1002, `the upgrade was answered HTTP ${status ?? "?"}`);
-      }
-      const h: Record<string, string> = {};
-      for (const l of lines.slice(1)) {
-        const i = l.indexOf(":");
-        if (i > 0) h[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
-      }
-      if (h.upgrade?.toLowerCase() !== "websocket" || h.connection?.toLowerCase() !== "upgrade" || h["sec-websocket-accept"] !== wsAccept(key)) {
-        return finish(1002, "the upgrade answer is not a valid WebSocket handshake");
-      }
-      if (h["sec-websocket-extensions"] || h["sec-websocket-protocol"]) return finish(1002, "the server chose an extension or subprotocol nobody asked for");
-      open = true;
-      resolve({
-        send: (bytes, now) => !closeSent && enqueue(clientFrame(0x2, bytes), now),
-        close: (code = 1000, reason = "") => {
-          sendClose(code, reason);
-          // Wait briefly for the server's close frame, then hang up.
-          setTimeout(() => finish(code, reason), 1000).unref?.();
-        },
-        ref: () => sock?.ref(),
-        unref: () => sock?.unref(),
-        get writes() {
-          return writes;
-        },
-      });
-      if (inbuf.length) readFrames();
-    };
-
+    const c = new Connection(key, events, resolve, reject);
     Bun.connect({
       unix: path,
       socket: {
         open(s) {
-          sock = s;
-          s.write(`GET ${target} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+          c.writer.sock = s;
+          s.write(upgradeRequest(target, key));
         },
-        data(_s, chunk) {
-          if (done) return;
-          inbuf = inbuf.length === 0 ? chunk : Buffer.concat([inbuf, chunk]);
-          if (open) readFrames();
-          else onHandshake();
-        },
-        drain(s) {
-          if (!out) return;
-          const n = s.write(out);
-          out = n < out.length ? out.subarray(Math.max(0, n)) : undefined;
-        },
-        close() {
-          finish(1006, open ? "" : "connection closed");
-        },
-        error(_s, e) {
-          finish(1006, (e as { code?: string }).code ?? e.message);
-        },
+        data: (_s, chunk) => c.data(chunk),
+        drain: () => c.writer.drain(),
+        close: () => c.finish(1006, c.opened ? "" : "connection closed"),
+        error: (_s, e) => c.finish(1006, (e as { code?: string }).code ?? e.message),
       },
-    }).catch((e: { code?: string; message?: string }) => finish(1006, e?.code ?? e?.message ?? String(e)));
+    }).catch((e: { code?: string; message?: string }) => c.finish(1006, e?.code ?? e?.message ?? String(e)));
   });
 }
