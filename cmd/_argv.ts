@@ -48,7 +48,7 @@ export async function checkArgv(
     if (!isFlag(a)) {
       if (looksLikeKeyString(a)) throw secretOnArgv(a);
       positionals.push(a);
-      if (positionals.length > wanted.length) throw extraArgument(name, page, wanted.map((p) => p.name), a, flags);
+      if (positionals.length > wanted.length && !page?.variadic) throw extraArgument(name, page, wanted.map((p) => p.name), a, flags);
       continue;
     }
     if (a === "--help" || a === "-h") return { rawArgs: [], help: true, positionals, values };
@@ -76,11 +76,11 @@ export async function checkArgv(
     values.set(f.name, own[++i]);
   }
   const rest = page?.passthrough ? [] : (after ?? []);
-  misplacedFlags(name, own, rest, flags, wanted.length - positionals.length);
+  misplacedFlags(name, own, rest, flags, page?.variadic ? Infinity : wanted.length - positionals.length);
   for (const a of rest) {
     if (looksLikeKeyString(a)) throw secretOnArgv(a);
     positionals.push(a);
-    if (positionals.length > wanted.length) throw extraArgument(name, page, wanted.map((p) => p.name), a, flags);
+    if (positionals.length > wanted.length && !page?.variadic) throw extraArgument(name, page, wanted.map((p) => p.name), a, flags);
   }
   const missing = wanted.find((p, i) => p.required && positionals[i] === undefined);
   const absent = [...flags].find(([n, f]) => n === f.name && (f.def as any).required && !seen.has(n));

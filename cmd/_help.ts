@@ -20,6 +20,8 @@ export interface HelpPage {
   readsValue?: boolean;
   /** Flags that may be given more than once (each value counts); any other flag given twice is refused. */
   repeatable?: string[];
+  /** The last positional argument takes any number of words (`audit verify FILE…`). */
+  variadic?: boolean;
 }
 
 const EXIT_CODES = `Exit codes: 0 ok, 1 error, 2 bad input or usage, 3 not found, 4 conflict
@@ -202,7 +204,7 @@ unless --reveal.`,
       "hush checkout api --json | jq -r .value",
     ],
   },
-  audit: { examples: ["hush audit tail -f", "hush audit verify --file audit.jsonl --key-file audit.verify"] },
+  audit: { examples: ["hush audit tail -f", "hush audit verify audit.jsonl --key-file audit.verify"] },
   "audit tail": {
     about: `Reads admin.sock as the daemon's user; with --admin-credential-file (or
 HUSH_ADMIN_CREDENTIAL) it signs the request on hush.sock, or on a controller's TLS
@@ -221,7 +223,9 @@ and does not reconnect by itself. A chain break in the stream exits 1.`,
     ],
   },
   "audit verify": {
-    repeatable: ["key-file"],
+    repeatable: ["key-file", "file", "first-epoch"],
+    variadic: true,
+    usage: ["[OPTIONS] <FILE>..."],
     about: `Without --key-file, only the chain is checked: that catches a careless edit, but
 anyone who can write the file can recompute the chain after an edit, cut off the
 end, or append a made-up run. With the verification key (from \`hush keygen audit\`,
@@ -232,12 +236,21 @@ listed; --closed fails on any. Files from hush 0.1.0 (format 1) verify with thei
 HUSH-AUDIT-KEY-1… key, with a warning; pass --key-file twice for a file with both
 formats.
 
-Exit codes: 0 intact, 1 broken (the seq and line are named), 2 bad key file, 3 no
-such file.`,
+Several files (one per daemon sharing a Redis, each with its own chain and sealing
+state): each is verified on its own, exactly as alone, with the --key-file whose
+key id its runs carry (give one verification key per daemon, in any order). Two
+files sealed with the same key are refused. The lines that passed are printed
+merged by time in a table whose first column names the file (with --json: one
+object with each file's report and the merged lines), then each file's report.
+Every broken file gets its own error line with the file, seq and line.
+
+Exit codes: 0 intact (every file), 1 broken (the file, seq and line are named), 2
+bad key file, 3 no such file.`,
     examples: [
-      "hush audit verify --file audit.jsonl                                   # the chain only",
-      "hush audit verify --file audit.jsonl --key-file audit.verify --closed",
-      "hush audit verify --file audit-2.jsonl --key-file audit.verify --first-epoch 5812   # continues audit.jsonl",
+      "hush audit verify audit.jsonl                                   # the chain only",
+      "hush audit verify audit.jsonl --key-file audit.verify --closed",
+      "hush audit verify audit-2.jsonl --key-file audit.verify --first-epoch 5812   # continues audit.jsonl",
+      "hush audit verify a/audit.jsonl b/audit.jsonl --key-file a.verify --key-file b.verify   # two daemons, merged by time",
     ],
   },
   "audit hash": {

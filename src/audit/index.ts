@@ -10,4 +10,5 @@ export * from "./state-file.ts";
 export * from "./file.ts";
 export * from "./writer.ts";
 export * from "./verify.ts";
+export * from "./verify-logs.ts";
 export * from "./read.ts";

@@ -105,7 +105,7 @@ const EVENT_STRINGS = ["actor", "via", "action", "target", "reason", "corr_id"];
 const isCount = (n: unknown) => Number.isSafeInteger(n) && (n as number) > 0;
 
 /** Split into lines (without newlines); `partial` when the last one has none. */
-function splitLines(bytes: Uint8Array): { lines: Uint8Array[]; partial: boolean } {
+export function splitLines(bytes: Uint8Array): { lines: Uint8Array[]; partial: boolean } {
   const lines: Uint8Array[] = [];
   let start = 0;
   for (let i = bytes.indexOf(0x0a); i >= 0; i = bytes.indexOf(0x0a, start)) {
