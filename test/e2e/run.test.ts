@@ -4,6 +4,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join, resolve } from "node:path";
 import { HUSH, hush, slowRequest, tempDir, waitFor } from "./_harness.ts";
 
@@ -122,24 +123,39 @@ describe("hush run: stop signals", () => {
     const env: Record<string, string> = { ...(process.env as Record<string, string>), TMPDIR: tmp, NO_COLOR: "1" };
     delete env.XDG_RUNTIME_DIR;
     const p = Bun.spawn([HUSH, "run", "--", ...cmd], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-    const out = new Response(p.stdout).text();
+    let soFar = "";
+    const out = (async () => {
+      const dec = new TextDecoder();
+      for await (const c of p.stdout as any) soFar += dec.decode(c, { stream: true });
+      return soFar;
+    })();
     const err = new Response(p.stderr).text();
     cleanups.push(() => p.kill("SIGKILL"));
-    return { p, tmp, out, err, left: () => readdirSync(tmp) };
+    /** What the command printed so far. */
+    return { p, tmp, out, err, soFar: () => soFar, left: () => readdirSync(tmp) };
+  }
+
+  /** The socket takes connections (false once the daemon stopped listening: its drain began). */
+  function accepting(socket: string): Promise<boolean> {
+    return new Promise((res) => {
+      const c = connect({ path: socket });
+      c.once("connect", () => (c.destroy(), res(true)));
+      c.once("error", () => res(false));
+    });
   }
 
   test("each signal is forwarded to the command; its exit code comes back; everything is wiped", async () => {
     for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
       const r = run(["sh", "-c", `trap 'echo got-signal; exit 7' TERM INT HUP; echo ready; while :; do sleep 0.05; done`]);
-      await waitFor(async () => r.left().length > 0 && existsSync(join(r.tmp, r.left()[0], "hush.sock")), 10_000, "hush run's socket");
-      await Bun.sleep(300); // the command has set its trap
+      // "ready" comes after the trap is set: a signal before it would kill sh (exit 128+n).
+      await waitFor(() => r.soFar().includes("ready") || r.p.exitCode !== null, 20_000, "the command to set its trap");
       r.p.kill(sig);
       r.p.kill(sig); // a repeated signal is forwarded too, and does not kill hush run
       expect(await r.p.exited).toBe(7);
       expect(await r.out).toContain("got-signal");
       expect(r.left()).toEqual([]);
     }
-  }, 40_000);
+  }, 60_000);
 
   test.skipIf(Bun.which("timeout") === null)("timeout(1) on hush run: the command ends, hush run wipes and passes 143 through", async () => {
     const tmp = tempDir("hush-run-tmp-");
@@ -166,15 +182,15 @@ describe("hush run: stop signals", () => {
 
   test("a signal after the command exited cuts the drain short; the exit code is still the command's", async () => {
     const go = join(tempDir(), "go");
-    const r = run(["sh", "-c", `echo "$HUSH_SOCKET"; while [ ! -e ${go} ]; do sleep 0.05; done; exit 5`]);
-    let socket = "";
-    await waitFor(async () => {
-      socket = r.left().length ? join(r.tmp, r.left()[0], "hush.sock") : "";
-      return socket !== "" && existsSync(socket);
-    }, 10_000, "hush run's socket");
+    // The command exits only once the daemon counts the slow request in flight (its own status call is the other one).
+    const inFlight = `until "$0" status --json | grep -q '"in_flight":{"used":2,'; do sleep 0.05; done`;
+    const r = run(["sh", "-c", `echo "$HUSH_SOCKET"; while [ ! -e ${go} ]; do sleep 0.05; done; ${inFlight}; exit 5`, HUSH]);
+    await waitFor(() => r.soFar().includes("\n") || r.p.exitCode !== null, 20_000, "the command to start");
+    const socket = r.soFar().trim();
     const slow = await slowRequest(socket);
     Bun.spawnSync(["touch", go]);
-    await Bun.sleep(300); // the command has exited; the daemon drains the slow request
+    // Not a fixed sleep: the command has exited and the daemon drains the slow request once it stops listening.
+    await waitFor(async () => !(await accepting(socket)) || r.p.exitCode !== null, 20_000, "the drain to begin");
     r.p.kill("SIGTERM");
     expect(await r.p.exited).toBe(5);
     expect(await r.err).toContain("stop signal during the drain: closing remaining connections now");

@@ -10,7 +10,8 @@
  * signals are tested in run.test.ts.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { closeSync, existsSync, openSync, writeSync, constants as fsc } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, writeSync, constants as fsc } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { HUSH, freePort, hush, slowRequest, startDaemon, tempDir, waitFor, type Daemon } from "./_harness.ts";
 
@@ -131,9 +132,11 @@ describe("hush serve: stop signals", () => {
     const p = Bun.spawn([HUSH, "serve", "--socket", socket, "--creds-file", fifo, "--audit-file", audit, "--audit-state-file", state], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     cleanups.push(() => p.kill("SIGKILL"));
     const log = new Response(p.stderr).text();
-    await Bun.sleep(500); // hush serve is now blocked opening the FIFO
+    // Not a fixed sleep: under load the daemon may not have reached the FIFO (or installed its
+    // handlers) after any given time. Wait until the kernel says both.
+    await waitFor(() => p.exitCode !== null || (catches(p.pid, "SIGTERM") && blockedOnFifo(p.pid)), 20_000, "hush serve to block opening the FIFO");
     p.kill("SIGTERM");
-    await Bun.sleep(200);
+    await waitFor(() => p.exitCode !== null || !pending(p.pid, "SIGTERM"), 10_000, "the SIGTERM to be delivered");
     let fd: number | undefined;
     try {
       fd = openSync(fifo, fsc.O_WRONLY | fsc.O_NONBLOCK); // ENXIO if the daemon is gone
@@ -144,5 +147,29 @@ describe("hush serve: stop signals", () => {
     expect({ code, log: await log }).toMatchObject({ code: 0 });
     expect(existsSync(socket)).toBe(false);
     if (existsSync(audit)) expect((await hush(["audit", "verify", "--file", audit, "--key-file", key, "--closed"])).code).toBe(0);
-  }, 30_000);
+  }, 45_000);
 });
+
+/** A signal's bit in the masks of /proc/PID/status. */
+const bit = (sig: NodeJS.Signals) => 1n << BigInt(osConstants.signals[sig] - 1);
+function statusMask(pid: number, field: string): bigint {
+  const m = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`^${field}:\\s*([0-9a-f]+)$`, "m"));
+  return m ? BigInt("0x" + m[1]) : 0n;
+}
+/** The process has a handler for `sig` (SigCgt). */
+const catches = (pid: number, sig: NodeJS.Signals) => (statusMask(pid, "SigCgt") & bit(sig)) !== 0n;
+/** `sig` was sent and not yet delivered (to the process or its main thread). */
+const pending = (pid: number, sig: NodeJS.Signals) => ((statusMask(pid, "ShdPnd") | statusMask(pid, "SigPnd")) & bit(sig)) !== 0n;
+/** The main thread sleeps in the kernel's FIFO open (waiting for a writer): by wchan, or by syscall (openat) where wchan shows 0. */
+function blockedOnFifo(pid: number): boolean {
+  let wchan: string;
+  try {
+    wchan = readFileSync(`/proc/${pid}/wchan`, "utf8");
+  } catch {
+    // Not root: the daemon is non-dumpable, so wchan and syscall are hidden; its main thread asleep is the best sign left.
+    return readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").startsWith("S");
+  }
+  if (/partner|fifo|pipe/.test(wchan)) return true;
+  const nr = readFileSync(`/proc/${pid}/syscall`, "utf8").split(" ")[0];
+  return wchan === "0" && (process.arch === "x64" ? nr === "257" : process.arch === "arm64" ? nr === "56" : false);
+}
