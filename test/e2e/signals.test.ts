@@ -80,13 +80,24 @@ describe("hush serve: stop signals", () => {
       const audit = join(dir, `audit-timeout-${i}.log`);
       const { key, state } = await auditKeys();
       const socket = join(tempDir(), "run", "hush.sock");
-      // --preserve-status: timeout exits with hush's own status.
-      const p = Bun.spawn(["timeout", "--preserve-status", "-s", "TERM", "1", HUSH, "serve", "--socket", socket, "--audit-file", audit, "--audit-state-file", state], {
+      // --preserve-status: timeout exits with hush's own status. Its time runs out when we say so:
+      // SIGALRM is the alarm timeout(1) sets itself (its expiry path: TERM to the daemon, then to
+      // its process group), sent once the daemon is ready, not after a fixed second that a loaded
+      // machine may spend starting it (a signal before its handlers exist is not what this tests).
+      const p = Bun.spawn(["timeout", "--preserve-status", "-s", "TERM", "120", HUSH, "serve", "--socket", socket, "--audit-file", audit, "--audit-state-file", state], {
         stdin: "ignore",
         stdout: "ignore",
         stderr: "pipe",
       });
-      const log = new Response(p.stderr).text();
+      cleanups.push(() => p.kill("SIGKILL"));
+      let soFar = "";
+      const log = (async () => {
+        const dec = new TextDecoder();
+        for await (const c of p.stderr as any) soFar += dec.decode(c, { stream: true });
+        return soFar;
+      })();
+      await waitFor(() => soFar.includes("hush: ready") || p.exitCode !== null, 20_000, "hush serve to be ready");
+      p.kill("SIGALRM");
       const code = await p.exited;
       expect({ code, log: code === 0 ? "" : await log }).toEqual({ code: 0, log: "" });
       expect(existsSync(socket)).toBe(false);
