@@ -8,6 +8,7 @@ export * from "./hash.ts";
 export * from "./sealing.ts";
 export * from "./state-file.ts";
 export * from "./file.ts";
+export * from "./event.ts";
 export * from "./writer.ts";
 export * from "./verify.ts";
 export * from "./verify-logs.ts";

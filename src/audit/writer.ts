@@ -38,15 +38,14 @@
  * the chain stays intact. Failing closed — refusing requests that reveal or
  * change secrets while `healthy` is false — is the caller's job.
  *
- * Identical failures (same actor, via, action, target, result, reason)
- * within `aggregateMs` are collapsed: the first is written at once, the
- * repeats become one line with `count` when the window ends. Events that
- * carry a `source` or `failures` field were already accounted by the caller
- * (src/server/failures.ts: unauthenticated failures, per source) and are
- * written as they come. No secret value is ever written (invariant 2):
+ * Identical failures within `aggregateMs` are collapsed into one line with
+ * `count` (aggregate.ts). No secret value is ever written (invariant 2):
  * callers pass ids and names only, and every string also goes through the
  * `mask` hook. One writer per file, enforced: the audit file and the state
  * file are locked (flock) for the run.
+ *
+ * Parts: event fields (event.ts), the backlog (backlog.ts), followers
+ * (followers.ts), the checks before a run (run-open.ts).
  *
  * `commit(events)` is the all-or-nothing write of a change's records
  * (src/server/change.ts): every line is in the file when it returns true;
@@ -55,35 +54,16 @@
  * the caller can undo its change without the log claiming it happened.
  * @module
  */
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, writeSync } from "node:fs";
-import { HushError } from "../errors.ts";
-import { fromUtf8, utf8, wipe } from "../crypto/index.ts";
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync } from "node:fs";
+import { utf8, wipe } from "../crypto/index.ts";
 import { lineHash } from "./hash.ts";
 import { sealMacV2 } from "./sealing.ts";
-import { openAuditFile } from "./file.ts";
+import { openForRun } from "./run-open.ts";
+import { FailureAggregator } from "./aggregate.ts";
+import { Backlog } from "./backlog.ts";
+import { Followers } from "./followers.ts";
+import { cleanField, eventFields, type AuditEvent, type EventFields } from "./event.ts";
 import type { SealStateFile } from "./state-file.ts";
-
-export type AuditResult = "ok" | "denied" | "error";
-
-/** One audit event. Ids and names only, never a secret value. */
-export interface AuditEvent {
-  actor?: string;
-  via?: string;
-  action: string;
-  target?: string;
-  result?: AuditResult;
-  reason?: string;
-  corr_id?: string;
-  /** `hmac-sha256:…` of a value (never the value): found with `hush audit hash`. */
-  value_hash?: string;
-  /** Where an unauthenticated failure came from: an IPv4 address, an IPv6 /64, `unix`, or `*` (the overflow record). */
-  source?: string;
-  /** A failure summary (PROTOCOL.md §9.5): failures in the window, of them answered `rate_limited`, the window's start (ms), distinct sources folded into an overflow record. */
-  failures?: number;
-  limited?: number;
-  since?: number;
-  sources?: number;
-}
 
 export interface AuditWriterOptions {
   path: string;
@@ -106,17 +86,10 @@ export interface AuditWriterOptions {
   onHealthChange?: (healthy: boolean, error: string | null) => void;
 }
 
-const FIELDS = ["actor", "via", "action", "target", "result", "reason", "corr_id", "value_hash", "source"] as const;
-const NUMBERS = ["failures", "limited", "since", "sources"] as const;
 const RESERVED = new Set(["seq", "ts", "type", "prev", "v", "key", "key_id", "epoch", "seal_every", "seal_interval_ms"]);
-const MAX_FIELD = 512;
-const MAX_AGGREGATES = 4096;
 const NL = utf8("\n");
 
-type Aggregate = { fields: EventFields; firstSeq: number; windowStart: number; count: number };
-
 type Fields = Record<string, string | number | boolean | undefined>;
-type EventFields = Record<string, string | number>;
 
 export class AuditWriter {
   readonly path: string;
@@ -125,31 +98,23 @@ export class AuditWriter {
   private fd: number;
   private seq: number;
   private prev: string;
-  /** Lines not yet in the file; `gate`: write only once the evolved sealing state is saved (a seal, a sealed run's stop). */
-  private pending: { bytes: Uint8Array; seal: boolean; gate: boolean }[] = [];
-  /** Seal lines in `pending`: while one waits, no new seal is made. */
-  private pendingSeals = 0;
-  private pendingOffset = 0;
-  private pendingBytes = 0;
+  /** Lines not yet in the file; gated: write only once the evolved sealing state is saved (a seal, a sealed run's stop). */
+  private readonly pending = new Backlog();
   private ok = true;
   private lastError: string | null = null;
   private dropped = 0;
-  /** Lines written during a commit, told to followers once the whole commit is in. */
-  private held: Uint8Array[] | null = null;
   private droppedSince = 0;
   private sealing: SealStateFile | null = null;
   private sinceSeal = 0;
   private lastSealAt: number;
   private lastSealedSeq: number | null = null;
-  private aggregates = new Map<string, Aggregate>();
-  private listeners = new Set<(line: string) => void>();
-  private closers = new Set<() => void>();
+  private readonly aggregates: FailureAggregator;
+  private readonly followers = new Followers();
   private closed = false;
   private readonly now: () => number;
   private readonly mask: (s: string) => string;
   private readonly sealEvery: number;
   private readonly sealIntervalMs: number;
-  private readonly aggregateMs: number;
   private readonly maxPendingBytes: number;
   private readonly onHealthChange: (healthy: boolean, error: string | null) => void;
 
@@ -162,7 +127,7 @@ export class AuditWriter {
     this.mask = opts.mask ?? ((s) => s);
     this.sealEvery = positive(opts.sealEvery ?? 100, "sealEvery");
     this.sealIntervalMs = positive(opts.sealIntervalMs ?? 10_000, "sealIntervalMs");
-    this.aggregateMs = opts.aggregateMs ?? 1000;
+    this.aggregates = new FailureAggregator(opts.aggregateMs ?? 1000);
     this.maxPendingBytes = opts.maxPendingBytes ?? 4 << 20;
     const tell = opts.onHealthChange;
     this.onHealthChange = (h, e) => {
@@ -183,34 +148,17 @@ export class AuditWriter {
    * the last MiB has a key id), a last seal ahead of the state that the state
    * cannot vouch for (SealStateFile.reconcile), or a state file that cannot
    * be rewritten; `conflict` when another process holds the audit file's
-   * lock. On any failure the state file (owned by the writer from here) is
-   * closed and its lock dropped.
+   * lock (src/audit/run-open.ts). On any failure the state file (owned by
+   * the writer from here) is closed and its lock dropped.
    */
   static open(opts: AuditWriterOptions): AuditWriter {
     const sealing = opts.sealing;
-    let fd = -1;
+    const opened = openForRun(opts.path, sealing);
     try {
-      if (sealing) {
-        // First of all: the state file can be rewritten (before the audit file is created or touched).
-        try {
-          sealing.persist();
-        } catch (e: any) {
-          throw new HushError("invalid_request", `cannot rewrite audit state file ${sealing.path} (${e?.code ?? e}): the daemon's user must be able to create files in its directory`);
-        }
-      }
-      const opened = openAuditFile(opts.path); // locked: one daemon per audit file
-      fd = opened.fd;
-      if (!sealing && opened.lastSeal?.keyId !== undefined) {
-        // An unsealed run after format-2 runs is what a downgrade looks like: the verifier refuses it.
-        throw new HushError("invalid_request", `audit file ${opts.path} is sealed (format 2, key id ${opened.lastSeal.keyId}): start the daemon with --audit-state-file (the sealing state of that key); an unsealed run appended to it would fail hush audit verify`, {
-          hint: "or start a new --audit-file to run without sealing",
-        });
-      }
-      const notes = sealing ? sealing.reconcile(opened.lastSeal, opts.path) : []; // a fast-forward is saved after the start seal
-      const w = new AuditWriter(opts, fd, opened.lastSeq, opened.prev);
-      w.warnings.push(...opened.warnings, ...notes);
+      const w = new AuditWriter(opts, opened.fd, opened.lastSeq, opened.prev);
+      w.warnings.push(...opened.warnings, ...opened.notes);
       const start: Fields = { v: 2 };
-      for (const [k, v] of Object.entries(opts.start ?? {})) if (!RESERVED.has(k)) start[k] = typeof v === "string" ? w.clean(v) : v;
+      for (const [k, v] of Object.entries(opts.start ?? {})) if (!RESERVED.has(k)) start[k] = typeof v === "string" ? cleanField(v, w.mask) : v;
       if (sealing) {
         w.sealing = sealing;
         start.key_id = sealing.keyId;
@@ -223,7 +171,7 @@ export class AuditWriter {
       w.flush();
       return w;
     } catch (e) {
-      if (fd >= 0) closeSync(fd);
+      closeSync(opened.fd);
       sealing?.close(); // the writer owns it: its lock is dropped with the failed start
       throw e;
     }
@@ -257,12 +205,7 @@ export class AuditWriter {
       if (onClose) queueMicrotask(onClose);
       return () => {};
     }
-    this.listeners.add(listener);
-    if (onClose) this.closers.add(onClose);
-    return () => {
-      this.listeners.delete(listener);
-      if (onClose) this.closers.delete(onClose);
-    };
+    return this.followers.add(listener, onClose);
   }
 
   /**
@@ -273,25 +216,14 @@ export class AuditWriter {
     if (this.closed) return null;
     const now = this.now();
     this.flushAggregates(now, false);
-    const fields = this.fieldsOf(ev);
-    let seq: number | null;
-    const result = fields.result;
-    if (result !== undefined && result !== "ok" && this.aggregateMs > 0 && fields.source === undefined && fields.failures === undefined) {
-      const id = JSON.stringify([fields.actor, fields.via, fields.action, fields.target, fields.result, fields.reason]);
-      const agg = this.aggregates.get(id);
-      if (agg) {
-        agg.count++;
-        this.tick(now);
-        return null;
-      }
-      seq = this.append("event", () => fields);
-      if (seq !== null) {
-        if (this.aggregates.size >= MAX_AGGREGATES) this.flushAggregates(now, true, 1);
-        this.aggregates.set(id, { fields, firstSeq: seq, windowStart: now, count: 0 });
-      }
-    } else {
-      seq = this.append("event", () => fields);
+    const fields = eventFields(ev, this.mask);
+    const kind = this.aggregates.kindOf(fields);
+    if (kind !== null && this.aggregates.fold(kind)) {
+      this.tick(now);
+      return null;
     }
+    const seq = this.append("event", () => fields);
+    if (kind !== null && seq !== null) this.aggregates.opened(kind, fields, seq, now, this.writeRepeat);
     if (this.sealing && this.sinceSeal >= this.sealEvery) this.seal(now);
     this.flush();
     return seq;
@@ -318,30 +250,27 @@ export class AuditWriter {
       this.record(refusal);
       return false;
     }
-    const lines = events.map((ev) => this.fieldsOf(ev));
+    const lines = events.map((ev) => eventFields(ev, this.mask));
     const mark = { seq: this.seq, prev: this.prev, sinceSeal: this.sinceSeal, size: fstatSync(this.fd).size };
     for (const f of lines) this.append("event", () => f);
     // Followers see the lines only once all of them are in the file.
-    const held: Uint8Array[] = (this.held = []);
+    this.followers.hold();
     this.flush();
-    this.held = null;
+    const held = this.followers.release();
     const written = this.pending.length === 0;
     if (written) {
-      for (const b of held) this.tell(b);
+      this.followers.tell(held);
     } else {
       // Only these lines were pending (the backlog was empty): take them back.
-      if (this.pendingOffset > 0 || held.length > 0) {
+      if (this.pending.offset > 0 || held.length > 0) {
         try {
           ftruncateSync(this.fd, mark.size);
         } catch {
-          for (const b of held) this.tell(b);
+          this.followers.tell(held);
           return true; // the partial line cannot be cut off: the lines stay and land when the file recovers
         }
       }
-      this.pending = [];
-      this.pendingSeals = 0;
-      this.pendingOffset = 0;
-      this.pendingBytes = 0;
+      this.pending.clear();
       this.seq = mark.seq;
       this.prev = mark.prev;
       this.sinceSeal = mark.sinceSeal;
@@ -384,40 +313,15 @@ export class AuditWriter {
     try {
       closeSync(this.fd);
     } catch {}
-    this.listeners.clear();
-    for (const c of this.closers) {
-      try {
-        c();
-      } catch {}
-    }
-    this.closers.clear();
+    this.followers.end();
     return ok;
   }
 
   // ---- internals -------------------------------------------------------------
 
-  /** An event's fields in line order: strings masked and cut, numbers as they are. */
-  private fieldsOf(ev: AuditEvent): EventFields {
-    const fields: EventFields = {};
-    for (const f of FIELDS) {
-      const v = ev[f];
-      if (v !== undefined && v !== null) fields[f] = this.clean(String(v));
-    }
-    for (const f of NUMBERS) {
-      const v = ev[f];
-      if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) fields[f] = v;
-    }
-    return fields;
-  }
-
-  private clean(s: string): string {
-    const m = this.mask(s);
-    return m.length > MAX_FIELD ? m.slice(0, MAX_FIELD - 1) + "…" : m;
-  }
-
   /** Create the next line; `build` gets its seq, prev and ts. Returns the seq, or null if dropped. */
   private append(type: string, build: (seq: number, prev: string, ts: number) => Fields): number | null {
-    if (type === "event" && this.pendingBytes > this.maxPendingBytes) {
+    if (type === "event" && this.pending.bytes > this.maxPendingBytes) {
       if (this.dropped++ === 0) this.droppedSince = this.now();
       return null;
     }
@@ -432,8 +336,6 @@ export class AuditWriter {
     out.set(NL, bytes.length);
     const seal = type === "seal";
     this.pending.push({ bytes: out, seal, gate: seal || (type === "stop" && this.sealing !== null) });
-    this.pendingBytes += out.length;
-    if (seal) this.pendingSeals++;
     if (type !== "seal") this.sinceSeal++;
     return seq;
   }
@@ -444,7 +346,7 @@ export class AuditWriter {
    * earlier seal line still waits (the lines stay due for the next one).
    */
   private seal(now: number): void {
-    if (this.pendingSeals > 0) return;
+    if (this.pending.seals > 0) return;
     const st = this.sealing!;
     const key = st.sealKey();
     const { epoch, keyId } = st;
@@ -456,52 +358,27 @@ export class AuditWriter {
     this.lastSealedSeq = seq;
   }
 
-  /** Write the repeat counts of windows that ended (all of them, or the oldest `limit`). */
-  private flushAggregates(now: number, all: boolean, limit = Infinity): void {
-    for (const [id, agg] of this.aggregates) {
-      if (limit-- <= 0) break;
-      if (!all && now - agg.windowStart < this.aggregateMs) continue;
-      this.aggregates.delete(id);
-      if (agg.count > 0) this.append("event", () => ({ ...agg.fields, count: agg.count, repeat_of: agg.firstSeq }));
-    }
+  /** End the aggregation windows that are over (all of them at the end of the run). */
+  private flushAggregates(now: number, all: boolean): void {
+    this.aggregates.end(now, all, this.writeRepeat);
   }
+
+  /** A repeat count's line (FailureAggregator). */
+  private readonly writeRepeat = (fields: EventFields): void => void this.append("event", () => fields);
 
   /** Write pending lines in order; fdatasync after a seal. Returns true when all are in the file. */
   private flush(): boolean {
-    let sync = false;
-    while (this.pending.length > 0) {
-      const p = this.pending[0];
-      if (p.gate && this.pendingOffset === 0 && this.sealing?.dirty) {
-        // The invariant of §9.4: S_{n+1} is on disk before the seal of epoch n is.
-        try {
-          this.sealing.persist();
-        } catch (e: any) {
-          return this.failed({ code: `audit state file: ${e?.code ?? e?.message ?? e}` });
-        }
-      }
-      try {
-        const n = writeSync(this.fd, p.bytes, this.pendingOffset, p.bytes.length - this.pendingOffset);
-        if (n <= 0) throw Object.assign(new Error("write returned 0"), { code: "EIO" });
-        this.pendingOffset += n;
-      } catch (e) {
-        return this.failed(e);
-      }
-      if (this.pendingOffset < p.bytes.length) continue;
-      this.pending.shift();
-      this.pendingOffset = 0;
-      this.pendingBytes -= p.bytes.length;
-      if (p.seal) this.pendingSeals--;
-      sync ||= p.seal;
-      if (this.held) this.held.push(p.bytes);
-      else this.tell(p.bytes);
+    const r = this.pending.drain(this.fd, this.saveState, (line) => {
+      this.followers.written(line.bytes);
       if (this.pending.length === 0 && this.dropped > 0) {
         const count = this.dropped;
         const since = this.droppedSince;
         this.dropped = 0;
         this.append("dropped", () => ({ count, since }));
       }
-    }
-    if (sync || this.closed) {
+    });
+    if (!r.ok) return this.failed(r.error);
+    if (r.sync || this.closed) {
       try {
         fdatasyncSync(this.fd);
       } catch (e) {
@@ -514,16 +391,15 @@ export class AuditWriter {
     return true;
   }
 
-  /** Hand a line that is in the file to the followers. */
-  private tell(bytes: Uint8Array): void {
-    if (this.listeners.size === 0) return;
-    const text = fromUtf8(bytes.subarray(0, bytes.length - 1));
-    for (const l of this.listeners) {
-      try {
-        l(text);
-      } catch {}
+  /** The gate of a seal or a sealed run's stop line, the invariant of §9.4: S_{n+1} is on disk before the seal of epoch n is. */
+  private readonly saveState = (): void => {
+    if (!this.sealing?.dirty) return;
+    try {
+      this.sealing.persist();
+    } catch (e: any) {
+      throw { code: `audit state file: ${e?.code ?? e?.message ?? e}` };
     }
-  }
+  };
 
   private failed(e: any): false {
     this.lastError = typeof e?.code === "string" ? e.code : String(e?.message ?? e);
