@@ -19,7 +19,8 @@
 import { fromUtf8 } from "../crypto/index.ts";
 import { parseAuditLine, type AuditLine } from "./read.ts";
 import { sealKeyId } from "./sealing.ts";
-import { splitLines, verifyAuditLog, type VerifyOptions, type VerifyResult } from "./verify.ts";
+import { verifyAuditLog, type VerifyOptions, type VerifyResult } from "./verify.ts";
+import { splitLines } from "./verify-lines.ts";
 
 export interface LogInput {
   /** How the report names the log (the path as given). */

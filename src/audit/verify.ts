@@ -26,12 +26,14 @@
  * position (a gap, a swap, a foreign line), the repeated seq (a duplicate),
  * the changed line (its hash does not match the next line's `prev`), or the
  * seal or start line whose MAC, epoch or key fails.
+ *
+ * Parts: the line walk (verify-lines.ts), the seal checks (verify-seals.ts);
+ * here, the entry point and the whole-file rules.
  * @module
  */
-import { fromUtf8, wipe } from "../crypto/index.ts";
-import { ZERO_PREV, lineHash } from "./hash.ts";
 import { SealChain } from "./sealing.ts";
-import { Break, type ChainState, type Run, type SealFormat, checkSeal, newRun, startRunV1, startRunV2 } from "./verify-seals.ts";
+import { Break, type ChainState, type SealFormat } from "./verify-seals.ts";
+import { LineWalk } from "./verify-lines.ts";
 
 export interface VerifyOptions {
   /** The verification key (format 2: the 32-byte seed from `hush keygen audit`): check format-2 seals. */
@@ -98,33 +100,36 @@ export interface VerifyResult {
   error?: VerifyError;
 }
 
-const TYPES = new Set(["start", "event", "seal", "stop", "dropped"]);
-const RESULTS = new Set(["ok", "denied", "error"]);
-const EVENT_STRINGS = ["actor", "via", "action", "target", "reason", "corr_id"];
-
-const isCount = (n: unknown) => Number.isSafeInteger(n) && (n as number) > 0;
-
-/** Split into lines (without newlines); `partial` when the last one has none. */
-export function splitLines(bytes: Uint8Array): { lines: Uint8Array[]; partial: boolean } {
-  const lines: Uint8Array[] = [];
-  let start = 0;
-  for (let i = bytes.indexOf(0x0a); i >= 0; i = bytes.indexOf(0x0a, start)) {
-    lines.push(bytes.subarray(start, i));
-    start = i + 1;
-  }
-  const partial = start < bytes.length;
-  if (partial) lines.push(bytes.subarray(start));
-  return { lines, partial };
-}
-
 /** Verify an audit log. Never throws on bad input: the report says what broke. */
 export function verifyAuditLog(input: string | Uint8Array, opts: VerifyOptions = {}): VerifyResult {
   const bytes = typeof input === "string" ? new TextEncoder().encode(input) : input;
-  const r: VerifyResult = {
+  const r = emptyResult(opts.verifyKey !== undefined || opts.auditSecretKey !== undefined);
+  const g: ChainState = { chain: opts.verifyKey ? new SealChain(opts.verifyKey) : null, keyId: null, nextEpoch: 0, seen: false, skipped: [] };
+  const walk = new LineWalk(r, opts, g);
+  try {
+    walk.all(bytes);
+    finish(r, opts, g, walk.prevSeq);
+  } catch (e) {
+    if (!(e instanceof Break)) throw e;
+    walk.abandon();
+    r.ok = false;
+    if (!e.whole) r.lines = Math.max(0, e.line - 1);
+    r.closed = false;
+    r.error = { seq: e.seq, line: e.line, reason: e.reason };
+  }
+  g.chain?.wipe();
+  r.lastSeq = walk.prevSeq || null;
+  r.unsealedTail = r.lastSealedSeq === null ? r.lines : walk.prevSeq - r.lastSealedSeq;
+  r.nextEpoch = g.seen ? g.nextEpoch : null;
+  return r;
+}
+
+function emptyResult(sealsChecked: boolean): VerifyResult {
+  return {
     ok: true,
     lines: 0,
     seals: 0,
-    sealsChecked: opts.verifyKey !== undefined || opts.auditSecretKey !== undefined,
+    sealsChecked,
     lastSeq: null,
     lastSealedSeq: null,
     unsealedTail: 0,
@@ -138,124 +143,6 @@ export function verifyAuditLog(input: string | Uint8Array, opts: VerifyOptions =
     skippedEpochs: [],
     warnings: [],
   };
-  const g: ChainState = { chain: opts.verifyKey ? new SealChain(opts.verifyKey) : null, keyId: null, nextEpoch: 0, seen: false, skipped: [] };
-  const { lines, partial } = splitLines(bytes);
-  let run: Run | null = null;
-  let prev = ZERO_PREV;
-  let prevSeq = 0;
-  let firstTs = 0;
-  const endRun = () => {
-    if (!run) return;
-    if (run.firstUnsealed !== null) r.unsealed.push({ from: run.firstUnsealed, to: prevSeq });
-    if (!run.stopped) r.notStopped.push({ from: run.startSeq, to: prevSeq });
-    r.runList.push({
-      startSeq: run.startSeq,
-      endSeq: prevSeq,
-      sealing: run.format,
-      keyId: run.keyId,
-      epochs: run.firstEpoch === null ? null : { from: run.firstEpoch, to: run.lastEpoch! },
-      checked: run.checked,
-      stopped: run.stopped,
-      closed: run.closed,
-    });
-    wipe(run.key);
-  };
-  try {
-    for (let i = 0; i < lines.length; i++) {
-      const L = i + 1;
-      const expect = prevSeq + 1;
-      if (partial && i === lines.length - 1) throw new Break(expect, L, "the last line has no newline: the file was cut in the middle of a line");
-      let o: any;
-      let text = "";
-      try {
-        text = fromUtf8(lines[i]);
-        o = JSON.parse(text);
-      } catch {}
-      checkPlace(o, L, expect, prevSeq, prev);
-      if (L === 1) firstTs = o.ts;
-      if (o.type === "start") {
-        endRun();
-        run = startRun(o, L, opts, g, run);
-        r.runs++;
-      } else {
-        const cur = run!;
-        if (cur.stopped && !(o.type === "seal" && cur.format !== "none" && !cur.closed)) {
-          throw new Break(o.seq, L, `a ${o.type} line after the run's stop line (run started at seq ${cur.startSeq})`);
-        }
-        if (cur.startSealDue && o.type !== "seal") throw new Break(o.seq, L, `the start line of a sealed run (seq ${cur.startSeq}) must be followed by its start seal`);
-        if (o.type === "seal") {
-          checkSeal(o, text, L, cur, g);
-          r.seals++;
-          r.lastSealedSeq = o.seq;
-          if (cur.format === "v2" && g.chain) {
-            r.vouched = { toSeq: o.seq, epochs: { from: r.vouched?.epochs.from ?? o.epoch, to: o.epoch }, fromTs: firstTs, toTs: o.ts };
-          }
-        } else if (o.type === "stop") {
-          cur.stopped = true;
-          cur.closed = cur.format === "none";
-        } else if (o.type === "event") {
-          checkEvent(o, L);
-        } else if (!isCount(o.count) || typeof o.since !== "number") {
-          throw new Break(o.seq, L, "malformed dropped line");
-        }
-      }
-      if (o.type !== "seal") run!.firstUnsealed ??= o.seq;
-      prev = lineHash(lines[i]);
-      prevSeq = o.seq;
-      r.lines++;
-    }
-    endRun();
-    run = null;
-    finish(r, opts, g, prevSeq);
-  } catch (e) {
-    if (!(e instanceof Break)) throw e;
-    wipe((run as Run | null)?.key);
-    r.ok = false;
-    if (!e.whole) r.lines = Math.max(0, e.line - 1);
-    r.closed = false;
-    r.error = { seq: e.seq, line: e.line, reason: e.reason };
-  }
-  g.chain?.wipe();
-  r.lastSeq = prevSeq || null;
-  r.unsealedTail = r.lastSealedSeq === null ? r.lines : prevSeq - r.lastSealedSeq;
-  r.nextEpoch = g.seen ? g.nextEpoch : null;
-  return r;
-}
-
-/** seq, prev, ts and type of a line at file line L. */
-function checkPlace(o: any, L: number, expect: number, prevSeq: number, prev: string): void {
-  if (o === null || typeof o !== "object" || Array.isArray(o)) throw new Break(expect, L, "not a JSON object (the line was changed or cut)");
-  if (!Number.isSafeInteger(o.seq)) throw new Break(expect, L, "no valid seq");
-  if (o.seq !== expect) {
-    if (o.seq === prevSeq && prevSeq > 0) throw new Break(o.seq, L, `seq ${o.seq} appears twice (lines ${L - 1} and ${L}): a line was inserted or copied`);
-    if (o.seq > expect) {
-      const gap = o.seq - 1 > expect ? `${expect}..${o.seq - 1}` : `${expect}`;
-      throw new Break(expect, L, `seq ${gap} missing (found ${o.seq}): lines were deleted or reordered`);
-    }
-    throw new Break(expect, L, `seq ${o.seq} where ${expect} was expected: a line was inserted, copied or moved here`);
-  }
-  if (o.prev !== prev) {
-    if (L === 1) throw new Break(o.seq, L, "prev of the first line is not 32 zero bytes: the start of the file is missing or the line was changed");
-    throw new Break(prevSeq, L - 1, `seq ${prevSeq} (line ${L - 1}) does not hash to the prev of seq ${o.seq}: it was changed (or seq ${o.seq}'s prev was)`);
-  }
-  if (typeof o.ts !== "number" || !Number.isFinite(o.ts)) throw new Break(o.seq, L, "ts is not a number");
-  if (!TYPES.has(o.type)) throw new Break(o.seq, L, `unknown line type ${JSON.stringify(String(o.type)).slice(0, 40)}`);
-  if (L === 1 && o.type !== "start") throw new Break(o.seq, L, "the first line is not a start line: the start of the file is missing");
-}
-
-function startRun(o: any, L: number, opts: VerifyOptions, g: ChainState, prev: Run | null): Run {
-  if (o.key_id !== undefined) {
-    if (opts.auditSecretKey && !opts.verifyKey) throw new Break(o.seq, L, "this run is sealed in format 2: verify it with its verification key (HUSH-AUDIT-VERIFY-1…, from hush keygen audit)");
-    return startRunV2(o, L, g, opts.firstEpoch ?? 0, prev);
-  }
-  if (o.key !== undefined) return startRunV1(o, L, opts.auditSecretKey, g);
-  if (g.seen) {
-    throw new Break(o.seq, L, "a run without sealing after runs sealed in format 2: a downgrade (its seals and sealing fields were stripped); a daemon of this version refuses to append an unsealed run to a sealed file");
-  }
-  if ((opts.verifyKey || opts.auditSecretKey) && !opts.allowUnsealedRuns) {
-    throw new Break(o.seq, L, "this run is not sealed (no key in its start line) although an audit key was given: its seals were stripped, or the daemon ran without --audit-state-file");
-  }
-  return newRun(o.seq, "none");
 }
 
 /** What a check without a key cannot see (the verifier's warning, and PROTOCOL.md §9.8). */
@@ -326,15 +213,3 @@ function requireFormat2(r: VerifyResult, g: ChainState, hasV1: boolean, lastSeq:
   );
 }
 
-function checkEvent(o: any, L: number): void {
-  if (typeof o.action !== "string" || o.action === "") throw new Break(o.seq, L, "event without an action");
-  for (const f of EVENT_STRINGS) if (o[f] !== undefined && typeof o[f] !== "string") throw new Break(o.seq, L, `event field ${f} is not a string`);
-  if (o.result !== undefined && !RESULTS.has(o.result)) throw new Break(o.seq, L, "event result is not ok, denied or error");
-  if (o.count !== undefined && !(isCount(o.count) && isCount(o.repeat_of) && o.repeat_of < o.seq)) throw new Break(o.seq, L, "malformed repeat count");
-  if (o.source !== undefined && typeof o.source !== "string") throw new Break(o.seq, L, "event field source is not a string");
-  // A failure summary (§9.5): failures ≥ 1, since a time; limited and sources counts.
-  const summary = o.failures !== undefined || o.since !== undefined || o.limited !== undefined || o.sources !== undefined;
-  if (summary && !(isCount(o.failures) && Number.isSafeInteger(o.since) && (o.limited === undefined || isCount(o.limited)) && (o.sources === undefined || isCount(o.sources)))) {
-    throw new Break(o.seq, L, "malformed failure summary");
-  }
-}
