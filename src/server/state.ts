@@ -9,25 +9,11 @@ import type { JoinLimiter } from "./joinlimit.ts";
 import type { FailureLedger } from "./failures.ts";
 import type { Logger, Masker, Registry } from "../observe/index.ts";
 import type { DaemonConfig } from "../config/index.ts";
+import type { AuditEvent as AuditLineEvent } from "../audit/index.ts";
 
-/** One audit event (PROTOCOL.md §9). Ids and names only: never a secret value. */
-export interface AuditEvent {
-  actor?: string;
-  via?: string;
-  action: string;
-  target?: string;
+/** One audit event (PROTOCOL.md §9), as src/audit/event.ts defines it, with its result always given. Ids and names only: never a secret value. */
+export interface AuditEvent extends AuditLineEvent {
   result: "ok" | "denied" | "error";
-  reason?: string;
-  corr_id?: string;
-  /** `hmac-sha256:…` of a secret value (never the value), searchable with `hush audit hash`. */
-  value_hash?: string;
-  /** Where an unauthenticated failure came from (src/server/failures.ts): an IPv4 address, an IPv6 /64, `unix`, or `*`. */
-  source?: string;
-  /** A failure summary (PROTOCOL.md §9.5): failures in the window, of them answered `rate_limited`, the window's start (ms), triples folded into an overflow record. */
-  failures?: number;
-  limited?: number;
-  since?: number;
-  sources?: number;
 }
 
 /** Where audit events go. `healthy` false = the sink cannot write (fail closed). */
