@@ -158,3 +158,27 @@ describe("hush audit verify with several logs", () => {
     expect((await hush(["audit", "verify"])).code).toBe(2);
   });
 });
+
+describe("verifyAuditLogs (the merge)", () => {
+  test("a log whose clock stepped back keeps its seq order; equal times keep the files' order", async () => {
+    const { ZERO_PREV, lineHash, verifyAuditLogs } = await import("../../src/audit/index.ts");
+    /** A chained log: a start line, events, a stop line, at the times given. */
+    const make = (name: string, times: number[]) => {
+      let prev = ZERO_PREV;
+      const ls = times.map((ts, i) => {
+        const type = i === 0 ? "start" : i === times.length - 1 ? "stop" : "event";
+        const line = JSON.stringify({ seq: i + 1, ts, type, prev, ...(type === "event" ? { action: `${name}.${i}` } : type === "start" ? { v: 2 } : {}) });
+        prev = lineHash(line);
+        return line;
+      });
+      return { name, bytes: new TextEncoder().encode(ls.join("\n") + "\n") };
+    };
+    // x: start at 100, then 300, then 50 (its clock stepped back), stop at 50. y: everything at 100.
+    const x = make("x", [100, 300, 50, 50]);
+    const y = make("y", [100, 100, 100, 100]);
+    const r = verifyAuditLogs([x, y]);
+    expect(r.ok).toBe(true);
+    const order = r.merged.map((m) => `${r.logs[m.log].name}:${m.line.seq}`);
+    expect(order).toEqual(["x:1", "y:1", "y:2", "y:3", "y:4", "x:2", "x:3", "x:4"]);
+  });
+});
