@@ -85,7 +85,7 @@ describe("refusals name what they are about", () => {
     expect(s.stderr).toContain("did you mean --stage activate?");
     const log = join(dir, "audit.jsonl");
     writeFileSync(log, "");
-    const v = await hush(["audit", "verify", log]);
+    const v = await hush(["audit", "tail", log]);
     expect(v.code).toBe(2);
     expect(v.stderr).toContain(`did you mean --file ${log}?`);
   });

@@ -148,12 +148,19 @@ describe("hush serve: stop signals", () => {
     await waitFor(() => p.exitCode !== null || (catches(p.pid, "SIGTERM") && blockedOnFifo(p.pid)), 20_000, "hush serve to block opening the FIFO");
     p.kill("SIGTERM");
     await waitFor(() => p.exitCode !== null || !pending(p.pid, "SIGTERM"), 10_000, "the SIGTERM to be delivered");
-    let fd: number | undefined;
-    try {
-      fd = openSync(fifo, fsc.O_WRONLY | fsc.O_NONBLOCK); // ENXIO if the daemon is gone
+    // Feed the FIFO while the daemon waits on it (ENXIO: no reader, i.e. the daemon is gone, or not there yet).
+    await waitFor(() => {
+      if (p.exitCode !== null) return true;
+      let fd: number;
+      try {
+        fd = openSync(fifo, fsc.O_WRONLY | fsc.O_NONBLOCK);
+      } catch {
+        return false;
+      }
       writeSync(fd, "DB_PASSWORD=s3cret\n");
-    } catch {}
-    if (fd !== undefined) closeSync(fd);
+      closeSync(fd);
+      return true;
+    }, 10_000, "the daemon to read the FIFO");
     const code = await p.exited;
     expect({ code, log: await log }).toMatchObject({ code: 0 });
     expect(existsSync(socket)).toBe(false);
@@ -180,7 +187,7 @@ function blockedOnFifo(pid: number): boolean {
     // Not root: the daemon is non-dumpable, so wchan and syscall are hidden; its main thread asleep is the best sign left.
     return readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").startsWith("S");
   }
-  if (/partner|fifo|pipe/.test(wchan)) return true;
+  if (/^(wait_for_partner|fifo_open)$/.test(wchan.trim())) return true;
   const nr = readFileSync(`/proc/${pid}/syscall`, "utf8").split(" ")[0];
   return wchan === "0" && (process.arch === "x64" ? nr === "257" : process.arch === "arm64" ? nr === "56" : false);
 }
