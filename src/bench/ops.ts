@@ -70,7 +70,7 @@ export async function prepareOp(op: OpName, s: OpSetup): Promise<PreparedOp> {
     const w = carrier === "ws" ? 0 : worker;
     if (!clients[w]) {
       clients[w] = new Client({ socket: s.socket, socketOwner: s.socketOwner, credential: s.credential, retries: 0, autoRekey: false, transport: carrier });
-      if (s.transport) (clients[w] as any).transport = s.transport(s.socket);
+      if (s.transport) (clients[w] as any).session.transport = s.transport(s.socket); // session.ts: the signed channel holds the transport
     }
     return clients[w];
   };

@@ -14,73 +14,19 @@
  * @module
  */
 import { HushError } from "../errors.ts";
-import { equalBytes, equalStrings, fromB64u, fromUtf8, openChaCha, parsePin, utf8 } from "../crypto/index.ts";
-import { signRequest, signResponse } from "../auth/index.ts";
-import { decodeCredential, decodeServerPublic, encodeCredential, parseKeyFile, type Credential } from "../keys/index.ts";
+import { fromB64u, fromUtf8, openChaCha, utf8 } from "../crypto/index.ts";
+import { decodeCredential, parseKeyFile } from "../keys/index.ts";
 import { defaultSocketPath } from "../config/index.ts";
-import { createUnixTransport, type Transport } from "./transport.ts";
-import { createLoopbackTransport, createTlsTransport } from "./tls.ts";
-import { createWsTransport } from "./transport-ws.ts";
-import { loopbackOpener, tlsOpener, unixOpener } from "./ws-open.ts";
 import { raiseFromResponse } from "./errors.ts";
-import { isPlainTarget } from "../wire/target.ts";
-import { startHandshake } from "./join.ts";
+import { pickTransport, transportKind } from "./connect.ts";
+import { closedError, REKEY_ATTEMPTS, SignedSession } from "./session.ts";
 import { asyncDispose, getOrSetFlow, makeHold, runHeld, type GetOrSetOptions, type Lease, type Lock } from "./holds.ts";
 import { abortable, sleep, untilFree, type CallOptions, type WaitOptions } from "./wait.ts";
-import { compressor, type CompressOption, type Compressor, type Encoded } from "./compress.ts";
-import { toStatus, type LeaseOptions, type LockOptions, type SetOptions, type Status, type WhoAmI } from "./options.ts";
+import { compressor } from "./compress.ts";
+import { toStatus, type ClientOptions, type LeaseOptions, type LockOptions, type SetOptions, type Status, type TransportKind, type WhoAmI } from "./options.ts";
 
-export { raiseFromResponse };
-export type { CallOptions, GetOrSetOptions, Lease, LeaseOptions, Lock, LockOptions, SetOptions, Status, WaitOptions, WhoAmI };
-
-/** How often `Client.rekey` sends its rekey when the answers are lost (PROTOCOL.md §6). */
-export const REKEY_ATTEMPTS = 3;
-
-export interface ClientOptions {
-  /** Path of hush.sock. Default: HUSH_SOCKET, then the daemon's default path. */
-  socket?: string;
-  /**
-   * The user (name or uid) that must own the socket and its directory, for a
-   * daemon run by another user (a service user with `--socket-group`).
-   * Default: HUSH_SOCKET_OWNER, else this process's uid. A socket that fails
-   * the check gets no request at all (HushError `auth_failed`).
-   */
-  socketOwner?: string | number;
-  /**
-   * A controller URL (`https://HOST:PORT`) instead of a socket. Default:
-   * HUSH_URL. The server key is pinned with the credential's TLS pin.
-   */
-  url?: string;
-  /** Override the pin (`sha256//BASE64`), e.g. after the controller's TLS key changed. */
-  tlsPin?: string;
-  /** A `HUSH-WORKER-1…` string. Default: HUSH_CREDENTIAL. */
-  credential?: string;
-  /**
-   * `"ws"` (the default): signed requests as messages on a WebSocket
-   * connection shared by concurrent calls (PROTOCOL.md §3.6); `"http"`: one
-   * HTTP request per call. Default: HUSH_TRANSPORT, else `"ws"`.
-   */
-  transport?: TransportKind;
-  /** WebSocket connections shared by this client's calls (opened as needed). Default 1. */
-  connections?: number;
-  /** Retries of a request that never reached the daemon. Default 5. */
-  retries?: number;
-  timeoutMs?: number;
-  /**
-   * Rotate the key by itself: at half of its lifetime and when the daemon
-   * answers rekey_required. Default: true when `credential` is given, false
-   * when it comes from HUSH_CREDENTIAL (which many processes may share: one
-   * credential must be rotated by one process only).
-   */
-  autoRekey?: boolean;
-  /** Called with the new credential string after every rekey (e.g. to save it). */
-  onRekey?: (credential: string) => void;
-  /**
-   * Send request bodies of 1 KiB or more compressed: `"gzip"`, `"zstd"` or
-   * `{ coding, thresholdBytes, maxRatio }` (compress.ts). Default false: why, in compress.ts.
-   */
-  compress?: CompressOption;
-}
+export { pickTransport, raiseFromResponse, REKEY_ATTEMPTS, transportKind };
+export type { CallOptions, ClientOptions, GetOrSetOptions, Lease, LeaseOptions, Lock, LockOptions, SetOptions, Status, TransportKind, WaitOptions, WhoAmI };
 
 export interface Checkout {
   name: string;
@@ -114,64 +60,6 @@ export function openSealed(encKey: Uint8Array, signature: string, sealed: string
   }
 }
 
-export type TransportKind = "ws" | "http";
-
-/** `opts.transport`, else HUSH_TRANSPORT, else "ws". Throws HushError `invalid_request` for anything else. */
-export function transportKind(opts: { transport?: string | undefined }, env: Record<string, string | undefined> = process.env): TransportKind {
-  const k = opts.transport ?? (env.HUSH_TRANSPORT || "ws");
-  if (k !== "ws" && k !== "http") throw new HushError("invalid_request", `transport must be "ws" or "http" (HUSH_TRANSPORT), got ${JSON.stringify(k)}`);
-  return k;
-}
-
-/**
- * The unix socket, or HTTPS pinned to the server's key (plain HTTP only to
- * loopback); over WebSocket connections unless `transport` (or
- * HUSH_TRANSPORT) is "http". A WebSocket transport falls back to HTTP for a
- * while when the daemon refuses the upgrade (transport-ws.ts `FALLBACK_MS`).
- */
-export function pickTransport(opts: ClientOptions, credentialPin?: Uint8Array): Transport {
-  const url = opts.url ?? process.env.HUSH_URL;
-  const ws = transportKind(opts) === "ws";
-  if (!url) {
-    const socket = opts.socket ?? defaultSocketPath();
-    const http = createUnixTransport(socket, opts);
-    return ws ? createWsTransport(unixOpener(socket, opts.socketOwner), `the hush daemon at ${socket}`, { ...opts, fallback: http }) : http;
-  }
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new HushError("invalid_request", `not a URL: ${url}`);
-  }
-  // Requests go to fixed paths on HOST:PORT: a path, query or user name would be dropped silently.
-  if ((u.pathname !== "/" && u.pathname !== "") || u.search || u.hash || u.username || u.password) {
-    throw new HushError("invalid_request", `the URL must be only ${u.protocol}//HOST:PORT, without a path, query or user name: ${u.protocol}//${u.host}`);
-  }
-  if (u.protocol === "https:") {
-    const override = opts.tlsPin ?? process.env.HUSH_TLS_PIN;
-    const pin = override ? parsePin(override) : credentialPin;
-    if (!pin) {
-      throw new HushError(
-        "invalid_request",
-        override ? "tlsPin must look like sha256//BASE64 (44 characters)" : "no TLS pin: this credential or token was not made by a TLS controller; pass the controller's pin (sha256//…)",
-      );
-    }
-    const http = createTlsTransport(url, pin, opts);
-    return ws ? createWsTransport(tlsOpener(url, pin, opts.timeoutMs ?? 10_000), `the hush controller at ${u.host}`, { ...opts, fallback: http }) : http;
-  }
-  if (u.protocol === "http:") {
-    const t = createLoopbackTransport(url, opts); // checks that the host is a loopback address
-    return ws ? createWsTransport(loopbackOpener(url), u.host, { ...opts, fallback: t }) : t;
-  }
-  throw new HushError("invalid_request", "the URL must start with https:// (or http:// to a loopback address)");
-}
-
-/** `path` as a URL parser normalises it (`pathname + search`): what the daemon checks and the signature covers. */
-function normalTarget(path: string): string {
-  const url = new URL(path, "http://localhost");
-  return url.pathname + url.search;
-}
-
 function checkName(name: string, what: string): string {
   if (typeof name !== "string" || name.length === 0 || name === "." || name === "..") {
     throw new HushError("invalid_request", `${what} must be a non-empty string other than "." and ".."`);
@@ -181,15 +69,7 @@ function checkName(name: string, what: string): string {
 
 export class Client {
   readonly socket: string;
-  private cred: Credential;
-  private readonly transport: Transport;
-  private readonly autoRekey: boolean;
-  private readonly onRekey: ((credential: string) => void) | undefined;
-  private readonly compressor: Compressor | undefined;
-  private rekeyAfter = Infinity;
-  private rekeying: Promise<void> | null = null;
-
-  private closed = false;
+  private readonly session: SignedSession;
 
   constructor(opts: ClientOptions = {}) {
     const credential = opts.credential ?? process.env.HUSH_CREDENTIAL;
@@ -200,16 +80,13 @@ export class Client {
       );
     }
     // Accept a bare string or a whole key file (comment header lines are skipped).
-    this.cred = decodeCredential(parseKeyFile(credential));
+    const cred = decodeCredential(parseKeyFile(credential));
     this.socket = opts.socket ?? defaultSocketPath();
-    this.transport = pickTransport(opts, this.cred.tlsPin);
     // A credential from the environment may be shared by many processes (hush
     // run, hush join -- CMD): if two of them rotated it, the second would look
     // like a clone and lock the worker. So only an explicitly given credential
     // rotates by itself unless autoRekey says otherwise.
-    this.autoRekey = opts.autoRekey ?? opts.credential !== undefined;
-    this.onRekey = opts.onRekey;
-    this.compressor = compressor(opts.compress);
+    this.session = new SignedSession(cred, pickTransport(opts, cred.tlsPin), opts.autoRekey ?? opts.credential !== undefined, opts.onRekey, compressor(opts.compress));
   }
 
   /** A client from HUSH_SOCKET and HUSH_CREDENTIAL. */
@@ -218,127 +95,22 @@ export class Client {
   }
 
   get keyId(): string {
-    return this.cred.keyId;
+    return this.session.keyId;
   }
 
   /** The current credential string (it changes after a rekey). */
   get credential(): string {
-    return encodeCredential(this.cred);
+    return this.session.credential;
   }
 
   /** Send a signed request; verify the signed answer; return its JSON. */
-  async call<T = any>(method: string, path: string, body?: unknown): Promise<T> {
-    if (this.closed) throw closedError();
-    if (this.autoRekey && Date.now() >= this.rekeyAfter && path !== "/v1/rekey") await this.rekey();
-    try {
-      return await this.callOnce<T>(method, path, body);
-    } catch (e) {
-      if (this.autoRekey && e instanceof HushError && e.code === "rekey_required") {
-        await this.rekey();
-        return await this.callOnce<T>(method, path, body);
-      }
-      throw e;
-    }
+  call<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.session.call<T>(method, path, body);
   }
 
-  /**
-   * Rotate this worker's keys (PROTOCOL.md §6): a Noise handshake keyed by
-   * the current mac key, then a signed whoami with the new key, which
-   * confirms it (until then the daemon keeps the old key in force).
-   * Concurrent callers share one rotation.
-   *
-   * A rekey whose answer does not arrive (HushError `unavailable`: the
-   * daemon may have rotated and the answer was lost) is sent again with the
-   * old key, at most `REKEY_ATTEMPTS` times in all: the daemon answers the
-   * retry with a fresh pending key and forgets the lost one. After the last
-   * attempt the error is thrown and the old key stays in use (still valid).
-   * Throws HushError `auth_failed` when the daemon refuses the rekey or the
-   * new key (a copied credential locks the worker), `unavailable`.
-   */
+  /** Rotate this worker's keys now (PROTOCOL.md §6); see session.ts `rekey` for the errors. */
   rekey(): Promise<void> {
-    return (this.rekeying ??= this.rotate().finally(() => {
-      this.rekeying = null;
-    }));
-  }
-
-  private async rotate(): Promise<void> {
-    // Address the server key this credential knows first: a key that was
-    // already rotated away then reaches /v1/rekey, where the daemon can
-    // recognise a copied credential. Only when that server key itself was
-    // retired, learn the active one from a signed whoami and try again.
-    let serverPublic = this.cred.serverPublic;
-    let done: { hs: ReturnType<typeof startHandshake>; msg: string };
-    try {
-      done = await this.sendRekey(serverPublic);
-    } catch (e) {
-      if (!(e instanceof HushError && e.code === "auth_failed")) throw e;
-      const who = await this.callOnce<{ server_public: string }>("GET", "/v1/whoami");
-      const active = decodeServerPublic(who.server_public);
-      if (equalBytes(active, serverPublic)) throw e;
-      serverPublic = active;
-      done = await this.sendRekey(serverPublic);
-    }
-    const { macKey, encKey } = done.hs.finish(done.msg);
-    const old = this.cred;
-    this.cred = { ...old, macKey, encKey, serverPublic };
-    // Requests in flight still verify answers with the old key; wipe it after the grace period.
-    const t = setTimeout(() => (old.macKey.fill(0), old.encKey.fill(0)), 15_000);
-    (t as any).unref?.();
-    this.rekeyAfter = Infinity;
-    // Confirm the new key at once (its first use). Any failure but a refusal
-    // of the key is no matter: the daemon confirms at the next request
-    // signed with it.
-    try {
-      await this.callOnce("GET", "/v1/whoami");
-    } catch (e) {
-      if (e instanceof HushError && e.code === "auth_failed") throw e;
-    }
-    this.onRekey?.(encodeCredential(this.cred));
-  }
-
-  /** POST /v1/rekey with a fresh message 1, again while the answer is lost (`unavailable`). */
-  private async sendRekey(serverPublic: Uint8Array): Promise<{ hs: ReturnType<typeof startHandshake>; msg: string }> {
-    for (let attempt = 1; ; attempt++) {
-      const hs = startHandshake(serverPublic, this.cred.macKey, `hush/1 rekey\n${this.cred.keyId}`, { ts: Date.now() });
-      try {
-        const r = await this.callOnce<{ msg: string }>("POST", "/v1/rekey", { msg: hs.msg });
-        return { hs, msg: r.msg };
-      } catch (e) {
-        if (!(e instanceof HushError && e.code === "unavailable") || attempt >= REKEY_ATTEMPTS) throw e;
-        await new Promise((r) => setTimeout(r, 50 * attempt));
-      }
-    }
-  }
-
-  private async callOnce<T>(method: string, path: string, body?: unknown): Promise<T> {
-    return (await this.exchange<T>(method, path, body)).data;
-  }
-
-  /** One signed round trip; also returns the request signature and the key that made it. */
-  private async exchange<T>(method: string, path: string, body?: unknown): Promise<{ data: T; signature: string; cred: Credential }> {
-    const target = isPlainTarget(path) ? path : normalTarget(path);
-    const text = body === undefined ? undefined : JSON.stringify(body);
-    const cred = this.cred; // a concurrent rekey must not change the key mid-request
-    // The signature covers the body as sent: compressed, when it is (PROTOCOL.md §1).
-    const sent: { body: Encoded["body"] | undefined; encoding?: Encoded["encoding"] } = text !== undefined && this.compressor ? this.compressor.encode(text) : { body: text };
-    const signed = signRequest(cred.macKey, cred.keyId, { method, target, body: sent.body });
-    const headers: Record<string, string> = { authorization: signed.authorization };
-    if (text !== undefined) headers["content-type"] = "application/json";
-    if (sent.encoding) headers["content-encoding"] = sent.encoding;
-    const res = await this.transport.request(method, target, headers, sent.body);
-    const sig = res.header("hush-signature");
-    if (sig === null) {
-      // Unsigned answers are accepted only as errors: they can make a call fail, never succeed.
-      if (res.status < 400) throw new HushError("auth_failed", "the daemon's answer carried no signature");
-      raiseFromResponse(res);
-    }
-    // `want` is canonical base64url of 32 bytes: equal strings ⇔ equal MACs (a non-canonical form is refused).
-    const want = signResponse(cred.macKey, signed.signature, res.status, res.body, res.bodyHash);
-    if (!equalStrings(sig, want)) throw new HushError("auth_failed", "the daemon's answer has a bad signature (wrong server or tampered response)");
-    const after = Number(res.header("hush-rekey-after"));
-    if (after > 0 && cred === this.cred) this.rekeyAfter = after;
-    if (res.status >= 400) raiseFromResponse(res);
-    return { data: JSON.parse(res.body) as T, signature: signed.signature, cred };
+    return this.session.rekey();
   }
 
   /** One call, abortable by `signal` (it rejects with `signal.reason`). */
@@ -500,16 +272,7 @@ export class Client {
 
   private async checkoutNow(name: string, ttlMs: number | undefined): Promise<Checkout> {
     const path = `/v1/creds/${checkName(name, "credential name")}/checkout`;
-    if (this.closed) throw closedError();
-    if (this.autoRekey && Date.now() >= this.rekeyAfter) await this.rekey();
-    let r;
-    try {
-      r = await this.exchange<any>("POST", path, { ttl_ms: ttlMs });
-    } catch (e) {
-      if (!(this.autoRekey && e instanceof HushError && e.code === "rekey_required")) throw e;
-      await this.rekey();
-      r = await this.exchange<any>("POST", path, { ttl_ms: ttlMs });
-    }
+    const r = await this.session.exchangeRekeying<any>("POST", path, { ttl_ms: ttlMs });
     const plain = openSealed(r.cred.encKey, r.signature, r.data.sealed);
     const leaseId: string = r.data.lease_id;
     return {
@@ -527,8 +290,8 @@ export class Client {
 
   /** Liveness (unauthenticated). */
   async health(opts: CallOptions = {}): Promise<{ ok: boolean; version: string }> {
-    if (this.closed) throw closedError();
-    const res = await abortable(() => this.transport.request("GET", "/v1/health", {}), opts.signal);
+    if (this.session.closed) throw closedError();
+    const res = await abortable(() => this.session.transport.request("GET", "/v1/health", {}), opts.signal);
     if (res.status !== 200) raiseFromResponse(res);
     return JSON.parse(res.body);
   }
@@ -540,19 +303,11 @@ export class Client {
    * expire by their TTL): release them first, or use `await using`.
    */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.transport.close();
-    this.cred.macKey.fill(0);
-    this.cred.encKey.fill(0);
+    this.session.close();
   }
 
   /** `close()`, for `await using hush = Client.fromEnv()`. */
   async [asyncDispose](): Promise<void> {
     this.close();
   }
-}
-
-function closedError(): HushError {
-  return new HushError("invalid_request", "this hush client is closed (close() was called); make a new Client", { closed: true });
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import type { CallOptions, WaitOptions } from "./wait.ts";
+import type { CompressOption } from "./compress.ts";
 
 /** Options of `lock` and `withLock`. */
 export interface LockOptions extends CallOptions {
@@ -80,4 +81,54 @@ export function toStatus(r: any): Status {
     bytes: r.bytes,
     inFlight: r.in_flight,
   };
+}
+
+/** How requests travel: WebSocket messages (the default) or one HTTP request per call. */
+export type TransportKind = "ws" | "http";
+
+/** Options of `new Client` (client.ts); connect.ts reads the address ones. */
+export interface ClientOptions {
+  /** Path of hush.sock. Default: HUSH_SOCKET, then the daemon's default path. */
+  socket?: string;
+  /**
+   * The user (name or uid) that must own the socket and its directory, for a
+   * daemon run by another user (a service user with `--socket-group`).
+   * Default: HUSH_SOCKET_OWNER, else this process's uid. A socket that fails
+   * the check gets no request at all (HushError `auth_failed`).
+   */
+  socketOwner?: string | number;
+  /**
+   * A controller URL (`https://HOST:PORT`) instead of a socket. Default:
+   * HUSH_URL. The server key is pinned with the credential's TLS pin.
+   */
+  url?: string;
+  /** Override the pin (`sha256//BASE64`), e.g. after the controller's TLS key changed. */
+  tlsPin?: string;
+  /** A `HUSH-WORKER-1…` string. Default: HUSH_CREDENTIAL. */
+  credential?: string;
+  /**
+   * `"ws"` (the default): signed requests as messages on a WebSocket
+   * connection shared by concurrent calls (PROTOCOL.md §3.6); `"http"`: one
+   * HTTP request per call. Default: HUSH_TRANSPORT, else `"ws"`.
+   */
+  transport?: TransportKind;
+  /** WebSocket connections shared by this client's calls (opened as needed). Default 1. */
+  connections?: number;
+  /** Retries of a request that never reached the daemon. Default 5. */
+  retries?: number;
+  timeoutMs?: number;
+  /**
+   * Rotate the key by itself: at half of its lifetime and when the daemon
+   * answers rekey_required. Default: true when `credential` is given, false
+   * when it comes from HUSH_CREDENTIAL (which many processes may share: one
+   * credential must be rotated by one process only).
+   */
+  autoRekey?: boolean;
+  /** Called with the new credential string after every rekey (e.g. to save it). */
+  onRekey?: (credential: string) => void;
+  /**
+   * Send request bodies of 1 KiB or more compressed: `"gzip"`, `"zstd"` or
+   * `{ coding, thresholdBytes, maxRatio }` (compress.ts). Default false: why, in compress.ts.
+   */
+  compress?: CompressOption;
 }
