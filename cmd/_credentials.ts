@@ -120,11 +120,20 @@ function readKey(file: string | undefined, src: KeySource): string | undefined {
   return env ? fromEnv(env, src) : undefined;
 }
 
-/** The worker credential, from --credential-file or HUSH_CREDENTIAL. */
-export function loadCredential(file: string | undefined): string {
+/**
+ * The worker credential's text (a whole key file, or the bare string) and
+ * where it came from, from --credential-file or HUSH_CREDENTIAL. Throws
+ * HushError `invalid_request` when neither is set.
+ */
+export function loadWorkerKey(file: string | undefined): { text: string; from: string } {
   const c = readKey(file, WORKER);
   if (c === undefined) throw new HushError("invalid_request", "no credential given");
-  return parseKeyFile(c);
+  return { text: c, from: file ? `--credential-file ${file}` : "$HUSH_CREDENTIAL" };
+}
+
+/** The worker credential string, from --credential-file or HUSH_CREDENTIAL. */
+export function loadCredential(file: string | undefined): string {
+  return parseKeyFile(loadWorkerKey(file).text);
 }
 
 /** The admin credential's text, from --admin-credential-file or HUSH_ADMIN_CREDENTIAL; undefined for neither. */

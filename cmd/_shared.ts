@@ -48,7 +48,12 @@ export function socketOwner(args: { "socket-owner"?: string }): string | undefin
 }
 
 export const urlArgs = {
-  url: { type: "string", description: "a controller's URL (https://HOST:PORT) instead of the local socket (default: $HUSH_URL)", valueHint: "URL" },
+  url: {
+    type: "string",
+    description:
+      "a controller's URL (https://HOST:PORT) instead of the local socket, or several daemons of a cluster, comma-separated (tried in order; the next only when one cannot be reached) (default: $HUSH_URL, then the credential or token file's # addresses line)",
+    valueHint: "URL[,URL…]",
+  },
   "tls-pin": { type: "string", description: "override the controller's TLS pin (sha256//BASE64) carried in the credential or token", valueHint: "PIN" },
 } as const;
 
@@ -69,8 +74,22 @@ export const adminArgs = {
     description: "sign admin requests with a HUSH-ADMIN-1… credential on hush.sock (or --url) instead of using admin.sock (default: $HUSH_ADMIN_CREDENTIAL)",
     valueHint: "FILE",
   },
-  url: { type: "string", description: "a controller's URL (https://HOST:PORT) instead of the local socket; needs the admin credential (default: $HUSH_URL)", valueHint: "URL" },
+  url: {
+    type: "string",
+    description: "a controller's URL (https://HOST:PORT) instead of the local socket, or several, comma-separated; needs the admin credential (default: $HUSH_URL, then its file's # addresses line)",
+    valueHint: "URL[,URL…]",
+  },
   "tls-pin": urlArgs["tls-pin"],
+} as const;
+
+/** `--addresses` of the commands that write a token or credential file. */
+export const addressesArgs = {
+  addresses: {
+    type: "string",
+    description:
+      "write these daemon addresses into the --out file's # addresses line, comma-separated, in the order to try them: https://HOST:PORT, http://127.0.0.1:PORT or unix:/PATH/hush.sock (the daemons of a cluster; commands using the file go there)",
+    valueHint: "URL[,URL…]",
+  },
 } as const;
 
 export const jsonArgs = {

@@ -1,9 +1,14 @@
 /**
  * Which daemon a command talks to, decided in one place for every command:
  *
- *   1. `--url URL` or `--socket PATH` (both at once is an error: two daemons);
+ *   1. `--url LIST` or `--socket PATH` (both at once is an error: two daemons);
  *   2. `$HUSH_URL`, then `$HUSH_SOCKET`;
- *   3. the default socket path (README "Where the socket lives").
+ *   3. the `# addresses:` line of the credential or token file the command uses;
+ *   4. the default socket path (README "Where the socket lives").
+ *
+ * A URL is a list of one or more daemon addresses, comma-separated
+ * (src/client/addresses.ts): the SDK moves to the next only when a daemon
+ * cannot be reached (nothing was sent), docs/CLUSTER.md §10.
  *
  * A flag beats the environment, so `--socket` means this machine's daemon
  * even when `$HUSH_URL` is set. Admin commands reach a controller's URL only
@@ -17,7 +22,9 @@ import { basename, dirname, join } from "node:path";
 import { HushError } from "../src/errors.ts";
 import { adminSocketPath, defaultSocketPath } from "../src/config/index.ts";
 import { isDirectory } from "./_files.ts";
-import { loadCredential, readAdminCredential } from "./_credentials.ts";
+import { loadWorkerKey, readAdminCredential } from "./_credentials.ts";
+import { keyFileAddresses, parseKeyFile } from "../src/keys/index.ts";
+import { MAX_ADDRESSES } from "../src/client/addresses.ts";
 import { UsageError } from "./_report.ts";
 import { socketOwner } from "./_shared.ts";
 
@@ -28,26 +35,55 @@ export interface TargetArgs {
   "tls-pin"?: string;
 }
 
-/** Where requests go: a URL, or a socket path (hush.sock), and which flag or variable said so. */
-export type Target = { url: string; from: "--url" | "$HUSH_URL" } | { socket: string; from: "--socket" | "$HUSH_SOCKET" | "the default path" };
+/**
+ * Where requests go: one or several daemon addresses (a comma-separated
+ * list, src/client/addresses.ts), or a socket path (hush.sock), and which
+ * flag, variable or file said so.
+ */
+export type Target = { url: string; from: string } | { socket: string; from: "--socket" | "$HUSH_SOCKET" | "the default path" };
+
+/** A key's text (a whole key file, or a bare string) and where it came from, for its `# addresses:` line. */
+export interface KeyText {
+  text: string;
+  from: string;
+}
 
 /**
- * Check a controller URL: http(s)://HOST[:PORT], nothing after the port.
+ * Check one controller URL: http(s)://HOST[:PORT], nothing after the port.
  * A path, query or user name would be dropped without a word otherwise.
  */
-export function checkUrl(url: string, from: string): string {
+function checkOneUrl(url: string, from: string): string {
+  if (url.startsWith("unix:")) {
+    if (!url.startsWith("unix:/")) throw new UsageError(`${from}: a unix address is unix:/ABSOLUTE/PATH/hush.sock`, `e.g. unix:/run/hush/hush.sock`);
+    return url;
+  }
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw new UsageError(`${from} is not a URL`, "expected https://HOST:PORT (the address `hush serve --listen` printed)");
+    throw new UsageError(`${from} is not a URL`, "expected https://HOST:PORT (the address `hush serve --listen` printed), or a comma-separated list of them");
   }
-  if (u.protocol !== "https:" && u.protocol !== "http:") throw new UsageError(`${from} must start with https:// (or http:// to a loopback address)`, "expected https://HOST:PORT");
+  if (u.protocol !== "https:" && u.protocol !== "http:") throw new UsageError(`${from} must start with https:// (or http:// to a loopback address, or unix:/PATH)`, "expected https://HOST:PORT");
   const extra = [u.pathname !== "/" && u.pathname !== "" && "a path", u.search && "a query", u.hash && "a fragment", (u.username || u.password) && "a user name or password"].filter(Boolean);
   if (extra.length) {
     throw new UsageError(`${from} has ${extra.join(" and ")}; a controller URL is only ${u.protocol}//HOST:PORT`, `use ${u.protocol}//${u.host}`);
   }
   return `${u.protocol}//${u.host}`;
+}
+
+/**
+ * Check a daemon address list (`https://A:8443,https://B:8443`; one address
+ * is a list of one) and return it in canonical form. Each address is
+ * https://HOST:PORT, http://LOOPBACK:PORT or unix:/PATH.
+ */
+export function checkUrl(list: string, from: string): string {
+  const parts = list.split(",").map((p) => p.trim());
+  if (parts.some((p) => p === "")) throw new UsageError(`${from} has an empty address`, "separate addresses with single commas: https://A:8443,https://B:8443");
+  if (parts.length > MAX_ADDRESSES) throw new UsageError(`${from} lists ${parts.length} addresses; at most ${MAX_ADDRESSES}`);
+  const out = parts.map((p) => checkOneUrl(p, from));
+  const twice = out.find((a, i) => out.indexOf(a) !== i);
+  if (twice) throw new UsageError(`${from} names ${twice} twice`, "list each daemon once");
+  return out.join(",");
 }
 
 /**
@@ -72,13 +108,22 @@ export function checkSocket(path: string, from: string, role: Role): string {
   return path;
 }
 
-/** The target of a command with --socket and (maybe) --url, checked. */
-export function resolveTarget(args: TargetArgs, role: Role): Target {
+/**
+ * The target of a command with --socket and (maybe) --url, checked. `key`:
+ * the credential or token the command uses; its `# addresses:` line is the
+ * target when no flag or variable names one (before the default path).
+ */
+export function resolveTarget(args: TargetArgs, role: Role, key?: KeyText): Target {
   if (args.url && args.socket) throw new UsageError("--url and --socket name two different daemons", "pass one of them");
   if (args.url) return { url: checkUrl(args.url, "--url"), from: "--url" };
   if (args.socket) return { socket: checkSocket(args.socket, "--socket", role), from: "--socket" };
   if (process.env.HUSH_URL) return { url: checkUrl(process.env.HUSH_URL, "$HUSH_URL"), from: "$HUSH_URL" };
   if (process.env.HUSH_SOCKET) return { socket: checkSocket(process.env.HUSH_SOCKET, "$HUSH_SOCKET", role), from: "$HUSH_SOCKET" };
+  const listed = key && keyFileAddresses(key.text);
+  if (listed) {
+    const from = `the # addresses line of ${key.from}`;
+    return { url: checkUrl(listed, from), from };
+  }
   return { socket: defaultSocketPath(), from: "the default path" };
 }
 
@@ -94,8 +139,9 @@ export function transportOptions(t: Target, args: TargetArgs): { socket?: string
 
 /** A signed worker client from the shared --socket / --url / --credential-file args. */
 export async function workerClient(args: TargetArgs & { "credential-file"?: string }) {
-  const target = resolveTarget(args, "worker");
-  const credential = loadCredential(args["credential-file"]);
+  const key = loadWorkerKey(args["credential-file"]);
+  const target = resolveTarget(args, "worker", key);
+  const credential = parseKeyFile(key.text);
   const { Client } = await import("../src/client/index.ts");
   // One-shot CLI processes never rotate: the rotated key would die with the process.
   return new Client({ ...transportOptions(target, args), credential, autoRekey: false });
@@ -128,8 +174,8 @@ export function refuseUrlOnAdminSocket(t: Target, mintsAdmin = false): void {
  * admin credential when one is given, on hush.sock or a controller's URL.
  */
 export async function adminClient(args: TargetArgs & { "admin-credential-file"?: string }): Promise<AdminCaller> {
-  const target = resolveTarget(args, "admin");
   const credential = readAdminCredential(args);
+  const target = resolveTarget(args, "admin", credential === undefined ? undefined : { text: credential, from: args["admin-credential-file"] ? `--admin-credential-file ${args["admin-credential-file"]}` : "$HUSH_ADMIN_CREDENTIAL" });
   const { AdminClient, Client } = await import("../src/client/index.ts");
   if (credential !== undefined) return adminCredentialHints(new Client({ ...transportOptions(target, args), credential, autoRekey: false }));
   refuseUrlOnAdminSocket(target);
@@ -158,4 +204,15 @@ function adminCredentialHints(c: AdminCaller): AdminCaller {
 /** The admin socket path of a socket target (for commands that only use admin.sock). */
 export function adminSocketOf(t: Target): string {
   return adminSocketPath((t as { socket: string }).socket);
+}
+
+/**
+ * The checked `--addresses` list of a command that writes a token or
+ * credential file, or undefined. It is written into the `--out` file only,
+ * so it needs `--out` (UsageError otherwise).
+ */
+export function outAddresses(args: { addresses?: string; out?: string }): string | undefined {
+  if (args.addresses === undefined) return undefined;
+  if (!args.out) throw new UsageError("--addresses is written into the file: it needs --out FILE", "add --out FILE (a bare string on stdout has no room for addresses)");
+  return checkUrl(args.addresses, "--addresses");
 }

@@ -7,12 +7,12 @@
 import { defineCommand } from "citty";
 import { hostname } from "node:os";
 import { HushError } from "../src/errors.ts";
-import { decodeJoinToken, formatKeyFile, parseKeyFile } from "../src/keys/index.ts";
+import { decodeJoinToken, formatKeyFile, keyFileAddresses, parseKeyFile } from "../src/keys/index.ts";
 import { joinWithToken, pickTransport } from "../src/client/index.ts";
 import { hint, jsonArgs, printJson, socketArgs, urlArgs, withSecretFile } from "./_shared.ts";
 import { checkCommand, runChild } from "./_child.ts";
 import { readJoinToken } from "./_credentials.ts";
-import { resolveTarget, transportOptions } from "./_target.ts";
+import { checkUrl, resolveTarget, transportOptions } from "./_target.ts";
 
 function defaultName(): string {
   const n = hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 64);
@@ -35,8 +35,10 @@ export default defineCommand({
     if (cmd.length > 0) checkCommand(cmd);
     const token = readJoinToken(args["token-file"]);
     if (!token.trim()) throw new HushError("invalid_request", "no join token: pass --token-file FILE or set HUSH_JOIN_TOKEN");
-    const target = resolveTarget(args, "worker");
+    const target = resolveTarget(args, "worker", { text: token, from: args["token-file"] ? `--token-file ${args["token-file"]}` : "$HUSH_JOIN_TOKEN" });
     const opts = transportOptions(target, args);
+    // The token's daemon addresses go on into the credential file, for the commands that use it.
+    const addresses = keyFileAddresses(token);
     // One request: HTTP (a WebSocket would add an upgrade round trip and gain nothing).
     const transport = pickTransport({ ...opts, transport: "http" }, decodeJoinToken(parseKeyFile(token)).tlsPin);
     let r, file;
@@ -50,7 +52,7 @@ export default defineCommand({
     }
     const summary = `hush: joined as ${r.id}, tags [${r.tags.join(",")}], key expires ${new Date(r.expiresAt).toISOString()}`;
     if (file) {
-      file.write(formatKeyFile(r.credential, { kind: "worker credential", note: `id: ${r.id}` }));
+      file.write(formatKeyFile(r.credential, { kind: "worker credential", addresses: addresses && checkUrl(addresses, "the token's # addresses line"), note: `id: ${r.id}` }));
       // Like `workers issue --json --out`: the metadata on stdout (unless stdout is the command's).
       if (args.json && cmd.length === 0) printJson({ id: r.id, tags: r.tags, expires_at: r.expiresAt });
       else process.stderr.write(`${summary}; credential written to ${args.out}\n`);

@@ -33,6 +33,9 @@ export async function openAuditStream(args: StreamArgs, target: string, signal: 
   const to = resolveTarget(args, "admin");
   if (!credText) refuseUrlOnAdminSocket(to);
   const url = "url" in to ? to.url : undefined;
+  if (url?.includes(",")) {
+    throw new HushError("invalid_request", `${(to as { from: string }).from} lists several daemons, but each daemon keeps its own audit log`, { hint: "pass one of them: --url https://HOST:PORT" });
+  }
   const headers: Record<string, string> = {};
   let credPin: Uint8Array | undefined;
   if (credText) {

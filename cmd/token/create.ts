@@ -3,16 +3,16 @@ import { defineCommand } from "citty";
 import { HushError } from "../../src/errors.ts";
 import { formatKeyFile } from "../../src/keys/index.ts";
 import { parseList, parsePositiveInt } from "../../src/config/index.ts";
-import { adminArgs, hint, jsonArgs, optTtl, printJson, withSecretFile, type SecretFile } from "../_shared.ts";
-import { adminClient } from "../_target.ts";
+import { addressesArgs, adminArgs, hint, jsonArgs, optTtl, printJson, withSecretFile, type SecretFile } from "../_shared.ts";
+import { adminClient, outAddresses } from "../_target.ts";
 
 /** Shared by `token create` and `rotate token`: print or write a fresh token. */
-export function emitToken(r: any, out: SecretFile | undefined, json: boolean | undefined): void {
+export function emitToken(r: any, out: SecretFile | undefined, json: boolean | undefined, addresses?: string): void {
   const { token, ...info } = r;
   const uses = info.uses_left === null ? "unlimited uses" : `${info.uses_left} use${info.uses_left === 1 ? "" : "s"}`;
   const summary = `hush: token ${info.id}: ${uses}, expires ${new Date(info.expires_at).toISOString()}, tags [${info.tags.join(",")}], server ${info.server_key}`;
   if (out) {
-    out.write(formatKeyFile(token, { kind: "join token", publicKey: info.server_key, note: `id: ${info.id}` }));
+    out.write(formatKeyFile(token, { kind: "join token", publicKey: info.server_key, addresses, note: `id: ${info.id}` }));
     if (json) printJson(info);
     else process.stderr.write(`${summary}\nhush: written to ${out.path}\n`);
     return;
@@ -31,10 +31,12 @@ export default defineCommand({
     tags: { type: "string", description: "comma-separated tags given to every worker that joins with it", valueHint: "a,b" },
     "worker-ttl": { type: "string", description: "lifetime of each joined worker's key (default 24h, at least 1m, at most 30d)", valueHint: "DURATION" },
     out: { type: "string", description: "write the token to FILE (created 0600, never overwritten)", valueHint: "FILE" },
+    ...addressesArgs,
     ...adminArgs,
     ...jsonArgs,
   },
   async run({ args }) {
+    const addresses = outAddresses(args);
     let uses: number | "unlimited" = 1;
     if (args.uses !== undefined) uses = args.uses === "unlimited" ? "unlimited" : parsePositiveInt(args.uses, "--uses");
     if (uses !== 1) hint(`this token can be used ${uses === "unlimited" ? "any number of" : uses} times; anyone who holds it can join until it expires or is revoked`, "warning");
@@ -47,7 +49,7 @@ export default defineCommand({
     const admin = await adminClient(args);
     const [r, file] = await withSecretFile(args.out, () => admin.call("POST", "/v1/admin/tokens", body));
     if (!r.token) throw new HushError("internal", "the daemon returned no token");
-    emitToken(r, file, args.json);
+    emitToken(r, file, args.json, addresses);
     return 0;
   },
 });

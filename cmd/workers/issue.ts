@@ -2,8 +2,8 @@
 import { defineCommand } from "citty";
 import { formatKeyFile } from "../../src/keys/index.ts";
 import { parseList } from "../../src/config/index.ts";
-import { hint, jsonArgs, optTtl, printJson, adminArgs, withSecretFile } from "../_shared.ts";
-import { adminClient } from "../_target.ts";
+import { addressesArgs, hint, jsonArgs, optTtl, printJson, adminArgs, withSecretFile } from "../_shared.ts";
+import { adminClient, outAddresses } from "../_target.ts";
 
 export default defineCommand({
   meta: {
@@ -17,8 +17,10 @@ export default defineCommand({
     tags: { type: "string", description: "comma-separated tags for policy", valueHint: "a,b" },
     ttl: { type: "string", description: "lifetime of the key (default 24h, at least 1m, at most 30d)", valueHint: "DURATION" },
     out: { type: "string", description: "write the credential to FILE (created 0600, never overwritten)", valueHint: "FILE" },
+    ...addressesArgs,
   },
   async run({ args }) {
+    const addresses = outAddresses(args);
     const body = {
       name: args.name,
       tags: args.tags === undefined ? undefined : parseList(args.tags, "--tags"),
@@ -28,7 +30,7 @@ export default defineCommand({
     const [r, file] = await withSecretFile(args.out, () => admin.call("POST", "/v1/admin/workers", body));
     const { credential, ...info } = r;
     if (file) {
-      file.write(formatKeyFile(credential, { kind: "worker credential", note: `id: ${info.id} name: ${info.name}` }));
+      file.write(formatKeyFile(credential, { kind: "worker credential", addresses, note: `id: ${info.id} name: ${info.name}` }));
       if (args.json) printJson(info);
       else process.stderr.write(`hush: issued ${info.id} (${info.name}), expires ${new Date(info.expires_at).toISOString()}; credential written to ${args.out}\n`);
     } else {

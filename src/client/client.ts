@@ -15,7 +15,7 @@
  */
 import { HushError } from "../errors.ts";
 import { fromB64u, fromUtf8, openChaCha, utf8 } from "../crypto/index.ts";
-import { decodeCredential, parseKeyFile } from "../keys/index.ts";
+import { decodeCredential, keyFileAddresses, parseKeyFile } from "../keys/index.ts";
 import { defaultSocketPath } from "../config/index.ts";
 import { raiseFromResponse } from "./errors.ts";
 import { pickTransport, transportKind } from "./connect.ts";
@@ -86,7 +86,8 @@ export class Client {
     // run, hush join -- CMD): if two of them rotated it, the second would look
     // like a clone and lock the worker. So only an explicitly given credential
     // rotates by itself unless autoRekey says otherwise.
-    this.session = new SignedSession(cred, pickTransport(opts, cred.tlsPin), opts.autoRekey ?? opts.credential !== undefined, opts.onRekey, compressor(opts.compress));
+    const transport = pickTransport(opts, cred.tlsPin, keyFileAddresses(credential));
+    this.session = new SignedSession(cred, transport, opts.autoRekey ?? opts.credential !== undefined, opts.onRekey, compressor(opts.compress));
   }
 
   /** A client from HUSH_SOCKET and HUSH_CREDENTIAL. */

@@ -22,11 +22,11 @@ export function openPinned(host: string, port: number, pin: Uint8Array, timeoutM
     const sock = connect({ host, port, servername: /^[\d.:]+$/.test(host) ? undefined : host, rejectUnauthorized: false, minVersion: "TLSv1.2" });
     const timer = setTimeout(() => {
       sock.destroy();
-      reject(new HushError("unavailable", `TLS connection to ${host}:${port} timed out`, { connect: true }));
+      reject(new HushError("unavailable", `TLS connection to ${host}:${port} timed out`, { connect: true, sent: false }));
     }, timeoutMs);
     sock.once("error", (e: any) => {
       clearTimeout(timer);
-      reject(new HushError("unavailable", `cannot reach the hush controller at ${host}:${port} (${e?.code ?? e?.message ?? e})`, { connect: true }));
+      reject(new HushError("unavailable", `cannot reach the hush controller at ${host}:${port} (${e?.code ?? e?.message ?? e})`, { connect: true, sent: false }));
     });
     sock.once("secureConnect", () => {
       clearTimeout(timer);
@@ -65,7 +65,8 @@ export function createTlsTransport(url: string, pin: Uint8Array, opts: { timeout
         request,
         { host, port, method, path: target, headers: { host: u.host, connection: "close", ...headers }, createConnection: () => sock as any, timeout: timeoutMs },
         body,
-        (e) => new HushError("unavailable", `request to ${u.host} failed (${e?.code ?? e?.message ?? e})`),
+        // The pinned connection was made: the request may have been written.
+        (e) => new HushError("unavailable", `the connection to ${u.host} failed after the request was sent (${e?.code ?? e?.message ?? e}); it may have been carried out`, { sent: true }),
       );
     },
     close() {},
@@ -81,7 +82,10 @@ export function createLoopbackTransport(url: string, opts: { timeoutMs?: number 
   return {
     async request(method, target, headers, body) {
       const res = await fetch(`http://${u.host}${target}`, { method, headers, body: body ?? null, signal: AbortSignal.timeout(timeoutMs) }).catch((e) => {
-        throw new HushError("unavailable", `cannot reach ${u.host} (${e?.code ?? e?.message ?? e})`, { connect: true });
+        const code = e?.code ?? e?.cause?.code;
+        // Only a refused connection proves that nothing was sent.
+        if (code === "ConnectionRefused" || code === "ECONNREFUSED") throw new HushError("unavailable", `cannot reach ${u.host} (${code})`, { connect: true, sent: false });
+        throw new HushError("unavailable", `the request to ${u.host} failed (${code ?? e?.message ?? e}); it may have been carried out`, { sent: true });
       });
       const text = await res.text();
       return { status: res.status, header: (n) => res.headers.get(n), body: text };
