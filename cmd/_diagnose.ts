@@ -51,6 +51,8 @@ export async function diagnose(e: unknown, own: string[]): Promise<unknown> {
   const noPin = e.message.startsWith("no TLS pin");
   if (!noPin && (e.detail.hint || !(e.detail.connect || e.code === "unavailable"))) return e;
   const raw = urlOf(own);
+  // A list of daemons: the error already names each address and why it failed.
+  if (raw?.includes(",")) return e;
   let u: URL;
   try {
     u = new URL(raw ?? "");

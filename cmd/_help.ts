@@ -36,7 +36,10 @@ export const HELP: Record<string, HelpPage> = {
     about: `Secrets are never taken from the command line: values come from stdin or
 --value-file, credentials from $HUSH_CREDENTIAL or --credential-file.
 The daemon is --url or --socket, else $HUSH_URL, else $HUSH_SOCKET, else the
-default socket. Admin commands use admin.sock, or with an admin credential
+# addresses line of the credential or token file, else the default socket.
+A URL may list several daemons of a cluster, comma-separated
+(https://a:8443,https://b:8443 or unix:/PATH/hush.sock): the next is tried only
+when one cannot be reached, never after a request may have reached it. Admin commands use admin.sock, or with an admin credential
 ($HUSH_ADMIN_CREDENTIAL) hush.sock or a controller's URL; without one they
 refuse a URL rather than administer the local daemon instead.
 Add --json for machine-readable output (and errors as one JSON object on stderr).

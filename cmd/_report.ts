@@ -105,6 +105,8 @@ export function describeError(e: unknown): Problem {
     let hint: string | undefined;
     if (typeof e.detail.hint === "string") hint = e.detail.hint;
     else if (e.detail.untrustedSocket) hint = UNTRUSTED_SOCKET_HINT;
+    else if (e.detail.addresses) hint = "none of the daemons listed (--url, $HUSH_URL or the file's # addresses line) could be reached: are they running?";
+    else if (e.code === "unavailable" && e.detail.sent === true) hint = "the daemon may have carried the request out before the connection broke: check before repeating a change (a read is safe to repeat)";
     else if (e.detail.connect) hint = "is `hush serve` running? pass --socket PATH or set HUSH_SOCKET (or --url for a remote controller)";
     else if (e.detail.pinMismatch) hint = "this is not the controller that made your token/credential, or its TLS key changed: compare the pin `hush serve` printed; --tls-pin overrides";
     else hint = HINTS[e.message] ?? (e.message.startsWith("join refused") ? "ask the admin for a new token (`hush token create`)" : HINTS[e.code]);

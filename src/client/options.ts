@@ -98,8 +98,15 @@ export interface ClientOptions {
    */
   socketOwner?: string | number;
   /**
-   * A controller URL (`https://HOST:PORT`) instead of a socket. Default:
-   * HUSH_URL. The server key is pinned with the credential's TLS pin.
+   * A controller URL (`https://HOST:PORT`) instead of a socket, or several
+   * daemons of a cluster, comma-separated, tried in order
+   * (`https://a:8443,https://b:8443`; also `http://127.0.0.1:PORT` and
+   * `unix:/PATH/hush.sock`). Default: HUSH_URL, else (with no `socket` and
+   * no HUSH_SOCKET) the `# addresses:` line of a whole credential file.
+   * Every https address is pinned with the same TLS pin. The next address
+   * is tried only when a request could not be sent (PROTOCOL.md §2,
+   * "Daemon addresses"); one that may have reached a daemon fails with
+   * HushError `unavailable`, `detail.sent: true`.
    */
   url?: string;
   /** Override the pin (`sha256//BASE64`), e.g. after the controller's TLS key changed. */
@@ -114,7 +121,7 @@ export interface ClientOptions {
   transport?: TransportKind;
   /** WebSocket connections shared by this client's calls (opened as needed). Default 1. */
   connections?: number;
-  /** Retries of a request that never reached the daemon. Default 5. */
+  /** Retries of a request that never reached the daemon (with several addresses: rounds over all of them). Default 5. */
   retries?: number;
   timeoutMs?: number;
   /**
