@@ -2,8 +2,8 @@
 import { defineCommand } from "citty";
 import { formatKeyFile } from "../../src/keys/index.ts";
 import { AdminClient } from "../../src/client/index.ts";
-import { refuseUrlOnAdminSocket, resolveTarget } from "../_target.ts";
-import { hint, jsonArgs, optTtl, printJson, socketArgs, socketOwner, withSecretFile } from "../_shared.ts";
+import { outAddresses, refuseUrlOnAdminSocket, resolveTarget } from "../_target.ts";
+import { addressesArgs, hint, jsonArgs, optTtl, printJson, socketArgs, socketOwner, withSecretFile } from "../_shared.ts";
 
 export default defineCommand({
   meta: { name: "admin", description: "Issue an admin credential (via the admin socket) for signed admin requests." },
@@ -11,10 +11,12 @@ export default defineCommand({
     name: { type: "string", description: "name of the admin key (default: admin)", valueHint: "NAME" },
     ttl: { type: "string", description: "lifetime (default 24h, at least 1m, at most 30d)", valueHint: "DURATION" },
     out: { type: "string", description: "write the credential to FILE (created 0600, never overwritten)", valueHint: "FILE" },
+    ...addressesArgs,
     ...socketArgs,
     ...jsonArgs,
   },
   async run({ args }) {
+    const addresses = outAddresses(args);
     const body = { name: args.name || "admin", ttl_ms: optTtl(args.ttl, "key") };
     const target = resolveTarget(args, "admin");
     // Admin credentials are minted on admin.sock only: a URL cannot be followed, with or without a credential.
@@ -22,7 +24,7 @@ export default defineCommand({
     const admin = new AdminClient({ socket: (target as { socket: string }).socket, socketOwner: socketOwner(args) });
     const [r, file] = await withSecretFile(args.out, () => admin.call("POST", "/v1/admin/admins", body));
     const { credential, ...info } = r;
-    if (file) file.write(formatKeyFile(credential, { kind: "admin credential", note: `id: ${info.id}` }));
+    if (file) file.write(formatKeyFile(credential, { kind: "admin credential", addresses, note: `id: ${info.id}` }));
     else if (process.stdout.isTTY) hint("printing a secret to a terminal; prefer --out FILE", "warning");
     // --json: one object on stdout, the credential in it unless it went to --out (like workers issue).
     if (args.json) printJson(file ? info : r);
