@@ -103,7 +103,13 @@ core limit.`,
     examples: ["hush run -- npm test", "hush run --max-items 50000 -- node e2e.mjs", "hush run -- sh -c 'echo $HUSH_SOCKET'"],
   },
   kv: { examples: ["hush kv get build/id", 'printf %s "$TOKEN" | hush kv set api/token --ttl 1h'] },
-  "kv get": { examples: ["hush kv get build/id", "hush kv get db/config --json"] },
+  "kv get": {
+    examples: [
+      "hush kv get build/id",
+      "hush kv get db/config --json",
+      "hush kv get build/id --url https://10.0.0.1:8443,https://10.0.0.2:8443   # two daemons of a cluster",
+    ],
+  },
   "kv set": {
     readsValue: true,
     about: `Values are never taken from the command line, where other users could see them:
@@ -174,7 +180,15 @@ credential is printed on stdout.`,
   },
   token: { examples: ["hush token create --out join.token", "hush token list"] },
   "token create": {
-    examples: ["hush token create --out join.token", "hush token create --uses 10 --ttl 8h --tags ci,linux --worker-ttl 12h --out ci.token"],
+    about: `--addresses writes the daemons a worker should use into the token file; hush join
+uses them and carries them into the credential file it writes, so later commands
+with that file need no --url. Several addresses are tried in order: the next only
+when one cannot be reached (nothing was sent).`,
+    examples: [
+      "hush token create --out join.token",
+      "hush token create --uses 10 --ttl 8h --tags ci,linux --worker-ttl 12h --out ci.token",
+      "hush token create --addresses https://10.0.0.1:8443,https://10.0.0.2:8443 --out cluster.token",
+    ],
   },
   "token list": { examples: ["hush token list", "hush token list --all                       # with the tokens that ended in the last hour", "hush token list --json"] },
   "token revoke": { examples: ["hush token revoke t_4yTSzcMy4wpS"] },
