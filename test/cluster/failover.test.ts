@@ -3,9 +3,8 @@
  * the SDK, given both addresses, works through the first; when it stops
  * (its socket gone), the next call is served by the second, which sees
  * everything written through the first, and a counter moves once per call.
- * Worker keys are not shared between daemons yet (phase 2, another
- * change), so — as daemons.test.ts does — both daemons are given the same
- * key record; the daemons, Redis and sockets are real.
+ * The worker key is issued on the first daemon only (key records are shared
+ * in Redis, docs/CLUSTER.md §10); the daemons, Redis and sockets are real.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -44,7 +43,7 @@ async function daemon(prefix: string): Promise<Daemon> {
 async function pair(prefix: string): Promise<{ d1: Daemon; d2: Daemon; credential: string }> {
   const [d1, d2] = [await daemon(prefix), await daemon(prefix)];
   const rec = d1.state.registry.create({ kind: "worker", name: "w", via: "issue" });
-  d2.state.registry.create({ kind: "worker", name: "w", via: "issue", id: rec.id, macKey: rec.macKey.slice(), encKey: rec.encKey.slice() });
+  await d1.state.registry.flush();
   const credential = encodeCredential({ kind: "worker", keyId: rec.id, macKey: rec.macKey, encKey: rec.encKey, serverPublic: d1.state.serverKeys.active.publicKey });
   return { d1, d2, credential };
 }

@@ -228,6 +228,10 @@ describe.skipIf(REDIS_MISSING !== null)("a daemon killed with SIGKILL after the 
         // Never replayed: the counter, read through d2, moved once (the first call).
         await Bun.sleep(200);
         expect(await reader.get(key)).toBe(1);
+        // d1 is gone (its socket refuses): the next call is served by d2 with d1's credential
+        // (keys are shared in Redis), once.
+        expect(await c.incr(key, 1, { ttlMs: 60_000 })).toBe(2);
+        expect(await reader.get(key)).toBe(2);
       } finally {
         c.close();
       }
