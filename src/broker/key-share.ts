@@ -16,18 +16,23 @@
  *   version differs from the cached one and hands over the newer record
  *   (`seen`), so a revocation, rekey or demanded rotation made on one
  *   daemon takes effect on the next request to any;
- * - a revocation, once seen, is kept for the rest of the key's life: a
- *   stored record that is not revoked never replaces a revoked one (a
- *   rolled-back record in the backend cannot undo it here).
+ * - a revocation, once seen, is kept for the rest of the key's life (its
+ *   expiry), even after the ended record leaves this cache: a stored
+ *   record that is not revoked never replaces it (a rolled-back record in
+ *   the backend cannot undo it here).
  *
  * A stored record older than the one this daemon knew (rolled back) is
  * written over with the cached one.
  *
  * A write that loses a race with another daemon's change to the same key
  * adopts the stored record (a revocation made here is applied to it and
- * written again) and `flush()` rejects `conflict`. A key whose record is
- * missing from the backend (Redis lost its state) is written again from
- * this cache.
+ * written again) and `flush()` rejects `conflict`.
+ *
+ * A record missing from the backend (Redis lost its state, or someone
+ * deleted it) is written again from this cache only when it is ended (that
+ * only takes access away). A live one is dropped and the key refused: this
+ * cache may be stale (not have seen a revocation made elsewhere), so
+ * writing it back could undo that revocation. The worker joins again.
  * @module
  */
 import { HushError } from "../errors.ts";
@@ -74,6 +79,8 @@ export class SharedKeyRegistry extends KeyRegistry implements KeyVersions {
   private readonly _stored = new Map<string, number>();
   /** The last write queued per key. */
   private readonly _writes = new Map<string, Promise<void>>();
+  /** Key ids whose revocation this daemon saw, until when the key would have ended (ms): kept after the record is dropped. */
+  private readonly _revoked = new Map<string, number>();
   /** Key ids the backend did not hold, until when they are not asked for again. */
   private readonly _missing = new Map<string, number>();
   /** Fetches in flight per key (concurrent first requests share one). */
@@ -181,17 +188,29 @@ export class SharedKeyRegistry extends KeyRegistry implements KeyVersions {
     const cur = this.keys.get(id);
     const incoming = s.rec;
     if (!incoming) {
-      if (cur && this.storedVer(id) > 0 && !this._writes.has(id)) {
+      if (!cur || this.storedVer(id) === 0 || this._writes.has(id)) return cur; // not stored yet: our write is on its way
+      if (cur.revokedAt !== null) {
+        // An ended record is written again: it only takes access away.
         this._stored.set(id, 0);
         this._queue(cur);
+        return cur;
       }
-      return cur;
+      // A live record lost from the backend (Redis lost its state, or it was deleted) is never
+      // written again from a cache: this cache may not have seen a revocation made elsewhere.
+      this._lose(cur);
+      return undefined;
     }
     if (incoming.id !== id) throw new HushError("internal", "a stored key record names another key");
+    if (!cur && incoming.revokedAt === null && this._revokedUntil(id) !== undefined) {
+      // A revocation seen here outlives the cached record, for the rest of the key's life.
+      wipeKeys(incoming);
+      return undefined;
+    }
     if (!cur) {
       incoming.ver = s.ver;
       this.keys.set(id, incoming);
       this._stored.set(id, s.ver);
+      this._noteRevoked(incoming);
       if (incoming.kind === "worker" && incoming.revokedAt === null && incoming.expiresAt > this.now()) this.live.add(id);
       return incoming;
     }
@@ -231,6 +250,8 @@ export class SharedKeyRegistry extends KeyRegistry implements KeyVersions {
   /** Also writes again, in the background, every change whose write failed. */
   override sweep(keepMs?: number): void {
     super.sweep(keepMs);
+    const now = this.now();
+    for (const [id, until] of this._revoked) if (until <= now) this._revoked.delete(id);
     for (const [id, ver] of this._stored) {
       const rec = this.keys.get(id);
       if (!rec) this._stored.delete(id);
@@ -241,7 +262,35 @@ export class SharedKeyRegistry extends KeyRegistry implements KeyVersions {
   override wipe(): void {
     super.wipe();
     this._stored.clear();
+    this._revoked.clear();
     this._missing.clear();
+  }
+
+  /** Until when (ms) a revocation of `id` seen here is kept, or undefined. */
+  private _revokedUntil(id: string): number | undefined {
+    const until = this._revoked.get(id);
+    if (until !== undefined && until <= this.now()) {
+      this._revoked.delete(id);
+      return undefined;
+    }
+    return until;
+  }
+
+  /** Keep `rec`'s revocation for the rest of the key's life (its expiry, or its pending key's), even after the record is dropped. */
+  private _noteRevoked(rec: KeyRecord): void {
+    if (rec.revokedAt !== null) this._revoked.set(rec.id, Math.max(rec.expiresAt, rec.pending?.expiresAt ?? 0));
+  }
+
+  /** A live record lost from the backend: dropped here, and ended (its leases freed) as a revocation would. */
+  private _lose(rec: KeyRecord): void {
+    // Requests already verified against it are checked again and refused (the verifier compares `ver`).
+    rec.revokedAt = this.now();
+    rec.ver++;
+    this.keys.delete(rec.id);
+    this._stored.delete(rec.id);
+    const live = this.live.delete(rec.id);
+    wipeKeys(rec);
+    if (live) this.onEnd?.(rec, { reason: "revoked", actor: "backend (record lost)" });
   }
 
   /** Apply the stored record `from` (version `ver`) to the cached `cur`, in place; an end it brings runs `onEnd`. */
@@ -251,11 +300,13 @@ export class SharedKeyRegistry extends KeyRegistry implements KeyVersions {
     wipeKeys(cur);
     Object.assign(cur, from, { ver, lastSeenAt });
     this._stored.set(cur.id, ver);
+    this._noteRevoked(cur);
     if (cur.revokedAt !== null || cur.kind !== "worker") this.live.delete(cur.id);
     if (ended) this.onEnd?.(cur, { reason: "revoked", actor: "another daemon" });
   }
 
   private _changed(rec: KeyRecord): void {
+    this._noteRevoked(rec);
     rec.ver++;
     this._queue(rec);
   }
@@ -289,7 +340,12 @@ export class SharedKeyRegistry extends KeyRegistry implements KeyVersions {
         return;
       }
       if (other.rec === null) {
-        this._stored.set(rec.id, 0); // gone from the backend: written again from here
+        if (rec.revokedAt === null) {
+          // Gone from the backend while live: not written again from here (see `seen`).
+          this._lose(rec);
+          throw new HushError("auth_failed", "the key's record is gone from the shared backend; join again");
+        }
+        this._stored.set(rec.id, 0); // an ended record: written again from here
         continue;
       }
       const revokedHere = rec.revokedAt !== null && other.rec.revokedAt === null;

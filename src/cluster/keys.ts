@@ -10,8 +10,8 @@
  * does not open under another key id, and an older sealed record cannot be
  * passed off under a newer version. `P iw` (sorted set: key id → the time
  * the record may be dropped) lists them; both expire an hour after the key
- * ended (its expiry, or its revocation), as the in-memory registry keeps an
- * ended record listed.
+ * expires (or would have, when it was revoked: a revocation is kept in
+ * Redis for the rest of the key's life).
  *
  * Scripts: `key_put` (compare-and-set on the version), `key_get`, `key_all`;
  * the request replay-cache script (scripts.ts) also reads `P w:KEYID`, and
@@ -62,7 +62,8 @@ export class RedisKeyMirror implements KeyMirror {
   ) {}
 
   async put(rec: KeyRecord, base: number): Promise<StoredKey | null> {
-    const keep = (rec.revokedAt ?? Math.max(rec.expiresAt, rec.pending?.expiresAt ?? 0)) + ENDED_RECORD_KEEP_MS;
+    // A revoked record stays until the key would have ended anyway, so a daemon that never cached it still sees the revocation.
+    const keep = Math.max(rec.expiresAt, rec.pending?.expiresAt ?? 0, rec.revokedAt ?? 0) + ENDED_RECORD_KEEP_MS;
     const r = (await this._conn.run("keyPut", [rec.id, base, rec.ver, this.seal(rec), keep])) as string[];
     return r[0] === "ok" ? null : this.open(rec.id, Number(r[1]), r[2]);
   }
