@@ -61,7 +61,7 @@ export async function openBackend(args: Record<string, any>, config: DaemonConfi
     onEvent: (e) => {
       if (e.type === "down") log.warn("state backend unavailable: requests that need it are refused until it is back", { backend: target.shown, reason: e.reason });
       else if (e.lost) {
-        log.warn("Redis lost its state (new epoch): every KV key and counter, claim, lock, pool lease and replay-cache entry of the previous epoch is gone, and so is every worker and admin key and join token (workers must join again); signed requests are refused until the quiet period ends", { backend: target.shown, epoch: e.epoch, quiet_until: new Date(e.quietUntil).toISOString() });
+        log.warn("Redis lost its state (new epoch): every KV key and counter, claim, lock, pool lease, credential lease and replay-cache entry of the previous epoch is gone, and so is every worker and admin key and join token (workers must join again); signed requests are refused until the quiet period ends", { backend: target.shown, epoch: e.epoch, quiet_until: new Date(e.quietUntil).toISOString() });
       } else if (started) log.info("state backend available again", { backend: target.shown, epoch: e.epoch });
     },
   });

@@ -57,7 +57,7 @@ class Lease implements HeapItem {
   ) {}
 }
 
-interface Cred {
+export interface Cred {
   name: string;
   values: Uint8Array[];
   allow: string[];
@@ -128,6 +128,9 @@ export class CredentialStore {
   /** Refusals by limit (`creds`, `leases_per_worker`). */
   readonly refusals = new LimitTally();
 
+  /** Called when a credential is replaced or deleted (a shared lease book ends its leases). */
+  onDrop: ((name: string) => void) | undefined;
+
   constructor(
     private readonly now: () => number,
     limits: Pick<CredLimits, "maxKeyBytes" | "maxValueBytes"> & Partial<CredLimits>,
@@ -154,6 +157,7 @@ export class CredentialStore {
     // password must not cut every worker off. A new credential allows nobody.
     const allow = opts.allow === undefined && old ? [...old.allow] : checked.allow;
     if (old) this.drop(old);
+    if (old) this.onDrop?.(name);
     const c: Cred = {
       name, values, allow, mode,
       version: (old?.version ?? 0) + 1,
@@ -194,6 +198,7 @@ export class CredentialStore {
     const info = this.info(c);
     this.drop(c);
     this.creds.delete(name);
+    this.onDrop?.(name);
     return info;
   }
 
@@ -214,11 +219,7 @@ export class CredentialStore {
    * `maxLeasesPerWorker` live leases).
    */
   checkout(name: string, holder: string, tags: string[], ttlMs?: number): Checkout {
-    const c = this.creds.get(name);
-    if (!c) throw new HushError("not_found", "no such credential");
-    if (!isAllowed(c.allow, tags)) throw new HushError("forbidden", "this worker's tags do not allow this credential");
-    const ttl = ttlMs ?? DEFAULT_LEASE_MS;
-    if (!Number.isSafeInteger(ttl) || ttl <= 0 || ttl > MAX_LEASE_MS) throw new HushError("invalid_ttl", `ttl_ms must be a positive integer ≤ ${MAX_LEASE_MS}`);
+    const { c, ttl } = this.checkRequest(name, tags, ttlMs);
     const now = this.now();
     this.purge(now);
     if (c.free && c.free.size === 0) throw new HushError("conflict", "every value of this credential is checked out");
@@ -234,6 +235,29 @@ export class CredentialStore {
     else this.byHolder.set(holder, new Set([lease]));
     this.expiry.push(lease);
     return { leaseId: lease.id, expiresAt: lease.expiresAt, value: c.values[slot], version: c.version, mode: c.mode };
+  }
+
+  /**
+   * What every checkout checks first: the credential, the worker's tags,
+   * the TTL (ms). `not_found`, `forbidden`, `invalid_ttl`.
+   */
+  checkRequest(name: string, tags: string[], ttlMs?: number): { c: Cred; ttl: number } {
+    const c = this.creds.get(name);
+    if (!c) throw new HushError("not_found", "no such credential");
+    if (!isAllowed(c.allow, tags)) throw new HushError("forbidden", "this worker's tags do not allow this credential");
+    const ttl = ttlMs ?? DEFAULT_LEASE_MS;
+    if (!Number.isSafeInteger(ttl) || ttl <= 0 || ttl > MAX_LEASE_MS) throw new HushError("invalid_ttl", `ttl_ms must be a positive integer ≤ ${MAX_LEASE_MS}`);
+    return { c, ttl };
+  }
+
+  /** The credential now held under `name` (compare with `===` to see a replacement), or undefined. */
+  current(name: string): Cred | undefined {
+    return this.creds.get(name);
+  }
+
+  /** The cap of live leases per worker (`maxLeasesPerWorker`). */
+  get leaseCap(): number {
+    return this.limits.maxLeasesPerWorker;
   }
 
   /** Return a lease early; only its holder may. */
@@ -281,6 +305,11 @@ export class CredentialStore {
 
   list(): CredInfo[] {
     return [...this.creds.values()].map((c) => this.info(c)).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /** `list` (CredCheckouts, src/broker/cred-share.ts). */
+  listInUse(): CredInfo[] {
+    return this.list();
   }
 
   /** End every expired lease: O(log n) each, O(1) when none has expired. */

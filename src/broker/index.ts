@@ -29,3 +29,4 @@ export * from "./tokens.ts";
 export { SharedTokenRegistry, type TokenMirror } from "./token-share.ts";
 export * from "./serverkeys.ts";
 export * from "./creds.ts";
+export * from "./cred-share.ts";

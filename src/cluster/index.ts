@@ -13,6 +13,7 @@ import { RedisReplayCache } from "./replay.ts";
 import { RedisStore } from "./store.ts";
 import { RedisKeyMirror } from "./keys.ts";
 import { RedisTokenMirror } from "./tokens.ts";
+import { RedisCredLeases } from "./creds.ts";
 import { backendClientUrl, type BackendTarget } from "./url.ts";
 
 export { RedisConnection, type ConnectionEvent } from "./connection.ts";
@@ -20,6 +21,7 @@ export { ClusterSeal } from "./sealing.ts";
 export { RedisReplayCache, SKEW_MS } from "./replay.ts";
 export { RedisKeyMirror } from "./keys.ts";
 export { RedisTokenMirror } from "./tokens.ts";
+export { RedisCredLeases } from "./creds.ts";
 export { RedisStore } from "./store.ts";
 export { REDIS_COMMANDS, aclRule } from "./scripts.ts";
 export { parseBackendUrl, backendClientUrl, type BackendTarget } from "./url.ts";
@@ -52,6 +54,8 @@ export interface RedisBackend {
   keys: RedisKeyMirror;
   /** Join tokens (src/broker/token-share.ts caches them). */
   tokens: RedisTokenMirror;
+  /** Credential leases (the values stay in each daemon; src/broker/creds.ts). */
+  credLeases: RedisCredLeases;
   /** The join and rekey handshake replay cache (message-1 ephemeral keys, `P n:e`). */
   handshakeReplay: RedisReplayCache;
   connection: RedisConnection;
@@ -79,5 +83,5 @@ export async function openRedisBackend(o: RedisBackendOptions): Promise<RedisBac
     seal.wipe();
     throw e;
   }
-  return { store: new RedisStore(connection, seal, o.limits), replay: new RedisReplayCache(connection, o.windowMs, o.perKey), keys: new RedisKeyMirror(connection, seal), tokens: new RedisTokenMirror(connection, seal), handshakeReplay: new RedisReplayCache(connection, o.windowMs, HANDSHAKE_REPLAY_MAX), connection };
+  return { store: new RedisStore(connection, seal, o.limits), replay: new RedisReplayCache(connection, o.windowMs, o.perKey), keys: new RedisKeyMirror(connection, seal), tokens: new RedisTokenMirror(connection, seal), credLeases: new RedisCredLeases(connection, seal), handshakeReplay: new RedisReplayCache(connection, o.windowMs, HANDSHAKE_REPLAY_MAX), connection };
 }

@@ -15,6 +15,7 @@
 import { CLAIM, HOLD_LIB, LOCK_ACQUIRE, LOCK_RELEASE, LOCK_RENEW, POOL_LEASE, POOL_LIB, POOL_RELEASE, POOL_RENEW, RELEASE_OWNER, STATS, SWEEP } from "./lua-holds.ts";
 import { KV_DEL, KV_GET, KV_LIB, KV_NAMES, KV_SET } from "./lua-kv.ts";
 import { KEY_ALL, KEY_GET, KEY_PUT } from "./keys.ts";
+import { CRED_END, CRED_END_HOLDER, CRED_IN_USE, CRED_LIB, CRED_PEEK, CRED_RETURN, CRED_TAKE } from "./creds.ts";
 import { TOKEN_ALL, TOKEN_GET, TOKEN_PUT, TOKEN_REFUND, TOKEN_REVOKE, TOKEN_SPEND } from "./tokens.ts";
 
 /** Commands hush sends or calls from its scripts (for the ACL user). */
@@ -156,6 +157,12 @@ export const SCRIPTS = {
   tokenSpend: epochChecked("token_spend", TOKEN_SPEND),
   tokenRefund: epochChecked("token_refund", TOKEN_REFUND),
   tokenRevoke: epochChecked("token_revoke", TOKEN_REVOKE),
+  credTake: epochChecked("cred_take", CRED_LIB, CRED_TAKE),
+  credPeek: epochChecked("cred_peek", CRED_LIB, CRED_PEEK),
+  credReturn: epochChecked("cred_return", CRED_LIB, CRED_RETURN),
+  credEndHolder: epochChecked("cred_end_holder", CRED_LIB, CRED_END_HOLDER),
+  credEnd: epochChecked("cred_end", CRED_LIB, CRED_END),
+  credInUse: epochChecked("cred_in_use", CRED_IN_USE),
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -20,7 +20,7 @@ import { concatBytes, fromB64u, hkdfSha256, hmacSha256, openXChaCha, randomBytes
 
 /** What a sealed record or an id is for (part of the associated data or the HMAC input). */
 export type SealKind = "kv" | "name" | "key" | "token";
-export type IdKind = "kv" | "lock" | "pool" | "holder";
+export type IdKind = "kv" | "lock" | "pool" | "holder" | "cred";
 
 const NONCE = 24;
 const ID_CHARS = 22;

@@ -53,7 +53,8 @@ export interface Change<R> {
   /** Take back exactly what `apply` did. Must not throw. */
   undo?(r: R): void | Promise<void>;
   log?(r: R): void;
-  commit?(r: R): void;
+  /** May return a promise (a shared backend): the answer waits for it; a rejection is recorded as an error with the same corr_id. */
+  commit?(r: R): unknown;
   answer(r: R): Answer;
 }
 
@@ -98,14 +99,9 @@ function settle<R>(c: Ctx, ch: Change<R>, r: R): Answer | Promise<Answer> {
     return undoThenThrow(c, ch, r, e, events[0]?.action);
   }
   try {
-    ch.commit?.(r);
-    try {
-      ch.log?.(r); // only a change that was made is logged
-    } catch {}
-    // Keys shared by several daemons: answered once the change is in the backend (docs/CLUSTER.md §10).
-    const shared = sharedWrites(st);
-    if (shared) return shared.then(() => ch.answer(r), (e) => notShared(c, events[0], e));
-    return ch.answer(r);
+    const done = ch.commit?.(r);
+    if (done instanceof Promise) return done.then(() => finish(c, ch, r, events[0]), (e) => notShared(c, events[0], e));
+    return finish(c, ch, r, events[0]);
   } catch (e) {
     // A bug: the records say ok; say that it failed, with the same corr_id.
     try {
@@ -113,6 +109,18 @@ function settle<R>(c: Ctx, ch: Change<R>, r: R): Answer | Promise<Answer> {
     } catch {}
     throw e;
   }
+}
+
+/** After the commit: log, wait for shared writes, answer. */
+function finish<R>(c: Ctx, ch: Change<R>, r: R, first: AuditEvent): Answer | Promise<Answer> {
+  const st = c.st;
+  try {
+    ch.log?.(r); // only a change that was made is logged
+  } catch {}
+  // Keys shared by several daemons: answered once the change is in the backend (docs/CLUSTER.md §10).
+  const shared = sharedWrites(st);
+  if (shared) return shared.then(() => ch.answer(r), (e) => notShared(c, first, e));
+  return ch.answer(r);
 }
 
 /** The change was made here but could not be shared (docs/CLUSTER.md §10): the records say ok, so say that it failed, with the same corr_id. */

@@ -9,7 +9,7 @@
  * @module
  */
 import { dirname } from "node:path";
-import { CredentialStore, KeyRegistry, MemoryStore, ServerKeys, SharedKeyRegistry, SharedTokenRegistry, TokenRegistry, type KeyMirror, type TokenMirror, type KeyRecord, type KeyVersions, type ReplayCache, type StateBackend } from "../broker/index.ts";
+import { CredentialStore, KeyRegistry, SharedCredCheckouts, type CredLeaseBook, MemoryStore, ServerKeys, SharedKeyRegistry, SharedTokenRegistry, TokenRegistry, type KeyMirror, type TokenMirror, type KeyRecord, type KeyVersions, type ReplayCache, type StateBackend } from "../broker/index.ts";
 import { NonceCache, RequestVerifier } from "../auth/index.ts";
 import { RateLimiter } from "./ratelimit.ts";
 import { JoinLimiter } from "./joinlimit.ts";
@@ -65,6 +65,8 @@ export interface StartOptions {
     keys?: KeyMirror;
     tokens?: TokenMirror;
     handshakeReplay?: ReplayCache;
+    /** Credential leases (the values stay here; src/broker/cred-share.ts). */
+    credLeases?: CredLeaseBook;
     connection?: State["cluster"];
   };
   serverKey?: X25519KeyPair;
@@ -164,6 +166,7 @@ function _makeState(config: DaemonConfig, opts: StartOptions): State {
   const log = opts.log ?? new Logger({ level: config.logLevel, masker });
   const now = () => Date.now();
   const registry = _makeRegistry(config, opts, now);
+  const creds = new CredentialStore(now, config.limits);
   const st: State = {
     config,
     version: opts.version,
@@ -182,7 +185,8 @@ function _makeState(config: DaemonConfig, opts: StartOptions): State {
     }),
     serverKeys: new ServerKeys(opts.serverKey ?? generateX25519(), now),
     tokens: opts.backend?.tokens ? new SharedTokenRegistry(opts.backend.tokens, now, config.limits) : new TokenRegistry(now, config.limits),
-    creds: new CredentialStore(now, config.limits),
+    creds,
+    checkouts: opts.backend?.credLeases ? new SharedCredCheckouts(creds, opts.backend.credLeases) : creds,
     audit: opts.audit ?? { record() {}, healthy: true },
     auditLog: opts.auditLog,
     auditHmacKey: opts.auditHmacKey ?? randomBytes(32),
@@ -198,6 +202,7 @@ function _makeState(config: DaemonConfig, opts: StartOptions): State {
     streams: new Set(),
     phase: "starting",
   };
+
   masker.add(st.serverKeys.active.secretKey, { owner: maskOwner.serverKey(st.serverKeys.active.id) });
   installKeyEnd(st);
   if (registry instanceof SharedKeyRegistry) {

@@ -33,16 +33,15 @@ export function installKeyEnd(st: State): void {
 export function endKey(st: State, rec: KeyRecord, end: KeyEnd): Awaitable<number> {
   if (end.reason !== "expired") st.masker.release(maskOwner.key(rec.id));
   st.masker.release(maskOwner.pendingKey(rec.id)); // an unconfirmed rekey's key can never be used now
-  const leases = st.creds.endHolder(rec.id);
+  const leases = st.checkouts.endHolder(rec.id);
   const held = st.store.releaseOwner(rec.id);
-  if (!(held instanceof Promise)) return _ended(st, rec, end, leases, held);
-  return held.then(
-    (h) => _ended(st, rec, end, leases, h),
-    (e) => {
-      st.log.warn("the ended key's locks, claims and pool leases could not be released now; they end at their expiry", { key_id: rec.id, err: String((e as Error)?.message ?? e) });
-      return _ended(st, rec, end, leases, { locks: [], pools: [], claims: [] });
-    },
-  );
+  if (!(held instanceof Promise) && !(leases instanceof Promise)) return _ended(st, rec, end, leases, held);
+  const warn = (what: string) => (e: unknown) => {
+    st.log.warn(`the ended key's ${what} could not be released now; they end at their expiry`, { key_id: rec.id, err: String((e as Error)?.message ?? e) });
+  };
+  const l = Promise.resolve(leases).catch((e) => (warn("credential leases")(e), [] as { cred: string }[]));
+  const h = Promise.resolve(held).catch((e) => (warn("locks, claims and pool leases")(e), { locks: [], pools: [], claims: [] } as Held));
+  return Promise.all([l, h]).then(([ls, hs]) => _ended(st, rec, end, ls, hs));
 }
 
 type Held = { locks: string[]; pools: string[]; claims: string[] };

@@ -12,7 +12,7 @@
  */
 import { HushError } from "../errors.ts";
 import { concatBytes, fromUtf8, randomBytes, sealChaCha, toB64u, utf8, wipe } from "../crypto/index.ts";
-import type { CredInfo } from "../broker/index.ts";
+import { after, type Checkout, type CredInfo } from "../broker/index.ts";
 import { auditHash } from "../audit/index.ts";
 import { type Answer, decodeSegment, ok, optInt, parseObject } from "./http.ts";
 import type { Ctx } from "./pipeline.ts";
@@ -46,9 +46,9 @@ export function credReturn(c: Ctx): Answer | Promise<Answer> {
   const key = c.key!;
   const leaseId = decodeSegment(c.parts[4], "lease id");
   return runChange(c, {
-    apply: () => st.creds.checkGiveBack(leaseId, key.id),
+    apply: () => st.checkouts.checkGiveBack(leaseId, key.id),
     records: (cred) => [{ action: "cred.return", target: cred }],
-    commit: () => st.creds.giveBack(leaseId, key.id),
+    commit: () => after(st.checkouts.giveBack(leaseId, key.id), () => {}),
     answer: () => ok({ returned: true }),
   });
 }
@@ -64,26 +64,34 @@ export function credCheckout(c: Ctx): Answer | Promise<Answer> {
   const key = c.key!;
   const name = decodeSegment(c.parts[3], "credential name");
   const b = parseObject(c.body);
+  const refused = (e: unknown): never => {
+    if (e instanceof HushError) {
+      const result = e.code === "forbidden" ? "denied" : "error";
+      st.audit.record({ actor: key.id, via: "worker", action: "cred.checkout", target: name, result, reason: e.code, corr_id: corrId });
+    }
+    throw e;
+  };
+  const giveBack = (co: Checkout) => after(st.checkouts.giveBack(co.leaseId, key.id), () => {});
+  const sealed = (co: Checkout) => {
+    try {
+      return { co, sealed: sealValue(encKeyOf(c), c.signature, name, co.value, co.version) };
+    } catch (e) {
+      void giveBack(co);
+      throw e;
+    }
+  };
   return runChange(c, {
     apply: () => {
-      let co;
+      let co: Checkout | Promise<Checkout>;
       try {
-        co = st.creds.checkout(name, key.id, key.tags, optInt(b, "ttl_ms"));
+        co = st.checkouts.checkout(name, key.id, key.tags, optInt(b, "ttl_ms"));
       } catch (e) {
-        if (e instanceof HushError) {
-          const result = e.code === "forbidden" ? "denied" : "error";
-          st.audit.record({ actor: key.id, via: "worker", action: "cred.checkout", target: name, result, reason: e.code, corr_id: corrId });
-        }
-        throw e;
+        return refused(e);
       }
-      try {
-        return { co, sealed: sealValue(encKeyOf(c), c.signature, name, co.value, co.version) };
-      } catch (e) {
-        st.creds.giveBack(co.leaseId, key.id);
-        throw e;
-      }
+      // Sealed as soon as the lease is granted, before anything else can replace the value.
+      return co instanceof Promise ? co.then(sealed, refused) : sealed(co);
     },
-    undo: ({ co }) => void st.creds.giveBack(co.leaseId, key.id),
+    undo: ({ co }) => giveBack(co),
     // The value given out appears only as an HMAC (e.g. which worker held which pooled account).
     records: ({ co }) => [{ action: "cred.checkout", target: name, value_hash: auditHash(co.value, st.auditHmacKey) }],
     answer: ({ co, sealed }) => ok({ lease_id: co.leaseId, expires_at: co.expiresAt, sealed, version: co.version, mode: co.mode }),
@@ -98,8 +106,8 @@ function valuesOf(b: Record<string, unknown>): Uint8Array[] {
 }
 
 /** `GET /v1/admin/creds`: names and settings, never values. */
-export function adminCredsList(c: Ctx): Answer {
-  return ok({ creds: c.st.creds.list() });
+export function adminCredsList(c: Ctx): Answer | Promise<Answer> {
+  return after(c.st.checkouts.listInUse(), (creds) => ok({ creds }));
 }
 
 /** `POST /v1/admin/creds`: create or replace; each value audited as an HMAC; recorded first, then stored (a replacement wipes the old values). */

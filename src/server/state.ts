@@ -2,7 +2,7 @@
  * The daemon's shared state, handed to every route.
  * @module
  */
-import type { CredentialStore, KeyRecord, KeyRegistry, ReplayCache, ServerKeys, StateBackend, TokenRegistry } from "../broker/index.ts";
+import type { CredentialStore, CredCheckouts, KeyRecord, KeyRegistry, ReplayCache, ServerKeys, StateBackend, TokenRegistry } from "../broker/index.ts";
 import type { RequestVerifier } from "../auth/index.ts";
 import type { RateLimiter } from "./ratelimit.ts";
 import type { JoinLimiter } from "./joinlimit.ts";
@@ -52,6 +52,8 @@ export interface State {
   serverKeys: ServerKeys;
   tokens: TokenRegistry;
   creds: CredentialStore;
+  /** Checkout, return and listing: `creds` itself, or its leases shared by every daemon (src/broker/cred-share.ts). */
+  checkouts: CredCheckouts;
   audit: AuditSink;
   auditLog?: AuditLog;
   /** Key of `hush audit hash` (values appear in the log only in this HMAC form). */
