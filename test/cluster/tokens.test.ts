@@ -9,14 +9,13 @@
  * as a replay by the other; no PSK or token reaches Redis in clear.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Client, HushError, createUnixTransport, joinWithToken } from "../../src/client/index.ts";
+import { Client, createUnixTransport, joinWithToken } from "../../src/client/index.ts";
 import { startHandshake } from "../../src/client/join.ts";
-import { toB64u, toHex, utf8 } from "../../src/crypto/index.ts";
 import { decodeJoinToken } from "../../src/keys/index.ts";
 import { REDIS_MISSING, startTestRedis, type TestRedis } from "./_redis.ts";
-import { hush, startDaemon, tempDir, type Daemon } from "../e2e/_harness.ts";
+import { clusterArgs, codeOf, secretForms } from "./_cluster.ts";
+import { startDaemon, tempDir, type Daemon } from "../e2e/_harness.ts";
 
 if (REDIS_MISSING) console.warn(`shared join tokens e2e: skipped: ${REDIS_MISSING}`);
 
@@ -39,27 +38,11 @@ async function token(d: Daemon, uses: number | "unlimited" = 1): Promise<string>
 
 const joinThrough = (d: Daemon, t: string, name = "joined") => joinWithToken(createUnixTransport(d.socket, { retries: 0 }), t, name);
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    return e instanceof HushError ? e.code : `other: ${e}`;
-  }
-}
-
 describe.skipIf(REDIS_MISSING !== null)("join tokens shared by two daemons (compiled binary)", () => {
   beforeAll(async () => {
     redis = await startTestRedis();
     const dir = tempDir();
-    const keyFile = join(dir, "cluster.key");
-    expect((await hush(["keygen", "cluster", "--out", keyFile])).code).toBe(0);
-    const serverKey = join(dir, "server.key");
-    expect((await hush(["keygen", "server", "--out", serverKey])).code).toBe(0);
-    for (const f of [keyFile, serverKey]) secrets.add(readFileSync(f, "utf8").split("\n").find((l) => l.startsWith("HUSH-"))!);
-    const pw = join(dir, "redis.pass");
-    writeFileSync(pw, redis.password + "\n", { mode: 0o600 });
-    const args = ["--backend", redis.url, "--cluster-key-file", keyFile, "--backend-password-file", pw, "--server-key-file", serverKey];
+    const args = await clusterArgs(redis, dir, secrets);
     monitor = await redis.monitor();
     for (let i = 0; i < 2; i++) daemons.push(await startDaemon([...args, "--audit-file", join(dir, `audit-${i}.log`)]));
     [a, b] = daemons;
@@ -130,9 +113,6 @@ describe.skipIf(REDIS_MISSING !== null)("join tokens shared by two daemons (comp
     monitor = undefined;
     expect(dump).toContain(`${redis.prefix}t:`);
     expect(log).toContain("EVALSHA");
-    const forms = new Set<string>();
-    for (const s of secrets) for (const f of [s, JSON.stringify(s), toB64u(utf8(s)), Buffer.from(s).toString("base64"), toHex(utf8(s))]) forms.add(f);
-    for (const k of secretBytes) for (const f of [toB64u(k), Buffer.from(k).toString("base64"), toHex(k)]) forms.add(f);
-    for (const f of forms) for (const text of [dump, log]) expect(text.includes(f) ? f : "").toBe("");
+    for (const f of secretForms(secrets, secretBytes)) for (const text of [dump, log]) expect(text.includes(f) ? f : "").toBe("");
   });
 });
