@@ -26,7 +26,7 @@ export type { StoreLimits } from "./limits.ts";
 export * from "./registry.ts";
 export { SharedKeyRegistry, type KeyMirror, type KeyVersions, type StoredKey } from "./key-share.ts";
 export * from "./tokens.ts";
-export { SharedTokenRegistry, type TokenMirror } from "./token-share.ts";
+export { SharedTokenRegistry, type EndedToken, type TokenMirror } from "./token-share.ts";
 export * from "./serverkeys.ts";
 export * from "./creds.ts";
 export * from "./cred-share.ts";

@@ -10,28 +10,45 @@
  *   that is then taken back (its audit record could not be written) gives
  *   the use back (`refund`). So a token with one use joins once in the whole
  *   cluster, however many daemons the attempts are spread over.
+ * - The backend deletes a token's sealed PSK when it is revoked or its last
+ *   use is taken, and refuses a record without it (`EndedToken`): its
+ *   clear counts are not trusted to keep it ended. The daemon that took the
+ *   last use holds a copy of the PSK until the join is kept (`spend`) or
+ *   given back (`refund`, which stores it again).
  * @module
  */
 import { HushError } from "../errors.ts";
 import { wipe } from "./_deps.ts";
 import { TokenRegistry, type TokenRecord, type TokenRefusal } from "./tokens.ts";
 
+/** A stored token whose sealed PSK is gone: revoked or used up, and refused whatever its clear fields say. */
+export interface EndedToken {
+  id: string;
+  ended: TokenRefusal;
+  /** The clear counts, for listings only: uses so far, and when it was revoked or used up (ms; null when the field is 0). */
+  uses: number;
+  at: number | null;
+}
+
 /** Where join tokens are shared. Every method rejects `unavailable` when the backend cannot answer. */
 export interface TokenMirror {
   /** Store a new token (PSK sealed). */
   put(t: TokenRecord): Promise<void>;
-  /** The token as stored now (with its use count and revocation), or null. */
-  get(id: string): Promise<TokenRecord | null>;
-  all(): Promise<TokenRecord[]>;
-  /** Take one use: the counts after it, or why the token cannot be used. */
+  /** The token as stored now (with its use count and revocation), ended (no sealed PSK), or null. */
+  get(id: string): Promise<TokenRecord | EndedToken | null>;
+  all(): Promise<(TokenRecord | EndedToken)[]>;
+  /** Take one use: the counts after it, or why the token cannot be used. Taking the last use deletes the stored PSK. */
   spend(id: string): Promise<{ usesLeft: number | null; uses: number; exhaustedAt: number | null } | TokenRefusal>;
-  /** Give back a use taken by `spend`. */
-  refund(id: string): Promise<void>;
+  /** Give back a use taken by `spend`; `psk` (the last use was taken by this daemon) is stored again. */
+  refund(t: TokenRecord, psk: Uint8Array | null): Promise<void>;
+  /** Revoke it and delete the stored PSK. */
   revoke(id: string, at: number): Promise<void>;
 }
 
 export class SharedTokenRegistry extends TokenRegistry {
   private readonly _writes = new Set<Promise<void>>();
+  /** Token id → a copy of its PSK, held from taking the last use until the join is kept or given back. */
+  private readonly _held = new Map<string, Uint8Array>();
 
   constructor(
     private readonly _mirror: TokenMirror,
@@ -68,21 +85,38 @@ export class SharedTokenRegistry extends TokenRegistry {
   }
 
   override async reserve(t: TokenRecord): Promise<TokenRefusal | null> {
+    // Copied before the round trip: a concurrent lookup may wipe the cached PSK once the backend says the token ended.
+    const psk = t.psk.slice();
     const r = await this._mirror.spend(t.id);
+    if (typeof r === "string" || r.usesLeft !== 0 || psk.every((b) => b === 0)) wipe(psk);
+    else {
+      wipe(this._held.get(t.id) ?? new Uint8Array());
+      this._held.set(t.id, psk);
+    }
     if (typeof r === "string") return r;
     t.usesLeft = r.usesLeft;
     t.uses = r.uses;
     return null;
   }
 
-  override refund(t: TokenRecord): Promise<void> {
+  override async refund(t: TokenRecord): Promise<void> {
+    const psk = this._held.get(t.id) ?? null;
+    this._held.delete(t.id);
     if (t.usesLeft !== null) t.usesLeft++;
     t.uses--;
-    return this._mirror.refund(t.id);
+    t.exhaustedAt = null;
+    try {
+      if (psk && t.revokedAt === null) t.psk.set(psk);
+      await this._mirror.refund(t, t.revokedAt === null ? psk : null);
+    } finally {
+      if (psk) wipe(psk);
+    }
   }
 
-  /** The use was taken by `reserve`: only the PSK of a used-up token is wiped here. */
+  /** The use was taken by `reserve`: only the PSK of a used-up token (and the copy held for a refund) is wiped here. */
   override spend(t: TokenRecord): void {
+    wipe(this._held.get(t.id) ?? new Uint8Array());
+    this._held.delete(t.id);
     if (t.usesLeft === 0) {
       wipe(t.psk);
       t.exhaustedAt = this.now();
@@ -100,22 +134,40 @@ export class SharedTokenRegistry extends TokenRegistry {
     });
   }
 
-  /** Cache a stored token, or bring the cached one's counts and revocation up to it (they only move one way). Takes ownership of `t`. */
-  private _merge(t: TokenRecord): TokenRecord {
+  /**
+   * Cache a stored token, or bring the cached one's counts up to it (a use
+   * given back on another daemon is seen here; the backend's `spend` is
+   * what enforces them). A revocation seen here is kept; an ended token
+   * (no stored PSK) ends the cached one. Takes ownership of `t`.
+   */
+  private _merge(t: TokenRecord | EndedToken): TokenRecord | undefined {
     const cur = this.get(t.id);
+    if ("ended" in t) {
+      if (cur && cur.revokedAt === null) {
+        cur.uses = Math.max(cur.uses, t.uses);
+        if (t.ended === "revoked_token" || cur.usesLeft === null) cur.revokedAt = t.at ?? this.now();
+        else {
+          cur.usesLeft = 0;
+          cur.exhaustedAt ??= t.at ?? this.now();
+        }
+      }
+      if (cur) wipe(cur.psk);
+      return cur;
+    }
     if (!cur) {
       this.tokens.set(t.id, t);
       return t;
     }
-    wipe(t.psk);
-    cur.uses = Math.max(cur.uses, t.uses);
-    if (t.usesLeft !== null && cur.usesLeft !== null) cur.usesLeft = Math.min(cur.usesLeft, t.usesLeft);
-    cur.exhaustedAt ??= t.exhaustedAt;
-    if (cur.usesLeft === 0) wipe(cur.psk);
-    if (cur.revokedAt === null && t.revokedAt !== null) {
+    if (cur.revokedAt === null) {
+      cur.uses = t.uses;
+      cur.usesLeft = t.usesLeft;
+      cur.exhaustedAt = t.exhaustedAt;
       cur.revokedAt = t.revokedAt;
-      wipe(cur.psk);
+      // Same id, same PSK: puts back one wiped when the cached count reached 0.
+      if (typeof this.check(cur.id) !== "string") cur.psk.set(t.psk);
     }
+    if (typeof this.check(cur.id) === "string") wipe(cur.psk);
+    wipe(t.psk);
     return cur;
   }
 

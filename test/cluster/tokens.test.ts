@@ -92,6 +92,23 @@ describe.skipIf(REDIS_MISSING !== null)("join tokens shared by two daemons (comp
     expect(a.log()).toContain("revoked_token");
   });
 
+  test("an attacker who clears a revoked or used-up token's clear fields in Redis cannot join with it through a daemon that never cached it", async () => {
+    // Revoked through A; the attacker sets `r` back to 0. B has never seen the token.
+    const revoked = await token(a, "unlimited");
+    const rid = decodeJoinToken(revoked).tokenId;
+    expect((await a.cli(["token", "revoke", rid])).code).toBe(0);
+    await redis.admin("HSET", `${redis.prefix}t:${rid}`, "r", "0");
+    expect(await codeOf(joinThrough(b, revoked, "unrevoked"))).toBe("auth_failed");
+    // Used up through A; the attacker gives it uses again. B has never seen it.
+    const used = await token(a, 1);
+    const uid = decodeJoinToken(used).tokenId;
+    secrets.add((await joinThrough(a, used, "last-use")).credential);
+    await redis.admin("HSET", `${redis.prefix}t:${uid}`, "u", "5", "x", "0");
+    expect(await codeOf(joinThrough(b, used, "reused"))).toBe("auth_failed");
+    // Neither record holds its sealed PSK any more.
+    for (const id of [rid, uid]) expect((await redis.admin("HEXISTS", `${redis.prefix}t:${id}`, "s")).trim()).toBe("0");
+  });
+
   test("a join message 1 accepted by A is refused by B as a replay", async () => {
     const t = await token(a, 3);
     const tok = decodeJoinToken(t);
