@@ -6,7 +6,9 @@
  * use counts hold for the whole cluster (a one-use token joins once,
  * however the attempts are spread); a token revoked through one daemon is
  * refused by the other; a join message 1 accepted by one daemon is refused
- * as a replay by the other; no PSK or token reaches Redis in clear.
+ * as a replay by the other; no PSK or token reaches Redis in clear; a
+ * revoked or used-up token stays refused whatever is written into its clear
+ * fields in Redis, and a last use given back joins again.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -23,6 +25,8 @@ let redis: TestRedis;
 let monitor: { stop(): Promise<string> } | undefined;
 let a: Daemon;
 let b: Daemon;
+let daemonArgs: string[];
+let dir: string;
 const daemons: Daemon[] = [];
 const secrets = new Set<string>();
 const secretBytes: Uint8Array[] = [];
@@ -41,8 +45,8 @@ const joinThrough = (d: Daemon, t: string, name = "joined") => joinWithToken(cre
 describe.skipIf(REDIS_MISSING !== null)("join tokens shared by two daemons (compiled binary)", () => {
   beforeAll(async () => {
     redis = await startTestRedis();
-    const dir = tempDir();
-    const args = await clusterArgs(redis, dir, secrets);
+    dir = tempDir();
+    const args = (daemonArgs = await clusterArgs(redis, dir, secrets));
     monitor = await redis.monitor();
     for (let i = 0; i < 2; i++) daemons.push(await startDaemon([...args, "--audit-file", join(dir, `audit-${i}.log`)]));
     [a, b] = daemons;
@@ -107,6 +111,18 @@ describe.skipIf(REDIS_MISSING !== null)("join tokens shared by two daemons (comp
     expect(await codeOf(joinThrough(b, used, "reused"))).toBe("auth_failed");
     // Neither record holds its sealed PSK any more.
     for (const id of [rid, uid]) expect((await redis.admin("HEXISTS", `${redis.prefix}t:${id}`, "s")).trim()).toBe("0");
+  });
+
+  test("a last use given back (the join could not be kept) joins again, through another daemon", async () => {
+    // C has room for one worker: a join through C takes the token's last use, then finds no room and gives it back.
+    const c = await startDaemon([...daemonArgs, "--max-workers", "1", "--audit-file", join(dir, "audit-c.log")]);
+    daemons.push(c);
+    secrets.add((await joinThrough(c, await token(a, 1), "fills-c")).credential);
+    const t = await token(a, 1);
+    expect(await codeOf(joinThrough(c, t, "no-room"))).toBe("max_items");
+    expect((await redis.admin("HEXISTS", `${redis.prefix}t:${decodeJoinToken(t).tokenId}`, "s")).trim()).toBe("1");
+    secrets.add((await joinThrough(b, t, "given-back")).credential);
+    expect(await codeOf(joinThrough(a, t))).toBe("auth_failed");
   });
 
   test("a join message 1 accepted by A is refused by B as a replay", async () => {
