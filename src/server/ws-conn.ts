@@ -4,10 +4,18 @@
  * connection, and sending an answer under the unread-answers guard.
  *
  * The buffer guard: a peer that does not read its answers gets them
- * buffered up to `unreadLimit` bytes per connection (Bun's backpressure
- * limit, past which Bun closes it) and only while at most
- * `MAX_UNREAD_CONNS` connections hold unread answers at once; past either,
- * the connection is closed (1008).
+ * buffered by Bun up to `unreadLimit` bytes per connection, and only while
+ * at most `MAX_UNREAD_CONNS` connections hold unread answers at once (past
+ * that, the connection is closed, 1008). An answer that would take Bun's
+ * buffer past `unreadLimit` is held by the daemon instead (a burst of a
+ * reading client's own answers, say 32 gets of 250 KiB values) and sent
+ * as Bun drains: at most `maxInFlight` answers and `QUEUE_FACTOR` ×
+ * `unreadLimit` bytes per connection, `MAX_UNREAD_CONNS` × `unreadLimit`
+ * bytes for all connections together, and for at most `UNREAD_DRAIN_MS`
+ * without progress; past any of these the connection is closed (1008,
+ * logged at most once per `LOG_EVERY_MS`). Worst case, all connections
+ * together: 2 × `MAX_UNREAD_CONNS` × `unreadLimit` (128 MiB at the
+ * defaults), twice the bound without the daemon-held answers.
  * @module
  */
 import type { ServerWebSocket } from "bun";
@@ -42,6 +50,19 @@ export const unreadLimit = (maxMessageBytes: number): number => Math.max(1 << 20
 /** Connections that may hold unread answers at once (so at most 64 MiB with the default message size). */
 export const MAX_UNREAD_CONNS = 32;
 
+/**
+ * Daemon-held answers of one connection may reach this many times `unreadLimit`
+ * bytes: 32 MiB at the defaults, room for the SDK's default of 128 messages in
+ * flight, each a get of a 256 KiB value.
+ */
+export const QUEUE_FACTOR = 16;
+
+/** A connection whose daemon-held answers do not drain for this long is closed (ms). */
+export const UNREAD_DRAIN_MS = 10_000;
+
+/** At most one log line per this many ms about connections closed for unread answers. */
+const LOG_EVERY_MS = 10_000;
+
 /** One connection's data (Bun's `ws.data`). */
 export interface Conn extends Guarded {
   n: number;
@@ -54,6 +75,11 @@ export interface Conn extends Guarded {
   closing: boolean;
   /** Messages answered by the transport itself (their corr_id). */
   seq: number;
+  /** Answers held by the daemon until Bun's buffer drains below `unreadLimit` (encoded), and their bytes. */
+  held?: Uint8Array[];
+  heldBytes?: number;
+  /** Date.now() when the held answers were last sent from (or first held). */
+  heldSince?: number;
 }
 
 export type Ws = ServerWebSocket<Conn>;
@@ -73,6 +99,10 @@ export interface WsShared {
   readonly guard: WsGuard;
   /** Connections with unread answers buffered (between a send that met backpressure and Bun's drain). */
   readonly unread: Set<Ws>;
+  /** Bytes of answers held by the daemon, all connections together. */
+  held: number;
+  /** The unread-answers log: when the last line went out, and closings since then not logged. */
+  readonly unreadLog: { at: number; quiet: number };
   readonly metrics: WsMetrics;
   pipelineOf(l: Listener): Pipeline;
   /** Connections upgraded so far (their `n`). */
@@ -102,6 +132,8 @@ export function createShared(st: State, m: ServerMetrics, routes: readonly Route
     perKey: new Map(),
     guard: new WsGuard(st.config.ws, st.log),
     unread: new Set(),
+    held: 0,
+    unreadLog: { at: 0, quiet: 0 },
     metrics: wsMetrics(st, () => conns.size),
     pipelineOf: (l) => (pipelines[l] ??= createPipeline(st, l, { metrics: m, ...(routes ? { routes } : {}) })),
     connSeq: 0,
@@ -116,15 +148,89 @@ export function closeWs(t: WsShared, ws: Ws, code: number, reason: string, metri
   ws.close(code, reason);
 }
 
-/** Send one answer with message id `id`; a peer over the unread-answers guard is closed (1008). */
+/**
+ * Send one answer with message id `id`. When Bun's buffer would go past
+ * `unreadLimit`, the answer is held by the daemon (`flushHeld` sends it on
+ * Bun's drain); a peer over any bound of the guard (module doc) is closed (1008).
+ */
 export function sendAnswer(t: WsShared, ws: Ws, id: string, a: Answer, corrId: string): void {
   const headers: Headers = { "x-request-id": corrId };
   if (a.headers) for (const k in a.headers) headers[k] = a.headers[k]!;
-  const sent = ws.send(encodeAnswer(id, a.status, headers, a.body));
+  const bytes = encodeAnswer(id, a.status, headers, a.body);
+  if (ws.readyState !== 1 || ws.data.closing) return;
+  const limit = unreadLimit(t.lim.maxMessageBytes);
+  if (ws.data.held?.length || (ws.getBufferedAmount() > 0 && ws.getBufferedAmount() + bytes.length > limit)) return hold(t, ws, bytes, limit);
+  send(t, ws, bytes);
+}
+
+/** Hand `bytes` to Bun; a connection with unread answers while `MAX_UNREAD_CONNS` others have some is closed (1008). */
+function send(t: WsShared, ws: Ws, bytes: Uint8Array): void {
+  const sent = ws.send(bytes);
   if (sent > 0 || ws.readyState !== 1) return;
-  // Dropped (past the per-connection bound), or buffered while too many connections hold unread answers.
-  if (sent === 0 || (!t.unread.has(ws) && t.unread.size >= MAX_UNREAD_CONNS)) closeWs(t, ws, WS_CLOSE.unread, "too many unread answers", "backpressure");
+  // Dropped (past Bun's limit), or buffered while too many connections hold unread answers.
+  if (sent === 0 || (!t.unread.has(ws) && t.unread.size >= MAX_UNREAD_CONNS)) closeUnread(t, ws, "too many unread answers");
   else t.unread.add(ws);
+}
+
+/** Hold an answer in the daemon, within the per-connection and global bounds (else close, 1008). */
+function hold(t: WsShared, ws: Ws, bytes: Uint8Array, limit: number): void {
+  const c = ws.data;
+  const held = (c.held ??= []);
+  if (held.length >= t.lim.maxInFlight || (c.heldBytes ?? 0) + bytes.length > QUEUE_FACTOR * limit || t.held + bytes.length > MAX_UNREAD_CONNS * limit) {
+    return closeUnread(t, ws, "too many unread answers");
+  }
+  if (held.length === 0) c.heldSince = Date.now();
+  held.push(bytes);
+  c.heldBytes = (c.heldBytes ?? 0) + bytes.length;
+  t.held += bytes.length;
+  t.unread.add(ws);
+}
+
+/** Bun's drain: send held answers while Bun's buffer stays within `unreadLimit`. */
+export function flushHeld(t: WsShared, ws: Ws): void {
+  const c = ws.data;
+  const limit = unreadLimit(t.lim.maxMessageBytes);
+  let sent = false;
+  while (c.held?.length && ws.readyState === 1 && !c.closing) {
+    const next = c.held[0]!;
+    if (ws.getBufferedAmount() > 0 && ws.getBufferedAmount() + next.length > limit) break;
+    c.held.shift();
+    c.heldBytes! -= next.length;
+    t.held -= next.length;
+    sent = true;
+    send(t, ws, next);
+  }
+  if (sent) c.heldSince = Date.now();
+  if (!c.held?.length && ws.getBufferedAmount() === 0) t.unread.delete(ws);
+}
+
+/** Forget a closed connection's held answers. */
+export function dropHeld(t: WsShared, ws: Ws): void {
+  const c = ws.data;
+  t.held -= c.heldBytes ?? 0;
+  c.held = undefined;
+  c.heldBytes = 0;
+  t.unread.delete(ws);
+}
+
+/** True when `ws` has held answers that made no progress for `UNREAD_DRAIN_MS`. */
+export function heldStuck(ws: Ws, now: number): boolean {
+  return !!ws.data.held?.length && now - (ws.data.heldSince ?? now) >= UNREAD_DRAIN_MS;
+}
+
+/** Close a connection for unread answers (1008), with a warning at most once per `LOG_EVERY_MS`. */
+export function closeUnread(t: WsShared, ws: Ws, reason: string): void {
+  if (ws.data.closing) return;
+  closeWs(t, ws, WS_CLOSE.unread, reason, "backpressure");
+  const log = t.unreadLog;
+  const now = Date.now();
+  if (now - log.at < LOG_EVERY_MS) {
+    log.quiet++;
+    return;
+  }
+  t.st.log.warn("WebSocket connection closed: its answers are not read", { peer: ws.data.peer, conn: ws.data.n, reason, closed_unlogged: log.quiet });
+  log.at = now;
+  log.quiet = 0;
 }
 
 /** An answer from the transport itself (unsigned, like every refusal before verification). */

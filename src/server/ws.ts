@@ -28,7 +28,9 @@
  *   connection once the budget is spent;
  * - a peer that does not read: unread answers are buffered up to
  *   `unreadLimit` per connection and for at most `MAX_UNREAD_CONNS`
- *   connections at once; past either, the connection is closed (1008);
+ *   connections at once, and a burst past `unreadLimit` is held by the
+ *   daemon within bounds and a drain time (ws-conn.ts); past any of these,
+ *   the connection is closed (1008, logged);
  * - at stop every connection is closed: 4000 when none of its messages is in
  *   flight (a message the client sent but got no answer for was not
  *   processed: it may be sent again), else 1001;
@@ -47,7 +49,7 @@ import type { ServerMetrics } from "./metrics.ts";
 import type { Listener } from "./pipeline.ts";
 import type { Route } from "./routes.ts";
 import { isRefusal } from "./ws-guard.ts";
-import { closeWs, createShared, unreadLimit, WS_CLOSE, type Conn, type WsShared } from "./ws-conn.ts";
+import { closeUnread, closeWs, createShared, dropHeld, flushHeld, heldStuck, unreadLimit, WS_CLOSE, type Conn, type WsShared } from "./ws-conn.ts";
 import { onMessage } from "./ws-message.ts";
 
 export { MAX_UNREAD_CONNS, WS_CLOSE, unreadLimit } from "./ws-conn.ts";
@@ -111,11 +113,11 @@ function websocketHandler(t: WsShared): WebSocketHandler<Conn> {
     },
     message: (ws, msg) => onMessage(t, ws, msg),
     drain(ws) {
-      t.unread.delete(ws);
+      flushHeld(t, ws);
     },
     close(ws, code, reason) {
       t.conns.delete(ws);
-      t.unread.delete(ws);
+      dropHeld(t, ws);
       t.guard.closed(ws.data);
       // Bun cuts a message over maxPayloadLength itself (1009 to the client; here 1006 with this reason).
       if (!ws.data.closing && (code === 1009 || reason === "Received too big message")) {
@@ -135,6 +137,7 @@ function startSweep(t: WsShared): ReturnType<typeof setInterval> {
   const sweep = setInterval(() => {
     const now = Date.now();
     for (const ws of t.conns) {
+      if (heldStuck(ws, now)) closeUnread(t, ws, "unread answers did not drain");
       if (ws.data.inFlight !== 0) continue;
       if (now - ws.data.last >= lim.idleTimeoutMs) closeWs(t, ws, WS_CLOSE.unprocessed, "idle", "idle");
       else if (t.guard.overdue(ws.data, now)) closeWs(t, ws, WS_CLOSE.unprocessed, "no verified request", "unverified");

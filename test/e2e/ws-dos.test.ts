@@ -13,6 +13,10 @@ import { connect as tlsConnect } from "node:tls";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { Client } from "../../src/client/index.ts";
+import { signRequest } from "../../src/auth/index.ts";
+import { decodeCredential } from "../../src/keys/index.ts";
+import { encodeRequest } from "../../src/wire/frame.ts";
 import { rawRequest, startDaemon, waitFor, type Daemon } from "./_harness.ts";
 
 const SDK = resolve(import.meta.dir, "../../dist/sdk/index.mjs");
@@ -38,10 +42,11 @@ async function daemon(args: string[]): Promise<Daemon> {
 }
 
 /** A client-to-server binary frame (masked with a zero mask, so the payload is as given). */
-function frame(payload: string): Buffer {
+function frame(payload: string | Uint8Array): Buffer {
   const p = Buffer.from(payload);
-  if (p.length >= 126) throw new Error("short frames only");
-  return Buffer.concat([Buffer.from([0x82, 0x80 | p.length, 0, 0, 0, 0]), p]);
+  if (p.length >= 1 << 16) throw new Error("frames under 64 KiB only");
+  const len = p.length < 126 ? [0x80 | p.length] : [0x80 | 126, p.length >> 8, p.length & 0xff];
+  return Buffer.concat([Buffer.from([0x82, ...len, 0, 0, 0, 0]), p]);
 }
 
 const UPGRADE = () =>
@@ -168,6 +173,7 @@ describe("floods on one connection", () => {
     }
     await waitFor(async () => (await metric(d, 'hush_ws_closed_total{reason="backpressure"}')) === 1, 10_000, "the connection to be closed");
     expect(await metric(d, "hush_ws_connections")).toBe(0);
+    expect(d.log().match(/WebSocket connection closed: its answers are not read/g)?.length).toBe(1);
   });
 
   test("unread answers are bounded for all connections together: past 32 connections holding them, the next one is closed", async () => {
@@ -181,5 +187,46 @@ describe("floods on one connection", () => {
     expect(await metric(d, 'hush_ws_closed_total{reason="backpressure"}')).toBe(4);
     expect(await metric(d, "hush_ws_connections")).toBe(32);
     expect((await rawRequest(d.socket, "GET", "/v1/health")).status).toBe(200);
+  });
+});
+
+describe("a client that reads its answers", () => {
+  test("32 concurrent gets of a 250 KiB value on one WebSocket (SDK default transport) all succeed, past the unread-answers bound", async () => {
+    const d = await daemon([]);
+    const c = new Client({ socket: d.socket, credential: await d.issue("big"), autoRekey: false });
+    const big = "x".repeat(250 * 1024);
+    await c.set("big", big, { ttlMs: 60_000 });
+    const got = await Promise.all(Array.from({ length: 32 }, () => c.get("big").then((v) => (v === big ? "ok" : "wrong"), (e: any) => String(e?.code ?? e))));
+    // Counters too: each incr reported is applied once, none reported failed.
+    const incrs = await Promise.all([
+      ...Array.from({ length: 16 }, () => c.incr("n", 1, { ttlMs: 60_000 }).then(() => "ok", (e: any) => String(e?.code ?? e))),
+      ...Array.from({ length: 16 }, () => c.get("big").then(() => "ok", (e: any) => String(e?.code ?? e))),
+    ]);
+    const n = await c.incr("n", 1, { ttlMs: 60_000 });
+    // Over the WebSocket, not HTTP: its one connection is still open.
+    const open = await metric(d, "hush_ws_connections");
+    c.close();
+    expect(open).toBe(1);
+    expect(got.filter((r) => r !== "ok")).toEqual([]);
+    expect(incrs.filter((r) => r !== "ok")).toEqual([]);
+    expect(n).toBe(17);
+    expect(await metric(d, 'hush_ws_closed_total{reason="backpressure"}')).toBe(0);
+  });
+
+  test("answers held for a peer that stops reading mid-burst are dropped with the connection once they do not drain", async () => {
+    const d = await daemon([]);
+    const cred = await d.issue("stall");
+    const c = new Client({ socket: d.socket, credential: cred, autoRekey: false, transport: "http" });
+    await c.set("big", "x".repeat(250 * 1024), { ttlMs: 60_000 });
+    c.close();
+    const key = decodeCredential(cred);
+    const { status, sock } = await unixUpgrade(d.socket);
+    expect(status).toBe(101);
+    // 40 signed gets (about 10 MiB of answers, under 128 in flight): more than Bun buffers, fewer than the daemon may hold.
+    const target = "/v1/kv/big";
+    sock.write(Buffer.concat(Array.from({ length: 40 }, (_, i) => frame(encodeRequest(`g${i}`, "GET", target, { authorization: signRequest(key.macKey, key.keyId, { method: "GET", target }).authorization })))));
+    await waitFor(async () => (await metric(d, 'hush_ws_closed_total{reason="backpressure"}')) === 1, 30_000, "the stalled connection to be closed");
+    expect(await metric(d, "hush_ws_connections")).toBe(0);
+    expect(d.log()).toContain("unread answers did not drain");
   });
 });
