@@ -131,6 +131,18 @@ export function loadWorkerKey(file: string | undefined): { text: string; from: s
   return { text: c, from: file ? `--credential-file ${file}` : "$HUSH_CREDENTIAL" };
 }
 
+/**
+ * The key whose `# addresses:` line and TLS pin `hush health` follows: the
+ * worker credential (--credential-file, HUSH_CREDENTIAL), else the admin
+ * credential (HUSH_ADMIN_CREDENTIAL); undefined for none (health needs no key).
+ */
+export function readHealthKey(file: string | undefined): { text: string; from: string } | undefined {
+  const w = readKey(file, WORKER);
+  if (w !== undefined) return { text: w, from: file ? `--credential-file ${file}` : "$HUSH_CREDENTIAL" };
+  const a = readKey(undefined, ADMIN);
+  return a === undefined ? undefined : { text: a, from: "$HUSH_ADMIN_CREDENTIAL" };
+}
+
 /** The worker credential string, from --credential-file or HUSH_CREDENTIAL. */
 export function loadCredential(file: string | undefined): string {
   return parseKeyFile(loadWorkerKey(file).text);

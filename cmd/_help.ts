@@ -323,8 +323,10 @@ what the store could hold at its limits (--max-items × --max-value).`,
   },
   health: {
     about: `Checks the daemon every other command would reach (--url, --socket, $HUSH_URL,
-$HUSH_SOCKET, then the default path) and names it. Over https:// it checks the pin
-carried in $HUSH_CREDENTIAL (or $HUSH_ADMIN_CREDENTIAL), or --tls-pin.`,
+$HUSH_SOCKET, the # addresses line of the credential, then the default path) and
+names the one that answered; with several addresses it checks each and lists those
+that are down. The credential is --credential-file, $HUSH_CREDENTIAL, else
+$HUSH_ADMIN_CREDENTIAL; over https:// its pin is checked (or --tls-pin's).`,
     examples: [
       "hush health --json",
       "hush health --socket /run/hush/hush.sock --socket-owner hushd   # a daemon run by user hushd",

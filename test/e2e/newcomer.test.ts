@@ -1,0 +1,54 @@
+/**
+ * Problems a newcomer met with the compiled binary: `hush health` follows
+ * the credential's `# addresses:` line like every other command and names
+ * the daemon that answered (and those that are down); lock, revoke and
+ * flag messages say what happened.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { hush, startDaemon, tempDir, type Daemon } from "./_harness.ts";
+
+let live: Daemon;
+let cred: string;
+let deadAddr: string;
+const cleanup: Daemon[] = [];
+const NO_TARGET = { HUSH_SOCKET: undefined, HUSH_URL: undefined, HUSH_CREDENTIAL: undefined, HUSH_ADMIN_CREDENTIAL: undefined, HUSH_TLS_PIN: undefined, HUSH_TRANSPORT: undefined, XDG_RUNTIME_DIR: tempDir() };
+
+beforeAll(async () => {
+  live = await startDaemon();
+  cleanup.push(live);
+  cred = await live.issue("newcomer");
+  const killed = await startDaemon();
+  cleanup.push(killed);
+  killed.proc.kill("SIGKILL");
+  await killed.proc.exited;
+  deadAddr = `unix:${killed.socket}`;
+});
+
+afterAll(() => {
+  for (const d of cleanup) d.cleanup();
+});
+
+describe("hush health follows the credential's # addresses line", () => {
+  test("from $HUSH_CREDENTIAL: names the daemon that answered and the one that is down", async () => {
+    const text = `# addresses: ${deadAddr},unix:${live.socket}\n${cred}\n`;
+    const r = await hush(["health"], { env: { ...NO_TARGET, HUSH_CREDENTIAL: text } });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`ready (hush `);
+    expect(r.stdout).toContain(`unix:${live.socket}`);
+    expect(r.stdout).toMatch(new RegExp(`down: ${deadAddr.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}`));
+    const j = await hush(["health", "--json"], { env: { ...NO_TARGET, HUSH_CREDENTIAL: text } });
+    expect(JSON.parse(j.stdout)).toMatchObject({ ready: true, url: `unix:${live.socket}`, down: [deadAddr] });
+  });
+
+  test("from --credential-file", async () => {
+    const file = join(tempDir(), "cred");
+    writeFileSync(file, `# addresses: unix:${live.socket}\n${cred}\n`, { mode: 0o600 });
+    const r = await hush(["health", "--credential-file", file], { env: NO_TARGET });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`unix:${live.socket}`);
+  });
+});
