@@ -2,10 +2,12 @@
  * `hush status`: how the daemon is doing (`GET /v1/status`): with a worker
  * credential ($HUSH_CREDENTIAL, --credential-file) signed on hush.sock or
  * TCP, with an admin credential signed on hush.sock, else on admin.sock.
- * Exit 0 when `ok`, 6 when degraded or draining.
+ * Exit 0 when `ok`, 6 when degraded or draining, or when the daemon answers
+ * that it cannot serve for now (a shared backend's quiet period).
  * @module
  */
 import { defineCommand } from "citty";
+import { HushError } from "../src/errors.ts";
 import { adminArgs, credentialArgs, jsonArgs, printJson } from "./_shared.ts";
 import { adminClient, resolveTarget, workerClient, type AdminCaller } from "./_target.ts";
 
@@ -16,7 +18,16 @@ export default defineCommand({
     // A URL (--url or $HUSH_URL, cmd/_target.ts) reaches a controller, which only signed requests can: it needs the worker credential.
     const worker = args["credential-file"] || process.env.HUSH_CREDENTIAL || "url" in resolveTarget(args, "admin");
     const c: AdminCaller = worker ? await workerClient(args) : await adminClient(args);
-    const s = await c.call("GET", "/v1/status");
+    let s: any;
+    try {
+      s = await c.call("GET", "/v1/status");
+    } catch (e) {
+      // The daemon answered that it cannot serve for a while (Retry-After: a shared backend in its quiet period, docs/CLUSTER.md §7): that is its status.
+      if (!(e instanceof HushError) || e.code !== "unavailable" || typeof e.detail.retryAfter !== "number") throw e;
+      if (args.json || !process.stdout.isTTY) printJson({ status: "unavailable", message: e.message, retry_after_s: e.detail.retryAfter });
+      else process.stdout.write(`status     unavailable: ${e.message}\n`);
+      return 6;
+    }
     if (args.json || !process.stdout.isTTY) printJson(s);
     else {
       const of = (u: { used: number | null; limit: number }, f: (n: number) => string = String) =>

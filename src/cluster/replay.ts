@@ -34,7 +34,8 @@ export class RedisReplayCache implements ReplayCache {
   async remember(keyId: string, nonce: string, ts: number, now: number): Promise<RememberResult> {
     const quiet = this._conn.quietUntil;
     if (ts < quiet) {
-      throw new HushError("unavailable", "the state backend lost its state; requests are refused until its quiet period ends", { retryAfter: Math.max(1, Math.ceil((quiet - now) / 1000)) });
+      const left = Math.max(1, Math.ceil((quiet - now) / 1000));
+      throw new HushError("unavailable", `the state backend lost its state; requests are refused until its quiet period ends at ${new Date(quiet).toISOString()} (in ${left}s)`, { retryAfter: left });
     }
     const keys = this.keys;
     const reply = (await this._conn.run("remember", [keyId, nonce, ts + this._windowMs + SKEW_MS, now, this._perKey, keys ? keys.storedVer(keyId) : ""])) as string[];
