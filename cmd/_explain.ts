@@ -20,13 +20,14 @@ type Rule = (e: HushError, name: string, inv: Invocation) => { message: string; 
 
 const missingKey: Rule = (e, name) => (e.code === "not_found" ? { message: `no such key: ${name} (missing or expired)` } : undefined);
 
-const lockHeld: Rule = (e, name) => {
+const lockHeld: Rule = (e, name, inv) => {
   if (e.code !== "conflict" || !e.message.startsWith("lock is held")) return undefined;
   const until = typeof e.detail.expiresAt === "number" ? `, until ${new Date(e.detail.expiresAt).toISOString()}` : "";
   const waited = /\(waited [^)]*\)$/.exec(e.message)?.[0];
+  const wait = inv.flags.has("wait") ? "it was still held when --wait ran out: try a longer --wait" : "pass --wait DURATION (e.g. --wait 30s) to wait for it";
   return {
     message: `lock ${name} is held${until}${waited ? ` ${waited}` : ""}`,
-    hint: `pass --wait DURATION (e.g. --wait 30s) to wait for it; locks are not re-entrant, so if this credential holds it, extend it with \`hush lock renew ${name} --token TOKEN\` instead`,
+    hint: `${wait}; locks are not re-entrant, so if this credential holds it, extend it with \`hush lock renew ${name} --token TOKEN\` instead`,
   };
 };
 
@@ -61,7 +62,7 @@ const RULES: Record<string, Rule[]> = {
       }
       if (e.message.startsWith("pool is exhausted")) {
         const waited = /\(waited [^)]*\)$/.exec(e.message)?.[0];
-        return { message: `every slot of pool ${name} is leased${waited ? ` ${waited}` : ""}`, hint: "pass --wait DURATION (e.g. --wait 30s) to wait for a free slot (exit 4 means: none free)" };
+        return { message: `every slot of pool ${name} is leased${waited ? ` ${waited}` : ""}`, hint: inv.flags.has("wait") ? "none was freed before --wait ran out: try a longer --wait (exit 4 means: none free)" : "pass --wait DURATION (e.g. --wait 30s) to wait for a free slot (exit 4 means: none free)" };
       }
       const cap = /^size must be an integer from 1 to (\d+)$/.exec(e.message);
       if (cap) return { message: `--size must be from 1 to ${cap[1]} (the most slots a pool can have)` };

@@ -52,3 +52,20 @@ describe("hush health follows the credential's # addresses line", () => {
     expect(r.stdout).toContain(`unix:${live.socket}`);
   });
 });
+
+describe("messages say what happened", () => {
+  test("lock acquire with --wait that times out does not tell you to pass --wait", async () => {
+    const other = await live.issue("lock-holder");
+    const env = { HUSH_SOCKET: live.socket, HUSH_URL: undefined, HUSH_CREDENTIAL: other };
+    expect((await hush(["lock", "acquire", "newcomer/l", "--ttl", "30s"], { env })).code).toBe(0);
+    const mine = { ...env, HUSH_CREDENTIAL: cred };
+    const waited = await hush(["lock", "acquire", "newcomer/l", "--ttl", "10s", "--wait", "300ms"], { env: mine });
+    expect(waited.code).toBe(4);
+    expect(waited.stderr).toContain("lock newcomer/l is held");
+    expect(waited.stderr).not.toContain("pass --wait");
+    expect(waited.stderr).toContain("longer --wait");
+    const bare = await hush(["lock", "acquire", "newcomer/l", "--ttl", "10s"], { env: mine });
+    expect(bare.code).toBe(4);
+    expect(bare.stderr).toContain("pass --wait DURATION");
+  });
+});
