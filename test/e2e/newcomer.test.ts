@@ -68,4 +68,16 @@ describe("messages say what happened", () => {
     expect(bare.code).toBe(4);
     expect(bare.stderr).toContain("pass --wait DURATION");
   });
+
+  test("revoking a revoked worker says already revoked, exit 0", async () => {
+    await live.issue("to-revoke");
+    const list = (await live.cli(["workers", "list", "--json"])).stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const id = list.find((w: { name: string }) => w.name === "to-revoke").id;
+    const first = await live.cli(["workers", "revoke", id]);
+    expect(first.code).toBe(0);
+    expect(first.stderr).toBe(`hush: revoked ${id} (to-revoke)\n`);
+    const again = await live.cli(["workers", "revoke", id]);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toBe(`hush: ${id} (to-revoke) was already revoked\n`);
+  });
 });
