@@ -21,6 +21,17 @@ import { isRegularFile, looksLikeKeyString } from "./_files.ts";
 const isFlag = (a: string) => a.startsWith("-") && a !== "-" && !/^-\d/.test(a);
 
 /**
+ * "unknown flag", naming the flag only when its name cannot carry a secret
+ * typed in the wrong place (SECURITY.md): the part before any `=`, when it
+ * is a short lowercase word (hush secrets have uppercase prefixes and
+ * base64url bodies). Anything else is never quoted back.
+ */
+export function unknownFlag(word: string): string {
+  const flag = word.split("=")[0]!;
+  return /^--?[a-z][a-z0-9-]{0,31}$/.test(flag) ? `unknown flag ${flag}` : "unknown flag";
+}
+
+/**
  * Check `own` (the words after the command's path, before any `--`) and
  * `after` (the words after `--`) for the command at `path`. Returns the raw
  * arguments to hand to citty: for commands that run `-- CMD`, `after` is
@@ -56,8 +67,7 @@ export async function checkArgv(
     const f = flags.get(flag);
     if (!f) {
       const near = closest(flag, [...new Set([...flags.values()].map((x) => x.name))]);
-      // Never quoted back (it may be a secret typed in the wrong place); only a real flag is named.
-      throw new UsageError(`unknown flag (\`${name}\` has no such option)`, near ? `did you mean --${near}? (${usageHint})` : usageHint);
+      throw new UsageError(`${unknownFlag(a)} (\`${name}\` has no such option)`, near ? `did you mean --${near}? (${usageHint})` : usageHint);
     }
     // A value flag given twice used to keep the last value silently; a boolean and its --no- form contradict.
     const word = a.split("=")[0];

@@ -9,7 +9,7 @@ import { runCommand, type CommandDef } from "citty";
 import { main } from "./_commands.ts";
 import { EXIT } from "./_shared.ts";
 import { VERSION } from "./_version.ts";
-import { checkArgv } from "./_argv.ts";
+import { checkArgv, unknownFlag } from "./_argv.ts";
 import { reportError, UsageError } from "./_report.ts";
 import { closest, resolve, subCommandNames } from "./_tree.ts";
 import { renderHelp } from "./_usage.ts";
@@ -64,7 +64,7 @@ async function runHush(argv: string[]): Promise<number> {
     if (!cmd.run && wantsHelp(rest)) return await help(path, process.stdout), EXIT.ok;
     if (!cmd.run) {
       const where = ["hush", ...path].join(" ");
-      if (rest[0]) throw new UsageError(`unknown flag (\`${where}\` takes none before its command)`, `flags go after the command: ${where} <COMMAND> [OPTIONS]; run \`${where} --help\``);
+      if (rest[0]) throw new UsageError(`${unknownFlag(rest[0])} (\`${where}\` takes none before its command)`, `flags go after the command: ${where} <COMMAND> [OPTIONS]; run \`${where} --help\``);
       throw new UsageError(`${where} needs a command: ${(await subCommandNames(cmd)).join(", ")}`, `run \`${where} --help\` for what each does`);
     }
     const { rawArgs, help: helpAsked, positionals, values } = await checkArgv(cmd, path, rest, after);

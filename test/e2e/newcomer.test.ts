@@ -81,3 +81,24 @@ describe("messages say what happened", () => {
     expect(again.stderr).toBe(`hush: ${id} (to-revoke) was already revoked\n`);
   });
 });
+
+describe("an unknown flag is named when its name cannot carry a secret", () => {
+  test("a lowercase flag name is echoed (before any =), with a did-you-mean; anything else is not", async () => {
+    const env = { HUSH_SOCKET: live.socket, HUSH_URL: undefined, HUSH_CREDENTIAL: cred };
+    const a = await hush(["kv", "get", "k", "--jsno"], { env });
+    expect(a.code).toBe(2);
+    expect(a.stderr).toContain("unknown flag --jsno (`hush kv get` has no such option)");
+    expect(a.stderr).toContain("did you mean --json?");
+    const b = await hush(["kv", "get", "k", "--bogus=HUSH-WORKER-1secretvalue"], { env });
+    expect(b.stderr).toContain("unknown flag --bogus (`hush kv get`");
+    expect(b.stderr).not.toContain("secretvalue");
+    for (const word of ["--HUSH-WORKER-1abcDEF", "-aB3xYz_9", `--${"x".repeat(40)}`]) {
+      const c = await hush(["kv", "get", "k", word], { env });
+      expect(c.code).toBe(2);
+      expect(c.stderr).toContain("unknown flag (`hush kv get` has no such option)");
+      expect(c.stderr).not.toContain(word.slice(2));
+    }
+    const g = await hush(["kv", "--bogus"], { env });
+    expect(g.stderr).toContain("unknown flag --bogus (`hush kv` takes none before its command)");
+  });
+});
