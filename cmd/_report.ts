@@ -81,10 +81,11 @@ const UNTRUSTED_SOCKET_HINT =
   "another user may have made this path to receive your requests: remove it if it is not yours, or choose a private path (--socket, $HUSH_SOCKET, $XDG_RUNTIME_DIR). " +
   "If the daemon runs as another user (a service user with --socket-group), name it with --socket-owner USER or $HUSH_SOCKET_OWNER";
 
-/** Wire field names as the user typed them. */
+/** Wire field names (and the SDK's option names for them) as the user typed them. */
 const FLAG_OF_FIELD: [RegExp, string][] = [
   [/\bworker_ttl_ms\b/g, "--worker-ttl"],
   [/\bttl_ms\b/g, "--ttl"],
+  [/\bttlMs\b/g, "--ttl"],
 ];
 
 /** Put a daemon or SDK message in the CLI's words. */

@@ -102,3 +102,24 @@ describe("an unknown flag is named when its name cannot carry a secret", () => {
     expect(g.stderr).toContain("unknown flag --bogus (`hush kv` takes none before its command)");
   });
 });
+
+describe("the SDK words the daemon's refusals in its own option names", () => {
+  test("set with ttlMs: 0 says ttlMs, not ttl_ms; the CLI still says --ttl", async () => {
+    const { Client, HushError } = await import("../../src/client/index.ts");
+    for (const transport of ["http", "ws"] as const) {
+      const c = new Client({ socket: live.socket, credential: cred, transport });
+      try {
+        const e = await c.set("b", 1, { ttlMs: 0 }).catch((x) => x);
+        expect(e).toBeInstanceOf(HushError);
+        expect(e.code).toBe("invalid_ttl");
+        expect(e.message).toContain("ttlMs 0");
+        expect(e.message).not.toContain("ttl_ms");
+      } finally {
+        c.close();
+      }
+    }
+    const r = await hush(["kv", "set", "b", "--ttl", "0s"], { env: { HUSH_SOCKET: live.socket, HUSH_URL: undefined, HUSH_CREDENTIAL: cred }, stdin: "1" });
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toContain("ttlMs");
+  });
+});
