@@ -52,9 +52,9 @@ export function wipeKeys(k: Keys): void {
 
 const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
 
-/** The report of one log, line by line. */
-export function report(r: audit.VerifyResult): string[] {
-  const out = [`lines checked: ${r.lines}${r.ok ? ` (${plural(r.runs, "run")})` : " before the break"}`];
+/** The report of one log, line by line (`keyMissing`: its chain was checked, not its seals). */
+export function report(r: audit.VerifyResult, keyMissing = false): string[] {
+  const out = [`lines checked: ${r.lines}${r.ok || keyMissing ? ` (${plural(r.runs, "run")})` : " before the break"}`];
   const last = r.lastSealedSeq === null ? "none" : `seq ${r.lastSealedSeq}`;
   out.push(r.sealsChecked ? `seals checked: ${r.seals}; last sealed: ${last}` : `seals: ${r.seals} found, NOT checked (no --key-file); last seal: ${last}`);
   if (!r.ok) return out;
@@ -73,11 +73,15 @@ export function report(r: audit.VerifyResult): string[] {
   return out;
 }
 
-/** `hush: error: [LOG: ]audit log broken at seq S (line L): reason` for a log that failed. */
-export function brokenLine(r: audit.VerifyResult, log?: string): string {
+/**
+ * `hush: error: [LOG: ]audit log broken at seq S (line L): reason` for a log that failed, or
+ * `hush: error: [LOG: ]not verified: reason` for one whose verification key was not given.
+ */
+export function brokenLine(r: audit.VerifyResult, log?: string, keyMissing = false): string {
   const e = r.error!;
   const where = (e.seq === null ? "" : ` at seq ${e.seq}`) + (e.line ? ` (line ${e.line})` : "");
-  return `hush: error: ${log === undefined ? "" : `${audit.escapeForTerminal(log)}: `}audit log broken${where}: ${e.reason}\n`;
+  const what = keyMissing ? "not verified" : `audit log broken${where}`;
+  return `hush: error: ${log === undefined ? "" : `${audit.escapeForTerminal(log)}: `}${what}: ${e.reason}\n`;
 }
 
 /**
@@ -89,14 +93,15 @@ export function brokenLine(r: audit.VerifyResult, log?: string): string {
 export function printLogs(res: audit.LogsResult, json: boolean): void {
   const names = res.logs.map((l) => l.name);
   if (json) {
-    const logs = res.logs.map((l) => ({ file: l.name, key_id: l.keyId, ...l.result }));
+    const logs = res.logs.map((l) => ({ file: l.name, key_id: l.keyId, key_missing: l.keyMissing, ...l.result }));
     process.stdout.write(JSON.stringify({ ok: res.ok, logs, lines: res.merged.map((m) => ({ log: names[m.log], line: m.line })) }) + "\n");
   } else {
     const labels = names.map(audit.escapeForTerminal);
     const w = Math.max(3, ...labels.map((l) => l.length));
     const out = [`${"LOG".padEnd(w)}  ${audit.AUDIT_TABLE_HEADER}`, ...res.merged.map((m) => `${labels[m.log].padEnd(w)}  ${audit.formatAuditRow(m.line)}`)];
     for (const [i, l] of res.logs.entries()) {
-      out.push("", `${labels[i]}: ${l.result.ok ? "intact" : "BROKEN"}${l.keyId ? ` (key id ${l.keyId})` : ""}`, ...report(l.result).map((x) => "  " + x));
+      const state = l.result.ok ? "intact" : l.keyMissing ? "NOT VERIFIED" : "BROKEN";
+      out.push("", `${labels[i]}: ${state}${l.keyId ? ` (key id ${l.keyId})` : ""}`, ...report(l.result, l.keyMissing).map((x) => "  " + x));
     }
     process.stdout.write(out.join("\n") + "\n");
   }
@@ -104,5 +109,5 @@ export function printLogs(res: audit.LogsResult, json: boolean): void {
   for (const l of res.logs) for (const w of l.result.warnings) warned.set(w, [...(warned.get(w) ?? []), l.name]);
   for (const [w, logs] of warned) hint(`${logs.map(audit.escapeForTerminal).join(", ")}: ${w}`, "warning");
   for (const w of res.warnings) hint(w, "warning");
-  for (const l of res.logs) if (!l.result.ok) process.stderr.write(brokenLine(l.result, l.name));
+  for (const l of res.logs) if (!l.result.ok) process.stderr.write(brokenLine(l.result, l.name, l.keyMissing));
 }

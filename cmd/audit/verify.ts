@@ -18,7 +18,7 @@ const epoch = (s: string) => (s === "0" ? 0 : parsePositiveInt(s, "--first-epoch
 export default defineCommand({
   meta: {
     name: "verify",
-    description: "Verify audit files offline: seq and prev chain always; with --key-file every seal, and which lines it vouches for. Several files (one per daemon) are printed merged by time. Exit 1 on any break.",
+    description: "Verify audit files offline: seq and prev chain always; with --key-file every seal, and which lines it vouches for. Several files (one per daemon) are printed merged by time. Exit 1 on any break, or on a file whose --key-file is missing.",
   },
   args: {
     files: { type: "positional", required: false, description: "the audit file(s); several: one per daemon", valueHint: "FILE" },
@@ -56,9 +56,9 @@ export default defineCommand({
       const [one] = res.logs;
       const r = one.result;
       if (args.json) printJson(r);
-      else process.stdout.write(report(r).join("\n") + "\n");
+      else process.stdout.write(report(r, one.keyMissing).join("\n") + "\n");
       for (const w of r.warnings) hint(w, "warning");
-      if (!r.ok) process.stderr.write(brokenLine(r));
+      if (!r.ok) process.stderr.write(brokenLine(r, undefined, one.keyMissing));
       return r.ok ? EXIT.ok : EXIT.error;
     } finally {
       wipeKeys(keys);

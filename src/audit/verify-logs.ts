@@ -7,7 +7,10 @@
  * the verification key whose key id its format-2 runs carry (keys are matched
  * to logs by key id, never by order). Two logs sealed with the same key id
  * are refused: no two daemons share a sealing state, so it is one log given
- * twice, a copy, or a log passed off as another daemon's.
+ * twice, a copy, or a log passed off as another daemon's. When several logs
+ * or keys are given and none of the keys has a log's key id, that log is
+ * checked without a key (its chain only) and fails as `keyMissing`: nothing
+ * in it is vouched for, but nothing says it was tampered with either.
  *
  * The lines that passed every check of their log (all of them, or those
  * before its first break) are then merged by `ts` into one list, each with
@@ -42,6 +45,13 @@ export interface LogReport {
   /** The key id of the log's format-2 runs (null: none). */
   keyId: string | null;
   result: VerifyResult;
+  /**
+   * Keys were given (with several logs, or several keys), none has this log's
+   * key id, and its chain is intact: its seals were not checked, and it fails
+   * (`result.ok` false) for that reason only, naming the key id it needs. (A
+   * broken chain is reported as broken; its reason then adds the missing key.)
+   */
+  keyMissing: boolean;
 }
 
 export interface MergedLine {
@@ -54,7 +64,7 @@ export interface LogsResult {
   /** Every log passed. */
   ok: boolean;
   logs: LogReport[];
-  /** The lines that passed, merged by time. */
+  /** The lines that passed, merged by time (none of a log whose key is missing). */
   merged: MergedLine[];
   /** Things that concern the set, not one log (a key that matches no log). */
   warnings: string[];
@@ -77,23 +87,30 @@ export function verifyAuditLogs(inputs: LogInput[], opts: LogsOptions = {}): Log
   const { verifyKeys = [], merge = true, ...common } = opts;
   const ids = verifyKeys.map(sealKeyId);
   const used = new Map<string, string>(); // key id -> the log that carried it first
+  const unkeyed: boolean[] = []; // keys were given, none for this log: none of its lines is merged
   const logs: LogReport[] = inputs.map((input) => {
     const first = firstSealKeyId(input.bytes);
     const keyId = first?.keyId ?? null;
     const match = keyId === null ? -1 : ids.indexOf(keyId);
-    const verifyKey = verifyKeys.length === 0 ? undefined : verifyKeys[Math.max(0, match)];
+    const noKey = first !== null && match < 0 && verifyKeys.length > 0 && (inputs.length > 1 || verifyKeys.length > 1);
+    const verifyKey = verifyKeys.length === 0 || noKey ? undefined : verifyKeys[Math.max(0, match)];
     const result = verifyAuditLog(input.bytes, { ...common, verifyKey, firstEpoch: input.firstEpoch });
-    if (first && !result.ok && result.error!.line === first.line && match < 0 && verifyKeys.length > 1) {
-      result.error!.reason = `this run was sealed with key id ${first.keyId}, and none of the verification keys given has it (${ids.join(", ")})`;
-    }
+    const keyMissing = noKey && result.ok;
+    const missing = `no --key-file given for key id ${first?.keyId} (the keys given have ${ids.join(", ")})`;
+    if (keyMissing) {
+      result.ok = false;
+      result.closed = false;
+      result.error = { seq: null, line: 0, reason: `${missing}: its chain was checked, its seals were not, so nothing in it is vouched for` };
+    } else if (noKey) result.error!.reason += `; and ${missing}`;
     if (first && result.ok && used.has(first.keyId)) {
       fail(result, first.seq, first.line, `this log is sealed with the same key (key id ${first.keyId}) as ${used.get(first.keyId)}: no two daemons share a sealing state, so it is the same log given twice, a copy, or one daemon's log passed off as another's (verify a file that continues another on its own, with --first-epoch)`);
     }
     if (first && !used.has(first.keyId)) used.set(first.keyId, input.name);
-    return { name: input.name, keyId, result };
+    unkeyed.push(noKey);
+    return { name: input.name, keyId, result, keyMissing };
   });
   const warnings = ids.filter((id) => !logs.some((l) => l.keyId === id)).map((id) => `the verification key with key id ${id} matches none of the logs`);
-  const merged = merge ? mergeByTime(inputs.map((input, i) => verifiedLines(input.bytes, logs[i].result.lines))) : [];
+  const merged = merge ? mergeByTime(inputs.map((input, i) => verifiedLines(input.bytes, unkeyed[i] ? 0 : logs[i].result.lines))) : [];
   return { ok: logs.every((l) => l.result.ok), logs, merged, warnings };
 }
 

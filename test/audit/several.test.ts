@@ -135,9 +135,26 @@ describe("hush audit verify with several logs", () => {
   });
 
   test("keys are matched by key id: a log whose key is missing fails, and the same log twice is refused", async () => {
+    // A log whose key was not given is not vouched for (exit 1), but it is not called broken.
+    const ids = JSON.parse((await hush(["audit", "verify", A.log, B.log, ...keys, "--json"])).stdout).logs.map((l: any) => l.key_id);
     const onlyA = await hush(["audit", "verify", A.log, B.log, "--key-file", A.key]);
     expect(onlyA.code).toBe(1);
-    expect(onlyA.stderr).toMatch(new RegExp(`hush: error: ${B.log}: audit log broken at seq 1 \\(line 1\\): this run was sealed with another verification key`));
+    expect(onlyA.stderr).toContain(`hush: error: ${B.log}: not verified: no --key-file given for key id ${ids[1]} (the keys given have ${ids[0]})`);
+    expect(onlyA.stderr).not.toContain("broken");
+    expect(onlyA.stdout).toContain(`${A.log}: intact`);
+    expect(onlyA.stdout).toContain(`${B.log}: NOT VERIFIED (key id ${ids[1]})`);
+    const json = JSON.parse((await hush(["audit", "verify", A.log, B.log, "--key-file", A.key, "--json"])).stdout);
+    expect(json.logs.map((l: any) => [l.ok, l.key_missing])).toEqual([[true, false], [false, true]]);
+    // B's lines are not merged in: nothing vouches for them.
+    expect(json.lines.every((m: any) => m.log === A.log)).toBe(true);
+    // A broken log whose key is missing too is called broken, and the missing key is named.
+    const ls = lines(B.log);
+    ls[2] = ls[2].replace(/"ts":\d+/, '"ts":1');
+    const bad = write("b-broken-nokey.jsonl", ls);
+    const both = await hush(["audit", "verify", A.log, bad, "--key-file", A.key]);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toMatch(new RegExp(`hush: error: ${bad}: audit log broken at seq 3 \\(line 3\\): .*; and no --key-file given for key id ${ids[1]}`));
+    expect(both.stdout).toContain(`${bad}: BROKEN`);
     const copy = write("a-copy.jsonl", lines(A.log));
     const twice = await hush(["audit", "verify", A.log, copy, ...keys]);
     expect(twice.code).toBe(1);
