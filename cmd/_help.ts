@@ -259,10 +259,10 @@ key id its runs carry (give one verification key per daemon, in any order). Two
 files sealed with the same key are refused. The lines that passed are printed
 merged by time in a table whose first column names the file (with --json: one
 object with each file's report and the merged lines), then each file's report.
-Every broken file gets its own error line with the file, seq and line. A file
-whose key id no --key-file has (when --key-file is given) is NOT VERIFIED: its
-chain is checked, its seals are not, nothing in it is vouched for, none of its
-lines is printed, and its error line names the key id it needs.
+Every broken file gets its own error line with the file, seq and line. With
+several files or several --key-file, a file whose key id none of the keys has is
+NOT VERIFIED: its chain is checked, its seals are not, nothing in it is vouched
+for, none of its lines is printed, and its error line names the key id it needs.
 
 Exit codes: 0 intact (every file), 1 broken (the file, seq and line are named) or
 not verified (no --key-file for its key id), 2 bad key file, 3 no such file.`,
