@@ -6,7 +6,7 @@
  * connection, as an application's concurrent calls are).
  *
  *   node bench/sdk-load.mjs --socket S --credential-file F --op get|set [--inflight 32] [--duration 5]
- *        [--value-size 100] [--keys 1000] [--transport ws|http] [--sockets 1]
+ *        [--value-size 100] [--keys 1000] [--transport ws|http] [--sockets N (default: the SDK's, 2)]
  *
  * Prints one JSON line (ops_per_sec, latency_ms, cpu_us_per_op, …).
  * @module
@@ -23,7 +23,7 @@ const value = "x".repeat(Number(arg("value-size", "100")));
 const transport = arg("transport", "ws");
 const credential = readFileSync(arg("credential-file"), "utf8");
 // HTTP: one client per worker, one request in flight each (as `hush bench` did); WebSocket: one shared client.
-const clients = Array.from({ length: transport === "http" ? inflight : 1 }, () => new Client({ socket: arg("socket"), credential, transport, autoRekey: false, retries: 0, connections: Number(arg("sockets", "1")) }));
+const clients = Array.from({ length: transport === "http" ? inflight : 1 }, () => new Client({ socket: arg("socket"), credential, transport, autoRekey: false, retries: 0, connections: process.argv.includes("--sockets") ? Number(arg("sockets", "2")) : undefined }));
 const client = (w) => clients[w % clients.length];
 const key = (i) => `bench:k:${i % keys}`;
 if (op === "get") {

@@ -47,7 +47,7 @@ const keys = 1000;
 
 let answer: Uint8Array | undefined;
 const conn = { source: "unix", opened: Date.now(), verifiedAt: 0, failing: false, n: 1, listener: "worker", peer: "unix", inFlight: 0, last: Date.now(), closing: false, seq: 0 };
-const sock = { data: conn, readyState: 1, send: (b: Uint8Array) => ((answer = b), b.length), close() {} };
+const sock = { data: conn, readyState: 1, send: (b: Uint8Array) => ((answer = b), b.length), getBufferedAmount: () => 0, close() {} };
 
 /** One round: what the SDK and the daemon each do for one call (the socket excepted). */
 function once(i: number, set = op === "set"): void {

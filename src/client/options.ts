@@ -119,7 +119,13 @@ export interface ClientOptions {
    * HTTP request per call. Default: HUSH_TRANSPORT, else `"ws"`.
    */
   transport?: TransportKind;
-  /** WebSocket connections shared by this client's calls (opened as needed). Default 1. */
+  /**
+   * WebSocket connections shared by this client's calls. Default 2: the
+   * second opens only when a call starts while another is in flight, so a
+   * sequential caller holds one; with two, the daemon works on one
+   * connection's requests while the client reads the other's answers (about
+   * 1.5× the calls/s at 32 in flight, docs/PERFORMANCE.md).
+   */
   connections?: number;
   /** Retries of a request that never reached the daemon (with several addresses: rounds over all of them). Default 5. */
   retries?: number;

@@ -74,13 +74,21 @@ export interface WsTransportOptions {
   retries?: number | undefined;
   /** Per request, in ms: no answer by then fails it (`unavailable`, `sent: true`). Default 10 000. */
   timeoutMs?: number | undefined;
-  /** Connections shared by the calls (opened as needed). Default 1. */
+  /** Connections shared by the calls (opened as needed, the next one only while the others have calls in flight). Default `DEFAULT_CONNECTIONS`. */
   connections?: number | undefined;
   /** Requests in flight per connection; more wait here. Default 128 (the daemon's default cap). */
   maxInFlight?: number | undefined;
   /** Where calls go while the daemon refuses the upgrade (above). None: a refused upgrade is retried like a refused connection. */
   fallback?: Transport | undefined;
 }
+
+/**
+ * Connections per transport unless told otherwise. Two let the client and
+ * the daemon work at once under concurrent calls (one connection's requests
+ * are processed while the other's answers are read); a sequential caller
+ * never opens the second.
+ */
+export const DEFAULT_CONNECTIONS = 2;
 
 /** How long calls go to the fallback after a refused upgrade, in ms. */
 export const FALLBACK_MS = 30_000;
@@ -135,8 +143,11 @@ class Conn {
     });
   }
 
+  /** Calls waiting for this connection to open (they count as its load, so concurrent first calls spread over connections). */
+  opening = 0;
+
   get load(): number {
-    return this.pending.size + this.waiters.length;
+    return this.pending.size + this.waiters.length + this.opening;
   }
 
   /** Whether the socket is open (calls need not wait for `ready`). */
@@ -251,7 +262,7 @@ class Conn {
 export function createWsTransport(open: Opener, what: string, opts: WsTransportOptions = {}): Transport {
   const retries = opts.retries ?? 5;
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const max = Math.max(1, opts.connections ?? 1);
+  const max = Math.max(1, opts.connections ?? DEFAULT_CONNECTIONS);
   const maxInFlight = Math.max(1, opts.maxInFlight ?? 128);
   let conns: Conn[] = [];
   let shut = false;
@@ -277,7 +288,10 @@ export function createWsTransport(open: Opener, what: string, opts: WsTransportO
         if (fallback && Date.now() < fallbackUntil) return fallback.request(method, target, headers, body);
         const c = pick();
         try {
-          if (!c.open) await c.ready;
+          if (!c.open) {
+            c.opening++;
+            await c.ready.finally(() => c.opening--);
+          }
           return await c.call(method, target, headers, body);
         } catch (e) {
           if (!(e instanceof HushError)) throw e;

@@ -7,6 +7,7 @@
  * against RFC 4231 vectors and against each other.
  * @module
  */
+import * as nodeCrypto from "node:crypto";
 import { createHash, createHmac } from "node:crypto";
 import { hmac as nobleHmac } from "@noble/hashes/hmac.js";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
@@ -24,9 +25,13 @@ export function sha256(data: Input): Uint8Array {
 
 const BunSha256: any = (globalThis as any).Bun?.SHA256;
 
-/** Lower-case hex SHA-256 (request/response body hashes, PROTOCOL.md §3); Bun's one-shot hash where there is one (no hasher object). */
+/** Node's one-shot `crypto.hash` (Node ≥ 20.12 / 21.7): no hasher object; undefined on older Node. */
+const nodeHash = (nodeCrypto as { hash?: (alg: string, data: Input, enc: "hex") => string }).hash;
+
+/** Lower-case hex SHA-256 (request/response body hashes, PROTOCOL.md §3); a one-shot hash where the runtime has one (no hasher object). */
 export function sha256Hex(data: Input): string {
   if (BunSha256) return BunSha256.hash(data, "hex");
+  if (nodeHash) return nodeHash("sha256", data, "hex");
   return createHash("sha256").update(data).digest("hex");
 }
 

@@ -62,12 +62,23 @@ afterAll(async () => {
 
 const wsGauge = () => Number(/^hush_ws_connections (\d+)/m.exec(d.state.metrics.render())?.[1]);
 
-test("concurrent calls of one Client share one connection; answers are verified and matched", async () => {
+test("concurrent calls of one Client share its connections (2 by default, `connections` to change); answers are verified and matched", async () => {
+  for (const [connections, want] of [[undefined, 2], [1, 1], [3, 3]] as const) {
+    const before = wsGauge();
+    const c = new Client({ socket: d.socketPath, credential: cred, transport: "ws", ...(connections ? { connections } : {}) });
+    await Promise.all(Array.from({ length: 300 }, (_, i) => c.set(`p/${i}`, i, { ttlMs: 60_000 })));
+    const got = await Promise.all(Array.from({ length: 300 }, (_, i) => c.get(`p/${i}`)));
+    expect(got).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    expect(wsGauge()).toBe(before + want);
+    c.close();
+    for (let i = 0; i < 50 && wsGauge() !== before; i++) await Bun.sleep(10);
+  }
+});
+
+test("a sequential caller holds one connection", async () => {
   const before = wsGauge();
   const c = new Client({ socket: d.socketPath, credential: cred, transport: "ws" });
-  await Promise.all(Array.from({ length: 300 }, (_, i) => c.set(`p/${i}`, i, { ttlMs: 60_000 })));
-  const got = await Promise.all(Array.from({ length: 300 }, (_, i) => c.get(`p/${i}`)));
-  expect(got).toEqual(Array.from({ length: 300 }, (_, i) => i));
+  for (let i = 0; i < 20; i++) await c.set(`s/${i}`, i, { ttlMs: 60_000 });
   expect(wsGauge()).toBe(before + 1);
   c.close();
 });
@@ -176,7 +187,7 @@ test("an answer relabelled to another request's id does not verify (auth_failed)
     },
   });
   try {
-    const c = new Client({ socket: sock, credential: cred, transport: "ws", retries: 0 });
+    const c = new Client({ socket: sock, credential: cred, transport: "ws", retries: 0, connections: 1 }); // both calls on one connection, whose answers the relay swaps
     const r = await Promise.allSettled([c.get("p/1"), c.get("p/2")]);
     expect(r.map((x) => x.status)).toEqual(["rejected", "rejected"]);
     for (const x of r) expect((x as PromiseRejectedResult).reason).toMatchObject({ code: "auth_failed" });
