@@ -21,7 +21,7 @@ export default defineCommand({
   meta: { name: "bench", description: "Measure a hush daemon: ops/s and latency percentiles through the signed SDK." },
   args: {
     op: { type: "string", description: `operation: ${OPS.join(", ")} (default get)`, valueHint: "OP" },
-    connections: { type: "string", alias: "c", description: "requests in flight (default 32): pipelined on one WebSocket connection, or one HTTP connection each with --transport http", valueHint: "N" },
+    connections: { type: "string", alias: "c", description: "requests in flight (default 32): pipelined on the SDK's WebSocket connections (two once calls overlap), or one HTTP connection each with --transport http", valueHint: "N" },
     transport: { type: "string", description: "how the SDK carries requests: ws (default, or $HUSH_TRANSPORT) or http", valueHint: "ws|http" },
     duration: { type: "string", description: "measure for this long (default 10s)", valueHint: "DURATION" },
     requests: { type: "string", alias: "n", description: "measure this many operations instead of a duration", valueHint: "N" },

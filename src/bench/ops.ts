@@ -39,7 +39,7 @@ export interface OpSetup {
   transport?: (socket: string) => Transport;
   /**
    * How the SDK carries requests: "ws" (default: every worker shares one
-   * Client, whose requests are pipelined on one WebSocket connection) or
+   * Client, whose requests are pipelined on its WebSocket connections, two by default) or
    * "http" (one Client per worker, one request in flight each).
    */
   carrier?: TransportKind;
