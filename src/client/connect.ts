@@ -10,7 +10,7 @@ import { parsePin } from "../crypto/index.ts";
 import { defaultSocketPath } from "../config/index.ts";
 import { createUnixTransport, type Transport } from "./transport.ts";
 import { createLoopbackTransport, createTlsTransport } from "./tls.ts";
-import { createWsTransport } from "./transport-ws.ts";
+import { createWsTransport, DEFAULT_UNIX_CONNECTIONS } from "./transport-ws.ts";
 import { loopbackOpener, tlsOpener, unixOpener } from "./ws-open.ts";
 import { createFailoverTransport } from "./failover.ts";
 import { describeAddress, parseAddresses, type Address } from "./addresses.ts";
@@ -76,7 +76,8 @@ function addressTransport(a: Address, opts: ClientOptions, credentialPin: Uint8A
   const ws = transportKind(opts) === "ws";
   if (a.kind === "unix") {
     const http = createUnixTransport(a.path, opts);
-    return ws ? createWsTransport(unixOpener(a.path, opts.socketOwner), describeAddress(a), { ...opts, fallback: http }) : http;
+    const connections = opts.connections ?? DEFAULT_UNIX_CONNECTIONS;
+    return ws ? createWsTransport(unixOpener(a.path, opts.socketOwner), describeAddress(a), { ...opts, connections, fallback: http }) : http;
   }
   if (a.kind === "https") {
     const pin = pinFor(opts, credentialPin);

@@ -120,11 +120,13 @@ export interface ClientOptions {
    */
   transport?: TransportKind;
   /**
-   * WebSocket connections shared by this client's calls. Default 2: the
-   * second opens only when a call starts while another is in flight, so a
-   * sequential caller holds one; with two, the daemon works on one
-   * connection's requests while the client reads the other's answers (about
-   * 1.5× the calls/s at 32 in flight, docs/PERFORMANCE.md).
+   * WebSocket connections shared by this client's calls. Default 2 on a unix
+   * socket: the second opens only when a call starts while another is in
+   * flight, so a sequential caller holds one; with two, the daemon works on
+   * one connection's requests while the client reads the other's answers
+   * (about 1.5× the calls/s at 32 in flight, docs/PERFORMANCE.md). Default 1
+   * over TCP (TLS), where the daemon caps connections per source address
+   * (`--ws-max-connections-source`) and many workers on one host share it.
    */
   connections?: number;
   /** Retries of a request that never reached the daemon (with several addresses: rounds over all of them). Default 5. */

@@ -74,7 +74,7 @@ export interface WsTransportOptions {
   retries?: number | undefined;
   /** Per request, in ms: no answer by then fails it (`unavailable`, `sent: true`). Default 10 000. */
   timeoutMs?: number | undefined;
-  /** Connections shared by the calls (opened as needed, the next one only while the others have calls in flight). Default `DEFAULT_CONNECTIONS`. */
+  /** Connections shared by the calls (opened as needed, the next one only while the others have calls in flight). Default 1 (connect.ts gives unix sockets `DEFAULT_UNIX_CONNECTIONS`). */
   connections?: number | undefined;
   /** Requests in flight per connection; more wait here. Default 128 (the daemon's default cap). */
   maxInFlight?: number | undefined;
@@ -83,12 +83,14 @@ export interface WsTransportOptions {
 }
 
 /**
- * Connections per transport unless told otherwise. Two let the client and
- * the daemon work at once under concurrent calls (one connection's requests
- * are processed while the other's answers are read); a sequential caller
- * never opens the second.
+ * Connections per transport to a unix socket unless told otherwise. Two let
+ * the client and the daemon work at once under concurrent calls (one
+ * connection's requests are processed while the other's answers are read);
+ * a sequential caller never opens the second. Over TCP the default stays 1:
+ * there the daemon caps connections per source address
+ * (`--ws-max-connections-source`), which many workers on one host share.
  */
-export const DEFAULT_CONNECTIONS = 2;
+export const DEFAULT_UNIX_CONNECTIONS = 2;
 
 /** How long calls go to the fallback after a refused upgrade, in ms. */
 export const FALLBACK_MS = 30_000;
@@ -262,7 +264,7 @@ class Conn {
 export function createWsTransport(open: Opener, what: string, opts: WsTransportOptions = {}): Transport {
   const retries = opts.retries ?? 5;
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const max = Math.max(1, opts.connections ?? DEFAULT_CONNECTIONS);
+  const max = Math.max(1, opts.connections ?? 1);
   const maxInFlight = Math.max(1, opts.maxInFlight ?? 128);
   let conns: Conn[] = [];
   let shut = false;
