@@ -58,93 +58,101 @@ function fail(what: string): never {
   throw new HushError("internal", `bench: unexpected answer to ${what}`);
 }
 
+/** The SDK clients and raw transports one run uses, made on first use per worker. */
+interface Carriers {
+  client(worker: number): Client;
+  transport(worker: number): Transport;
+  close(): void;
+}
+
+function makeCarriers(s: OpSetup): Carriers {
+  const clients: Client[] = [];
+  const transports: Transport[] = [];
+  const carrier = s.transport ? "http" : transportKind({ transport: s.carrier });
+  return {
+    client(worker) {
+      if (!s.credential) throw new HushError("invalid_request", "no credential given");
+      // HTTP: one SDK client per worker; WebSocket: one shared client (its calls pipelined, as an
+      // application's concurrent calls are). autoRekey off so a rekey never shows up inside the numbers.
+      const w = carrier === "ws" ? 0 : worker;
+      if (!clients[w]) {
+        clients[w] = new Client({ socket: s.socket, socketOwner: s.socketOwner, credential: s.credential, retries: 0, autoRekey: false, transport: carrier });
+        if (s.transport) (clients[w] as any).session.transport = s.transport(s.socket); // session.ts: the signed channel holds the transport
+      }
+      return clients[w];
+    },
+    transport: (w) => (transports[w] ??= s.transport ? s.transport(s.socket) : createUnixTransport(s.socket, { retries: 0, socketOwner: s.socketOwner })),
+    close() {
+      for (const c of clients) c?.close();
+      for (const t of transports) t?.close();
+    },
+  };
+}
+
+const key = (i: number) => `${BENCH_PREFIX}k:${i}`;
+
+/** Write the keys get reads, `connections` at a time. */
+async function writeKeys(c: Carriers, s: OpSetup, value: string): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(s.connections, s.keys) }, async (_, w) => {
+      for (let i = next++; i < s.keys; i = next++) await c.client(w).set(key(i), value, { ttlMs: BENCH_TTL_MS });
+    }),
+  );
+}
+
+/** lock: acquire, then release, alternately; what is still held is given back (best effort) at close. */
+function lockOp(c: Carriers): PreparedOp {
+  const held: ({ release(): Promise<unknown> } | null)[] = [];
+  return {
+    run: async (w) => {
+      const h = held[w];
+      if (h) {
+        held[w] = null;
+        await h.release();
+      } else held[w] = await c.client(w).lock(`${BENCH_PREFIX}lock:${w}`, { ttlMs: 30_000 });
+    },
+    close: () => void Promise.allSettled(held.map((h) => h?.release())).finally(() => c.close()),
+  };
+}
+
+/** The operation of each name but lock (which holds state of its own). */
+function simpleOp(op: Exclude<OpName, "lock">, c: Carriers, s: OpSetup, value: string): Operation {
+  switch (op) {
+    case "ping":
+      return async (w) => {
+        if ((await c.transport(w).request("GET", "/v1/health", {})).status !== 200) fail("health");
+      };
+    case "get":
+      return async (w, k) => {
+        const v = await c.client(w).get<string>(key(k % s.keys));
+        if (typeof v !== "string" || v.length !== s.valueSize) fail("get");
+      };
+    case "set":
+      return (w, k) => c.client(w).set(key(k % s.keys), value, { ttlMs: BENCH_TTL_MS });
+    case "incr":
+      return async (w) => {
+        if (typeof (await c.client(w).incr(`${BENCH_PREFIX}ctr:${w}`, 1, { ttlMs: BENCH_TTL_MS })) !== "number") fail("incr");
+      };
+    case "checkout":
+      // Short leases: shared checkouts are not given back, so they must expire quickly.
+      return async (w) => {
+        if ((await c.client(w).checkout(BENCH_CRED, { ttlMs: 5_000 })).value.length !== s.valueSize) fail("checkout");
+      };
+    case "join":
+      if (!s.token) throw new HushError("invalid_request", "join needs a join token");
+      return async (w, k) => {
+        const r = await joinWithToken(c.transport(w), s.token!, `bench-${w}-${k}`);
+        if (!r.credential.startsWith("HUSH-WORKER-1")) fail("join");
+      };
+  }
+}
+
 /** Build the operation (and write what it needs first, e.g. the keys for get). */
 export async function prepareOp(op: OpName, s: OpSetup): Promise<PreparedOp> {
   const value = "x".repeat(s.valueSize);
-  const clients: Client[] = [];
-  const carrier = s.transport ? "http" : transportKind({ transport: s.carrier });
-  const client = (worker: number): Client => {
-    if (!s.credential) throw new HushError("invalid_request", "no credential given");
-    // HTTP: one SDK client per worker; WebSocket: one shared client (its calls pipelined, as an
-    // application's concurrent calls are). autoRekey off so a rekey never shows up inside the numbers.
-    const w = carrier === "ws" ? 0 : worker;
-    if (!clients[w]) {
-      clients[w] = new Client({ socket: s.socket, socketOwner: s.socketOwner, credential: s.credential, retries: 0, autoRekey: false, transport: carrier });
-      if (s.transport) (clients[w] as any).session.transport = s.transport(s.socket); // session.ts: the signed channel holds the transport
-    }
-    return clients[w];
-  };
-  const transports: Transport[] = [];
-  const transport = (w: number) => (transports[w] ??= s.transport ? s.transport(s.socket) : createUnixTransport(s.socket, { retries: 0, socketOwner: s.socketOwner }));
-  const close = () => {
-    for (const c of clients) c?.close();
-    for (const t of transports) t?.close();
-  };
-  const key = (i: number) => `${BENCH_PREFIX}k:${i}`;
-
-  let run: Operation;
-  switch (op) {
-    case "ping":
-      run = async (w) => {
-        const r = await transport(w).request("GET", "/v1/health", {});
-        if (r.status !== 200) fail("health");
-      };
-      break;
-    case "get": {
-      // Write the keys first, `connections` at a time.
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: Math.min(s.connections, s.keys) }, async (_, w) => {
-          for (let i = next++; i < s.keys; i = next++) await client(w).set(key(i), value, { ttlMs: BENCH_TTL_MS });
-        }),
-      );
-      run = async (w, k) => {
-        const v = await client(w).get<string>(key(k % s.keys));
-        if (typeof v !== "string" || v.length !== s.valueSize) fail("get");
-      };
-      break;
-    }
-    case "set":
-      run = (w, k) => client(w).set(key(k % s.keys), value, { ttlMs: BENCH_TTL_MS });
-      break;
-    case "incr":
-      run = async (w) => {
-        const v = await client(w).incr(`${BENCH_PREFIX}ctr:${w}`, 1, { ttlMs: BENCH_TTL_MS });
-        if (typeof v !== "number") fail("incr");
-      };
-      break;
-    case "lock": {
-      const held: ({ release(): Promise<unknown> } | null)[] = [];
-      run = async (w) => {
-        const h = held[w];
-        if (h) {
-          held[w] = null;
-          await h.release();
-        } else held[w] = await client(w).lock(`${BENCH_PREFIX}lock:${w}`, { ttlMs: 30_000 });
-      };
-      const inner = close;
-      return {
-        run,
-        close: () => {
-          // Give back what is still held (best effort) before the clients go.
-          Promise.allSettled(held.map((h) => h?.release())).finally(inner);
-        },
-      };
-    }
-    case "checkout":
-      run = async (w) => {
-        // Short leases: shared checkouts are not given back, so they must expire quickly.
-        const c = await client(w).checkout(BENCH_CRED, { ttlMs: 5_000 });
-        if (c.value.length !== s.valueSize) fail("checkout");
-      };
-      break;
-    case "join":
-      if (!s.token) throw new HushError("invalid_request", "join needs a join token");
-      run = async (w, k) => {
-        const r = await joinWithToken(transport(w), s.token!, `bench-${w}-${k}`);
-        if (!r.credential.startsWith("HUSH-WORKER-1")) fail("join");
-      };
-      break;
-  }
-  return { run, close };
+  const c = makeCarriers(s);
+  if (op === "lock") return lockOp(c);
+  if (op === "get") await writeKeys(c, s, value);
+  return { run: simpleOp(op, c, s, value), close: () => c.close() };
 }
