@@ -35,9 +35,17 @@ export function isAdminChange(c: Ctx): boolean {
   return c.req.method !== "GET" && c.parts[3] !== "creds" && c.parts[3] !== "audit";
 }
 
-/** The audit record of an admin change: `admin.<area>[.<verb>]`, naming the id in the path, or else `made` (the id of what it made). */
+/** The verb of a `POST` to an admin collection, which makes one: `POST /v1/admin/workers` is `admin.workers.issue`. */
+const MAKES: Readonly<Record<string, string>> = { workers: "issue", admins: "issue", tokens: "create" };
+
+/**
+ * The audit record of an admin change: `admin.<area>.<verb>` (PROTOCOL.md
+ * §9.5), naming the id in the path, or else `made` (the id of what it made).
+ */
 export function adminRecord(c: Ctx, made?: string): ChangeRecord {
-  const action = "admin." + c.parts.slice(3).filter((p, i) => i === 0 || !/^[wat]_|^s_/.test(p)).join(".");
+  const area = c.parts[3] ?? "";
+  const makes = c.req.method === "POST" && c.parts.length === 4 && Object.hasOwn(MAKES, area) ? `.${MAKES[area]}` : "";
+  const action = "admin." + c.parts.slice(3).filter((p, i) => i === 0 || !/^[wat]_|^s_/.test(p)).join(".") + makes;
   const target = c.parts.slice(4).find((p) => /^[wat]_|^s_/.test(p));
   return { action, target: target ?? made };
 }

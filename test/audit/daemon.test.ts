@@ -80,7 +80,7 @@ describe("followers", () => {
         sock: follow([...common, "--socket", d.socket]),
         admin: follow(["-f", "--since", "0", "--json", "--socket", d.socket]),
       };
-      for (const f of Object.values(followers)) await waitFor(() => f.out.includes('"action":"admin.workers"'), 10_000, "the history");
+      for (const f of Object.values(followers)) await waitFor(() => f.out.includes('"action":"admin.workers.issue"'), 10_000, "the history");
       // A raw follow stream on admin.sock shows the heartbeats the CLI does not print.
       const raw = await fetch("http://localhost/v1/admin/audit?since=0&follow=1", { unix: d.admin } as RequestInit);
       const reader = raw.body!.getReader();
@@ -104,7 +104,7 @@ describe("followers", () => {
       expect(hbs.length).toBeGreaterThanOrEqual(15); // one every 3 s
       expect(hbs.at(-1)).toMatchObject({ last_seq: last.seq });
       await d.issue("after"); // the streams are still live
-      for (const f of Object.values(followers)) await waitFor(() => f.out.split('"action":"admin.workers"').length === 3, 10_000, "a line after the silence");
+      for (const f of Object.values(followers)) await waitFor(() => f.out.split('"action":"admin.workers.issue"').length === 3, 10_000, "a line after the silence");
       expect(await d.stop()).toBe(0);
       for (const [name, f] of Object.entries(followers)) {
         expect({ name, exit: await f.p.exited }).toEqual({ name, exit: 0 });
@@ -132,7 +132,7 @@ describe("followers", () => {
       const cred = join(dir, "ops.admin");
       expect((await d.cli(["keygen", "admin", "--name", "ops", "--out", cred])).code).toBe(0);
       const f = follow(["-f", "--since", "0", "--json", "--heartbeat-timeout", "4s", "--admin-credential-file", cred, "--socket", d.socket]);
-      await waitFor(() => f.out.includes('"action":"admin.admins"'), 10_000, "the history");
+      await waitFor(() => f.out.includes('"action":"admin.admins.issue"'), 10_000, "the history");
       await Bun.sleep(4500); // heartbeats keep it alive past its own timeout
       expect(f.p.exitCode).toBeNull();
       d.proc.kill("SIGSTOP");
@@ -184,7 +184,7 @@ describe("an attacker with the log, today's state file and every public key, but
       const run2 = o.findIndex((x, i) => i > 0 && x.type === "start");
       const checkout = o.findIndex((x, i) => i < run2 && x.action === "cred.checkout");
       const revoke = o.findIndex((x, i) => i < run2 && x.action === "admin.workers.revoke");
-      const other = o.find((x, i) => i < run2 && x.action === "admin.workers" && x.target !== o[checkout].actor)!.target;
+      const other = o.find((x, i) => i < run2 && x.action === "admin.workers.issue" && x.target !== o[checkout].actor)!.target;
       expect([checkout, revoke].every((i) => i > 0)).toBe(true);
       const edited = real.slice();
       edited[checkout] = JSON.stringify({ ...o[checkout], actor: other }); // re-attributed

@@ -34,7 +34,8 @@ copyFileSync(join(FIX, "v1-audit.key"), V1_KEY_FILE);
 chmodSync(V1_KEY_FILE, 0o600); // git keeps no 0600 mode
 const split = (t: string) => t.trimEnd().split("\n");
 const text = (ls: string[]) => ls.join("\n") + "\n";
-const isAdminWorkers = (o: any) => o.type === "event" && o.action === "admin.workers";
+/** A worker issued: `admin.workers` in files of older daemons (the format-1 fixture), `admin.workers.issue` now. */
+const isAdminWorkers = (o: any) => o.type === "event" && (o.action === "admin.workers" || o.action === "admin.workers.issue");
 
 describe("a migrated file (format-1 runs, then format-2 runs) rewritten by an attacker", () => {
   const path = join(root, "mixed.log");

@@ -106,7 +106,7 @@ test.skipIf(!mounted)("100 000 requests with random key ids: the audit file stay
   for (const l of failureLines) expect(l.length + 1).toBeLessThanOrEqual(MAX_RECORD_BYTES);
   // Everything else in the file is the worker's own checkouts and the admin's changes.
   const other = lines.filter((l) => JSON.parse(l).source === undefined).map((l) => JSON.parse(l).action ?? JSON.parse(l).type);
-  expect(new Set(other)).toEqual(new Set(["start", "admin.workers", "cred.put", "cred.checkout", "stop"]));
+  expect(new Set(other)).toEqual(new Set(["start", "admin.workers.issue", "cred.put", "cred.checkout", "stop"]));
   // Every flood request is counted: in the summaries, or as the one failure written at once.
   const events = failureLines.map((l) => JSON.parse(l));
   const summed = events.filter((e) => e.failures !== undefined).reduce((n, e) => n + e.failures, 0);

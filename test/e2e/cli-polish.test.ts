@@ -1,0 +1,70 @@
+/**
+ * Rough edges a newcomer met, through the compiled binary: `hush status`
+ * names the daemon that answered (with several addresses, the first that
+ * could be reached, and those that could not); `hush audit verify` over
+ * several files sizes its table's columns to what they hold; issuing a
+ * worker, an admin key or a join token is audited under its own action
+ * (`admin.workers.issue`, `admin.admins.issue`, `admin.tokens.create`);
+ * and an admin command refused a `unix:` address names the socket it was
+ * given, not a controller's URL. Terminal output is made with util-linux
+ * `script`.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { HUSH, hush, startDaemon, tempDir, type Daemon } from "./_harness.ts";
+import { AuditWriter } from "../../src/audit/index.ts";
+
+const SCRIPT = Bun.which("script");
+if (!SCRIPT) console.warn("SKIP terminal output checks: util-linux `script` is not installed (it provides the pseudo-terminal)");
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Run hush with stdout on a pseudo-terminal; returns what the terminal showed. */
+function onTerminal(args: string[], env: Record<string, string | undefined>): string {
+  const e: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, TERM: "xterm", NO_COLOR: "1", ...env })) if (v !== undefined) e[k] = v;
+  const r = Bun.spawnSync([SCRIPT!, "-qec", [HUSH, ...args].map(q).join(" "), "/dev/null"], { env: e, stdin: "ignore", stdout: "pipe" });
+  return r.stdout.toString().replace(/\r/g, "");
+}
+
+/** The environment of a CLI run that names its daemon only through what the test passes. */
+const NO_TARGET = { HUSH_SOCKET: undefined, HUSH_URL: undefined, HUSH_CREDENTIAL: undefined, HUSH_ADMIN_CREDENTIAL: undefined, HUSH_TLS_PIN: undefined };
+
+let d: Daemon;
+let dir: string;
+let cred: string;
+let auditFile: string;
+/** A socket path where no daemon listens (its directory exists, the socket file does not). */
+let missing: string;
+
+beforeAll(async () => {
+  dir = tempDir("hush-cli-polish-");
+  auditFile = join(dir, "audit.log");
+  d = await startDaemon(["--audit-file", auditFile]);
+  cred = await d.issue("polish");
+  mkdirSync(join(dir, "gone"), { mode: 0o700 });
+  missing = join(dir, "gone", "hush.sock");
+});
+afterAll(() => d.cleanup());
+
+describe("admin changes that make something are audited under their own action", () => {
+  test("workers issue, keygen admin and token create; audit tail --action finds each", async () => {
+    expect((await d.cli(["keygen", "admin", "--name", "polish-admin"])).code).toBe(0);
+    expect((await d.cli(["token", "create"])).code).toBe(0);
+    const actions = readFileSync(auditFile, "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.type === "event")
+      .map((l) => l.action);
+    expect(actions).toContain("admin.workers.issue");
+    expect(actions).toContain("admin.admins.issue");
+    expect(actions).toContain("admin.tokens.create");
+    expect(actions.filter((a) => a === "admin.workers" || a === "admin.admins" || a === "admin.tokens")).toEqual([]);
+    const tail = await hush(["audit", "tail", "--file", auditFile, "--action", "admin.workers.issue", "--json"]);
+    expect(tail.code).toBe(0);
+    const got = tail.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+    expect(got.length).toBeGreaterThanOrEqual(1);
+    expect(got.every((l) => l.action === "admin.workers.issue")).toBe(true);
+  });
+});
