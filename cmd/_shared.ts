@@ -111,10 +111,12 @@ export function printJson(v: unknown): void {
   process.stdout.write(JSON.stringify(v) + "\n");
 }
 
-/** Print rows as a plain aligned table (no colour). */
+/** Print rows as a plain aligned table (no colour): each column as wide as its widest cell, the last one unpadded. */
 export function printTable(header: string[], rows: string[][]): void {
-  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join("  ");
+  // A loop, not Math.max(...rows): an audit file's merged lines can outnumber a call's arguments.
+  const w = header.map((h) => h.length);
+  for (const r of rows) for (const [i, c] of r.entries()) w[i] = Math.max(w[i] ?? 0, c.length);
+  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join("  ");
   process.stdout.write([line(header), ...rows.map(line)].join("\n") + "\n");
 }
 

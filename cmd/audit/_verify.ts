@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { HushError } from "../../src/errors.ts";
 import { HRP, decodeKeyString, parseKeyFile } from "../../src/keys/index.ts";
 import * as audit from "../../src/audit/index.ts";
-import { formatTime, hint } from "../_shared.ts";
+import { formatTime, hint, printTable } from "../_shared.ts";
 import { readSecretFile } from "../_credentials.ts";
 
 export function readOrFail(path: string, what: string): Buffer {
@@ -85,8 +85,9 @@ export function brokenLine(r: audit.VerifyResult, log?: string, keyMissing = fal
 }
 
 /**
- * Several logs: the merged lines (a table with a LOG column first; the
- * table is what a person reads, so it is printed piped or not), then each
+ * Several logs: the merged lines (a table with a LOG column first, each
+ * column as wide as its widest cell; the table is what a person reads, so
+ * it is printed piped or not), then each
  * log's report under its name; breaks on stderr, one per broken log;
  * warnings once, with the logs they concern.
  */
@@ -97,8 +98,9 @@ export function printLogs(res: audit.LogsResult, json: boolean): void {
     process.stdout.write(JSON.stringify({ ok: res.ok, logs, lines: res.merged.map((m) => ({ log: names[m.log], line: m.line })) }) + "\n");
   } else {
     const labels = names.map(audit.escapeForTerminal);
-    const w = Math.max(3, ...labels.map((l) => l.length));
-    const out = [`${"LOG".padEnd(w)}  ${audit.AUDIT_TABLE_HEADER}`, ...res.merged.map((m) => `${labels[m.log].padEnd(w)}  ${audit.formatAuditRow(m.line)}`)];
+    // Printed whole, so each column is as wide as what it holds (audit tail's fixed widths are for a stream).
+    printTable(["LOG", ...audit.AUDIT_TABLE_COLUMNS], res.merged.map((m) => [labels[m.log]!, ...audit.auditCells(m.line)]));
+    const out: string[] = [];
     for (const [i, l] of res.logs.entries()) {
       const state = l.result.ok ? "intact" : l.keyMissing ? "NOT VERIFIED" : "BROKEN";
       out.push("", `${labels[i]}: ${state}${l.keyId ? ` (key id ${l.keyId})` : ""}`, ...report(l.result, l.keyMissing).map((x) => "  " + x));

@@ -87,7 +87,7 @@ const COLUMNS = [
   ["RESULT", 6],
   ["ACTOR", 18],
   ["VIA", 6],
-  ["ACTION", 16],
+  ["ACTION", 25], // the longest action the daemon writes: admin.server-key.activate
   ["TARGET", 20],
   ["DETAIL", 0],
 ] as const;
@@ -99,8 +99,11 @@ function row(cells: string[]): string {
     .trimEnd();
 }
 
-/** The header line of the table. */
-export const AUDIT_TABLE_HEADER = row(COLUMNS.map((c) => c[0]));
+/** The table's column names, SEQ to DETAIL. */
+export const AUDIT_TABLE_COLUMNS: readonly string[] = COLUMNS.map((c) => c[0]);
+
+/** The header line of the fixed-width table. */
+export const AUDIT_TABLE_HEADER = row([...AUDIT_TABLE_COLUMNS]);
 
 function time(ts: unknown): string {
   return typeof ts === "number" && Number.isFinite(ts) ? new Date(ts).toISOString().replace(/\.\d+Z$/, "Z") : "-";
@@ -112,8 +115,17 @@ function summaryText(l: AuditLine): string {
   return `${l.failures} failures ${from} since ${time(l.since)}${l.limited ? ` (${l.limited} rate limited)` : ""}`;
 }
 
-/** One table row (fixed-width columns, so a followed stream stays aligned). */
+/** One table row (fixed-width columns, so a followed stream stays aligned; a longer cell pushes the rest right). */
 export function formatAuditRow(l: AuditLine): string {
+  return row(auditCells(l));
+}
+
+/**
+ * One line's cells, in the order of `AUDIT_TABLE_COLUMNS`, escaped for a
+ * terminal: for a table printed whole, whose columns can be sized to their
+ * content.
+ */
+export function auditCells(l: AuditLine): string[] {
   const s = (v: unknown) => (v === undefined || v === null || v === "" ? "-" : escapeForTerminal(String(v)));
   let detail: string;
   switch (l.type) {
@@ -127,7 +139,7 @@ export function formatAuditRow(l: AuditLine): string {
         .filter((x) => x !== undefined)
         .map((x) => escapeForTerminal(String(x)))
         .join("; ");
-      return row([String(l.seq), time(l.ts), s(l.result), s(l.actor), s(l.via), s(l.action), s(l.target), detail || "-"]);
+      return [String(l.seq), time(l.ts), s(l.result), s(l.actor), s(l.via), s(l.action), s(l.target), detail || "-"];
     case "start":
       detail =
         "daemon run started" +
@@ -146,7 +158,7 @@ export function formatAuditRow(l: AuditLine): string {
     default:
       detail = `unknown line type ${s(l.type)}`;
   }
-  return row([String(l.seq), time(l.ts), "-", "-", "-", `[${escapeForTerminal(l.type)}]`, "-", detail]);
+  return [String(l.seq), time(l.ts), "-", "-", "-", `[${escapeForTerminal(l.type)}]`, "-", detail];
 }
 
 /** Splits a byte stream into lines (without their newline), keeping the partial rest. */

@@ -47,6 +47,41 @@ beforeAll(async () => {
 });
 afterAll(() => d.cleanup());
 
+describe("hush audit verify with several files: the table's columns fit their content", () => {
+  test("long action names and targets stay in their columns; --json is unchanged", async () => {
+    const files = ["node-a.log", "node-b.log"].map((n) => join(dir, n));
+    let t = 1_790_000_000_000;
+    const actions = ["admin.server-key.activate", "kv.get", "admin.workers.revoke", "cred.checkout"];
+    for (const [f, path] of files.entries()) {
+      const w = AuditWriter.open({ path, now: () => (t += 7) });
+      for (const [i, action] of actions.entries()) {
+        w.record({ actor: `w_node${f}actor${i}`, via: "admin", action, target: i % 2 ? "k" : `a-rather-long-target-name-${i}`, result: "ok" });
+      }
+      w.close();
+    }
+    const r = await hush(["audit", "verify", ...files]);
+    expect(r.code).toBe(0); // chain only (no --key-file): a warning on stderr says so
+    const table = r.stdout.split("\n\n")[0]!.split("\n");
+    const header = table[0]!;
+    const col = (name: string) => header.indexOf(name);
+    const events = table.filter((l) => l.includes("w_node"));
+    expect(events.length).toBe(8);
+    for (const row of events) {
+      // Each cell starts where its header does, after a space.
+      for (const [name, re] of [["ACTOR", /^w_node\d+actor\d /], ["VIA", /^admin /], ["ACTION", /^(admin|kv|cred)\.\S+ /], ["TARGET", /^(k|a-rather-long-target-name-\d) /]] as const) {
+        expect({ row, name, cell: re.test(row.slice(col(name))), before: row[col(name) - 1] }).toEqual({ row, name, cell: true, before: " " });
+      }
+    }
+    // Short columns take no more room than their header or content (SEQ holds one digit here).
+    expect(header).toMatch(/^LOG +SEQ  TIME/);
+    expect(header.indexOf("TIME") - header.indexOf("SEQ")).toBe(5);
+    const json = await hush(["audit", "verify", "--json", ...files]);
+    const o = JSON.parse(json.stdout);
+    expect(Object.keys(o)).toEqual(["ok", "logs", "lines"]);
+    expect(o.lines.filter((l: any) => l.line.type === "event").map((l: any) => l.line.action)).toHaveLength(8);
+  });
+});
+
 describe("admin changes that make something are audited under their own action", () => {
   test("workers issue, keygen admin and token create; audit tail --action finds each", async () => {
     expect((await d.cli(["keygen", "admin", "--name", "polish-admin"])).code).toBe(0);
