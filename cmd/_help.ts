@@ -321,7 +321,11 @@ steals it later cannot forge seals of earlier epochs.`,
     about: `Unlike hush health (public, unsigned), status needs a key: a worker credential
 ($HUSH_CREDENTIAL or --credential-file), an admin credential, or else the
 admin socket. It shows figures only, never names or values. The byte limit is
-what the store could hold at its limits (--max-items × --max-value).`,
+what the store could hold at its limits (--max-items × --max-value).
+The daemon line names the daemon that answered (url or socket in JSON): with
+several addresses, the first that could be reached, and those that could not
+(down). kv and the other worker commands go to the same daemon, and say
+nothing about it: their output is the value alone.`,
     examples: ["hush status", "hush status --json | jq .items", "HUSH_CREDENTIAL=\"$(cat me.cred)\" hush status   # as a worker"],
   },
   health: {

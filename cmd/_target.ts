@@ -25,6 +25,8 @@ import { isDirectory } from "./_files.ts";
 import { loadWorkerKey, readAdminCredential } from "./_credentials.ts";
 import { keyFileAddresses, parseKeyFile } from "../src/keys/index.ts";
 import { MAX_ADDRESSES } from "../src/client/addresses.ts";
+import { notSent } from "../src/client/failover.ts";
+import type { Client } from "../src/client/index.ts";
 import { UsageError } from "./_report.ts";
 import { socketOwner } from "./_shared.ts";
 
@@ -137,14 +139,71 @@ export function transportOptions(t: Target, args: TargetArgs): { socket?: string
     : { socket: t.socket, url: "", socketOwner: socketOwner(args), tlsPin: args["tls-pin"] || undefined };
 }
 
-/** A signed worker client from the shared --socket / --url / --credential-file args. */
-export async function workerClient(args: TargetArgs & { "credential-file"?: string }) {
+/**
+ * A command's target and how to reach it: `client()` for the whole target
+ * (several addresses fail over inside the SDK), `client(one)` for one
+ * address of a URL list only, with that many connection retries.
+ */
+export interface Reach<C> {
+  target: Target;
+  /** The daemons as messages name them: the list's addresses, or the socket actually used. */
+  addresses: string[];
+  client(one?: { address: string; retries: number }): Promise<C>;
+}
+
+/** The daemons of a target as messages name them: a URL list's addresses, or the socket path. */
+export function targetAddresses(t: Target): string[] {
+  return "url" in t ? t.url.split(",") : [t.socket];
+}
+
+/** SDK options for the whole target, or for `one` address of its list. */
+function reachOptions(target: Target, args: TargetArgs, one?: { address: string; retries: number }) {
+  return one ? { ...transportOptions({ url: one.address, from: target.from }, args), retries: one.retries } : transportOptions(target, args);
+}
+
+/** The target of the shared --socket / --url / --credential-file args, and signed worker clients for it. */
+export function workerReach(args: TargetArgs & { "credential-file"?: string }): Reach<Client> {
   const key = loadWorkerKey(args["credential-file"]);
   const target = resolveTarget(args, "worker", key);
   const credential = parseKeyFile(key.text);
-  const { Client } = await import("../src/client/index.ts");
-  // One-shot CLI processes never rotate: the rotated key would die with the process.
-  return new Client({ ...transportOptions(target, args), credential, autoRekey: false });
+  return {
+    target,
+    addresses: targetAddresses(target),
+    async client(one) {
+      const { Client } = await import("../src/client/index.ts");
+      // One-shot CLI processes never rotate: the rotated key would die with the process.
+      return new Client({ ...reachOptions(target, args, one), credential, autoRekey: false });
+    },
+  };
+}
+
+/** A signed worker client from the shared --socket / --url / --credential-file args. */
+export async function workerClient(args: TargetArgs & { "credential-file"?: string }): Promise<Client> {
+  return workerReach(args).client();
+}
+
+/**
+ * Ask the daemons of `reach` in turn, the way the SDK fails over
+ * (docs/CLUSTER.md §10), so the command can say which one answered: the
+ * next address is tried only when the request was not sent (src/client/
+ * failover.ts `notSent`). Any other error is thrown as it is; when no
+ * daemon can be reached, HushError `unavailable` (detail `connect`) names
+ * each. `where`: the address that answered; `down`: those passed over.
+ */
+export async function askInTurn<C, T>(reach: Reach<C>, ask: (c: C) => Promise<T>): Promise<{ where: string; answer: T; down: string[] }> {
+  const list = reach.addresses;
+  if (!("url" in reach.target) || list.length === 1) return { where: list[0]!, answer: await ask(await reach.client()), down: [] };
+  const errors: string[] = [];
+  for (const [i, address] of list.entries()) {
+    try {
+      // Like the failover transport's members: one try each, the last with the usual retries.
+      return { where: address, answer: await ask(await reach.client({ address, retries: i === list.length - 1 ? 5 : 0 })), down: list.slice(0, i) };
+    } catch (e) {
+      if (!notSent(e)) throw e;
+      errors.push(e.message);
+    }
+  }
+  throw new HushError("unavailable", `cannot reach any of the ${list.length} hush daemons (${errors.join("; ")})`, { connect: true, sent: false });
 }
 
 /** What admin commands need: a call that returns the answer's JSON. */
@@ -174,12 +233,33 @@ export function refuseUrlOnAdminSocket(t: Target, mintsAdmin = false): void {
  * admin credential when one is given, on hush.sock or a controller's URL.
  */
 export async function adminClient(args: TargetArgs & { "admin-credential-file"?: string }): Promise<AdminCaller> {
+  return adminReach(args).client();
+}
+
+/** The target of an admin command and its clients (`adminClient`); a URL without an admin credential is refused here. */
+export function adminReach(args: TargetArgs & { "admin-credential-file"?: string }): Reach<AdminCaller> {
   const credential = readAdminCredential(args);
   const target = resolveTarget(args, "admin", credential === undefined ? undefined : { text: credential, from: args["admin-credential-file"] ? `--admin-credential-file ${args["admin-credential-file"]}` : "$HUSH_ADMIN_CREDENTIAL" });
-  const { AdminClient, Client } = await import("../src/client/index.ts");
-  if (credential !== undefined) return adminCredentialHints(new Client({ ...transportOptions(target, args), credential, autoRekey: false }));
-  refuseUrlOnAdminSocket(target);
-  return new AdminClient({ socket: (target as { socket: string }).socket, socketOwner: socketOwner(args) });
+  if (credential === undefined) {
+    refuseUrlOnAdminSocket(target);
+    const socket = (target as { socket: string }).socket;
+    return {
+      target,
+      addresses: [adminSocketPath(socket)],
+      async client() {
+        const { AdminClient } = await import("../src/client/index.ts");
+        return new AdminClient({ socket, socketOwner: socketOwner(args) });
+      },
+    };
+  }
+  return {
+    target,
+    addresses: targetAddresses(target),
+    async client(one) {
+      const { Client } = await import("../src/client/index.ts");
+      return adminCredentialHints(new Client({ ...reachOptions(target, args, one), credential, autoRekey: false }));
+    },
+  };
 }
 
 /** An admin credential refused by the daemon gets the admin's remedy, not the worker's. */

@@ -47,6 +47,46 @@ beforeAll(async () => {
 });
 afterAll(() => d.cleanup());
 
+describe("hush status names the daemon that answered", () => {
+  test("HUSH_URL with a dead address first: --json has url and down; the terminal shows a daemon line", async () => {
+    const list = `unix:${missing},unix:${d.socket}`;
+    const env = { ...NO_TARGET, HUSH_URL: list, HUSH_CREDENTIAL: cred };
+    const r = await hush(["status", "--json"], { env });
+    expect({ code: r.code, err: r.stderr }).toEqual({ code: 0, err: "" });
+    const s = JSON.parse(r.stdout);
+    expect(s).toMatchObject({ status: "ok", url: `unix:${d.socket}`, down: [`unix:${missing}`] });
+    if (SCRIPT) {
+      const out = onTerminal(["status"], env);
+      expect(out).toMatch(/^status +ok\n/);
+      expect(out).toContain(`daemon     unix:${d.socket} (down: unix:${missing})\n`);
+    }
+  });
+
+  test("--url and a credential file's # addresses line name it the same way; one socket is named too", async () => {
+    const r = await hush(["status", "--json", "--url", `unix:${d.socket},unix:${missing}`], { env: { ...NO_TARGET, HUSH_CREDENTIAL: cred } });
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s.url).toBe(`unix:${d.socket}`);
+    expect(s.down).toBeUndefined();
+    const file = join(dir, "listed.cred");
+    writeFileSync(file, `# addresses: unix:${missing},unix:${d.socket}\n${cred}\n`, { mode: 0o600 });
+    const f = await hush(["status", "--json", "--credential-file", file], { env: NO_TARGET });
+    expect(f.code).toBe(0);
+    expect(JSON.parse(f.stdout)).toMatchObject({ url: `unix:${d.socket}`, down: [`unix:${missing}`] });
+    // One socket (HUSH_SOCKET, as the owner: the answer comes from admin.sock): named as a socket.
+    const one = await hush(["status", "--json"], { env: { ...NO_TARGET, HUSH_SOCKET: d.socket } });
+    expect(one.code).toBe(0);
+    expect(JSON.parse(one.stdout).socket).toBe(d.admin);
+  });
+
+  test("kv output stays the bare value (nothing added to stdout or stderr)", async () => {
+    const env = { ...NO_TARGET, HUSH_URL: `unix:${missing},unix:${d.socket}`, HUSH_CREDENTIAL: cred };
+    expect((await hush(["kv", "set", "polish/k", "--ttl", "1m"], { env, stdin: "v" })).code).toBe(0);
+    const g = await hush(["kv", "get", "polish/k"], { env });
+    expect({ out: g.stdout, err: g.stderr }).toEqual({ out: "v\n", err: "" });
+  });
+});
+
 describe("hush audit verify with several files: the table's columns fit their content", () => {
   test("long action names and targets stay in their columns; --json is unchanged", async () => {
     const files = ["node-a.log", "node-b.log"].map((n) => join(dir, n));
