@@ -225,7 +225,8 @@ unless --reveal.`,
   "audit tail": {
     about: `Reads admin.sock as the daemon's user; with --admin-credential-file (or
 HUSH_ADMIN_CREDENTIAL) it signs the request on hush.sock, or on a controller's TLS
-port with --url or $HUSH_URL (pinned). Without an admin credential a URL is refused.
+port with --url or $HUSH_URL (pinned), or on the socket a unix:/PATH address names.
+Without an admin credential a URL is refused.
 
 With -f the daemon sends a heartbeat every 3 s while nothing is written; they are
 never printed. The follower exits 0 when the stream ends after the run's stop line

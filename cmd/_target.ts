@@ -214,10 +214,13 @@ export interface AdminCaller {
 /**
  * Refuse a URL for a command that would use this machine's admin.sock: an
  * admin command without an admin credential, or `keygen admin` (`mintsAdmin`),
- * which only admin.sock serves.
+ * which only admin.sock serves. A list of `unix:` addresses names sockets,
+ * not a controller: the message says so and points at `--socket`.
  */
 export function refuseUrlOnAdminSocket(t: Target, mintsAdmin = false): void {
   if (!("url" in t)) return;
+  const list = t.url.split(",");
+  if (list.every((a) => a.startsWith("unix:"))) return refuseSockets(t, list.map((a) => a.slice(5)), mintsAdmin);
   const local = t.from === "--url" ? "leave out --url" : "unset HUSH_URL or pass --socket PATH";
   if (mintsAdmin) {
     throw new UsageError(`${t.from} is set to ${t.url}, but \`hush keygen admin\` works only on this machine's admin.sock`, `run it on the controller's host; there, ${local}`);
@@ -225,6 +228,18 @@ export function refuseUrlOnAdminSocket(t: Target, mintsAdmin = false): void {
   throw new UsageError(
     `${t.from} is set to ${t.url}, but admin commands reach a controller's URL only with an admin credential (without one they use this machine's admin.sock)`,
     `pass --admin-credential-file FILE or set HUSH_ADMIN_CREDENTIAL (from \`hush keygen admin\` on the controller); for this machine's daemon, ${local}`,
+  );
+}
+
+/** `refuseUrlOnAdminSocket` for `unix:` addresses: name the socket paths, and the --socket that reaches their admin.sock. */
+function refuseSockets(t: { url: string; from: string }, paths: string[], mintsAdmin: boolean): never {
+  const named = paths.length === 1 ? `the socket ${paths[0]}` : `the sockets ${paths.join(", ")}`;
+  const flag = `--socket ${paths.length === 1 ? paths[0] : "PATH (one of them)"}`;
+  const use = `${t.from === "--url" ? `pass ${flag} instead of --url` : `pass ${flag} (it beats $HUSH_URL)`}: the command then uses the admin.sock beside it`;
+  if (mintsAdmin) throw new UsageError(`${t.from} is set to ${t.url} (${named}), but \`hush keygen admin\` works only on a daemon's admin.sock`, use);
+  throw new UsageError(
+    `${t.from} is set to ${t.url} (${named}), but admin commands use an address list only with an admin credential (without one they use the owner-only admin.sock beside --socket or $HUSH_SOCKET)`,
+    `${use}; or pass --admin-credential-file FILE or set HUSH_ADMIN_CREDENTIAL (from \`hush keygen admin\`)`,
   );
 }
 

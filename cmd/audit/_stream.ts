@@ -1,8 +1,9 @@
 /**
  * The byte stream of `GET /v1/admin/audit` for `hush audit tail`: from
  * admin.sock (the OS user is the admin), or signed with an admin credential
- * on hush.sock or on a controller's TLS port (`--url https://…`, the
- * server's key pinned as for every other command). @module
+ * on hush.sock (`--socket`, or a `unix:/PATH` address) or on a controller's
+ * TLS port (`--url https://…`, the server's key pinned as for every other
+ * command). @module
  */
 import { request } from "node:http";
 import { HushError } from "../../src/errors.ts";
@@ -34,8 +35,10 @@ export async function openAuditStream(args: StreamArgs, target: string, signal: 
   if (!credText) refuseUrlOnAdminSocket(to);
   const url = "url" in to ? to.url : undefined;
   if (url?.includes(",")) {
-    throw new HushError("invalid_request", `${(to as { from: string }).from} lists several daemons, but each daemon keeps its own audit log`, { hint: "pass one of them: --url https://HOST:PORT" });
+    throw new HushError("invalid_request", `${(to as { from: string }).from} lists several daemons, but each daemon keeps its own audit log`, { hint: `pass one of them: --url ${url.split(",")[0]}` });
   }
+  // A unix: address is a daemon's hush.sock: signed there, as with --socket.
+  const unix = url?.startsWith("unix:") ? url.slice(5) : undefined;
   const headers: Record<string, string> = {};
   let credPin: Uint8Array | undefined;
   if (credText) {
@@ -44,8 +47,8 @@ export async function openAuditStream(args: StreamArgs, target: string, signal: 
     credPin = cred.tlsPin;
     cred.macKey.fill(0), cred.encKey.fill(0);
   }
-  if (url) return openTls(url, args["tls-pin"] || process.env.HUSH_TLS_PIN, credPin, target, headers, signal);
-  const socket = (to as { socket: string }).socket;
+  if (url && !unix) return openTls(url, args["tls-pin"] || process.env.HUSH_TLS_PIN, credPin, target, headers, signal);
+  const socket = unix ?? (to as { socket: string }).socket;
   const path = credText ? socket : adminSocketPath(socket);
   const via = checkedSocketPath(path, socketOwner(args)); // the socket is checked before a byte is sent
   let res: Response;

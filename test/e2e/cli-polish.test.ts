@@ -5,9 +5,10 @@
  * several files sizes its table's columns to what they hold; issuing a
  * worker, an admin key or a join token is audited under its own action
  * (`admin.workers.issue`, `admin.admins.issue`, `admin.tokens.create`);
- * and an admin command refused a `unix:` address names the socket it was
- * given, not a controller's URL. Terminal output is made with util-linux
- * `script`.
+ * an admin command refused a `unix:` address names the socket it was given,
+ * not a controller's URL; and with an admin credential `audit tail` takes a
+ * `unix:` address like every other command. Terminal output is made with
+ * util-linux `script`.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -141,5 +142,33 @@ describe("admin changes that make something are audited under their own action",
     const got = tail.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
     expect(got.length).toBeGreaterThanOrEqual(1);
     expect(got.every((l) => l.action === "admin.workers.issue")).toBe(true);
+  });
+});
+
+describe("an admin command given a unix: address names the socket, not a controller's URL", () => {
+  test("workers list, keygen admin and audit tail with HUSH_URL or --url set to unix:PATH", async () => {
+    const runs = [
+      await hush(["workers", "list"], { env: { ...NO_TARGET, HUSH_URL: `unix:${d.socket}` } }),
+      await hush(["workers", "list", "--url", `unix:${d.socket}`], { env: NO_TARGET }),
+      await hush(["keygen", "admin"], { env: { ...NO_TARGET, HUSH_URL: `unix:${d.socket}` } }),
+    ];
+    for (const r of runs) {
+      expect(r.code).toBe(2);
+      expect(r.stderr).not.toContain("controller");
+      expect(r.stderr).toContain(`the socket ${d.socket}`);
+      expect(r.stderr).toContain(`--socket ${d.socket}`);
+    }
+    // With an admin credential, a unix: address is that daemon's hush.sock, for audit tail too (it said "needs https://").
+    const adminCred = join(dir, "admin.cred");
+    expect((await d.cli(["keygen", "admin", "--name", "polish-tail", "--out", adminCred])).code).toBe(0);
+    for (const args of [["--url", `unix:${d.socket}`], []]) {
+      const tail = await hush(["audit", "tail", "--json", "-n", "1", "--admin-credential-file", adminCred, ...args], { env: { ...NO_TARGET, HUSH_URL: `unix:${d.socket}` } });
+      expect({ code: tail.code, err: tail.stderr }).toEqual({ code: 0, err: "" });
+      expect(JSON.parse(tail.stdout).seq).toBeGreaterThan(1);
+    }
+    // A TLS URL keeps the controller's wording.
+    const tls = await hush(["workers", "list"], { env: { ...NO_TARGET, HUSH_URL: "https://127.0.0.1:9" } });
+    expect(tls.code).toBe(2);
+    expect(tls.stderr).toContain("controller");
   });
 });
