@@ -1,10 +1,13 @@
 /**
  * Test preload: tests never inherit a daemon socket or credential from the
  * developer's shell, and the temporary directories they make are removed
- * when the run ends (hooks in a preload file span the whole run).
+ * when the run ends (hooks in a preload file span the whole run) or, if the
+ * run is killed before that, by the next run (test/_tmp.ts, sweepStale).
  */
 import { afterAll } from "bun:test";
-import { endOfRun } from "./_tmp.ts";
+import { endOfRun, sweepStale } from "./_tmp.ts";
+
+sweepStale();
 
 delete process.env.HUSH_SOCKET;
 delete process.env.HUSH_CREDENTIAL;

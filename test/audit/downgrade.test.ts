@@ -11,8 +11,7 @@
  * an unsealed run to a file sealed in format 2, so a real file never has one.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { HRP, decodeKeyString, parseKeyFile } from "../../src/keys/index.ts";
 import { x25519PublicKey } from "../../src/crypto/index.ts";
@@ -21,13 +20,14 @@ import { hush, startDaemon } from "../e2e/_harness.ts";
 import { tryServe } from "./_serve.ts";
 import { makeSealing } from "./_sealing.ts";
 import { downgradeFormat2 } from "./_attack.ts";
+import { tempDir } from "../_tmp.ts";
 
 const FIX = resolve(import.meta.dir, "fixtures");
 const V1_LOG = join(FIX, "v1-sealed.jsonl");
 const V1_KEY = decodeKeyString(HRP.auditSecret, parseKeyFile(readFileSync(join(FIX, "v1-audit.key"), "utf8")), "k");
 /** What hush 0.1.0 kept on the host: the format-1 public key (`hushaudit1…`). */
 const V1_PUB = x25519PublicKey(V1_KEY);
-const root = mkdtempSync(join(tmpdir(), "hush-audit-dg-"));
+const root = tempDir("hush-audit-dg-");
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const V1_KEY_FILE = join(root, "v1-audit.key");
 copyFileSync(join(FIX, "v1-audit.key"), V1_KEY_FILE);

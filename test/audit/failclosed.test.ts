@@ -8,14 +8,14 @@
  * Needs root (mount); otherwise skipped with the reason printed.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { AuditWriter, parseSealStateFile, verifyAuditLog } from "../../src/audit/index.ts";
 import { makeSealing } from "./_sealing.ts";
 import { fillUntilFull } from "./_fill.ts";
+import { tempDir } from "../_tmp.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "hush-audit-fc-"));
+const dir = tempDir("hush-audit-fc-");
 let mounted = false;
 let why = "";
 
@@ -39,7 +39,7 @@ afterAll(() => {
 const fill = (name: string) => fillUntilFull(join(dir, name));
 
 describe("disk full mid-run", () => {
-  const other = mkdtempSync(join(tmpdir(), "hush-audit-fc2-"));
+  const other = tempDir("hush-audit-fc2-");
   afterAll(() => rmSync(other, { recursive: true, force: true }));
 
   test("healthy turns false, lines are kept in order, and land when space returns", () => {

@@ -8,8 +8,7 @@
  * the first format-2 seal then covers the format-1 lines before it.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, copyFileSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { HRP, decodeKeyString, parseKeyFile } from "../../src/keys/index.ts";
 import { randomBytes, toB64u, x25519PublicKey } from "../../src/crypto/index.ts";
@@ -17,12 +16,13 @@ import { sealBox } from "../../src/crypto/box.ts";
 import { AuditWriter, K0_BOX_CONTEXT, ZERO_PREV, lineHash, ratchetKey, sealMac, verifyAuditLog } from "../../src/audit/index.ts";
 import { hush } from "../e2e/_harness.ts";
 import { makeSealing } from "./_sealing.ts";
+import { tempDir } from "../_tmp.ts";
 
 const FIX = resolve(import.meta.dir, "fixtures");
 const V1_LOG = join(FIX, "v1-sealed.jsonl");
 const V1_KEY = decodeKeyString(HRP.auditSecret, parseKeyFile(readFileSync(join(FIX, "v1-audit.key"), "utf8")), "k");
 const V1 = readFileSync(V1_LOG, "utf8");
-const root = mkdtempSync(join(tmpdir(), "hush-audit-m-"));
+const root = tempDir("hush-audit-m-");
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 // git keeps no 0600 mode; a key file with looser permissions draws a warning of its own.
 const V1_KEY_FILE = join(root, "v1-audit.key");

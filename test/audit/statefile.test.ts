@@ -17,15 +17,15 @@
  *   holds it, also after the first has rewritten it (a new file).
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { appendFileSync, chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AuditWriter, MAX_EPOCH_CATCH_UP, lineHash, parseSealStateFile, sealMacV2, epochSealKey, evolveSealState, verifyAuditLog } from "../../src/audit/index.ts";
 import { hush, startDaemon, type Daemon } from "../e2e/_harness.ts";
 import { makeSealing } from "./_sealing.ts";
 import { tryServe } from "./_serve.ts";
+import { tempDir } from "../_tmp.ts";
 
-const root = mkdtempSync(join(tmpdir(), "hush-audit-sf-"));
+const root = tempDir("hush-audit-sf-");
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const started: Daemon[] = [];
 afterAll(() => started.forEach((d) => d.cleanup()));

@@ -15,15 +15,15 @@
  * through the binary.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "../../src/crypto/index.ts";
 import { AuditWriter, ZERO_PREV, lineHash, parseSealStateFile, sealMacV2, verifyAuditLog, type VerifyOptions } from "../../src/audit/index.ts";
 import { makeSealing, type Sealing } from "./_sealing.ts";
 import { appendFabricatedRun, rechainAndReseal } from "./_attack.ts";
+import { tempDir } from "../_tmp.ts";
 
-const root = mkdtempSync(join(tmpdir(), "hush-audit-t-"));
+const root = tempDir("hush-audit-t-");
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const SL = makeSealing(root);

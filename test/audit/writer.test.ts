@@ -3,8 +3,7 @@
  * real files in a temp dir, an injected clock.
  */
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync, appendFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, writeFileSync, appendFileSync } from "node:fs";
 import { join } from "node:path";
 import * as c from "../../src/crypto/index.ts";
 import { BOX_OVERHEAD, openBox, sealBox } from "../../src/crypto/box.ts";
@@ -33,8 +32,9 @@ import {
 } from "../../src/audit/index.ts";
 
 import { makeSealing } from "./_sealing.ts";
+import { tempDir } from "../_tmp.ts";
 
-const root = mkdtempSync(join(tmpdir(), "hush-audit-w-"));
+const root = tempDir("hush-audit-w-");
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 let file: string;

@@ -8,14 +8,14 @@
  * the errors for a closed client and a missing credential.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { startDaemon, type Daemon } from "../../src/server/daemon.ts";
 import { mintCredential } from "../../src/server/routes-admin.ts";
 import { DEFAULTS } from "../../src/config/index.ts";
 import { Client, HushError } from "../../src/client/index.ts";
 import { Logger } from "../../src/observe/index.ts";
+import { tempDir } from "../_tmp.ts";
 
 let d: Daemon;
 let dir: string;
@@ -39,7 +39,7 @@ async function errorOf(p: Promise<unknown>): Promise<HushError> {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "hush-sdk-"));
+  dir = tempDir("hush-sdk-");
   d = await startDaemon({ ...DEFAULTS, socketPath: join(dir, "s", "hush.sock") }, { version: "t", log: new Logger({ write: () => {} }) });
 });
 afterAll(async () => {

@@ -9,10 +9,10 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { connectBunWs, type BunWs } from "../../src/client/ws-bun.ts";
+import { tempDir } from "../_tmp.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const dirs: string[] = [];
@@ -55,7 +55,7 @@ interface Script {
 }
 
 function serve(script: Script): string {
-  const dir = mkdtempSync(join(tmpdir(), "hush-wsbun-"));
+  const dir = tempDir("hush-wsbun-");
   dirs.push(dir);
   const path = join(dir, "s.sock");
   let buf: Buffer = Buffer.alloc(0);

@@ -16,8 +16,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join, resolve } from "node:path";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { createServer as createTlsServer } from "node:tls";
 import { startDaemon, type Daemon } from "../../src/server/daemon.ts";
 import { DEFAULTS } from "../../src/config/index.ts";
@@ -31,6 +30,7 @@ import { ROUTES, type Route } from "../../src/server/routes.ts";
 import { ok } from "../../src/server/http.ts";
 import { makeSelfSigned } from "../../src/server/tls.ts";
 import { decodeAnswer, encodeAnswer } from "../../src/wire/frame.ts";
+import { tempDir } from "../_tmp.ts";
 
 let d: Daemon;
 let dir: string;
@@ -41,7 +41,7 @@ let slow: { stop(b: boolean): void };
 let entered: () => void = () => {};
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "hush-sdkws-"));
+  dir = tempDir("hush-sdkws-");
   d = await startDaemon({ ...DEFAULTS, socketPath: join(dir, "s", "hush.sock"), keyRate: { rate: 0, burst: 0 } }, { version: "test" });
   const rec = d.state.registry.create({ kind: "worker", name: "sdk", via: "issue" });
   cred = encodeCredential({ kind: "worker", keyId: rec.id, macKey: rec.macKey, encKey: rec.encKey, serverPublic: d.state.serverKeys.active.publicKey });

@@ -11,11 +11,11 @@
  * error that fails every file importing this one: CI never skips them.
  * @module
  */
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes, toB64u } from "../../src/crypto/index.ts";
 import { aclRule } from "../../src/cluster/index.ts";
+import { tempDir } from "../_tmp.ts";
 
 export const REDIS_SERVER = Bun.which("redis-server");
 export const REDIS_CLI = Bun.which("redis-cli");
@@ -47,7 +47,7 @@ export interface TestRedis {
 }
 
 export async function startTestRedis(prefix = "hush:"): Promise<TestRedis> {
-  const dir = mkdtempSync(join(tmpdir(), "hush-redis-"));
+  const dir = tempDir("hush-redis-");
   const socket = join(dir, "redis.sock");
   const password = toB64u(randomBytes(18));
   const adminPass = toB64u(randomBytes(18));

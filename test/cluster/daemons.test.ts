@@ -6,8 +6,7 @@
  * socket.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULTS } from "../../src/config/index.ts";
 import { Logger } from "../../src/observe/index.ts";
@@ -15,6 +14,7 @@ import { signRequest } from "../../src/auth/index.ts";
 import { startDaemon, type Daemon } from "../../src/server/daemon.ts";
 import { openRedisBackend, parseBackendUrl } from "../../src/cluster/index.ts";
 import { REDIS_MISSING, startTestRedis, type TestRedis } from "./_redis.ts";
+import { tempDir } from "../_tmp.ts";
 
 let redis: TestRedis;
 const daemons: Daemon[] = [];
@@ -30,7 +30,7 @@ async function daemon(): Promise<Daemon> {
     windowMs: DEFAULTS.clockWindowMs,
     perKey: DEFAULTS.nonceCachePerKey,
   });
-  const dir = mkdtempSync(join(tmpdir(), "hush-cluster-"));
+  const dir = tempDir("hush-cluster-");
   dirs.push(dir);
   const d = await startDaemon({ ...DEFAULTS, socketPath: join(dir, "run", "hush.sock") }, { version: "test", log: new Logger({ level: "error" }), backend: b });
   daemons.push(d);

@@ -7,8 +7,7 @@
  * in Redis, docs/CLUSTER.md §10); the daemons, Redis and sockets are real.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULTS } from "../../src/config/index.ts";
 import { Logger } from "../../src/observe/index.ts";
@@ -17,6 +16,7 @@ import { Client } from "../../src/client/index.ts";
 import { startDaemon, type Daemon } from "../../src/server/daemon.ts";
 import { openRedisBackend, parseBackendUrl } from "../../src/cluster/index.ts";
 import { REDIS_MISSING, startTestRedis, type TestRedis } from "./_redis.ts";
+import { tempDir } from "../_tmp.ts";
 
 let redis: TestRedis;
 const daemons: Daemon[] = [];
@@ -32,7 +32,7 @@ async function daemon(prefix: string): Promise<Daemon> {
     windowMs: DEFAULTS.clockWindowMs,
     perKey: DEFAULTS.nonceCachePerKey,
   });
-  const dir = mkdtempSync(join(tmpdir(), "hush-failover-"));
+  const dir = tempDir("hush-failover-");
   dirs.push(dir);
   const d = await startDaemon({ ...DEFAULTS, socketPath: join(dir, "run", "hush.sock") }, { version: "test", log: new Logger({ level: "error" }), backend: b });
   daemons.push(d);

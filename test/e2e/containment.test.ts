@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { rawRequest, startDaemon, type Daemon } from "./_harness.ts";
+import { rawRequest, startDaemon, tempDir, type Daemon } from "./_harness.ts";
 import { AdminClient, Client } from "../../src/client/index.ts";
 import { signRequest } from "../../src/auth/index.ts";
 import { decodeCredential } from "../../src/keys/index.ts";
@@ -19,7 +19,7 @@ let admin: AdminClient;
 const clients: (Client | AdminClient)[] = [];
 
 beforeAll(async () => {
-  d = await startDaemon(["--audit-file", (auditFile = join(process.env.TMPDIR ?? "/tmp", `hush-containment-${process.pid}.audit`))]);
+  d = await startDaemon(["--audit-file", (auditFile = join(tempDir("hush-containment-"), "audit.jsonl"))]);
   admin = new AdminClient({ socket: d.socket });
   clients.push(admin);
 });

@@ -4,14 +4,14 @@
  * the check (Linux, /proc/self/fd); owner resolution; the rule's messages.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, closeSync, constants as fsc, mkdirSync, mkdtempSync, openSync, renameSync, rmdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, closeSync, constants as fsc, mkdirSync, openSync, renameSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { _held, checkSocketDir, resolveSocketOwner, trustSocket } from "../../src/os/socket-trust.ts";
 import { HushError } from "../../src/errors.ts";
+import { tempDir } from "../_tmp.ts";
 
 const uid = process.getuid!();
-const base = mkdtempSync(join(tmpdir(), "hush-os-"));
+const base = tempDir("hush-os-");
 const servers: { stop(force?: boolean): void }[] = [];
 afterAll(() => {
   for (const s of servers) s.stop(true);

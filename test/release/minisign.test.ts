@@ -4,8 +4,7 @@
  * against the real `minisign` binary in both directions.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   encodePublicKey,
@@ -20,12 +19,13 @@ import {
   verifyFile,
   writeSecretFile,
 } from "../../release/minisign.ts";
+import { tempDir } from "../_tmp.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const MINISIGN = Bun.which("minisign");
 if (!MINISIGN) console.warn("test/release: skipping the minisign interop tests: `minisign` is not installed (apt-get install minisign)");
 
-const dir = mkdtempSync(join(tmpdir(), "hush-minisign-"));
+const dir = tempDir("hush-minisign-");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // TEST VECTOR ONLY — a throwaway key made with `minisign -G -W` (minisign 0.11),

@@ -20,13 +20,13 @@
  * with a printed reason; .ci/run installs them.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { encodePublicKey, generateKeyPair, parsePublicKey, verifyFile, type KeyPair } from "../../release/minisign.ts";
 import { ALL_TARGETS, TARGETS, artifactName, parseArgs, release, tarballNames, type TargetName } from "../../release/release.ts";
 import { ROOT, testRelease, V } from "../_release.ts";
+import { tempDir } from "../_tmp.ts";
 
 const MINISIGN = Bun.which("minisign");
 const SHA256SUM = Bun.which("sha256sum");
@@ -184,7 +184,7 @@ describe.skipIf(!CAN_RUN_X64)("(d) linux-x64 release binary smoke test", () => {
   });
 
   test("`serve` on a temp socket answers `health`, and stops cleanly on SIGTERM", async () => {
-    const d = mkdtempSync(join(tmpdir(), "hush-rel-smoke-"));
+    const d = tempDir("hush-rel-smoke-");
     const socket = join(d, "run", "hush.sock");
     const p = Bun.spawn([bin("linux-x64"), "serve", "--socket", socket], { cwd: d, stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
     let log = "";
@@ -208,7 +208,7 @@ describe.skipIf(!CAN_RUN_X64)("(d) linux-x64 release binary smoke test", () => {
   });
 
   test("(g) a bunfig.toml preload or a .env in the working directory is not loaded", () => {
-    const d = mkdtempSync(join(tmpdir(), "hush-rel-cwd-"));
+    const d = tempDir("hush-rel-cwd-");
     try {
       writeFileSync(join(d, "bunfig.toml"), `preload = ["./evil.ts"]\n`);
       writeFileSync(join(d, "evil.ts"), `console.log("EVIL-PRELOAD-RAN");\n`);

@@ -6,8 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { startDaemon, type Daemon } from "../../src/server/daemon.ts";
 import { DEFAULTS } from "../../src/config/index.ts";
 import { Client, HushError } from "../../src/client/index.ts";
@@ -17,6 +16,7 @@ import { encodeCredential, formatKeyId } from "../../src/keys/index.ts";
 import { randomBytes } from "../../src/crypto/index.ts";
 import { encodeAnswer, decodeRequest } from "../../src/wire/frame.ts";
 import { closeRaw, rawSend, TRANSPORTS, type TransportName } from "../_transport.ts";
+import { tempDir } from "../_tmp.ts";
 
 let d: Daemon;
 let dir: string;
@@ -25,7 +25,7 @@ let cred: string;
 let rec: ReturnType<Daemon["state"]["registry"]["create"]>;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "hush-auth-"));
+  dir = tempDir("hush-auth-");
   // Every failure written at once and none refused for its source: these tests read each reason from the log (test/server/failures.test.ts covers both).
   d = await startDaemon({ ...DEFAULTS, socketPath: join(dir, "s", "hush.sock"), failures: { ...DEFAULTS.failures, intervalMs: 0, rate: 0 } }, { version: "test", log: new Logger({ format: "json", write: (l) => logs.push(l) }) });
   rec = d.state.registry.create({ kind: "worker", name: "t", via: "issue" });

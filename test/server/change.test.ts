@@ -19,8 +19,7 @@
  * answer, and the daemon stops cleanly.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, unlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { startDaemon, type Daemon } from "../../src/server/daemon.ts";
 import { answer, createPipeline, type NeutralRequest } from "../../src/server/pipeline.ts";
@@ -37,6 +36,7 @@ import { HushError } from "../../src/errors.ts";
 import { AuditWriter, verifyAuditLog } from "../../src/audit/index.ts";
 import { fillUntilFull } from "../audit/_fill.ts";
 import { mountTmpfs } from "../_tmpfs.ts";
+import { tempDir } from "../_tmp.ts";
 
 type Attempt = { status: number; body?: any };
 interface Kind {
@@ -196,7 +196,7 @@ describe("a sink or logger that throws on demand", () => {
   } });
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "hush-change-"));
+    dir = tempDir("hush-change-");
     d = await startDaemon({ ...DEFAULTS, socketPath: join(dir, "s", "hush.sock") }, { version: "t", log: logger, audit: sink });
   });
   afterAll(async () => {
@@ -251,7 +251,7 @@ describe("a sink or logger that throws on demand", () => {
 });
 
 describe("the real audit writer on a tmpfs that fills up", () => {
-  const root = mkdtempSync(join(tmpdir(), "hush-change-fs-"));
+  const root = tempDir("hush-change-fs-");
   const mnt = join(root, "audit");
   const { mounted, why } = mountTmpfs(mnt, "1m");
   if (!mounted) console.log(`change: SKIP the full-disk tests: ${why}`);

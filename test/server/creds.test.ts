@@ -4,8 +4,7 @@
  * policy denials and fail-closed audit behave as documented.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { startDaemon, type Daemon } from "../../src/server/daemon.ts";
 import { mintCredential } from "../../src/server/routes-admin.ts";
@@ -15,6 +14,7 @@ import { Logger } from "../../src/observe/index.ts";
 import { signRequest } from "../../src/auth/index.ts";
 import { randomBytes, utf8 } from "../../src/crypto/index.ts";
 import type { AuditEvent } from "../../src/server/state.ts";
+import { tempDir } from "../_tmp.ts";
 
 let d: Daemon;
 let dir: string;
@@ -23,7 +23,7 @@ const sink = { healthy: true, record: (e: AuditEvent) => void events.push(e) };
 const SECRET = "s3cr3t-" + crypto.randomUUID();
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "hush-creds-"));
+  dir = tempDir("hush-creds-");
   d = await startDaemon({ ...DEFAULTS, socketPath: join(dir, "s", "hush.sock") }, { version: "t", log: new Logger({ write: () => {} }), audit: sink });
   d.state.creds.put("db", [utf8(SECRET)], { allow: ["ci"] });
 });

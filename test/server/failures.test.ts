@@ -6,8 +6,7 @@
  * the record size checked through a real AuditWriter.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { FailureLedger, type Failure } from "../../src/server/failures.ts";
 import { startDaemon, type Daemon } from "../../src/server/daemon.ts";
@@ -18,6 +17,7 @@ import { Logger } from "../../src/observe/index.ts";
 import { signRequest } from "../../src/auth/index.ts";
 import { randomBytes, toB64u } from "../../src/crypto/index.ts";
 import { AuditWriter, verifyAuditLog } from "../../src/audit/index.ts";
+import { tempDir } from "../_tmp.ts";
 
 const CONFIG = { intervalMs: 60_000, maxRecords: 16, maxTracked: 4096, rate: 10, burst: 20 };
 const randomKeyId = () => "w_" + toB64u(randomBytes(12));
@@ -88,7 +88,7 @@ describe("FailureLedger", () => {
   });
 
   test("the largest record fits in 512 bytes (SECURITY.md's bound), through the real writer", () => {
-    const dir = mkdtempSync(join(tmpdir(), "hush-failures-"));
+    const dir = tempDir("hush-failures-");
     try {
       const path = join(dir, "audit.log");
       const w = AuditWriter.open({ path, now: () => 9_999_999_999_999 });
@@ -128,7 +128,7 @@ describe("through the pipeline", () => {
   const events: AuditEvent[] = [];
   const logs: string[] = [];
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "hush-failures-"));
+    dir = tempDir("hush-failures-");
     d = await startDaemon(
       { ...DEFAULTS, socketPath: join(dir, "s", "hush.sock"), failures: { ...CONFIG, rate: 1, burst: 5 } },
       { version: "t", log: new Logger({ format: "json", write: (l) => logs.push(l) }), audit: { record: (e) => void events.push(e), healthy: true } },

@@ -6,8 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { startDaemon, type Daemon } from "../../src/server/daemon.ts";
 import { DEFAULTS, type DaemonConfig } from "../../src/config/index.ts";
 import { Client, HushError, createUnixTransport, joinWithToken } from "../../src/client/index.ts";
@@ -17,6 +16,7 @@ import { decodeCredential, decodeJoinToken, encodeCredential, encodeJoinToken, e
 import { equalBytes, fromB64u, fromUtf8, randomBytes, toB64u, utf8 } from "../../src/crypto/index.ts";
 import { createInitiator } from "../../src/noise/index.ts";
 import type { TokenSettings } from "../../src/broker/index.ts";
+import { tempDir } from "../_tmp.ts";
 
 interface Env {
   d: Daemon;
@@ -25,7 +25,7 @@ interface Env {
 }
 
 async function start(extra: Partial<DaemonConfig> = {}): Promise<Env> {
-  const dir = mkdtempSync(join(tmpdir(), "hush-join-"));
+  const dir = tempDir("hush-join-");
   const logs: string[] = [];
   const d = await startDaemon(
     // Every failure written at once and none refused for its source: these tests read each reason from the log.

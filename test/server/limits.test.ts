@@ -4,8 +4,7 @@
  * deadline for a request body (a slow client is cut, not waited for).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "node:net";
 import { startDaemon, type Daemon } from "../../src/server/daemon.ts";
@@ -14,12 +13,13 @@ import { DEFAULTS } from "../../src/config/index.ts";
 import { Client } from "../../src/client/index.ts";
 import { Logger } from "../../src/observe/index.ts";
 import { signRequest, signResponse } from "../../src/auth/index.ts";
+import { tempDir } from "../_tmp.ts";
 
 let d: Daemon;
 let dir: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "hush-limits-"));
+  dir = tempDir("hush-limits-");
   d = await startDaemon(
     { ...DEFAULTS, socketPath: join(dir, "s", "hush.sock"), keyRate: { rate: 5, burst: 5 }, maxInFlight: 2, requestTimeoutMs: 300 },
     { version: "t", log: new Logger({ write: () => {} }) },

@@ -7,8 +7,7 @@
  * the real daemon in-process, over its real sockets.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { startDaemon, type Daemon } from "../../src/server/daemon.ts";
 import { DEFAULTS } from "../../src/config/index.ts";
@@ -17,6 +16,7 @@ import { Logger, type Masker } from "../../src/observe/index.ts";
 import { decodeJoinToken } from "../../src/keys/index.ts";
 import { toHex } from "../../src/crypto/index.ts";
 import { waitFor } from "../e2e/_harness.ts";
+import { tempDir } from "../_tmp.ts";
 
 let d: Daemon;
 let dir: string;
@@ -24,7 +24,7 @@ let admin: AdminClient;
 let masker: Masker;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "hush-masking-"));
+  dir = tempDir("hush-masking-");
   d = await startDaemon(
     { ...DEFAULTS, socketPath: join(dir, "s", "hush.sock"), sweepIntervalMs: 25, rekeyGraceMs: 300 },
     { version: "test", log: new Logger({ format: "json", write: () => {} }) },

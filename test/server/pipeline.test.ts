@@ -6,8 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { startDaemon, type Daemon } from "../../src/server/daemon.ts";
 import { answer, createPipeline, type NeutralRequest, type PipelineOptions } from "../../src/server/pipeline.ts";
 import { compileRoutes, ROUTES, type Route } from "../../src/server/routes.ts";
@@ -18,6 +17,7 @@ import { Logger } from "../../src/observe/index.ts";
 import { signRequest, signResponse } from "../../src/auth/index.ts";
 import { utf8 } from "../../src/crypto/index.ts";
 import { HushError } from "../../src/errors.ts";
+import { tempDir } from "../_tmp.ts";
 
 let d: Daemon;
 let dir: string;
@@ -25,7 +25,7 @@ const logs: string[] = [];
 const events: AuditEvent[] = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "hush-pipeline-"));
+  dir = tempDir("hush-pipeline-");
   d = await startDaemon(
     { ...DEFAULTS, socketPath: join(dir, "s", "hush.sock"), keyRate: { rate: 1, burst: 3 } },
     { version: "test", log: new Logger({ format: "json", write: (l) => logs.push(l) }), audit: { record: (e) => void events.push(e), healthy: true } },

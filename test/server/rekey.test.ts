@@ -8,8 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { startDaemon, type Daemon } from "../../src/server/daemon.ts";
 import { DEFAULTS } from "../../src/config/index.ts";
 import { Client, HushError } from "../../src/client/index.ts";
@@ -17,6 +16,7 @@ import { startHandshake } from "../../src/client/join.ts";
 import { Logger } from "../../src/observe/index.ts";
 import { signRequest } from "../../src/auth/index.ts";
 import { decodeCredential, encodeCredential, type Credential } from "../../src/keys/index.ts";
+import { tempDir } from "../_tmp.ts";
 
 let d: Daemon;
 let dir: string;
@@ -24,7 +24,7 @@ const logs: string[] = [];
 const clients: Client[] = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "hush-rekey-"));
+  dir = tempDir("hush-rekey-");
   d = await startDaemon(
     { ...DEFAULTS, socketPath: join(dir, "s", "hush.sock"), rekeyGraceMs: 300 },
     { version: "test", log: new Logger({ format: "json", write: (l) => logs.push(l) }) },

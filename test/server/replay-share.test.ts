@@ -6,20 +6,20 @@
  * binary, with --replay-cache-per-key: test/e2e/limits.test.ts.)
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { startDaemon, type Daemon } from "../../src/server/daemon.ts";
 import { mintCredential } from "../../src/server/routes-admin.ts";
 import { DEFAULTS } from "../../src/config/index.ts";
 import { Client } from "../../src/client/index.ts";
 import { Logger } from "../../src/observe/index.ts";
+import { tempDir } from "../_tmp.ts";
 
 let d: Daemon;
 let dir: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "hush-replay-"));
+  dir = tempDir("hush-replay-");
   d = await startDaemon(
     { ...DEFAULTS, socketPath: join(dir, "s", "hush.sock"), keyRate: { rate: 0, burst: 0 }, nonceCacheMax: 600, nonceCachePerKey: 200 },
     { version: "t", log: new Logger({ write: () => {} }) },

@@ -7,12 +7,12 @@
  * admin.sock). The birth time tells them apart.
  */
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, lstatSync, mkdtempSync, rmSync, unlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, lstatSync, rmSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { boundSocket, unlinkOwnSocket } from "../../src/server/socket.ts";
+import { tempDir } from "../_tmp.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "hush-test-sockid-"));
+const dir = tempDir("hush-test-sockid-");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const listen = (path: string) => Bun.listen({ unix: path, socket: { data() {} } });

@@ -8,8 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { startDaemon, type Daemon } from "../../src/server/daemon.ts";
 import { DEFAULTS } from "../../src/config/index.ts";
 import { signRequest, signResponse } from "../../src/auth/index.ts";
@@ -22,6 +21,7 @@ import { ok } from "../../src/server/http.ts";
 import type { AuditEvent } from "../../src/server/state.ts";
 import { writeFileSync } from "node:fs";
 import { openRaw, rawSend, closeRaw } from "../_transport.ts";
+import { tempDir } from "../_tmp.ts";
 
 let d: Daemon;
 let dir: string;
@@ -43,7 +43,7 @@ function auditFile(): string {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "hush-ws-"));
+  dir = tempDir("hush-ws-");
   d = await startDaemon(
     { ...DEFAULTS, socketPath: join(dir, "s", "hush.sock"), limits: { ...DEFAULTS.limits, maxBodyBytes: 2048, maxValueBytes: 1024 }, ws: LIMITS },
     { version: "test", audit: { record: (e) => void events.push(e), healthy: true }, auditLog: { path: auditFile(), subscribe: () => () => {}, close: () => true } },
