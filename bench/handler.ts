@@ -37,7 +37,7 @@ const rec = st.registry.create({ kind: "worker", name: "bench", via: "issue" });
 const fetch = createFetch(st, "worker");
 const value = JSON.stringify("x".repeat(100));
 const keys = 1000;
-for (let i = 0; i < keys; i++) st.store.set(`bench:k:${i}`, new TextEncoder().encode(value), 600_000);
+for (let i = 0; i < keys; i++) st.store.set(`bench:k:${i}`, new TextEncoder().encode(value), { ttlMs: 600_000 });
 
 function makeRequest(i: number): Request {
   if (op === "ping") return new Request("http://localhost/v1/health");
