@@ -6,11 +6,11 @@
  * connections, one prefix). In memory both "daemons" are the one store.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { HushError, type ErrorCode } from "../../src/errors.ts";
 import { randomBytes, toB64u, utf8 } from "../../src/crypto/index.ts";
 import { CredentialStore, SharedCredCheckouts, type CredCheckouts } from "../../src/broker/index.ts";
 import { openRedisBackend, parseBackendUrl, type RedisBackend } from "../../src/cluster/index.ts";
 import { REDIS_MISSING, startTestRedis, type TestRedis } from "./_redis.ts";
+import { codeOfCall } from "./_cluster.ts";
 
 let redis: TestRedis | undefined;
 const opened: RedisBackend[] = [];
@@ -57,16 +57,6 @@ const BACKENDS: [string, () => Promise<[View, View]>][] = [
   }],
 ];
 
-async function code(f: () => unknown): Promise<ErrorCode | "ok"> {
-  try {
-    await f();
-    return "ok";
-  } catch (e) {
-    if (e instanceof HushError) return e.code;
-    throw e;
-  }
-}
-
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const inUse = async (v: View, name: string) => (await v.co.listInUse()).find((i) => i.name === name)!.in_use;
 
@@ -80,8 +70,8 @@ for (const [kind, make] of BACKENDS) {
       const y = await a.co.checkout("ACCT", "w1", ["ci"]);
       expect(new Set([text(x.value), text(y.value)])).toEqual(new Set(["one", "two"]));
       expect(x.mode).toBe("exclusive");
-      expect(await code(() => b.co.checkout("ACCT", "w2", ["ci"]))).toBe("conflict");
-      expect(await code(() => a.co.checkout("ACCT", "w2", ["ci"]))).toBe("conflict");
+      expect(await codeOfCall(() => b.co.checkout("ACCT", "w2", ["ci"]))).toBe("conflict");
+      expect(await codeOfCall(() => a.co.checkout("ACCT", "w2", ["ci"]))).toBe("conflict");
       expect(await inUse(b, "ACCT")).toBe(2);
       expect(await b.co.checkGiveBack(x.leaseId, "w1")).toBe("ACCT");
       expect(await b.co.giveBack(x.leaseId, "w1")).toEqual({ returned: true, cred: "ACCT" });
@@ -93,28 +83,28 @@ for (const [kind, make] of BACKENDS) {
     test("return: only the holder; a lease returned or unknown is not_found", async () => {
       const [a, b] = await make();
       const x = await a.co.checkout("API", "w1", ["ci"]);
-      expect(await code(() => b.co.giveBack(x.leaseId, "w2"))).toBe("forbidden");
-      expect(await code(() => b.co.checkGiveBack(x.leaseId, "w2"))).toBe("forbidden");
+      expect(await codeOfCall(() => b.co.giveBack(x.leaseId, "w2"))).toBe("forbidden");
+      expect(await codeOfCall(() => b.co.checkGiveBack(x.leaseId, "w2"))).toBe("forbidden");
       await b.co.giveBack(x.leaseId, "w1");
-      expect(await code(() => a.co.giveBack(x.leaseId, "w1"))).toBe("not_found");
-      expect(await code(() => a.co.checkGiveBack("l_nosuchlease", "w1"))).toBe("not_found");
+      expect(await codeOfCall(() => a.co.giveBack(x.leaseId, "w1"))).toBe("not_found");
+      expect(await codeOfCall(() => a.co.checkGiveBack("l_nosuchlease", "w1"))).toBe("not_found");
     });
 
     test("policy and input are checked before any lease: not_found, forbidden, invalid_ttl", async () => {
       const [a] = await make();
-      expect(await code(() => a.co.checkout("NOPE", "w1", ["ci"]))).toBe("not_found");
-      expect(await code(() => a.co.checkout("API", "w1", ["other"]))).toBe("forbidden");
-      expect(await code(() => a.co.checkout("API", "w1", ["ci"], 0))).toBe("invalid_ttl");
+      expect(await codeOfCall(() => a.co.checkout("NOPE", "w1", ["ci"]))).toBe("not_found");
+      expect(await codeOfCall(() => a.co.checkout("API", "w1", ["other"]))).toBe("forbidden");
+      expect(await codeOfCall(() => a.co.checkout("API", "w1", ["ci"], 0))).toBe("invalid_ttl");
       expect(await inUse(a, "API")).toBe(0);
     });
 
     test("the per-worker cap counts the worker's leases on every daemon; another worker is not limited", async () => {
       const [a, b] = await make();
       const held = [await a.co.checkout("API", "w1", ["ci"]), await b.co.checkout("API", "w1", ["ci"]), await a.co.checkout("ACCT", "w1", ["ci"])];
-      expect(await code(() => b.co.checkout("API", "w1", ["ci"]))).toBe("max_items");
-      expect(await code(() => a.co.checkout("API", "w2", ["ci"]))).toBe("ok");
+      expect(await codeOfCall(() => b.co.checkout("API", "w1", ["ci"]))).toBe("max_items");
+      expect(await codeOfCall(() => a.co.checkout("API", "w2", ["ci"]))).toBe("ok");
       await a.co.giveBack(held[1].leaseId, "w1");
-      expect(await code(() => b.co.checkout("API", "w1", ["ci"]))).toBe("ok");
+      expect(await codeOfCall(() => b.co.checkout("API", "w1", ["ci"]))).toBe("ok");
       expect(b.store.refusals.counts.get("leases_per_worker")).toBe(1);
     });
 
@@ -125,8 +115,8 @@ for (const [kind, make] of BACKENDS) {
       const ended = await b.co.endHolder("w1");
       expect(ended.map((e) => e.cred).sort()).toEqual(["ACCT", "ACCT"]);
       expect(ended.map((e) => e.leaseId)).toContain(x.leaseId);
-      expect(await code(() => a.co.giveBack(x.leaseId, "w1"))).toBe("not_found");
-      expect(await code(() => a.co.checkout("ACCT", "w2", ["ci"]))).toBe("ok");
+      expect(await codeOfCall(() => a.co.giveBack(x.leaseId, "w1"))).toBe("not_found");
+      expect(await codeOfCall(() => a.co.checkout("ACCT", "w2", ["ci"]))).toBe("ok");
       expect(await b.co.endHolder("nobody")).toEqual([]);
     });
 
@@ -135,10 +125,10 @@ for (const [kind, make] of BACKENDS) {
       const x = await a.co.checkout("ACCT", "w1", ["ci"], 250);
       await a.co.checkout("ACCT", "w1", ["ci"], 250);
       expect(x.expiresAt).toBeGreaterThan(Date.now() - 1000);
-      expect(await code(() => b.co.checkout("ACCT", "w2", ["ci"]))).toBe("conflict");
+      expect(await codeOfCall(() => b.co.checkout("ACCT", "w2", ["ci"]))).toBe("conflict");
       await Bun.sleep(400);
-      expect(await code(() => b.co.giveBack(x.leaseId, "w1"))).toBe("not_found");
-      expect(await code(() => b.co.checkout("ACCT", "w2", ["ci"]))).toBe("ok");
+      expect(await codeOfCall(() => b.co.giveBack(x.leaseId, "w1"))).toBe("not_found");
+      expect(await codeOfCall(() => b.co.checkout("ACCT", "w2", ["ci"]))).toBe("ok");
     });
 
     test("replacing a credential ends its leases", async () => {
@@ -146,7 +136,7 @@ for (const [kind, make] of BACKENDS) {
       const x = await a.co.checkout("ACCT", "w1", ["ci"]);
       await a.co.checkout("ACCT", "w1", ["ci"]);
       a.store.put("ACCT", [utf8("three"), utf8("four")], { mode: "exclusive" });
-      expect(await code(() => a.co.giveBack(x.leaseId, "w1"))).toBe("not_found");
+      expect(await codeOfCall(() => a.co.giveBack(x.leaseId, "w1"))).toBe("not_found");
       expect(["three", "four"]).toContain(text((await a.co.checkout("ACCT", "w2", ["ci"])).value));
     });
   });

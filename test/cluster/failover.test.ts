@@ -7,34 +7,17 @@
  * in Redis, docs/CLUSTER.md §10); the daemons, Redis and sockets are real.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
-import { join } from "node:path";
-import { DEFAULTS } from "../../src/config/index.ts";
-import { Logger } from "../../src/observe/index.ts";
 import { encodeCredential } from "../../src/keys/index.ts";
 import { Client } from "../../src/client/index.ts";
-import { startDaemon, type Daemon } from "../../src/server/daemon.ts";
-import { openRedisBackend, parseBackendUrl } from "../../src/cluster/index.ts";
+import type { Daemon } from "../../src/server/daemon.ts";
 import { REDIS_MISSING, startTestRedis, type TestRedis } from "./_redis.ts";
-import { tempDir } from "../_tmp.ts";
+import { inProcessDaemon } from "./_cluster.ts";
 
 let redis: TestRedis;
 const daemons: Daemon[] = [];
-const dirs: string[] = [];
 
 async function daemon(prefix: string): Promise<Daemon> {
-  const b = await openRedisBackend({
-    target: parseBackendUrl(redis.url),
-    password: redis.password,
-    clusterKey: new Uint8Array(32).fill(5),
-    prefix,
-    timeoutMs: 2000,
-    windowMs: DEFAULTS.clockWindowMs,
-    perKey: DEFAULTS.nonceCachePerKey,
-  });
-  const dir = tempDir("hush-failover-");
-  dirs.push(dir);
-  const d = await startDaemon({ ...DEFAULTS, socketPath: join(dir, "run", "hush.sock") }, { version: "test", log: new Logger({ level: "error" }), backend: b });
+  const d = await inProcessDaemon(redis, prefix, 5, "hush-failover-");
   daemons.push(d);
   return d;
 }
@@ -53,7 +36,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const d of daemons) await d.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
   await redis?.stop();
 });
 

@@ -9,11 +9,11 @@
  * revocation outlives the ended record in a daemon's cache.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { HushError } from "../../src/errors.ts";
 import { randomBytes, toB64u } from "../../src/crypto/index.ts";
 import { SharedKeyRegistry } from "../../src/broker/index.ts";
 import { openRedisBackend, parseBackendUrl, type RedisBackend } from "../../src/cluster/index.ts";
 import { REDIS_MISSING, startTestRedis, type TestRedis } from "./_redis.ts";
+import { codeOfCall } from "./_cluster.ts";
 
 let redis: TestRedis;
 const open: RedisBackend[] = [];
@@ -34,15 +34,6 @@ async function daemon(prefix: string): Promise<{ reg: SharedKeyRegistry; b: Redi
   return { reg, b };
 }
 
-async function code(p: () => unknown): Promise<string> {
-  try {
-    await p();
-    return "ok";
-  } catch (e) {
-    if (e instanceof HushError) return e.code;
-    throw e;
-  }
-}
 
 const fresh = () => `hush:${toB64u(randomBytes(6))}:`;
 const remember = (d: { b: RedisBackend }, id: string) => d.b.replay.remember(id, toB64u(randomBytes(12)), Date.now(), Date.now());
@@ -88,7 +79,7 @@ describe.skipIf(REDIS_MISSING !== null)("shared key records", () => {
     const onB = (await b.reg.fetch(rec.id))!;
     b.reg.revoke(rec.id); // both change version 1 at once
     a.reg.demandRekey(rec);
-    const [ra, rb] = [await code(() => a.reg.flush()), await code(() => b.reg.flush())];
+    const [ra, rb] = [await codeOfCall(() => a.reg.flush()), await codeOfCall(() => b.reg.flush())];
     // Whichever wrote first, the stored record ends revoked, and both daemons see it so.
     await a.reg.flush()?.catch(() => {});
     await b.reg.flush()?.catch(() => {});
@@ -113,7 +104,7 @@ describe.skipIf(REDIS_MISSING !== null)("shared key records", () => {
     expect(onB.revokedAt).not.toBeNull();
     // The attacker puts the old sealed record back, under a higher version: it does not open there.
     await redis.admin("HSET", `${p}w:${rec.id}`, "v", "9", "s", before.trim());
-    expect(await code(() => remember(b, rec.id))).toBe("internal");
+    expect(await codeOfCall(() => remember(b, rec.id))).toBe("internal");
     // Under its own version it opens, but B keeps the revocation (and writes it back).
     await redis.admin("HSET", `${p}w:${rec.id}`, "v", "1", "s", before.trim());
     expect(await remember(b, rec.id)).toBe("ok");
@@ -130,7 +121,7 @@ describe.skipIf(REDIS_MISSING !== null)("shared key records", () => {
     await a.reg.flush();
     const sealed = (await redis.admin("HGET", `${p}w:${r1.id}`, "s")).trim();
     await redis.admin("HSET", `${p}w:${r2.id}`, "v", "1", "s", sealed);
-    expect(await code(() => b.reg.fetch(r2.id))).toBe("internal");
+    expect(await codeOfCall(() => b.reg.fetch(r2.id))).toBe("internal");
   });
 
   test("a live record lost from Redis is not written back from a stale cache: a revocation made elsewhere is not undone", async () => {

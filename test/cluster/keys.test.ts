@@ -10,11 +10,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Client, HushError } from "../../src/client/index.ts";
+import { Client } from "../../src/client/index.ts";
 import { toB64u, toHex, utf8 } from "../../src/crypto/index.ts";
 import { decodeCredential } from "../../src/keys/index.ts";
 import { REDIS_MISSING, startTestRedis, type TestRedis } from "./_redis.ts";
 import { hush, startDaemon, tempDir, type Daemon } from "../e2e/_harness.ts";
+import { codeOf } from "./_cluster.ts";
 
 if (REDIS_MISSING) console.warn(`shared keys e2e: skipped: ${REDIS_MISSING}`);
 
@@ -53,15 +54,6 @@ async function listed(d: Daemon): Promise<{ id: string; status: string }[]> {
   const r = await d.cli(["workers", "list", "--json"]);
   expect(r.code).toBe(0);
   return r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l));
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    return e instanceof HushError ? e.code : `other: ${e}`;
-  }
 }
 
 describe.skipIf(REDIS_MISSING !== null)("worker and admin keys shared by two daemons (compiled binary)", () => {

@@ -13,6 +13,7 @@ import { HushError } from "../../src/errors.ts";
 import { randomBytes, toB64u, toHex, utf8 } from "../../src/crypto/index.ts";
 import { openRedisBackend, parseBackendUrl, type ConnectionEvent, type RedisBackend } from "../../src/cluster/index.ts";
 import { REDIS_MISSING, startTestRedis, type TestRedis } from "./_redis.ts";
+import { codeOfCall } from "./_cluster.ts";
 
 let redis: TestRedis;
 const open: RedisBackend[] = [];
@@ -35,15 +36,6 @@ async function backend(prefix: string, o: { key?: Uint8Array; windowMs?: number;
 
 const fresh = () => `hush:${toB64u(randomBytes(6))}:`;
 
-async function code(p: () => unknown): Promise<string> {
-  try {
-    await p();
-    return "ok";
-  } catch (e) {
-    if (e instanceof HushError) return e.code;
-    throw e;
-  }
-}
 
 async function until(what: string, f: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
@@ -68,8 +60,8 @@ describe.skipIf(REDIS_MISSING !== null)("two daemons on one Redis", () => {
     const p = fresh();
     const [a, b] = [await backend(p), await backend(p)];
     const t1 = await a.store.acquireLock("deploy", 60_000, "host-a", "w_a");
-    expect(await code(() => b.store.acquireLock("deploy", 60_000, "host-b", "w_b"))).toBe("conflict");
-    expect(await code(() => b.store.releaseLock("deploy", t1.token, "w_b"))).toBe("conflict");
+    expect(await codeOfCall(() => b.store.acquireLock("deploy", 60_000, "host-b", "w_b"))).toBe("conflict");
+    expect(await codeOfCall(() => b.store.releaseLock("deploy", t1.token, "w_b"))).toBe("conflict");
     await b.store.releaseLock("deploy", t1.token, "w_a"); // the owner, through the other daemon
     const tokens = [t1.token];
     for (let i = 0; i < 6; i++) {
@@ -164,9 +156,9 @@ describe.skipIf(REDIS_MISSING !== null)("when Redis fails", () => {
     redis.pause();
     try {
       const t = Date.now();
-      expect(await code(() => b.store.get("k"))).toBe("unavailable");
+      expect(await codeOfCall(() => b.store.get("k"))).toBe("unavailable");
       expect(Date.now() - t).toBeLessThan(2000);
-      await Promise.all([1, 2, 3].map(() => code(() => b.store.get("k"))));
+      await Promise.all([1, 2, 3].map(() => codeOfCall(() => b.store.get("k"))));
       expect(b.store.unavailable()).toContain("did not answer");
     } finally {
       redis.resume();
@@ -182,9 +174,9 @@ describe.skipIf(REDIS_MISSING !== null)("when Redis fails", () => {
     const before = await a.store.acquireLock("l", 60_000, undefined, "w_a");
     await a.store.set("k", utf8("1"), { ttlMs: 60_000 });
     await redis.kill();
-    expect(await code(() => a.store.get("k"))).toBe("unavailable");
+    expect(await codeOfCall(() => a.store.get("k"))).toBe("unavailable");
     await until("down", () => a.store.unavailable() !== null && b.store.unavailable() !== null);
-    expect(await code(() => b.replay.remember("w_k", "n", Date.now(), Date.now()))).toBe("unavailable");
+    expect(await codeOfCall(() => b.replay.remember("w_k", "n", Date.now(), Date.now()))).toBe("unavailable");
     await redis.start();
     await until("a new epoch", () => events.some((e) => e.type === "up" && e.lost));
     await until("both reconnected", () => a.connection.epoch === b.connection.epoch && a.connection.quietUntil > 0);
@@ -198,7 +190,7 @@ describe.skipIf(REDIS_MISSING !== null)("when Redis fails", () => {
     const t = Date.now();
     expect(await b.replay.remember("w_k", "n", t, t)).toBe("ok");
     // What was there is gone, and says so by its absence; fencing tokens keep rising.
-    expect(await code(() => a.store.get("k"))).toBe("not_found");
+    expect(await codeOfCall(() => a.store.get("k"))).toBe("not_found");
     const after = await b.store.acquireLock("l", 60_000, undefined, "w_b");
     expect(after.token).toBeGreaterThan(before.token);
     expect(a.connection.epochs).toBe(1);

@@ -16,6 +16,7 @@ import { Client, HushError } from "../../src/client/index.ts";
 import { toB64u, toHex, utf8 } from "../../src/crypto/index.ts";
 import { REDIS_MISSING, startTestRedis, type TestRedis } from "../cluster/_redis.ts";
 import { hush, rawRequest, startDaemon, tempDir, waitFor, type Daemon } from "./_harness.ts";
+import { codeOf } from "../cluster/_cluster.ts";
 
 if (REDIS_MISSING) console.warn(`cluster e2e: skipped: ${REDIS_MISSING}`);
 
@@ -49,15 +50,6 @@ async function worker(d: Daemon, name: string): Promise<Client> {
   expect(cred).toStartWith("HUSH-WORKER-1");
   secrets.add(cred);
   return new Client({ socket: d.socket, credential: cred, transport: "http", retries: 0 });
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    return e instanceof HushError ? e.code : `other: ${e}`;
-  }
 }
 
 describe.skipIf(REDIS_MISSING !== null)("several daemons on one Redis (compiled binary)", () => {
