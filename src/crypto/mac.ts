@@ -28,12 +28,16 @@ type Input = Uint8Array | string;
 export interface KeyedHmac {
   update(data: Input): KeyedHmac;
   digest(encoding: "base64url"): string;
+  /** The 32 bytes (a Buffer in Bun and Node). */
+  digest(): Uint8Array;
 }
 
 /** A MAC key's HMAC-SHA256, keyed once. */
 export interface MacState {
   /** HMAC-SHA256(key, data) as base64url without padding (43 characters). */
   b64u(data: Input): string;
+  /** HMAC-SHA256(key, data), 32 bytes. */
+  bytes(data: Input): Uint8Array;
   /**
    * A one-shot HMAC keyed with this key as it is now, independent of later
    * changes to the key: the daemon takes one when it verifies a request and
@@ -56,6 +60,10 @@ class Mac implements MacState {
 
   b64u(data: Input): string {
     return this.fork().update(data).digest("base64url");
+  }
+
+  bytes(data: Input): Uint8Array {
+    return this.fork().update(data).digest();
   }
 
   fork(): KeyedHmac {

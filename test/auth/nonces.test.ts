@@ -1,7 +1,7 @@
 /** NonceCache: replay semantics, bounds, and constant cost once entries expire (proposed test/auth/nonces.test.ts). */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { NonceCache } from "../../src/auth/nonces.ts";
+import { GENERATION_MS, NonceCache } from "../../src/auth/nonces.ts";
 
 const K = "w_AAAAAAAAAAAAAAAA";
 const nonce = (i: number) => i.toString(36).padStart(21, "0") + "A";
@@ -13,10 +13,12 @@ describe("NonceCache", () => {
     expect(c.remember(K, nonce(1), 0, 999)).toBe("replay");
     expect(c.remember(K, nonce(1), 0, 1000)).toBe("replay");
     expect(c.remember("w_BBBBBBBBBBBBBBBB", nonce(1), 0, 10)).toBe("ok");
-    expect(c.remember(K, nonce(2), 1001, 1001)).toBe("ok"); // purges nonce(1) on the way
-    expect(c.size).toBe(1); // both entries of time 0 are gone
+    // Past ts + window the nonce is forgotten; its count is given back once its second has passed.
     expect(c.remember(K, nonce(1), 1001, 1001)).toBe("ok");
     expect(c.remember(K, nonce(1), 1001, 1500)).toBe("replay");
+    expect(c.size).toBe(3); // the two entries of time 0 still count until the end of their second
+    expect(c.remember(K, nonce(2), 2000, 2000)).toBe("ok");
+    expect(c.size).toBe(2); // nonce(1) of 1001 and nonce(2); both entries of time 0 are gone
   });
 
   test("a future timestamp keeps its nonce until ts + window, even behind older entries", () => {
@@ -33,8 +35,10 @@ describe("NonceCache", () => {
     for (let i = 0; i < 3; i++) expect(c.remember(K, nonce(i), 0, 0)).toBe("ok");
     expect(c.remember(K, nonce(9), 0, 10)).toBe("full");
     expect(c.remember(K, nonce(9), 0, 20)).toBe("full");
-    expect(c.remember(K, nonce(9), 1001, 1001)).toBe("ok");
-    expect(c.remember(K, nonce(9), 1001, 1002)).toBe("replay");
+    // Expired at 1000, but counted until the end of that second (GENERATION_MS): still full.
+    expect(c.remember(K, nonce(9), 1001, 1001)).toBe("full");
+    expect(c.remember(K, nonce(9), 2000, 2000)).toBe("ok");
+    expect(c.remember(K, nonce(9), 2000, 2001)).toBe("replay");
   });
 
   test("cost stays flat once entries start to expire (no O(deleted) purge)", () => {
@@ -52,7 +56,30 @@ describe("NonceCache", () => {
     const late = timeCalls(300_000, 320_000);
     // A ratio, not a time: the Map-iterating purge made late calls 50–300× dearer than early ones.
     expect(late / early).toBeLessThan(10);
-    expect(c.size).toBeLessThanOrEqual(100_000 + 64);
+    // 10 entries per ms for the 10 s window, and at most one second more of them still counted.
+    expect(c.size).toBeLessThanOrEqual(100_000 + 10 * GENERATION_MS);
+  });
+});
+
+describe("NonceCache fingerprint table", () => {
+  test("across rebuilds and slot reuse: every live nonce replays, every expired one is forgotten", () => {
+    const c = new NonceCache(1_000_000, 1000);
+    const A = "w_AAAAAAAAAAAAAAAA";
+    // 60 000 entries over 3 s of timestamps (several rebuilds), then the first ones expire.
+    for (let i = 0; i < 60_000; i++) expect(c.remember(A, nonce(i), Math.floor(i / 20), Math.floor(i / 20))).toBe("ok");
+    const now = 3500; // entries of ts < 2500 have expired (ts + 1000 < now)
+    for (let i = 0; i < 60_000; i += 7) expect(c.remember(A, nonce(i), Math.floor(i / 20), now)).toBe(Math.floor(i / 20) + 1000 >= now ? "replay" : "ok");
+    // New entries reuse the expired slots; the live ones stay.
+    for (let i = 60_000; i < 90_000; i++) expect(c.remember(A, nonce(i), now, now)).toBe("ok");
+    for (let i = 50_000; i < 90_000; i += 3) expect(c.remember(A, nonce(i), i < 60_000 ? Math.floor(i / 20) : now, now)).toBe("replay");
+  });
+
+  test("the same nonce under another key, or another nonce under the same key, is not a replay", () => {
+    const c = new NonceCache(100, 1000);
+    expect(c.remember("w_AAAAAAAAAAAAAAAA", nonce(1), 0, 0)).toBe("ok");
+    expect(c.remember("w_AAAAAAAAAAAAAAAB", nonce(1), 0, 0)).toBe("ok");
+    expect(c.remember("w_AAAAAAAAAAAAAAAA", nonce(2), 0, 0)).toBe("ok");
+    expect(c.remember("w_AAAAAAAAAAAAAAAA", nonce(1), 500, 1)).toBe("replay"); // another timestamp: the nonce is still spent
   });
 });
 
@@ -68,17 +95,18 @@ describe("NonceCache per-key share", () => {
     for (let i = 0; i < 10; i++) expect(c.remember(B, nonce(i), 0, 2)).toBe("ok");
     expect(c.heldBy(A)).toBe(10);
     expect(c.refusals.get("replay_cache_per_key")).toBe(1);
-    // Once A's entries expire, A has room again (and its old nonces are forgotten).
-    expect(c.remember(A, nonce(10), 1001, 1001)).toBe("ok");
+    // Once A's entries expire (and their second has passed), A has room again (and its old nonces are forgotten).
+    expect(c.remember(A, nonce(10), 1001, 1001)).toBe("full");
+    expect(c.remember(A, nonce(10), 2000, 2000)).toBe("ok");
     expect(c.heldBy(A)).toBe(1);
     expect(c.heldBy(B)).toBe(0);
   });
 
-  test("out-of-order expiries: a key at its share is freed by the (throttled) scan", () => {
+  test("out-of-order expiries: a far-future entry does not hold back the others' counts", () => {
     const c = new NonceCache(100, 1000, 3);
-    expect(c.remember(B, nonce(0), 5000, 0)).toBe("ok"); // far-future timestamp holds the FIFO head
+    expect(c.remember(B, nonce(0), 5000, 0)).toBe("ok"); // a far-future timestamp, inserted first
     for (let i = 0; i < 3; i++) expect(c.remember(A, nonce(i), 0, 0)).toBe("ok");
-    expect(c.remember(A, nonce(3), 1001, 1001)).toBe("ok"); // the scan dropped A's expired entries
+    expect(c.remember(A, nonce(3), 2000, 2000)).toBe("ok"); // A's expired entries were given back
     expect(c.heldBy(A)).toBe(1);
     expect(c.remember(B, nonce(0), 5000, 1002)).toBe("replay");
   });
