@@ -40,7 +40,8 @@ export interface WsSocket {
   /**
    * Send one message. `now` false lets the socket hold it until the end of
    * the event-loop turn and write it with the others sent meanwhile (one
-   * system call); true (nothing else in flight) writes at once.
+   * system call); true (nothing else in flight) asks for it to be written
+   * at once, which a socket may ignore (Node's does: ws-open.ts).
    */
   send(bytes: Uint8Array, now?: boolean): void;
   close(code?: number, reason?: string): void;
