@@ -18,16 +18,18 @@
  * cannot aim them at one run of slots (hash flooding). The same key and
  * nonce always give the same fingerprint, so a replay is always refused;
  * two different ones share one with probability about 2⁻⁶³ per pair, which
- * at worst refuses one fresh request as a replay. An expired slot is reused
- * by a later insert on its probe path, and the table is rebuilt from its
- * live entries when half of it is used. About 32–64 bytes per entry and
- * nothing for the garbage collector to trace, where a `Map` of strings took
- * about 160 (docs/PERFORMANCE.md).
+ * at worst refuses one fresh request as a replay. Entries are deleted with
+ * backward shifting (no tombstones), and the table only ever grows (doubling
+ * at half load). About 60 bytes per entry (the table's slots at a quarter
+ * to half load, and the generation lists below) and nothing for the
+ * garbage collector to trace, where a `Map` of strings took about 160
+ * (docs/PERFORMANCE.md).
  *
  * The counts behind the bounds are kept by the second in which entries
- * expire (their *generation*) and given back when that second has passed:
- * an entry counts towards the bounds at most 1 s past its expiry, and
- * nothing is scanned or deleted one by one to keep them.
+ * expire (their *generation*), with the list of that second's
+ * fingerprints: when the second has passed, its counts are given back and
+ * its entries deleted (each once, by lookup; the table is never scanned).
+ * An entry counts towards the bounds at most 1 s past its expiry.
  * @module
  */
 import { macState, randomBytes } from "../crypto/index.ts";
@@ -73,11 +75,12 @@ interface Generation {
 
 /**
  * Fingerprints (two 32-bit halves; the second is odd, so an empty slot is 0)
+ * (exported for its tests; `NonceCache` is the interface)
  * with their expiry in ms, linear probing, grown at half load. Entries are
  * deleted with backward shifting (no tombstones), so the table holds only
  * what the generations count and never needs a rebuild but to grow.
  */
-class FingerprintTable {
+export class FingerprintTable {
   private hi = new Uint32Array(1024);
   private lo = new Uint32Array(1024);
   private exp = new Float64Array(1024);

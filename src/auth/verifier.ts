@@ -83,7 +83,7 @@ export class RequestVerifier<K extends VerifiableKey> {
 
   constructor(opts: VerifierOptions<K>) {
     this.windowMs = opts.windowMs ?? 60_000;
-    const max = opts.nonceCacheMax ?? 1_000_000;
+    const max = opts.nonceCacheMax ?? 2_000_000; // DEFAULTS.nonceCacheMax (src/config)
     this.nonces = opts.replay ?? new NonceCache(max, this.windowMs, Math.min(max, opts.nonceCachePerKey ?? max));
     this.lookup = opts.lookup;
     this.fetch = opts.fetch;

@@ -123,7 +123,7 @@ export const DEFAULTS: Omit<DaemonConfig, "socketPath"> = {
     maxTokens: 1_000,
   },
   clockWindowMs: 60_000,
-  // About 57 bytes an entry (src/auth/nonces.ts): at most ~115 MiB; an entry lives 60 s, so a
+  // About 60 bytes an entry (src/auth/nonces.ts): about 120 MiB when full; an entry lives 60 s, so a
   // daemon sustains about 33 000 signed requests/s before it answers busy (raise it for more).
   nonceCacheMax: 2_000_000,
   // 1/32 of the cache: a key at the default rate (500/s, 1 000 burst) holds at most

@@ -1,7 +1,7 @@
 /** NonceCache: replay semantics, bounds, and constant cost once entries expire (proposed test/auth/nonces.test.ts). */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { GENERATION_MS, NonceCache } from "../../src/auth/nonces.ts";
+import { FingerprintTable, GENERATION_MS, NonceCache } from "../../src/auth/nonces.ts";
 
 const K = "w_AAAAAAAAAAAAAAAA";
 const nonce = (i: number) => i.toString(36).padStart(21, "0") + "A";
@@ -72,6 +72,33 @@ describe("NonceCache fingerprint table", () => {
     // New entries reuse the expired slots; the live ones stay.
     for (let i = 60_000; i < 90_000; i++) expect(c.remember(A, nonce(i), now, now)).toBe("ok");
     for (let i = 50_000; i < 90_000; i += 3) expect(c.remember(A, nonce(i), i < 60_000 ? Math.floor(i / 20) : now, now)).toBe("replay");
+  });
+
+  test("the table against a model: runs that cross the end of the table, renewals, deletions, growth", () => {
+    // Fingerprints whose home slots crowd around the end of a 1 024-slot table, so probe runs wrap past
+    // slot 0 and backward shifting meets both of its cases (after an independent review's fuzz test).
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % n);
+    for (const width of [4, 16, 64, 2048]) {
+      const t = new FingerprintTable();
+      const model = new Map<string, [number, number, number]>();
+      const pool = Array.from({ length: 700 }, () => [(((rnd(1 << 22) << 10) | ((1024 - (width >> 1) + rnd(width)) & 1023)) >>> 0), ((rnd(1 << 30) * 4) | 1) >>> 0] as const);
+      for (let step = 0; step < 6000; step++) {
+        const [hi, lo] = pool[rnd(pool.length)]!;
+        const k = `${hi}:${lo}`;
+        if (rnd(100) < 55 && model.size < 500) {
+          const e = rnd(100);
+          t.set(hi, lo, e);
+          model.set(k, [hi, lo, e]);
+        } else {
+          const end = rnd(100);
+          t.deleteIfBefore(hi, lo, end);
+          if ((model.get(k)?.[2] ?? Infinity) < end) model.delete(k);
+        }
+        if (step % 20 === 0) for (const [h, l, e] of model.values()) expect(t.expiry(h, l)).toBe(e);
+      }
+      for (const [hi, lo] of pool) expect(t.expiry(hi, lo)).toBe(model.get(`${hi}:${lo}`)?.[2] ?? -Infinity);
+    }
   });
 
   test("the same nonce under another key, or another nonce under the same key, is not a replay", () => {
