@@ -95,10 +95,31 @@ describe("NonceCache fingerprint table", () => {
           t.deleteIfBefore(hi, lo, end);
           if ((model.get(k)?.[2] ?? Infinity) < end) model.delete(k);
         }
-        if (step % 20 === 0) for (const [h, l, e] of model.values()) expect(t.expiry(h, l)).toBe(e);
+        for (const [h, l, e] of model.values()) if (t.expiry(h, l) !== e) expect([step, t.expiry(h, l)]).toEqual([step, e]);
+        if (step % 20 === 0) {
+          // The probe invariant: no empty slot between an entry's home and where it sits.
+          const { hi: his, lo: los } = t as unknown as { hi: Uint32Array; lo: Uint32Array };
+          const mask = los.length - 1;
+          let broken = 0;
+          for (let i = 0; i < los.length; i++) if (los[i] !== 0) for (let j = his[i]! & mask; j !== i; j = (j + 1) & mask) if (los[j] === 0) broken++;
+          expect(broken).toBe(0);
+        }
       }
       for (const [hi, lo] of pool) expect(t.expiry(hi, lo)).toBe(model.get(`${hi}:${lo}`)?.[2] ?? -Infinity);
     }
+  });
+
+  test("backward shift across the end of the table: an entry whose home is the hole moves into it", () => {
+    const t = new FingerprintTable(); // 1 024 slots
+    const fp = (home: number, n: number) => [((n << 10) | home) >>> 0, (n * 4 + 1) >>> 0] as const;
+    const [a, b, c] = [fp(1023, 1), fp(1023, 2), fp(1022, 3)];
+    t.set(a[0], a[1], 50); // slot 1023
+    t.set(b[0], b[1], 60); // home 1023, wraps to slot 0
+    t.set(c[0], c[1], 70); // home 1022, slot 1022
+    t.deleteIfBefore(a[0], a[1], 100);
+    expect([t.expiry(a[0], a[1]), t.expiry(b[0], b[1]), t.expiry(c[0], c[1])]).toEqual([-Infinity, 60, 70]);
+    t.deleteIfBefore(c[0], c[1], 65); // renewed past the end: stays
+    expect(t.expiry(c[0], c[1])).toBe(70);
   });
 
   test("the same nonce under another key, or another nonce under the same key, is not a replay", () => {
