@@ -61,8 +61,10 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 function privateServeArgs(o: BenchOptions): string[] {
   // Like `hush run`: a private daemon with one credential for every connection, so the
   // per-key rate limit (a policy, not a check) would measure the limiter instead.
-  // Likewise its replay-cache share: one key sends what a fleet would.
-  const serveArgs: string[] = ["--key-rate", "0", "--replay-cache-per-key", "1000000", ...(o.serveArgs ?? [])];
+  // Likewise its replay-cache share: one key sends what a fleet would. And the cache itself:
+  // at the default 2 000 000 entries a run above ~33 000 requests/s for long would measure
+  // that ceiling (docs/PERFORMANCE.md), not the daemon's speed; 8 000 000 takes ~480 MiB at most.
+  const serveArgs: string[] = ["--key-rate", "0", "--replay-cache", "8000000", "--replay-cache-per-key", "8000000", ...(o.serveArgs ?? [])];
   if (o.keys + o.connections + 100 > 10_000) serveArgs.push("--max-items", String(o.keys + o.connections + 100));
   // The default join limit (2 000/s) would measure the limiter, not the handshake.
   if (o.op === "join") serveArgs.push("--join-rate", "1000000");
