@@ -183,18 +183,18 @@ export class NonceCache implements ReplayCache {
     const lo = (f[4]! | (f[5]! << 8) | (f[6]! << 16) | (f[7]! << 24) | 1) >>> 0;
     const e0 = this.table.expiry(hi, lo);
     if (e0 >= now) return "replay";
-    if (this.heldBy(keyId) >= this.perKey) return this.refuse("replay_cache_per_key");
+    let o = this.owners.get(keyId);
+    if ((o?.n ?? 0) >= this.perKey) return this.refuse("replay_cache_per_key");
     if (this.entries >= this.max) return this.refuse("replay_cache");
+    if (o === undefined) this.owners.set(keyId, (o = { id: keyId, n: 0 }));
     const e = ts + this.windowMs;
     this.table.set(hi, lo, e);
-    this.count(keyId, Math.floor(e / GENERATION_MS), hi, lo);
+    this.count(o, Math.floor(e / GENERATION_MS), hi, lo);
     return "ok";
   }
 
-  /** Count one entry of `keyId` (fingerprint hi, lo) in generation `g`. */
-  private count(keyId: string, g: number, hi: number, lo: number): void {
-    let o = this.owners.get(keyId);
-    if (o === undefined) this.owners.set(keyId, (o = { id: keyId, n: 0 }));
+  /** Count one entry of owner `o` (fingerprint hi, lo) in generation `g`. */
+  private count(o: Owner, g: number, hi: number, lo: number): void {
     let gen = this.gens.get(g);
     if (gen === undefined) {
       this.gens.set(g, (gen = { his: [], los: [], tally: new Map() }));

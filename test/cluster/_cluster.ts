@@ -16,6 +16,7 @@ import { startDaemon, type Daemon } from "../../src/server/daemon.ts";
 import { openRedisBackend, parseBackendUrl } from "../../src/cluster/index.ts";
 import type { TestRedis } from "./_redis.ts";
 import { tempDir } from "../_tmp.ts";
+import type { Daemon as BinaryDaemon } from "../e2e/_harness.ts";
 
 /**
  * A cluster key, a server key and the Redis password in `dir` (0600), the
@@ -31,6 +32,30 @@ export async function clusterArgs(redis: TestRedis, dir: string, secrets: Set<st
   const pw = join(dir, "redis.pass");
   writeFileSync(pw, redis.password + "\n", { mode: 0o600 });
   return ["--backend", redis.url, "--cluster-key-file", keyFile, "--backend-password-file", pw, "--server-key-file", serverKey];
+}
+
+/** Two compiled daemons on one Redis, and that Redis's MONITOR record (started before them, for the secret scan). */
+export interface Pair {
+  a: BinaryDaemon;
+  b: BinaryDaemon;
+  monitor: { stop(): Promise<string> } | undefined;
+}
+
+/** Start MONITOR on `redis`, then two daemons with `args`, each writing its audit file (`audit-0.log`, `audit-1.log`) in `dir`. */
+export async function startPair(redis: TestRedis, dir: string, args: string[]): Promise<Pair> {
+  const { startDaemon } = await import("../e2e/_harness.ts");
+  const monitor = await redis.monitor();
+  const a = await startDaemon([...args, "--audit-file", join(dir, "audit-0.log")]);
+  const b = await startDaemon([...args, "--audit-file", join(dir, "audit-1.log")]);
+  return { a, b, monitor };
+}
+
+/** Stop what `startPair` started (either part may be missing after a failed start), then `redis`. */
+export async function stopPair(p: Partial<Pair> | undefined, redis: TestRedis | undefined): Promise<void> {
+  await p?.monitor?.stop();
+  p?.a?.cleanup();
+  p?.b?.cleanup();
+  await redis?.stop();
 }
 
 /** `ok`, or the HushError code the call ended with (`other: …` for any other error). */

@@ -14,8 +14,8 @@ import { join } from "node:path";
 import { Client } from "../../src/client/index.ts";
 import { toHex } from "../../src/crypto/index.ts";
 import { REDIS_MISSING, startTestRedis, type TestRedis } from "./_redis.ts";
-import { clusterArgs, codeOf, secretForms } from "./_cluster.ts";
-import { startDaemon, tempDir, type Daemon } from "../e2e/_harness.ts";
+import { clusterArgs, codeOf, secretForms, startPair, stopPair } from "./_cluster.ts";
+import { tempDir, type Daemon } from "../e2e/_harness.ts";
 
 if (REDIS_MISSING) console.warn(`shared credential leases e2e: skipped: ${REDIS_MISSING}`);
 
@@ -27,7 +27,6 @@ let monitor: { stop(): Promise<string> } | undefined;
 let a: Daemon;
 let b: Daemon;
 let dir: string;
-const daemons: Daemon[] = [];
 const secrets = new Set<string>([...ACCOUNTS, API]);
 
 async function worker(d: Daemon, name: string): Promise<{ id: string; at: (d: Daemon) => Client }> {
@@ -47,15 +46,11 @@ describe.skipIf(REDIS_MISSING !== null)("credential leases shared by two daemons
     const creds = join(dir, "creds.json");
     writeFileSync(creds, JSON.stringify({ ACCT: { values: ACCOUNTS, mode: "exclusive", allow: ["ci"] }, API: { value: API, allow: ["ci"] } }), { mode: 0o600 });
     const args = [...cluster, "--creds-file", creds, "--max-leases-per-worker", "3"];
-    monitor = await redis.monitor();
-    for (let i = 0; i < 2; i++) daemons.push(await startDaemon([...args, "--audit-file", join(dir, `audit-${i}.log`)]));
-    [a, b] = daemons;
+    ({ a, b, monitor } = await startPair(redis, dir, args));
   });
 
   afterAll(async () => {
-    await monitor?.stop();
-    for (const d of daemons) d.cleanup();
-    await redis?.stop();
+    await stopPair({ a, b, monitor }, redis);
   });
 
   test("an exclusive value checked out through A is refused through B until returned through B", async () => {

@@ -16,7 +16,7 @@ import { Client, createUnixTransport, joinWithToken } from "../../src/client/ind
 import { startHandshake } from "../../src/client/join.ts";
 import { decodeJoinToken } from "../../src/keys/index.ts";
 import { REDIS_MISSING, startTestRedis, type TestRedis } from "./_redis.ts";
-import { clusterArgs, codeOf, secretForms } from "./_cluster.ts";
+import { clusterArgs, codeOf, secretForms, startPair, stopPair } from "./_cluster.ts";
 import { startDaemon, tempDir, type Daemon } from "../e2e/_harness.ts";
 
 if (REDIS_MISSING) console.warn(`shared join tokens e2e: skipped: ${REDIS_MISSING}`);
@@ -47,15 +47,12 @@ describe.skipIf(REDIS_MISSING !== null)("join tokens shared by two daemons (comp
     redis = await startTestRedis();
     dir = tempDir();
     const args = (daemonArgs = await clusterArgs(redis, dir, secrets));
-    monitor = await redis.monitor();
-    for (let i = 0; i < 2; i++) daemons.push(await startDaemon([...args, "--audit-file", join(dir, `audit-${i}.log`)]));
-    [a, b] = daemons;
+    ({ a, b, monitor } = await startPair(redis, dir, args));
   });
 
   afterAll(async () => {
-    await monitor?.stop();
     for (const d of daemons) d.cleanup();
-    await redis?.stop();
+    await stopPair({ a, b, monitor }, redis);
   });
 
   test("a token made through A joins through B; the worker works through A; its uses count across both", async () => {

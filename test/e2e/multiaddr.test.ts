@@ -14,6 +14,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client, HushError } from "../../src/client/index.ts";
 import { REDIS_MISSING, startTestRedis, type TestRedis } from "../cluster/_redis.ts";
+import { clusterArgs } from "../cluster/_cluster.ts";
 import { freePort, hush, startDaemon, tempDir, waitFor, type Daemon } from "./_harness.ts";
 
 let live: Daemon;
@@ -189,11 +190,7 @@ describe.skipIf(REDIS_MISSING !== null)("a daemon killed with SIGKILL after the 
   beforeAll(async () => {
     redis = await startTestRedis();
     const dir = tempDir();
-    const keyFile = join(dir, "cluster.key");
-    expect((await hush(["keygen", "cluster", "--out", keyFile])).code).toBe(0);
-    const pw = join(dir, "redis.pass");
-    writeFileSync(pw, redis.password + "\n", { mode: 0o600 });
-    backendArgs = ["--backend", redis.url, "--cluster-key-file", keyFile, "--backend-password-file", pw];
+    backendArgs = await clusterArgs(redis, dir, new Set());
     d2 = await startDaemon(backendArgs);
     cleanup.push(d2);
     reader = new Client({ socket: d2.socket, credential: await d2.issue("reader"), transport: "http" });

@@ -5,9 +5,8 @@
  * with a bare error. Compiled binary, real Redis.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { REDIS_MISSING, startTestRedis, type TestRedis } from "../cluster/_redis.ts";
+import { clusterArgs } from "../cluster/_cluster.ts";
 import { hush, rawRequest, startDaemon, tempDir, waitFor, type Daemon } from "./_harness.ts";
 
 if (REDIS_MISSING) console.warn(`quiet-period e2e: skipped: ${REDIS_MISSING}`);
@@ -19,11 +18,7 @@ describe.skipIf(REDIS_MISSING !== null)("the quiet period after Redis lost its s
   beforeAll(async () => {
     redis = await startTestRedis();
     const dir = tempDir();
-    const keyFile = join(dir, "cluster.key");
-    expect((await hush(["keygen", "cluster", "--out", keyFile])).code).toBe(0);
-    const pw = join(dir, "redis.pass");
-    writeFileSync(pw, redis.password + "\n", { mode: 0o600 });
-    d = await startDaemon(["--backend", redis.url, "--cluster-key-file", keyFile, "--backend-password-file", pw, "--clock-window", "30s", "--backend-timeout", "500ms"]);
+    d = await startDaemon([...(await clusterArgs(redis, dir, new Set())), "--clock-window", "30s", "--backend-timeout", "500ms"]);
   });
 
   afterAll(async () => {
